@@ -1,0 +1,47 @@
+# Parallizer — every target creates/reuses .venv and installs only when pyproject.toml changed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+SCOPE  ?= .
+
+.PHONY: run test serve bench lint clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@$(PYTHON) -m venv $(VENV)
+
+# One stamp per install flavour; each is rebuilt only when pyproject.toml is newer.
+$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
+	@echo "installing parallizer into $(VENV) ..."
+	@$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	@echo "installing parallizer[test] into $(VENV) ..."
+	@$(PIP) install -e '.[test]'
+	@touch $@ $(VENV)/.installed-base
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	@echo "installing parallizer[bench] into $(VENV) ..."
+	@$(PIP) install -e '.[bench]'
+	@touch $@ $(VENV)/.installed-base
+
+run: $(VENV)/.installed-base
+	@$(BIN)/parallizer fulfill examples/plan.md --scope $(SCOPE)
+
+test: $(VENV)/.installed-test
+	@$(BIN)/ruff check src tests
+	@$(BIN)/python -m pytest
+
+serve: $(VENV)/.installed-base
+	@$(BIN)/parallizer serve --host 127.0.0.1 --port 8000
+
+bench: $(VENV)/.installed-bench
+	@$(BIN)/parallizer bench --out bench-out
+
+lint: $(VENV)/.installed-test
+	@$(BIN)/ruff check src tests
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,128 @@
+"""Backend protocols and their result types.
+
+A backend does one kind of I/O (run ripgrep, call a web search API) and raises
+`BackendError` with a kind and a user-safe reason when it fails; the fan-out turns that
+into a failed `Outcome`. Each backend owns a process-wide `Limiter` so every user's
+queries share its budget. A new backend is one file implementing one of these protocols.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..limits import Limiter
+
+
+class Availability(BaseModel):
+    available: bool
+    reason: str = ""
+
+    @classmethod
+    def yes(cls, reason: str = "") -> Availability:
+        return cls(available=True, reason=reason)
+
+    @classmethod
+    def no(cls, reason: str) -> Availability:
+        return cls(available=False, reason=reason)
+
+
+# --- code search ---------------------------------------------------------------------------
+
+MatchMode = Literal["word", "literal", "regex"]
+
+
+class CodeQuery(BaseModel):
+    """One code search. `word`: a literal bounded by word edges (identifiers); `literal`: a
+    fixed string anywhere (phrases, paths); `regex`: a Rust-regex (linear time, size-capped)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pattern: str = Field(min_length=1, max_length=1000)
+    mode: MatchMode = "word"
+    ignore_case: bool = False
+    context: int = Field(default=2, ge=0, le=10)
+    max_results: int = Field(default=50, ge=1, le=10_000)
+    max_per_file: int = Field(default=10, ge=1, le=10_000)
+    globs: tuple[str, ...] = ()
+    only_matching: bool = Field(
+        default=False, description="report each matched text (for vocabulary look-ups)"
+    )
+
+
+class ContextLine(BaseModel):
+    line: int
+    text: str
+
+
+class CodeMatch(BaseModel):
+    path: str = Field(description="relative to the search root, '/'-separated")
+    line: int = Field(description="1-based")
+    text: str
+    submatches: list[str] = Field(default_factory=list)
+    before: list[ContextLine] = Field(default_factory=list)
+    after: list[ContextLine] = Field(default_factory=list)
+
+    @property
+    def citation(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+class CodeSearchResult(BaseModel):
+    query: CodeQuery
+    matches: list[CodeMatch] = Field(default_factory=list)
+    truncated: bool = Field(default=False, description="stopped at max_results")
+    warnings: list[str] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    @property
+    def files(self) -> list[str]:
+        return list(dict.fromkeys(m.path for m in self.matches))
+
+
+@runtime_checkable
+class CodeBackend(Protocol):
+    name: str
+    limiter: Limiter
+    timeout: float
+
+    def availability(self) -> Availability: ...
+
+    async def search(self, query: CodeQuery, root: Path) -> CodeSearchResult: ...
+
+    async def list_files(self, root: Path, *, max_files: int = 20_000) -> list[str]: ...
+
+
+# --- web search ----------------------------------------------------------------------------
+
+
+class WebSource(BaseModel):
+    url: str
+    title: str | None = None
+    snippet: str | None = None
+
+
+class WebResult(BaseModel):
+    query: str
+    answer: str = ""
+    sources: list[WebSource] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+
+@runtime_checkable
+class WebBackend(Protocol):
+    name: str
+    limiter: Limiter
+    timeout: float
+
+    def availability(self) -> Availability: ...
+
+    async def search(self, query: str) -> WebResult: ...
+
+    async def aclose(self) -> None: ...

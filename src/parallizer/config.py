@@ -1,0 +1,99 @@
+"""Configuration from the environment (and `.env`), as listed in SPEC.md."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARALLIZER_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- web search -------------------------------------------------------------------
+    perplexity_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PERPLEXITY_API_KEY", "PARALLIZER_PERPLEXITY_API_KEY"),
+    )
+    perplexity_url: str = "https://api.perplexity.ai"
+    perplexity_model: str = "sonar"
+    searxng_url: str | None = None
+    web_max_concurrent: int = Field(default=10, ge=1, le=1000)
+
+    # --- LLM (any OpenAI-compatible endpoint) -----------------------------------------
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_max_concurrent: int = Field(default=8, ge=1, le=1000)
+
+    # --- ripgrep ----------------------------------------------------------------------
+    rg_max_concurrent: int = Field(default=4, ge=1, le=256)
+    rg_timeout: float = Field(default=10.0, gt=0, description="seconds per ripgrep run")
+    rg_max_filesize: str = "2M"
+
+    # --- request shape ----------------------------------------------------------------
+    timeout: float = Field(default=30.0, gt=0, description="seconds, per remote call")
+    request_timeout: float = Field(default=60.0, gt=0, description="seconds, per fulfiller")
+    max_queries: int = Field(default=5, ge=1, le=50)
+    max_questions: int = Field(default=3, ge=1, le=20)
+    max_document_bytes: int = Field(default=1024 * 1024, ge=1)
+    allowed_roots: str = Field(default_factory=os.getcwd)
+
+    # --- service ----------------------------------------------------------------------
+    api_token: SecretStr | None = None
+    cors_origins: str = ""
+    feed_ttl: float = Field(default=3600.0, gt=0, description="seconds before an idle feed expires")
+    feed_max_per_type: int = Field(default=3, ge=1)
+
+    # --- logging ----------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("perplexity_api_key", "llm_api_key", "api_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("searxng_url", "llm_url", "llm_model", mode="before")
+    @classmethod
+    def _empty_str_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        v = v.strip().upper()
+        if v not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v
+
+    @cached_property
+    def allowed_root_paths(self) -> tuple[Path, ...]:
+        """Allowed roots, resolved (symlinks followed); empty entries ignored."""
+        roots = [p for p in self.allowed_roots.split(os.pathsep) if p.strip()]
+        return tuple(Path(p).expanduser().resolve() for p in roots)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_url)
+
+    def secrets(self) -> list[str]:
+        """Secret values that must never reach a log line or an error message."""
+        out = []
+        for s in (self.perplexity_api_key, self.llm_api_key, self.api_token):
+            if s is not None and s.get_secret_value():
+                out.append(s.get_secret_value())
+        return out
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

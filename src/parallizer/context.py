@@ -1,0 +1,110 @@
+"""Per-request state handed to fulfillers: the document, resolved paths, clock, memo.
+
+`FulfillerContext.run(calls)` is the only way a fulfiller does I/O: it is the shared
+fan-out with the request's clock, the request's single-flight memo (so identical queries
+from different fulfillers run once) and serial mode, and it records each outcome for the
+timing report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .backends.base import CodeQuery, CodeSearchResult
+from .document import Document
+from .fanout import Call, Clock, Memo, Outcome, fan_out
+from .models import FulfillRequest
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .runtime import Runtime
+
+T = TypeVar("T")
+
+
+@dataclass
+class Job:
+    request: FulfillRequest
+    document: Document
+    runtime: Runtime
+    scope_root: Path | None = None
+    plan_path: Path | None = None
+    serial: bool = False
+    clock: Clock = field(default_factory=Clock)
+    memo: Memo = field(default_factory=Memo)
+
+    def plan_citation(self, line: int) -> str:
+        """`path:line` (1-based) of a line of the plan, relative to scope_root when inside."""
+        name = "plan"
+        if self.plan_path is not None:
+            name = self.plan_path.name
+            if self.scope_root is not None and self.plan_path.is_relative_to(self.scope_root):
+                name = self.plan_path.relative_to(self.scope_root).as_posix()
+        return f"{name}:{line + 1}"
+
+
+@dataclass
+class FulfillerContext:
+    job: Job
+    name: str
+    outcomes: list[Outcome[Any]] = field(default_factory=list)
+    mode: str = "offline"
+    skipped: str | None = None
+
+    @property
+    def document(self) -> Document:
+        return self.job.document
+
+    @property
+    def settings(self) -> Settings:
+        return self.job.runtime.settings
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.job.runtime
+
+    async def run(self, calls: Sequence[Call[T]], *, what: str = "queries") -> list[Outcome[T]]:
+        outs = await fan_out(
+            calls,
+            limit=1 if self.job.serial else None,
+            clock=self.job.clock,
+            memo=self.job.memo,
+            what=f"{self.name} {what}",
+        )
+        self.outcomes.extend(outs)
+        return outs
+
+    # --- ready-made calls ------------------------------------------------------------------
+
+    def code_call(self, query: CodeQuery, label: str | None = None) -> Call[CodeSearchResult]:
+        """A ripgrep search of scope_root (requires one)."""
+        rg = self.runtime.rg
+        root = self.job.scope_root
+        if root is None:
+            raise RuntimeError("code_call needs a scope_root")
+        return Call(
+            label=label or query.pattern,
+            backend=rg.name,
+            run=lambda: rg.search(query, root),
+            limiter=rg.limiter,
+            timeout=rg.timeout,
+            key=("code", str(root), query),
+        )
+
+    def files_call(self, max_files: int = 20_000) -> Call[list[str]]:
+        """The list of files ripgrep would search under scope_root."""
+        rg = self.runtime.rg
+        root = self.job.scope_root
+        if root is None:
+            raise RuntimeError("files_call needs a scope_root")
+        return Call(
+            label="(list files)",
+            backend=rg.name,
+            run=lambda: rg.list_files(root, max_files=max_files),
+            limiter=rg.limiter,
+            timeout=rg.timeout,
+            key=("files", str(root), max_files),
+        )

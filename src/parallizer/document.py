@@ -1,0 +1,92 @@
+"""The plan being written: its lines, its Markdown sections and where the cursor is."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_IDENT_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    level: int  # 0 for the text before the first heading
+    start: int  # first line (0-based, the heading itself)
+    end: int  # one past the last line
+
+
+class Document:
+    """Immutable view of a plan with a cursor at (line, column), both 0-based."""
+
+    def __init__(self, text: str, cursor: tuple[int, int] = (0, 0)) -> None:
+        self.text = text
+        self.lines = text.split("\n")
+        line = min(max(cursor[0], 0), len(self.lines) - 1)
+        col = min(max(cursor[1], 0), len(self.lines[line]))
+        self.cursor = (line, col)
+
+    @cached_property
+    def fenced(self) -> frozenset[int]:
+        """Lines inside fenced code blocks (fences included)."""
+        inside, out = False, set()
+        for i, ln in enumerate(self.lines):
+            if _FENCE.match(ln):
+                out.add(i)
+                inside = not inside
+            elif inside:
+                out.add(i)
+        return frozenset(out)
+
+    @cached_property
+    def sections(self) -> list[Section]:
+        heads = [
+            (i, len(m.group(1)), m.group(2))
+            for i, ln in enumerate(self.lines)
+            if i not in self.fenced and (m := _HEADING.match(ln))
+        ]
+        out: list[Section] = []
+        first = heads[0][0] if heads else len(self.lines)
+        if first > 0:
+            out.append(Section("", 0, 0, first))
+        for k, (i, level, title) in enumerate(heads):
+            end = heads[k + 1][0] if k + 1 < len(heads) else len(self.lines)
+            out.append(Section(title, level, i, end))
+        return out
+
+    def section_at(self, line: int) -> Section:
+        for s in self.sections:
+            if s.start <= line < s.end:
+                return s
+        return Section("", 0, 0, len(self.lines))
+
+    @property
+    def cursor_section(self) -> Section:
+        return self.section_at(self.cursor[0])
+
+    @property
+    def cursor_line(self) -> str:
+        return self.lines[self.cursor[0]]
+
+    @property
+    def before_cursor(self) -> str:
+        """Text of the cursor's line up to the cursor."""
+        return self.cursor_line[: self.cursor[1]]
+
+    @property
+    def word_at_cursor(self) -> str:
+        """The identifier being typed right before the cursor ('' if none)."""
+        m = _IDENT_TAIL.search(self.before_cursor)
+        return m.group(0) if m else ""
+
+    def proximity(self, line: int) -> float:
+        """1.0 in the cursor's section, decaying with distance in sections elsewhere."""
+        here = self.cursor_section
+        if here.start <= line < here.end:
+            return 1.0
+        idx = {s.start: k for k, s in enumerate(self.sections)}
+        dist = abs(idx.get(self.section_at(line).start, 0) - idx.get(here.start, 0))
+        return max(0.25, 0.6 / dist) if dist else 1.0

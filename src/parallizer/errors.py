@@ -1,0 +1,38 @@
+"""Errors that carry a short machine-readable kind and a message safe to show a user."""
+
+from __future__ import annotations
+
+
+class ParallizerError(Exception):
+    """Base class for errors we raise on purpose."""
+
+
+class BadInput(ParallizerError):
+    """The caller's input is wrong (HTTP 4xx, CLI exit 2)."""
+
+    status = 422
+
+
+class PathNotAllowed(BadInput):
+    status = 403
+
+
+class DocumentTooLarge(BadInput):
+    status = 413
+
+
+class BackendError(ParallizerError):
+    """A search or LLM call failed in a way we understand.
+
+    `kind` feeds metrics and the timing report (`timeout`, `http_500`, `rate_limited`,
+    `connection`, `malformed`, `invalid_query`, ...); the message must never contain a secret.
+    """
+
+    def __init__(self, kind: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return self.message

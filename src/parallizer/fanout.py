@@ -1,0 +1,303 @@
+"""The one fan-out primitive every fulfiller (and the orchestrator) uses.
+
+`fan_out(calls)` runs awaitables concurrently and returns one `Outcome` per call, in the
+order of the calls:
+
+* bounded: each call holds a slot of its backend's process-wide `Limiter` while it runs,
+  and the fan-out itself can be capped (`limit=1` is the serial "before" of the seed);
+* a per-call timeout, measured from the moment the call holds its slot (queueing for a
+  slot is reported as `queued_ms`, not charged to the call);
+* every outcome is a value, ok with a result or failed with a kind and a reason, and its
+  timing relative to the request's `Clock`, so overlap is visible;
+* structured: calls run in an `asyncio.TaskGroup`; cancelling the caller cancels every
+  call, and backends clean up (kill their subprocesses) on cancellation;
+* de-duplicated: calls with the same `key` sharing a `Memo` run once; the others wait for
+  the first and are marked `shared`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
+
+from . import metrics
+from .errors import BackendError
+from .limits import Limiter
+from .models import QueryTiming
+
+T = TypeVar("T")
+log = logging.getLogger("parallizer.fanout")
+
+
+class Clock:
+    """Milliseconds since the start of a request."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def ms(self, t: float | None = None) -> float:
+        return ((time.perf_counter() if t is None else t) - self.t0) * 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    label: str
+    """What is asked (the query text), for timings and logs."""
+    backend: str
+    run: Callable[[], Awaitable[T]]
+    """Called once inside the call's task, when it holds its slot."""
+    limiter: Limiter | None = None
+    timeout: float | None = None
+    key: Hashable | None = None
+    size: Callable[[T], int] | None = None
+    """How many results the value holds, for logs and timings (default: `len` if sized)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    label: str
+    backend: str
+    ok: bool
+    value: T | None = None
+    error: str | None = None
+    kind: str | None = None
+    start_ms: float = 0.0
+    ms: float = 0.0
+    queued_ms: float = 0.0
+    results: int | None = None
+    shared: bool = False
+
+    def timing(self) -> QueryTiming:
+        return QueryTiming(
+            query=self.label,
+            backend=self.backend,
+            start_ms=round(self.start_ms, 1),
+            ms=round(self.ms, 1),
+            ok=self.ok,
+            error=self.error,
+            error_kind=self.kind,
+            results=self.results,
+            queued_ms=round(self.queued_ms, 1) if self.queued_ms >= 0.05 else None,
+            shared=self.shared or None,
+        )
+
+
+class Memo:
+    """Request-scoped single-flight table: one run per distinct call key."""
+
+    def __init__(self) -> None:
+        self._futures: dict[Hashable, asyncio.Future[Outcome[Any]]] = {}
+
+    def claim(self, key: Hashable) -> tuple[bool, asyncio.Future[Outcome[Any]]]:
+        """(owner?, future): the first claimant owns the run, later ones wait on the future."""
+        fut = self._futures.get(key)
+        if fut is not None:
+            return False, fut
+        fut = asyncio.get_running_loop().create_future()
+        self._futures[key] = fut
+        return True, fut
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+
+class _NoGauge:
+    def inc(self) -> None: ...
+    def dec(self) -> None: ...
+
+
+_NO_GAUGE = _NoGauge()
+
+
+def _size(call: Call[Any], value: Any) -> int | None:
+    if call.size is not None:
+        return call.size(value)
+    try:
+        return len(value)
+    except TypeError:
+        return None
+
+
+def _describe(exc: BaseException, timeout: float | None) -> tuple[str, str]:
+    if isinstance(exc, BackendError):
+        return exc.kind, exc.message
+    if isinstance(exc, TimeoutError):
+        return "timeout", f"timed out after {timeout:g}s" if timeout else "timed out"
+    text = str(exc).strip()
+    return "internal", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _run_one(
+    call: Call[T],
+    clock: Clock,
+    local: asyncio.Semaphore | None,
+    gauges: bool,
+) -> Outcome[T]:
+    enqueued = time.perf_counter()
+    waiting = metrics.QUERIES_WAITING.labels(call.backend) if gauges else _NO_GAUGE
+    running = metrics.QUERIES_IN_FLIGHT.labels(call.backend) if gauges else _NO_GAUGE
+    async with AsyncExitStack() as stack:
+        waiting.inc()
+        try:
+            if local is not None:
+                await stack.enter_async_context(local)
+            if call.limiter is not None:
+                await stack.enter_async_context(call.limiter.slot())
+        finally:
+            waiting.dec()
+        started = time.perf_counter()
+        running.inc()
+        try:
+            async with asyncio.timeout(call.timeout):
+                value = await call.run()
+        except Exception as exc:
+            ended = time.perf_counter()
+            kind, reason = _describe(exc, call.timeout)
+            if kind == "internal":
+                log.warning(
+                    "query %r on %s raised unexpectedly", call.label, call.backend, exc_info=exc
+                )
+            return Outcome(
+                label=call.label,
+                backend=call.backend,
+                ok=False,
+                error=reason,
+                kind=kind,
+                start_ms=clock.ms(started),
+                ms=(ended - started) * 1000.0,
+                queued_ms=(started - enqueued) * 1000.0,
+            )
+        finally:
+            running.dec()
+        ended = time.perf_counter()
+        return Outcome(
+            label=call.label,
+            backend=call.backend,
+            ok=True,
+            value=value,
+            start_ms=clock.ms(started),
+            ms=(ended - started) * 1000.0,
+            queued_ms=(started - enqueued) * 1000.0,
+            results=_size(call, value),
+        )
+    raise AssertionError("unreachable")  # pragma: no cover - AsyncExitStack never swallows
+
+
+async def _run_shared(call: Call[T], clock: Clock, fut: asyncio.Future[Outcome[T]]) -> Outcome[T]:
+    started = time.perf_counter()
+    # asyncio.wait (not `await fut`) so a cancelled owner is not mistaken for our own cancel
+    await asyncio.wait({fut})
+    ended = time.perf_counter()
+    metrics.CACHE_EVENTS.labels(call.backend, "shared").inc()
+    if fut.cancelled():
+        return Outcome(
+            label=call.label,
+            backend=call.backend,
+            ok=False,
+            kind="cancelled",
+            error="the identical query it waited for was cancelled",
+            start_ms=clock.ms(started),
+            ms=(ended - started) * 1000.0,
+            shared=True,
+        )
+    first = fut.result()
+    return replace(
+        first,
+        label=call.label,
+        start_ms=clock.ms(started),
+        ms=(ended - started) * 1000.0,
+        queued_ms=0.0,
+        shared=True,
+    )
+
+
+def _log_outcome(o: Outcome[Any]) -> None:
+    if o.ok:
+        count = "" if o.results is None else f", {o.results} results"
+        log.info(
+            "  %s %r ok%s in %.1f ms%s",
+            o.backend,
+            o.label,
+            count,
+            o.ms,
+            " (shared)" if o.shared else "",
+        )
+    else:
+        log.info("  %s %r FAILED (%s) in %.1f ms: %s", o.backend, o.label, o.kind, o.ms, o.error)
+
+
+async def fan_out(
+    calls: Sequence[Call[T]],
+    *,
+    limit: int | None = None,
+    clock: Clock | None = None,
+    memo: Memo | None = None,
+    on_outcome: Callable[[int, Outcome[T]], Awaitable[None] | None] | None = None,
+    what: str = "queries",
+    record_metrics: bool = True,
+) -> list[Outcome[T]]:
+    """Run `calls` concurrently; return their outcomes in call order. Never raises for a
+    failed call; only cancellation (and a failing `on_outcome` hook) propagates.
+
+    `record_metrics=False` keeps a fan-out of non-queries (the orchestrator's fulfillers)
+    out of the per-query metrics."""
+    if not calls:
+        return []
+    clock = clock or Clock()
+    local = asyncio.Semaphore(limit) if limit is not None else None
+    outcomes: list[Outcome[T] | None] = [None] * len(calls)
+    backends = sorted({c.backend for c in calls})
+    mode = "one after another" if limit == 1 else "in parallel"
+    log.info(
+        "executing %d %s %s (%s): %s",
+        len(calls),
+        what,
+        mode,
+        ", ".join(backends),
+        [c.label for c in calls],
+    )
+
+    async def child(i: int, call: Call[T]) -> None:
+        owner, fut = (True, None) if (memo is None or call.key is None) else memo.claim(call.key)
+        if not owner:
+            assert fut is not None
+            outcome = await _run_shared(call, clock, fut)
+        else:
+            try:
+                outcome = await _run_one(call, clock, local, record_metrics)
+            except BaseException:
+                if fut is not None and not fut.done():
+                    fut.cancel()
+                raise
+            if fut is not None:
+                fut.set_result(outcome)
+        if record_metrics:
+            _observe(outcome)
+        outcomes[i] = outcome
+        _log_outcome(outcome)
+        if on_outcome is not None:
+            res = on_outcome(i, outcome)
+            if res is not None:
+                await res
+
+    async with asyncio.TaskGroup() as tg:
+        for i, call in enumerate(calls):
+            tg.create_task(child(i, call), name=f"fanout:{call.backend}:{call.label[:40]}")
+    done = [o for o in outcomes if o is not None]
+    assert len(done) == len(calls)
+    failed = sum(not o.ok for o in done)
+    log.info("%d %s done: %d ok, %d failed", len(done), what, len(done) - failed, failed)
+    return done
+
+
+def _observe(o: Outcome[Any]) -> None:
+    if o.shared:
+        return
+    metrics.QUERY_LATENCY.labels(o.backend, "ok" if o.ok else "error").observe(o.ms / 1000.0)
+    if not o.ok:
+        metrics.QUERY_ERRORS.labels(o.backend, o.kind or "unknown").inc()

@@ -1,0 +1,15 @@
+"""The fulfiller registry, in the order their cards are listed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Fulfiller
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+
+def build_fulfillers(runtime: Runtime) -> dict[str, Fulfiller]:
+    made: list[Fulfiller] = []
+    return {f.name: f for f in made}

@@ -1,0 +1,219 @@
+"""One request → every requested fulfiller concurrently → cards and a timing report.
+
+The CLI and the HTTP service both come through here. `events()` yields a card event as soon
+as its fulfiller finishes (the stream endpoint uses it directly); `fulfill()` collects them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import metrics
+from .context import FulfillerContext, Job
+from .document import Document
+from .errors import BadInput, DocumentTooLarge
+from .fanout import Call, Outcome, fan_out
+from .logs import request_id
+from .models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
+from .paths import resolve_inside
+from .runtime import Runtime
+
+log = logging.getLogger("parallizer.orchestrator")
+
+
+@dataclass(frozen=True, slots=True)
+class CardEvent:
+    card: Card
+    fulfiller: str
+
+
+@dataclass(frozen=True, slots=True)
+class FulfillerEvent:
+    name: str
+    timing: FulfillerTiming
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    timings: Timings
+    cards: list[Card] = field(default_factory=list)
+
+
+Event = CardEvent | FulfillerEvent | DoneEvent
+
+
+class Orchestrator:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    # --- validation ------------------------------------------------------------------------
+
+    def select(self, names: Sequence[str] | None) -> list[str]:
+        """The fulfillers to run, in registry order. Unknown names are bad input; default is
+        every fulfiller this process can run."""
+        known = self.runtime.fulfillers
+        if names is None:
+            return self.runtime.available()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise BadInput(
+                f"unknown fulfiller(s): {', '.join(sorted(set(unknown)))}; "
+                f"known: {', '.join(known)}"
+            )
+        wanted = set(names)
+        return [n for n in known if n in wanted]
+
+    def prepare(self, request: FulfillRequest, *, serial: bool = False) -> Job:
+        """Resolve and check paths (403 outside the allowed roots), parse the document."""
+        s = self.runtime.settings
+        if len(request.document_text.encode("utf-8")) > s.max_document_bytes:
+            raise DocumentTooLarge(
+                f"document_text is over the limit of {s.max_document_bytes} bytes"
+            )
+        roots = s.allowed_root_paths
+        gc = request.global_context
+        scope = (
+            resolve_inside(gc.scope_root, roots, what="scope_root", kind="dir")
+            if gc.scope_root
+            else None
+        )
+        plan = resolve_inside(gc.plan_path, roots, what="plan_path") if gc.plan_path else None
+        return Job(
+            request=request,
+            document=Document(request.document_text, request.cursor_position),
+            runtime=self.runtime,
+            scope_root=scope,
+            plan_path=plan,
+            serial=serial,
+        )
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def events(
+        self, request: FulfillRequest, *, serial: bool = False, job: Job | None = None
+    ) -> AsyncIterator[Event]:
+        """Run the request; yield each fulfiller's cards and timing as it finishes, then done.
+
+        Closing the iterator early cancels the fulfillers still running (and their queries).
+        """
+        names = self.select(request.fulfillers)
+        job = job or self.prepare(request, serial=serial)
+        rid = request_id.get()
+        if rid == "-":
+            rid = _new_id()
+        tagged = {"request_id": rid}
+        log.info(
+            "request for user %s: %d fulfillers %s (%s), scope %s",
+            request.user_id,
+            len(names),
+            names,
+            "serial" if serial else "parallel",
+            job.scope_root or "-",
+            extra=tagged,
+        )
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        contexts = {n: FulfillerContext(job=job, name=n) for n in names}
+        per_fulfiller: dict[str, list[Card]] = {}
+        timings: dict[str, FulfillerTiming] = {}
+
+        def finished(i: int, outcome: Outcome[list[Card]]) -> None:
+            name = names[i]
+            cards = list(outcome.value or []) if outcome.ok else []
+            timing = _timing(contexts[name], outcome, len(cards))
+            per_fulfiller[name], timings[name] = cards, timing
+            metrics.FULFILLER_LATENCY.labels(name, "ok" if outcome.ok else "error").observe(
+                outcome.ms / 1000.0
+            )
+            for c in cards:
+                metrics.CARDS.labels(c.type.value, name).inc()
+                queue.put_nowait(CardEvent(card=c, fulfiller=name))
+            queue.put_nowait(FulfillerEvent(name=name, timing=timing))
+
+        calls = [
+            Call(
+                label=n,
+                backend="fulfiller",
+                run=_runner(self.runtime, contexts[n]),
+                timeout=self.runtime.settings.request_timeout,
+            )
+            for n in names
+        ]
+
+        async def produce() -> None:
+            request_id.set(rid)  # this task's own context: every log line below carries it
+            try:
+                await fan_out(
+                    calls,
+                    limit=1 if serial else None,
+                    clock=job.clock,
+                    on_outcome=finished,
+                    what="fulfillers",
+                    record_metrics=False,
+                )
+            finally:
+                queue.put_nowait(None)
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(produce(), name=f"request:{rid}", context=contextvars.copy_context())
+            while (event := await queue.get()) is not None:
+                yield event
+
+        total = job.clock.ms()
+        ordered = {n: timings[n] for n in names if n in timings}
+        cards = [c for n in names for c in per_fulfiller.get(n, [])]
+        log.info(
+            "request done in %.1f ms: %d cards; %s",
+            total,
+            len(cards),
+            ", ".join(f"{n} {t.ms:.0f} ms{'' if t.ok else ' FAILED'}" for n, t in ordered.items()),
+            extra=tagged,
+        )
+        yield DoneEvent(timings=Timings(total_ms=round(total, 1), fulfillers=ordered), cards=cards)
+
+    async def fulfill(
+        self, request: FulfillRequest, *, serial: bool = False, job: Job | None = None
+    ) -> FulfillResponse:
+        done: DoneEvent | None = None
+        async with aclosing(self.events(request, serial=serial, job=job)) as events:
+            async for event in events:
+                if isinstance(event, DoneEvent):
+                    done = event
+        assert done is not None, "events() always ends with DoneEvent"
+        return FulfillResponse(cards=done.cards, processing=False, timings=done.timings)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _runner(runtime: Runtime, ctx: FulfillerContext) -> Any:
+    fulfiller = runtime.fulfillers[ctx.name]
+
+    async def run() -> list[Card]:
+        avail = fulfiller.availability()
+        if not avail.available:
+            ctx.skipped = avail.reason
+            return []
+        return await fulfiller.fulfill(ctx)
+
+    return run
+
+
+def _timing(ctx: FulfillerContext, outcome: Outcome[list[Card]], n_cards: int) -> FulfillerTiming:
+    return FulfillerTiming(
+        ms=round(outcome.ms, 1),
+        start_ms=round(outcome.start_ms, 1),
+        ok=outcome.ok,
+        error=outcome.error,
+        mode=ctx.mode,
+        skipped=ctx.skipped,
+        cards=n_cards,
+        queries=[o.timing() for o in ctx.outcomes],
+    )
