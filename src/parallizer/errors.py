@@ -36,3 +36,15 @@ class BackendError(ParallizerError):
 
     def __str__(self) -> str:
         return self.message
+
+
+def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
+    """`text` with every secret (and any run of 8+ of its leading characters, as APIs that
+    echo a key partly masked do) replaced by `***`. Use on anything a remote sent back."""
+    for s in secrets:
+        if not s:
+            continue
+        text = text.replace(s, "***")
+        if len(s) >= 12:
+            text = text.replace(s[:8], "***")
+    return text

@@ -1,0 +1,287 @@
+"""Shared aiohttp plumbing for the HTTP backends: one pooled session, failures as BackendError.
+
+Each HTTP backend owns one `HttpClient`: its `ClientSession` is created on first use (inside
+the running loop) and closed by `aclose()`, so every request of every user of the process
+reuses the same connection pool. Every way a call can go wrong becomes a `BackendError`
+whose kind feeds metrics and whose message is safe to show (secrets redacted, no URL
+credentials, no query string):
+
+| what happened                          | kind           |
+|----------------------------------------|----------------|
+| HTTP 429                               | `rate_limited` (with `retry_after`) |
+| other HTTP 4xx/5xx                     | `http_<status>` |
+| no answer / connect within the timeout | `timeout`      |
+| refused, reset, dropped mid-answer     | `connection`   |
+| a body that is not the expected JSON   | `malformed`    |
+
+One retry, deliberately narrow: a 429 or 503 that says `Retry-After` is retried once when that
+wait still fits inside the call's time budget. Anything else fails at once: a second try of a
+hung or dropped call would only spend the budget the user is waiting on.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from ..errors import BackendError, redact
+
+log = logging.getLogger("parallizer.http")
+
+CONNECT_TIMEOUT = 5.0  # seconds to open a TCP connection (capped by the call's timeout)
+MAX_BODY = 8 * 1024 * 1024  # bytes of an answer we are willing to read
+RETRY_STATUSES = frozenset({429, 503})
+RETRY_MARGIN = 0.2  # seconds the retried call must still have after waiting
+
+
+def host_of(url: str) -> str:
+    """`host:port` of a URL: what error messages may name (no credentials, path or query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def api_error_message(body: Any) -> str | None:
+    """The human message of an API error body, in the shapes Perplexity, OpenAI-compatible
+    servers, FastAPI-style services and SearXNG use."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("type") or err.get("code")
+            return str(msg) if msg else None
+        if isinstance(err, str) and err.strip():
+            return err
+        for key in ("detail", "message", "msg"):
+            val = body.get(key)
+            if isinstance(val, str) and val.strip():
+                return val
+            if isinstance(val, list) and val:  # FastAPI validation errors
+                first = val[0]
+                if isinstance(first, dict) and first.get("msg"):
+                    return str(first["msg"])
+    return None
+
+
+def _short(text: str, n: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class HttpClient:
+    """A lazily created, pooled `aiohttp.ClientSession` with error mapping and one polite retry.
+
+    `secrets` are redacted from every message built from what the server sent back (some
+    APIs echo the key they rejected)."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        timeout: float,
+        max_connections: int,
+        headers: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._headers = dict(headers or {})
+        self._secrets = tuple(s for s in secrets if s)
+        self._session: aiohttp.ClientSession | None = None
+        self.retries = 0  # retried calls since start (for logs and tests)
+
+    @property
+    def where(self) -> str:
+        return host_of(self.base_url)
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections),
+                headers=self._headers,
+                raise_for_status=False,
+                trust_env=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _safe(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    # --- one request --------------------------------------------------------------------
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send one request and return the decoded JSON body; retry once as described above."""
+        deadline = time.monotonic() + self.timeout
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, BackendError) or exc.retry_after is None:
+                return False
+            if exc.kind not in ("rate_limited", "http_503"):
+                return False
+            return exc.retry_after + RETRY_MARGIN < deadline - time.monotonic()
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return getattr(exc, "retry_after", None) or 0.0
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.info("%s: %s; retrying once in %.2fs", self.service, exc, wait(state))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(2),
+            retry=retry_if_exception(should_retry),
+            wait=wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BackendError(
+                        "timeout", f"{self.service}: no answer within {self.timeout:g}s"
+                    )
+                return await self._once(method, path, json_body, params, remaining)
+        raise AssertionError("unreachable")  # pragma: no cover - reraise=True
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        params: Mapping[str, str] | None,
+        budget: float,
+    ) -> Any:
+        url = self.base_url + path
+        timeout = aiohttp.ClientTimeout(
+            total=budget,
+            connect=min(CONNECT_TIMEOUT, budget),
+            sock_connect=min(CONNECT_TIMEOUT, budget),
+        )
+        session = self._get_session()
+        try:
+            async with session.request(
+                method, url, json=json_body, params=params, timeout=timeout
+            ) as resp:
+                raw = await _read_capped(resp.content, MAX_BODY + 1)
+                return self._decode(resp, raw)
+        except BackendError:
+            raise
+        except TimeoutError as exc:
+            # aiohttp's own timeouts (connect, total). The fan-out's deadline cancels us
+            # instead, so this is never confused with it.
+            what = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "answer"
+            raise BackendError(
+                "timeout", f"{self.service}: no {what} within {budget:.3g}s"
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            raise BackendError(
+                "connection", f"{self.service}: cannot connect to {self.where}: {reason}"
+            ) from None
+        except aiohttp.ServerDisconnectedError:
+            raise BackendError(
+                "connection",
+                f"{self.service}: {self.where} closed the connection without answering",
+            ) from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+            detail = getattr(exc, "strerror", None) or type(exc).__name__
+            raise BackendError(
+                "connection", f"{self.service}: connection to {self.where} broke: {detail}"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise BackendError(
+                "connection", f"{self.service}: {type(exc).__name__} talking to {self.where}"
+            ) from None
+
+    def _decode(self, resp: aiohttp.ClientResponse, raw: bytes) -> Any:
+        if len(raw) > MAX_BODY:
+            raise BackendError("malformed", f"{self.service}: answer larger than {MAX_BODY} bytes")
+        text = raw.decode("utf-8", errors="replace")
+        body: Any = None
+        try:
+            body = json.loads(text) if text.strip() else None
+            parsed = True
+        except ValueError:
+            parsed = False
+        if resp.status >= 400:
+            raise self._status_error(resp.status, body if parsed else None, text, resp.headers)
+        if not parsed or body is None:
+            snippet = self._safe(_short(text, 60)) or "an empty body"
+            ctype = resp.headers.get("Content-Type", "?").split(";")[0]
+            raise BackendError(
+                "malformed", f"{self.service}: answer is not JSON ({ctype}): {snippet!r}"
+            )
+        return body
+
+    def _status_error(
+        self, status: int, body: Any, text: str, headers: Mapping[str, str]
+    ) -> BackendError:
+        msg = api_error_message(body) or _short(text, 120) or "no error message"
+        msg = self._safe(_short(msg))
+        retry_after = retry_after_seconds(headers.get("Retry-After"))
+        hint = ""
+        if status in (401, 403):
+            hint = " (check the API key)"
+        if status == 429:
+            wait = f"; retry after {retry_after:g}s" if retry_after is not None else ""
+            return BackendError(
+                "rate_limited",
+                f"{self.service}: HTTP 429 rate limited: {msg}{wait}",
+                retry_after=retry_after,
+            )
+        return BackendError(
+            f"http_{status}",
+            f"{self.service}: HTTP {status}: {msg}{hint}",
+            retry_after=retry_after if status == 503 else None,
+        )
+
+
+async def _read_capped(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to `limit` bytes (a larger one is cut there and rejected by the caller)."""
+    out = bytearray()
+    while len(out) < limit and (chunk := await stream.read(min(65536, limit - len(out)))):
+        out += chunk
+    return bytes(out)
