@@ -1,0 +1,1 @@
+"""Query planning and card writing (offline heuristics and LLM)."""
