@@ -6,6 +6,7 @@ sessions and limits are shared by every request and user of the process.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .backends.base import Availability, CodeBackend, WebBackend
@@ -13,6 +14,50 @@ from .backends.ripgrep import RipgrepBackend
 from .config import Settings
 from .fulfillers import build_fulfillers
 from .fulfillers.base import Fulfiller
+from .llm import LLMClient
+
+log = logging.getLogger("parallizer.runtime")
+
+_FROM_SETTINGS: Any = object()
+
+
+def build_web(settings: Settings) -> WebBackend | None:
+    """Perplexity when PERPLEXITY_API_KEY is set, else SearXNG when PARALLIZER_SEARXNG_URL
+    is set, else none (WebContext is then unavailable)."""
+    key = settings.perplexity_api_key.get_secret_value() if settings.perplexity_api_key else ""
+    if key:
+        from .backends.perplexity import PerplexityBackend
+
+        return PerplexityBackend(
+            api_key=key,
+            base_url=settings.perplexity_url,
+            model=settings.perplexity_model,
+            timeout=settings.timeout,
+            max_concurrent=settings.web_max_concurrent,
+        )
+    if settings.searxng_url:
+        from .backends.searxng import SearxngBackend
+
+        return SearxngBackend(
+            base_url=settings.searxng_url,
+            timeout=settings.timeout,
+            max_concurrent=settings.web_max_concurrent,
+        )
+    return None
+
+
+def build_llm(settings: Settings) -> LLMClient | None:
+    """The OpenAI-compatible LLM when PARALLIZER_LLM_URL is set, else none (offline)."""
+    if not settings.llm_url:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LLMClient(
+        base_url=settings.llm_url,
+        model=settings.llm_model,
+        api_key=key,
+        timeout=settings.timeout,
+        max_concurrent=settings.llm_max_concurrent,
+    )
 
 
 class Runtime:
@@ -21,23 +66,30 @@ class Runtime:
         settings: Settings,
         *,
         rg: CodeBackend | None = None,
-        web: WebBackend | None = None,
-        llm: Any = None,
+        web: WebBackend | None = _FROM_SETTINGS,
+        llm: LLMClient | None = _FROM_SETTINGS,
     ) -> None:
+        """Backends not given are built from `settings`; pass `web=None` / `llm=None` to
+        run without them whatever the environment says."""
         self.settings = settings
         self.rg: CodeBackend = rg or RipgrepBackend(
             max_concurrent=settings.rg_max_concurrent,
             timeout=settings.rg_timeout,
             max_filesize=settings.rg_max_filesize,
         )
-        self.web: WebBackend | None = web
-        self.llm = llm
+        self.web: WebBackend | None = build_web(settings) if web is _FROM_SETTINGS else web
+        self.llm: LLMClient | None = build_llm(settings) if llm is _FROM_SETTINGS else llm
+        log.debug(
+            "runtime: web %s, llm %s",
+            self.web.name if self.web else "none",
+            "on" if self.llm else "off (offline planner)",
+        )
         self.fulfillers: dict[str, Fulfiller] = build_fulfillers(self)
 
     async def aclose(self) -> None:
         if self.web is not None:
             await self.web.aclose()
-        if self.llm is not None and hasattr(self.llm, "aclose"):
+        if self.llm is not None:
             await self.llm.aclose()
 
     async def __aenter__(self) -> Runtime:
@@ -53,6 +105,16 @@ class Runtime:
         backends: dict[str, Availability] = {self.rg.name: self.rg.availability()}
         if self.web is not None:
             backends[self.web.name] = self.web.availability()
+        else:
+            backends["web"] = Availability.no(
+                "no web search configured: set PERPLEXITY_API_KEY or PARALLIZER_SEARXNG_URL"
+            )
+        if self.llm is not None:
+            backends[self.llm.name] = self.llm.availability()
+        else:
+            backends["llm"] = Availability.no(
+                "no LLM configured (offline planner): set PARALLIZER_LLM_URL to use one"
+            )
         return {
             "fulfillers": {n: f.availability() for n, f in self.fulfillers.items()},
             "backends": backends,

@@ -11,5 +11,9 @@ if TYPE_CHECKING:
 
 
 def build_fulfillers(runtime: Runtime) -> dict[str, Fulfiller]:
-    made: list[Fulfiller] = []
+    # final order: ambiguities, web_context, code_search, completions
+    from .completions import Completions
+    from .web_context import WebContext
+
+    made: list[Fulfiller] = [WebContext(runtime), Completions(runtime)]
     return {f.name: f for f in made}
