@@ -24,6 +24,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -217,7 +218,8 @@ class HttpClient:
                 "timeout", f"{self.service}: no {what} within {budget:.3g}s"
             ) from None
         except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            err = exc.os_error
+            reason = os.strerror(err.errno) if err.errno else type(err).__name__
             raise BackendError(
                 "connection", f"{self.service}: cannot connect to {self.where}: {reason}"
             ) from None

@@ -131,6 +131,9 @@ async def _chat(request: web.Request, body: dict[str, Any], emu: Emulator) -> we
             error_body("you must provide a model and messages", "invalid_request_error", None),
             status=400,
         )
+    if emu.config.canned:
+        content = emu.config.canned.pop(0)
+        return web.json_response(_completion(str(body["model"]), content))
     status, payload = reply_for(body, emu.config.llm_format, emu.config.seed)
     return web.json_response(payload, status=status)
 

@@ -128,6 +128,8 @@ class EmulatorConfig:
     api_key: str | None = None
     """When set, requests must carry `Authorization: Bearer <it>` (like the real APIs)."""
     llm_format: LLMFormat = "schema"
+    canned: list[str] = field(default_factory=list)
+    """llm only: answer contents given verbatim, one per request, before generated ones."""
 
     def __post_init__(self) -> None:
         self.latency = Latency.parse(self.latency)
@@ -171,6 +173,8 @@ class RequestRecord:
     start_s: float
     ms: float | None = None
     status: int | None = None
+    response_format: str | None = None
+    authorized: bool | None = None
 
 
 class Stats:
@@ -180,14 +184,17 @@ class Stats:
         self.in_flight = 0
         self.peak = 0
 
-    def begin(self, path: str, text: str, attempt: int, fault: str | None) -> RequestRecord:
+    def begin(
+        self, path: str, text: str, attempt: int, fault: str | None, **extra: Any
+    ) -> RequestRecord:
         rec = RequestRecord(
             seq=len(self.requests),
             path=path,
-            text=text[:300],
+            text=text[:4000],
             attempt=attempt,
             fault=fault,
             start_s=round(time.monotonic() - self.t0, 4),
+            **extra,
         )
         self.requests.append(rec)
         self.in_flight += 1
@@ -292,9 +299,11 @@ class Emulator:
         except ValueError:
             if host != "localhost":
                 raise ValueError(f"emulators listen on loopback only, not {host!r}") from None
-        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, host, port)
         try:
             await site.start()
         except BaseException:
@@ -326,7 +335,15 @@ class Emulator:
             attempt = self._attempts.get(text, 0)
             self._attempts[text] = attempt + 1
             fault = self._fault(text, attempt)
-            rec = self.stats.begin(request.path, text, attempt, fault)
+            rf = body.get("response_format")
+            rec = self.stats.begin(
+                request.path,
+                text,
+                attempt,
+                fault,
+                response_format=rf.get("type") if isinstance(rf, dict) else None,
+                authorized=self._authorized(request),
+            )
             status: int | None = None
             try:
                 resp = await self._serve(request, body, handler, text, attempt, fault)
@@ -345,6 +362,14 @@ class Emulator:
                 )
 
         return wrapped
+
+    @staticmethod
+    def _bearer(request: web.Request) -> str:
+        return request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+
+    def _authorized(self, request: web.Request) -> bool | None:
+        """Whether the request carried the key (None: no key required); never the key."""
+        return None if self.config.api_key is None else self._bearer(request) == self.config.api_key
 
     def _fault(self, text: str, attempt: int) -> str | None:
         cfg = self.config
@@ -368,8 +393,7 @@ class Emulator:
     ) -> web.StreamResponse:
         cfg = self.config
         if cfg.api_key is not None:
-            auth = request.headers.get("Authorization", "")
-            given = auth.removeprefix("Bearer ").strip()
+            given = self._bearer(request)
             if given != cfg.api_key:
                 # like the real APIs, the rejected key is echoed back: clients must redact it
                 return web.json_response(
