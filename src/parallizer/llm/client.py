@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
-
-import openai
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..backends.base import Availability
 from ..backends.http import api_error_message, host_of, retry_after_seconds
@@ -27,6 +25,9 @@ from ..errors import BackendError, redact
 from ..fanout import Call
 from ..limits import Limiter
 from .parse import drop_reasoning, parse_structured, strip_reasoning
+
+if TYPE_CHECKING:  # the SDK takes ~0.4 s to import: only when an LLM is configured
+    import openai
 
 log = logging.getLogger("parallizer.llm")
 T = TypeVar("T")
@@ -71,10 +72,13 @@ class LLMClient:
 
     def _sdk(self) -> openai.AsyncOpenAI:
         if self._client is None:
+            import openai
+
             self._client = openai.AsyncOpenAI(
                 api_key=self._api_key or NO_KEY,
                 base_url=self.base_url,
-                timeout=self.timeout,
+                # per read/write; the fan-out's Call.timeout bounds the whole call
+                timeout=openai.Timeout(self.timeout, connect=min(CONNECT_TIMEOUT, self.timeout)),
                 max_retries=0,
             )
         return self._client
@@ -109,6 +113,8 @@ class LLMClient:
         response_format: dict[str, Any] | None = None,
     ) -> str:
         """The assistant's text for `messages`; BackendError on any failure, refusal or empty."""
+        import openai
+
         extra: dict[str, Any] = {}
         if response_format is not None:
             extra["response_format"] = response_format
@@ -190,6 +196,8 @@ class LLMClient:
         return redact(text, [self._api_key] if self._api_key else [])
 
     def _error(self, exc: openai.APIError) -> BackendError:
+        import openai
+
         if isinstance(exc, openai.APITimeoutError):
             return BackendError("timeout", f"llm: no answer within {self.timeout:g}s")
         if isinstance(exc, openai.APIConnectionError):
