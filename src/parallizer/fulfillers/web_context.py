@@ -266,8 +266,10 @@ class WebContext:
             )
             if planned.ok and planned.value:
                 queries = planned.value
+        source = "the LLM"
         if not queries:
-            queries = offline_queries(doc, n)
+            queries, source = offline_queries(doc, n), "the offline planner"
+        log.info("web_context: %d web queries from %s", len(queries), source)
         if not queries:
             ctx.skipped = "nothing in the cursor's section to search the web for"
             return []

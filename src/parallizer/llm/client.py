@@ -55,7 +55,10 @@ class LLMClient:
         self.temperature = temperature
         self.limiter = Limiter(self.name, max_concurrent)
         self._api_key = api_key or None
+        # built now, at startup: importing the SDK (~0.4 s) and its TLS setup (~60 ms) are
+        # blocking work that must not land on a request's event loop
         self._client: openai.AsyncOpenAI | None = None
+        self._sdk()
         self.structured: bool | None = None
         """Whether the endpoint accepts `response_format` json_schema (None: not known yet)."""
 
@@ -231,6 +234,8 @@ def _parse(content: str) -> Any:
 
 
 def _size(value: Any) -> int | None:
+    if isinstance(value, str):
+        return None  # a completion is one answer, not a count of results
     try:
         return len(value)
     except TypeError:

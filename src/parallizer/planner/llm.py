@@ -239,9 +239,10 @@ def card_from_text(
 
     body = _LINK.sub(keep_link, body)
     linked = [u for u in (_url_in(m.group(2), known) for m in _LINK.finditer(body)) if u]
-    urls = list(
-        dict.fromkeys([*linked, *(u for u in map(lambda c: _url_in(c, known), cited) if u)])
-    )
+    from_list = (_url_in(c, known) for c in cited)
+    urls = list(dict.fromkeys([*linked, *(u for u in from_list if u)]))[:MAX_CARD_SOURCES]
+    body = _LINK.sub(lambda m: m.group(0) if m.group(2) in urls else m.group(1), body)
+    linked = [u for u in linked if u in urls]
     if not urls or not body:
         return None
     missing = [u for u in urls if u not in linked]
