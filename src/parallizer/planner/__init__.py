@@ -1,0 +1,6 @@
+"""Planners: from a plan (and cursor) to the queries worth running. Offline one for now."""
+
+from .offline import Plan, PlannedQuery, Term, plan, plan_for
+from .vague import OpenSpot, open_spots
+
+__all__ = ["OpenSpot", "Plan", "PlannedQuery", "Term", "open_spots", "plan", "plan_for"]
