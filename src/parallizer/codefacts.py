@@ -128,9 +128,9 @@ _FENCE_LANG = {
 }
 
 OUTLINE_REGEX = (
-    r"^(?:export\s+)?(?:pub\s+)?(?:async\s+)?"
-    r"(?:def|class|function|fn|func|struct|enum|trait|interface|type)\s+[A-Za-z_]"
-    r"|^[A-Za-z_]\w*\s*(?::[^=]+)?=[^=]"
+    r"^(?:(?:export|default|declare|pub(?:\([^)]*\))?|abstract|async|unsafe|static)\s+)*"
+    r"(?:def|class|function|fn|func|struct|enum|trait|interface|type|const|let|var|union|mod)"
+    r"[\s*]|^[A-Za-z_]\w*\s*(?::[^=]+)?=[^=]"
 )
 """An rg regex (ours, not user text) for lines that may start a top-level definition;
 `definition()` confirms each line and extracts the name."""

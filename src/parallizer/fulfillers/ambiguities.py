@@ -32,9 +32,9 @@ from ..backends.base import Availability, CodeQuery, CodeSearchResult
 from ..context import FulfillerContext
 from ..fanout import Outcome
 from ..models import Card, CardType
-from ..planner import OpenSpot, Plan, PlannedQuery, Term, plan_for
-from ..planner.offline import STOP_WORDS
-from .evidence import Found, code_matches, one_line
+from ..planner import OpenSpot, Plan, PlannedQuery, Term
+from ..planner.offline import STOP_WORDS, exclude_globs
+from .evidence import Found, one_line, plan_relpath, planned
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
 
@@ -63,6 +63,8 @@ SAME_KIND_FACTOR = 0.7  # each question already picked of the same family lowers
 _INTRODUCES = re.compile(
     r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating)\b"
 )
+_CODE_SPAN = re.compile(r"`[^`]*`")
+INTRO_WINDOW = 40  # characters before a name where "new", "add", "create" ... make it new
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _NORM = re.compile(r"[\W_]+")
 
@@ -102,6 +104,8 @@ class Evidence:
 class Question:
     kind: str
     score: float
+    line: int
+    """The plan line it is about (ties go to the earlier line)."""
     card: Card
 
     @property
@@ -123,7 +127,9 @@ def _norm(text: str) -> str:
     return _NORM.sub("", text.lower())
 
 
-def vocabulary_query(name: str) -> CodeQuery | None:
+def vocabulary_query(name: str, exclude: str | None = None) -> CodeQuery | None:
+    """Identifiers sharing a stem with `name`, case-insensitively (a regex built from the
+    escaped stems), for "did you mean" suggestions."""
     stems = name_parts(name)
     if not stems:
         return None
@@ -135,12 +141,11 @@ def vocabulary_query(name: str) -> CodeQuery | None:
         context=0,
         max_results=VOCAB_RESULTS,
         max_per_file=20,
+        globs=exclude_globs(exclude),
     )
 
 
-def rank_candidates(
-    ctx: FulfillerContext, name: str, result: CodeSearchResult
-) -> tuple[list[Candidate], bool]:
+def rank_candidates(name: str, result: CodeSearchResult) -> tuple[list[Candidate], bool]:
     """Existing names close to `name` (best first), and whether `name`'s last part itself
     exists as a name.
 
@@ -149,7 +154,7 @@ def rank_candidates(
     Closeness is rapidfuzz's edit similarity of the normalised names (case, `_` and `.`
     ignored). Each cites its definition, source files before tests."""
     where: dict[str, tuple[int, str]] = {}  # name -> (rank of the citation, citation)
-    for m in code_matches(ctx, result):
+    for m in result.matches:
         for sub in dict.fromkeys(m.submatches):
             rank = (0 if codefacts.defines(m.path, m.text, sub) else 2) + int(
                 codefacts.is_test_path(m.path)
@@ -210,7 +215,7 @@ class Ambiguities:
     # --- 1. plan ---------------------------------------------------------------------------
 
     def plan(self, ctx: FulfillerContext) -> Plan:
-        return plan_for(ctx.document, ctx.settings.max_queries)
+        return planned(ctx)
 
     # --- 2. search -------------------------------------------------------------------------
 
@@ -224,7 +229,7 @@ class Ambiguities:
             calls.append(ctx.files_call())
         outcomes = await ctx.run(calls)
         for q, o in zip(plan.queries, outcomes, strict=False):
-            evidence.found[q] = Found.read(ctx, q, o)
+            evidence.found[q] = Found.read(q, o)
         if plan.paths:
             files = outcomes[-1]
             evidence.files = list(files.value or []) if files.ok else None
@@ -233,7 +238,7 @@ class Ambiguities:
             (f.planned.term, vq)
             for f in evidence.found.values()
             if f.empty and f.planned.term.is_name
-            if (vq := vocabulary_query(f.planned.term.text)) is not None
+            if (vq := vocabulary_query(f.planned.term.text, plan_relpath(ctx.job))) is not None
         ]
         if unmatched:
             vocab: list[Outcome[CodeSearchResult]] = await ctx.run(
@@ -242,7 +247,7 @@ class Ambiguities:
             )
             for (term, _), o in zip(unmatched, vocab, strict=True):
                 if o.ok and o.value is not None:
-                    cands, exact = rank_candidates(ctx, term.text, o.value)
+                    cands, exact = rank_candidates(term.text, o.value)
                     evidence.vocabulary[term.text] = cands
                     evidence.exact[term.text] = exact
         return evidence
@@ -267,7 +272,7 @@ class Ambiguities:
     def _pick(questions: list[Question], cap: int) -> list[Question]:
         """Best first, each pick discounting the rest of its family (missing names, several
         definitions, open spots): three different concerns beat three vague words."""
-        left = sorted(questions, key=lambda q: -q.score)
+        left = sorted(questions, key=lambda q: (-q.score, q.line))
         picked: list[Question] = []
         while left and len(picked) < cap:
             seen = Counter(q.family for q in picked)
@@ -277,7 +282,7 @@ class Ambiguities:
         return picked
 
     def _question(
-        self, kind: str, score: float, header: str, text: str, cites: list[str]
+        self, kind: str, score: float, line: int, header: str, text: str, cites: list[str]
     ) -> Question:
         card = Card.make(
             type=CardType.question,
@@ -286,7 +291,7 @@ class Ambiguities:
             source=self.name,
             citations=list(dict.fromkeys(cites)),
         )
-        return Question(kind=kind, score=score, card=card)
+        return Question(kind=kind, score=score, line=line, card=card)
 
     @staticmethod
     def _where(ctx: FulfillerContext, term: Term) -> tuple[int, float]:
@@ -297,7 +302,17 @@ class Ambiguities:
 
     @staticmethod
     def _introduced(ctx: FulfillerContext, term: Term) -> bool:
-        return any(_INTRODUCES.search(ctx.document.lines[i]) for i in term.lines)
+        """Does the plan present it as new: "add a new `X`", "create `x.py`"? Only the few
+        words before the name, in its own clause, count."""
+        for i in term.lines:
+            line = _CODE_SPAN.sub(
+                lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", ctx.document.lines[i]
+            )
+            for m in re.finditer(re.escape(term.text), ctx.document.lines[i], re.IGNORECASE):
+                before = re.split(r"[,;.:!?]", line[: m.start()])[-1][-INTRO_WINDOW:]
+                if _INTRODUCES.search(before):
+                    return True
+        return False
 
     def _missing_name(self, ctx: FulfillerContext, f: Found, ev: Evidence) -> Question | None:
         term = f.planned.term
@@ -320,7 +335,7 @@ class Ambiguities:
             )
             header = f"`{term.text}` is new: reuse something?"
             return self._question(
-                "missing_new", USEFULNESS["missing_new"] * near, header, text, cites
+                "missing_new", USEFULNESS["missing_new"] * near, line, header, text, cites
             )
         also = ""
         if term.kind == "dotted":
@@ -338,7 +353,7 @@ class Ambiguities:
             f"matches it{also}. {ask}"
         )
         score = USEFULNESS["missing"] * near * (1.0 if cands else 0.85)
-        return self._question("missing", score, header, text, cites)
+        return self._question("missing", score, line, header, text, cites)
 
     def _several_definitions(self, ctx: FulfillerContext, f: Found) -> Question | None:
         term = f.planned.term
@@ -357,7 +372,7 @@ class Ambiguities:
         )
         cites = [plan_cite] + [m.citation for m in shown]
         return self._question(
-            "several", USEFULNESS["several"] * near, f"Which `{term.text}`?", text, cites
+            "several", USEFULNESS["several"] * near, line, f"Which `{term.text}`?", text, cites
         )
 
     def _missing_path(self, ctx: FulfillerContext, term: Term, files: list[str]) -> Question | None:
@@ -390,7 +405,8 @@ class Ambiguities:
             f"scope{where}. {ask}"
         )
         score = USEFULNESS["missing_path"] * near
-        return self._question("missing_path", score, f"No file `{path}`", text, [plan_cite])
+        header = f"No file `{path}`"
+        return self._question("missing_path", score, line, header, text, [plan_cite])
 
     def _open_spot(self, ctx: FulfillerContext, spot: OpenSpot, ev: Evidence) -> Question:
         plan_cite = ctx.job.plan_citation(spot.line)
@@ -416,4 +432,4 @@ class Ambiguities:
         text = f"> {spot.sentence}\n\n`{plan_cite}`: {ask}{about}"
         grounded = 0.1 if len(cites) > 1 else 0.0  # it points at real code
         score = USEFULNESS[spot.kind] * _nearness(ctx, spot.line) + grounded
-        return self._question(spot.kind, score, header, text, cites)
+        return self._question(spot.kind, score, spot.line, header, text, cites)

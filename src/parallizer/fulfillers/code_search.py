@@ -13,11 +13,11 @@ import logging
 from typing import ClassVar
 
 from .. import codefacts
-from ..backends.base import Availability
+from ..backends.base import Availability, CodeMatch
 from ..context import FulfillerContext
 from ..models import Card, CardType
-from ..planner import Plan, plan_for
-from .evidence import Found, one_line, snippet
+from ..planner import Plan
+from .evidence import Found, one_line, planned, snippet
 
 log = logging.getLogger("parallizer.fulfillers.code_search")
 
@@ -48,13 +48,13 @@ class CodeSearch:
         if ctx.job.scope_root is None:
             ctx.skipped = "no scope_root to search"
             return []
-        plan = plan_for(ctx.document, ctx.settings.max_queries)
+        plan = planned(ctx)
         found = await self.search(ctx, plan)
         return self.write(ctx, found)
 
     async def search(self, ctx: FulfillerContext, plan: Plan) -> list[Found]:
         outcomes = await ctx.run([ctx.code_call(q.query, q.label) for q in plan.queries])
-        return [Found.read(ctx, q, o) for q, o in zip(plan.queries, outcomes, strict=True)]
+        return [Found.read(q, o) for q, o in zip(plan.queries, outcomes, strict=True)]
 
     def write(self, ctx: FulfillerContext, found: list[Found]) -> list[Card]:
         scored: list[tuple[float, Card]] = []
@@ -99,16 +99,16 @@ class CodeSearch:
             cites += [m.citation for m in others]
         def_files = {m.path for m in f.definitions}
         users = [m for m in f.mentions if m.path not in def_files]
-        first_use = list({m.path: m for m in reversed(users)}.values())[::-1]
+        first_use: dict[str, CodeMatch] = {}
+        for m in users:  # source files first: the mentions are sorted that way
+            first_use.setdefault(m.path, m)
         if first_use:
             n = len(first_use)
-            more = "+" if f.truncated else ""
-            shown = first_use[:USED_IN_SHOWN]
+            count = f"{n}+ other files" if f.truncated else f"{n} other file{'s' * (n != 1)}"
+            shown = list(first_use.values())[:USED_IN_SHOWN]
+            listing = ", ".join(f"`{m.citation}`" for m in shown)
             parts.append(
-                f"Used in {n}{more} other file{'s' if n != 1 or more else ''}: "
-                + ", ".join(f"`{m.citation}`" for m in shown)
-                + (", …" if n > len(shown) else "")
-                + "."
+                f"Used in {count}" + (", e.g. " if n > len(shown) else ": ") + listing + "."
             )
             cites += [m.citation for m in shown]
         return self._card(f"`{term.text}` — {main.citation}", "\n\n".join(parts), cites)

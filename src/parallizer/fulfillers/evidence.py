@@ -9,12 +9,12 @@ from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext, Job
 from ..fanout import Outcome
-from ..planner import PlannedQuery
+from ..planner import Plan, PlannedQuery, plan_for
 
 
 def plan_relpath(job: Job) -> str | None:
-    """The plan's own path relative to scope_root, when the plan lies inside it: its lines
-    match every name it mentions, so it is left out of what the code "has"."""
+    """The plan's own path relative to scope_root, when the plan lies inside it. Its lines
+    match every name it mentions, so the planner's searches leave it out."""
     if job.plan_path is None or job.scope_root is None:
         return None
     if not job.plan_path.is_relative_to(job.scope_root):
@@ -22,9 +22,9 @@ def plan_relpath(job: Job) -> str | None:
     return job.plan_path.relative_to(job.scope_root).as_posix()
 
 
-def code_matches(ctx: FulfillerContext, result: CodeSearchResult) -> list[CodeMatch]:
-    plan = plan_relpath(ctx.job)
-    return [m for m in result.matches if m.path != plan]
+def planned(ctx: FulfillerContext) -> Plan:
+    """The request's plan: the same object (and queries) for every fulfiller that asks."""
+    return plan_for(ctx.document, ctx.settings.max_queries, exclude=plan_relpath(ctx.job))
 
 
 def _source_first(matches: list[CodeMatch]) -> list[CodeMatch]:
@@ -48,12 +48,10 @@ class Found:
     mentions: list[CodeMatch] = field(default_factory=list)
 
     @classmethod
-    def read(
-        cls, ctx: FulfillerContext, planned: PlannedQuery, outcome: Outcome[CodeSearchResult]
-    ) -> Found:
+    def read(cls, planned: PlannedQuery, outcome: Outcome[CodeSearchResult]) -> Found:
         if not outcome.ok or outcome.value is None:
             return cls(planned=planned, ok=False, error=outcome.error or "failed")
-        matches = code_matches(ctx, outcome.value)
+        matches = outcome.value.matches
         name = planned.term.name
         is_def = [
             planned.term.kind in ("identifier", "call") and codefacts.defines(m.path, m.text, name)

@@ -66,6 +66,8 @@ _EXTS = (
 )
 _PATH = re.compile(r"(?<![\w./-])(?:\.{1,2}/)?(?:[\w.-]+/)+[\w-][\w.-]*\.[A-Za-z0-9]{1,8}(?![\w/])")
 _FILE = re.compile(rf"(?<![\w./-])[\w-]+\.(?:{_EXTS})(?![\w.])")
+# inside backticks a path may hold what prose cannot: `app/[id]/page.tsx`, `(group)/x.ts`
+_SPAN_PATH = re.compile(r"(?:\.{1,2}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*\.[A-Za-z0-9]{1,8}")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _URL = re.compile(r"(?:https?|ftp)://\S+|\]\([^)\s]*\)|\bwww\.\S+")
 _QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
@@ -209,7 +211,7 @@ def _classify_span(content: str) -> tuple[Kind, str] | None:
     content = content.strip()
     if len(content) < 2 or len(content) > 80:
         return None
-    if _PATH.fullmatch(content) or _FILE.fullmatch(content):
+    if _SPAN_PATH.fullmatch(content) or _FILE.fullmatch(content):
         return "path", content.removeprefix("./")
     if m := _CALL_FULL.fullmatch(content):
         name = m.group(1)
@@ -397,18 +399,26 @@ def terms(doc: Document) -> list[Term]:
 # --- queries ---------------------------------------------------------------------------------
 
 
-def _glob_escape(path: str) -> str:
+def glob_escape(path: str) -> str:
     return re.sub(r"([*?\[\]{}!\\])", r"\\\1", path)
 
 
-def query_for(term: Term) -> CodeQuery:
-    """The one code search for a term (see the module docstring for why each kind is so)."""
+def exclude_globs(path: str | None) -> tuple[str, ...]:
+    """rg globs that leave out one file (relative to the search root)."""
+    return ("!/" + glob_escape(path),) if path else ()
+
+
+def query_for(term: Term, exclude: str | None = None) -> CodeQuery:
+    """The one code search for a term (see the module docstring for why each kind is so).
+    `exclude`: a file (relative to the search root) never to search, the plan itself."""
+    skip = exclude_globs(exclude)
     if term.kind in ("identifier", "call"):
         return CodeQuery(
             pattern=term.text,
             mode="word",
             ignore_case=term.ignore_case,
             max_results=NAME_MAX_RESULTS,
+            globs=skip,
         )
     if term.kind == "dotted":
         head, *rest = term.text.split(".")
@@ -418,12 +428,13 @@ def query_for(term: Term) -> CodeQuery:
             mode="regex",
             ignore_case=term.ignore_case,
             max_results=NAME_MAX_RESULTS,
+            globs=skip,
         )
     if term.kind == "path":
         return CodeQuery(
             pattern=OUTLINE_REGEX,
             mode="regex",
-            globs=("**/" + _glob_escape(term.text.lstrip("/")),),
+            globs=("**/" + glob_escape(term.text.lstrip("/")), *skip),
             context=0,
             max_results=100,
             max_per_file=100,
@@ -431,19 +442,24 @@ def query_for(term: Term) -> CodeQuery:
     if term.kind == "phrase":
         words = term.text.split()
         return CodeQuery(
-            pattern=r"[\s_-]?".join(re.escape(w) for w in words), mode="regex", ignore_case=True
+            pattern=r"[\s_-]?".join(re.escape(w) for w in words),
+            mode="regex",
+            ignore_case=True,
+            globs=skip,
         )
-    return CodeQuery(pattern=term.text, mode="literal", ignore_case=term.kind == "quoted")
+    return CodeQuery(
+        pattern=term.text, mode="literal", ignore_case=term.kind == "quoted", globs=skip
+    )
 
 
 def _label(term: Term, query: CodeQuery) -> str:
     return f"outline of {term.text}" if term.kind == "path" else query.pattern
 
 
-def plan(doc: Document, max_queries: int = 5) -> Plan:
+def plan(doc: Document, max_queries: int = 5, exclude: str | None = None) -> Plan:
     ranked = terms(doc)
     queries = tuple(
-        PlannedQuery(term=t, query=(q := query_for(t)), label=_label(t, q))
+        PlannedQuery(term=t, query=(q := query_for(t, exclude)), label=_label(t, q))
         for t in ranked[:max_queries]
     )
     return Plan(
@@ -453,13 +469,16 @@ def plan(doc: Document, max_queries: int = 5) -> Plan:
     )
 
 
-_PLANS: weakref.WeakKeyDictionary[Document, dict[int, Plan]] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[Document, dict[tuple[int, str | None], Plan]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def plan_for(doc: Document, max_queries: int = 5) -> Plan:
+def plan_for(doc: Document, max_queries: int = 5, exclude: str | None = None) -> Plan:
     """`plan()`, computed once per document: every fulfiller of a request gets the very same
     `PlannedQuery` and `CodeQuery` objects (and the request's memo runs each search once)."""
     per_doc = _PLANS.setdefault(doc, {})
-    if max_queries not in per_doc:
-        per_doc[max_queries] = plan(doc, max_queries)
-    return per_doc[max_queries]
+    key = (max_queries, exclude)
+    if key not in per_doc:
+        per_doc[key] = plan(doc, max_queries, exclude)
+    return per_doc[key]
