@@ -254,3 +254,19 @@ def test_a_sentence_wraps_lines_and_takes_its_strongest_cue():
 def test_quotes_drop_markdown_markers(text, expected):
     (s,) = open_spots(doc(text))
     assert s.sentence == expected
+
+
+def test_a_long_document_is_read_around_the_cursor_only():
+    lines = ["# Log", "", "Early on we used `early_name`. TBD: what else?"]
+    lines += ["Just prose, line after line."] * 3000
+    lines += ["Now we use `late_name`, maybe."]
+    d = Document("\n".join(lines), (len(lines) - 1, 0))
+    assert [t.text for t in terms(d)] == ["late_name"]
+    assert [(s.kind, s.line) for s in plan(d).open_spots] == [("maybe", len(lines) - 1)]
+    d = Document("\n".join(lines), (2, 0))
+    assert [t.text for t in terms(d)] == ["early_name"]
+
+
+def test_absurd_tokens_are_not_queries():
+    d = doc("# P\n\nSee `" + "x_" * 200 + "` and `ok_name`, and " + "y_" * 150 + "z.")
+    assert [t.text for t in terms(d)] == ["ok_name"]

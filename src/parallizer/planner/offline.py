@@ -29,6 +29,7 @@ import re
 import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 from typing import Literal
 
@@ -37,7 +38,7 @@ from rapidfuzz import fuzz
 from ..backends.base import CodeQuery
 from ..codefacts import OUTLINE_REGEX
 from ..document import Document
-from .vague import OpenSpot, open_spots
+from .vague import MAX_LINE, OpenSpot, open_spots
 
 Kind = Literal["path", "call", "dotted", "identifier", "code", "quoted", "phrase"]
 NAME_KINDS = frozenset({"identifier", "call", "dotted"})
@@ -59,6 +60,9 @@ MERGED_FACTOR = 0.5  # share of a merged term's score its survivor inherits
 NEAR_DUPLICATE = 90  # rapidfuzz ratio of normalised forms at or above which terms merge
 
 NAME_MAX_RESULTS = 200  # enough to see a name's definitions and how widely it is used
+MAX_MENTION = 200  # characters; longer "names" are noise (and would not make a valid query)
+MERGE_POOL = 100  # only the strongest terms are merged and ranked: the rest cannot win
+WINDOW = 1500  # lines read around the cursor in a long document (far sections weigh little)
 
 _EXTS = (
     "py|pyi|ts|tsx|js|jsx|mjs|cjs|go|rs|java|kt|cs|c|h|cc|cpp|hpp|rb|php|swift|sh|bash|"
@@ -73,7 +77,8 @@ _URL = re.compile(r"(?:https?|ftp)://\S+|\]\([^)\s]*\)|\bwww\.\S+")
 _QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
 _CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*\w|[A-Za-z_])\(([^()]{0,60})\)")
 _DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
-_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?![\w(])")
+# a word with an inner `_` or a case hump: the only bare words that may be code
+_WORD = re.compile(r"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{2}[a-z]))[A-Za-z_]\w*(?![\w(])")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _CALL_FULL = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\(.*\)")
@@ -176,10 +181,6 @@ class Plan:
 # --- mentions --------------------------------------------------------------------------------
 
 
-def _blank(text: str, start: int, end: int) -> str:
-    return text[:start] + " " * (end - start) + text[end:]
-
-
 def _code_like(word: str) -> str | None:
     """The identifier if a bare word of prose is clearly code (snake_case, CamelCase,
     camelCase, _private), else None. Markdown `_emphasis_` is prose."""
@@ -225,39 +226,75 @@ def _classify_span(content: str) -> tuple[Kind, str] | None:
     return "code", content
 
 
+def _span(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    found = _classify_span(m.group(2))
+    return (found[1], found[0], True) if found else None
+
+
+def _quoted(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    return (m.group(1) or m.group(2)).strip(), "quoted", False
+
+
+def _path(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    return m.group(0).removeprefix("./"), "path", False
+
+
+def _file(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    # "Node.js" is a product; node.js, setup.py or README.md are files
+    return (m.group(0), "path", False) if _plain_file_name(m.group(0)) else None
+
+
+def _call(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    name, args = m.group(1), m.group(2).strip()
+    if args in ("s", "es") or ("." in name and not _dotted_ok(name)):
+        return None  # "limit(s)" is prose
+    return name, ("dotted" if "." in name else "call"), False
+
+
+def _dotted(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    return (m.group(0), "dotted", False) if _dotted_ok(m.group(0)) else None
+
+
+def _word(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
+    name = _code_like(m.group(0))
+    return (name, "identifier", False) if name else None
+
+
+# in this order: each pass blanks what it found, so later passes see only the rest
+_PASSES = (
+    (_CODE_SPAN, _span),
+    (_QUOTED, _quoted),
+    (_PATH, _path),
+    (_FILE, _file),
+    (_CALL, _call),
+    (_DOTTED, _dotted),
+    (_WORD, _word),
+)
+
+
 def _line_mentions(doc: Document, i: int, add) -> str:
     """Report mentions of line `i` through `add(text, kind, coded, end)`; return the line
     with everything found blanked out (what is left is prose, for key phrases)."""
-    text = _URL.sub(lambda m: " " * len(m.group(0)), doc.lines[i])
-    for m in _CODE_SPAN.finditer(text):
-        found = _classify_span(m.group(2))
-        if found:
-            add(found[1], found[0], True, m.end())
-        text = _blank(text, m.start(), m.end())
-    for rx, kind in ((_QUOTED, "quoted"), (_PATH, "path"), (_FILE, "path")):
-        for m in rx.finditer(text):
-            inner = (m.group(1) or m.group(2)) if kind == "quoted" else m.group(0)
-            if rx is _FILE and not _plain_file_name(inner):
-                continue  # "Node.js" is a product, `node.js` or setup.py a file
-            add(inner.strip().removeprefix("./"), kind, False, m.end())
-            text = _blank(text, m.start(), m.end())
-    for m in _CALL.finditer(text):
-        name, args = m.group(1), m.group(2).strip()
-        if args in ("s", "es"):
-            continue  # "limit(s)" is prose
-        if "." in name and not _dotted_ok(name):
-            continue
-        add(name, "dotted" if "." in name else "call", False, m.end())
-        text = _blank(text, m.start(), m.end())
-    for m in _DOTTED.finditer(text):
-        if _dotted_ok(m.group(0)):
-            add(m.group(0), "dotted", False, m.end())
-            text = _blank(text, m.start(), m.end())
-    for m in _WORD.finditer(text):
-        if name := _code_like(m.group(0)):
-            add(name, "identifier", False, m.end())
-            text = _blank(text, m.start(), m.end())
+    text = _URL.sub(lambda m: " " * len(m.group(0)), doc.lines[i][:MAX_LINE])
+    for rx, read in _PASSES:
+
+        def found(m: re.Match[str], read=read, spans: bool = rx is _CODE_SPAN) -> str:
+            mention = read(m)
+            if mention is not None:
+                add(*mention, m.end())
+            elif not spans:
+                return m.group(0)  # not a mention: leave it to the later passes
+            return " " * len(m.group(0))
+
+        text = rx.sub(found, text)
     return text
+
+
+def window(doc: Document, size: int = WINDOW) -> range:
+    """The lines worth reading: all of them, or `size` lines around the cursor."""
+    n = len(doc.lines)
+    start = min(max(0, doc.cursor[0] - size // 2), max(0, n - size))
+    return range(start, min(n, start + size))
 
 
 def mentions(doc: Document) -> list[Mention]:
@@ -266,7 +303,7 @@ def mentions(doc: Document) -> list[Mention]:
     cur_line, cur_col = doc.cursor
     bigrams: dict[tuple[str, str], list[int]] = defaultdict(list)
     heading_bigrams: set[tuple[str, str]] = set()
-    for i in range(len(doc.lines)):
+    for i in window(doc):
         if i in doc.fenced or not doc.lines[i].strip():
             continue
         near = doc.proximity(i) * (CURSOR_LINE_FACTOR if i == cur_line else 1.0)
@@ -274,6 +311,8 @@ def mentions(doc: Document) -> list[Mention]:
         def add(text: str, kind: Kind, coded: bool, end: int, i: int = i, near: float = near):
             if i == cur_line and end == cur_col and not coded:
                 return  # the word being typed at the cursor is not finished
+            if len(text) > MAX_MENTION:
+                return
             w = KIND_WEIGHT[kind] * (CODE_SPAN_FACTOR if coded else 1.0) * near
             out.append(Mention(text, kind, i, w, coded))
 
@@ -298,12 +337,21 @@ def mentions(doc: Document) -> list[Mention]:
 # --- terms -----------------------------------------------------------------------------------
 
 
+_FAMILIES = {
+    "identifier": "name",
+    "call": "name",
+    "dotted": "name",
+    "quoted": "text",
+    "phrase": "text",
+}
+
+
 def _family(kind: str) -> str:
-    return {"identifier": "name", "call": "name", "dotted": "name", "quoted": "text"}.get(
-        kind, "text" if kind == "phrase" else kind
-    )
+    """Mentions of one family may be the same thing: names, texts, paths, code."""
+    return _FAMILIES.get(kind, kind)
 
 
+@lru_cache(maxsize=4096)
 def _norm(text: str) -> str:
     return _NOT_ALNUM.sub("", text.lower())
 
@@ -346,6 +394,8 @@ def _finds(short: Term, long: Term) -> bool:
         )
     if len(short.text) >= len(long.text) or _family(short.kind) != _family(long.kind):
         return False
+    if short.text.lower() not in long.text.lower():
+        return False
     flags = re.IGNORECASE if short.ignore_case or _family(short.kind) != "name" else 0
     return re.search(rf"(?<!\w){re.escape(short.text)}(?!\w)", long.text, flags) is not None
 
@@ -385,7 +435,7 @@ def _merge(kept: Term, other: Term) -> Term | None:
 def terms(doc: Document) -> list[Term]:
     """What the plan talks about, merged and ranked (best first)."""
     kept: list[Term] = []
-    for t in _group(mentions(doc)):
+    for t in _group(mentions(doc))[:MERGE_POOL]:
         for k, other in enumerate(kept):
             merged = _merge(other, t)
             if merged is not None:
@@ -465,7 +515,7 @@ def plan(doc: Document, max_queries: int = 5, exclude: str | None = None) -> Pla
     return Plan(
         queries=queries,
         paths=tuple(t for t in ranked if t.kind == "path"),
-        open_spots=tuple(open_spots(doc)),
+        open_spots=tuple(open_spots(doc, window(doc))),
     )
 
 

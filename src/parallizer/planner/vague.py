@@ -40,6 +40,7 @@ _NUMBER = re.compile(
     r"\d|\b(?i:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|"
     r"hundred|thousand|million|dozen|half|twice|double|triple)\b"
 )
+MAX_LINE = 20_000  # characters of one line read (a longer line is pasted data, not prose)
 _NEARBY = 40  # characters either side of a vague word where a number quantifies it
 
 _CODE_SPAN = re.compile(r"(`+).+?\1")
@@ -71,11 +72,12 @@ def _blank(text: str, rx: re.Pattern[str]) -> str:
     return rx.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def _blocks(doc: Document) -> list[list[int]]:
+def _blocks(doc: Document, lines: range) -> list[list[int]]:
     """Paragraphs, list items and headings: runs of lines a sentence may wrap across."""
     blocks: list[list[int]] = []
     current: list[int] = []
-    for i, raw in enumerate(doc.lines):
+    for i in lines:
+        raw = doc.lines[i]
         if i in doc.fenced or not raw.strip() or _BLOCK_START.match(raw):
             if current:
                 blocks.append(current)
@@ -110,10 +112,11 @@ def _quantified(prose: str, start: int, end: int, lo: int, hi: int) -> bool:
 
 
 def _block_spots(doc: Document, block: list[int]) -> list[OpenSpot]:
-    raw = " ".join(doc.lines[i] for i in block)
+    lines = [doc.lines[i][:MAX_LINE] for i in block]
+    raw = " ".join(lines)
     starts = [0]
-    for i in block[:-1]:
-        starts.append(starts[-1] + len(doc.lines[i]) + 1)
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
 
     def line_of(pos: int) -> int:
         return block[bisect_right(starts, pos) - 1]
@@ -146,6 +149,7 @@ def _block_spots(doc: Document, block: list[int]) -> list[OpenSpot]:
     return out
 
 
-def open_spots(doc: Document) -> list[OpenSpot]:
-    """Every open spot of the plan, in document order."""
-    return [spot for block in _blocks(doc) for spot in _block_spots(doc, block)]
+def open_spots(doc: Document, lines: range | None = None) -> list[OpenSpot]:
+    """Every open spot of the plan (or of those of its `lines`), in document order."""
+    lines = lines if lines is not None else range(len(doc.lines))
+    return [spot for block in _blocks(doc, lines) for spot in _block_spots(doc, block)]
