@@ -37,7 +37,8 @@ See `src/shop/cart.py` and `src/shop/totals.py`.
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
-    """`Cart` defined once, `apply_discount` in Python and in JS, `PriceRule` (singular)."""
+    """`Cart` defined once, `apply_discount` in Python and in JS, `PriceRule` (singular),
+    a method named `get`."""
     root = tmp_path / "shop"
     write(
         root,
@@ -57,6 +58,9 @@ def shop(tmp_path: Path) -> Path:
 
             def total(self) -> float:
                 return sum(i.price for i in self.items) * (1 + TAX_RATE)
+
+            def get(self, index: int):
+                return self.items[index]
         ''',
     )
     write(
@@ -261,16 +265,18 @@ async def test_dotted_names_introduced_names_and_a_missing_dotted_member(shop):
     # Cart
 
     Call `Checkout.add_item` from the new `CartSummary` class, then `Cart.add_items`.
-    Add a new `PriceRules` table.
+    Add a new `PriceRules` table. Does `Checkout.get` stay?
     """
     res = await fulfill(shop, plan, only=["ambiguities"])
     by_header = {c.header: c for c in res.cards}
     # `add_item` exists, so `Checkout.add_item` is only written differently: no question.
     # `CartSummary` is introduced as new and nothing defined is close to it: no question.
     # "new" before `CartSummary` does not make `Cart.add_items`, in the next clause, new.
+    # `get` exists too (a stop word, looked up whole all the same): no question.
     assert set(by_header) == {
         "Nothing matches `Cart.add_items`",
         "`PriceRules` is new: reuse something?",
+        "Open question in the plan",
     }
     dotted = by_header["Nothing matches `Cart.add_items`"]
     assert "(nor does any `add_items`)" in dotted.text
@@ -309,3 +315,18 @@ async def test_cancelling_a_request_leaves_no_rg_behind(shop, slow_rg):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not children_named(slow_rg) and not children_named("rg")
+
+
+async def test_used_in_counts_other_files_only(shop):
+    write(shop, "docs/notes.md", "The TAX_RATE is reviewed yearly.\nA preview shows it.\n")
+    plan = "# Tax\n\nCheck `TAX_RATE` and the `preview`."
+    res = await fulfill(shop, plan, only=["code_search"])
+    tax, preview = res.cards
+    # defined in cart.py, which also uses it: only docs/notes.md is another file
+    assert tax.header == "`TAX_RATE` — src/shop/cart.py:3"
+    assert "Used in 1 other file: `docs/notes.md:1`." in tax.text
+    # only mentioned: the first mention leads, and its own file is not "other"
+    assert preview.header == "`preview` — docs/notes.md:2"
+    assert preview.text.startswith("Mentioned at `docs/notes.md:2`:")
+    assert "Used in 1 other file: `web/pricing.js:1`." in preview.text
+    assert_citations_are_real_lines(res.cards, shop)

@@ -23,14 +23,14 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rapidfuzz import fuzz
 
 from .. import codefacts
 from ..backends.base import Availability, CodeQuery, CodeSearchResult
 from ..context import FulfillerContext
-from ..fanout import Outcome
+from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import OpenSpot, Plan, PlannedQuery, Term
 from ..planner.offline import STOP_WORDS, exclude_globs
@@ -96,8 +96,9 @@ class Evidence:
     vocabulary: dict[str, list[Candidate]] = field(default_factory=dict)
     """Per unmatched term: existing names ranked by closeness. Absent when the look-up
     was not made or failed."""
-    exact: dict[str, bool] = field(default_factory=dict)
-    """Per unmatched dotted term: does its last part exist as a name on its own?"""
+    exists: dict[str, bool] = field(default_factory=dict)
+    """Per unmatched dotted term: does its last part exist as a name on its own? Absent
+    when the look-up failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +146,20 @@ def vocabulary_query(name: str, exclude: str | None = None) -> CodeQuery | None:
     )
 
 
-def rank_candidates(name: str, result: CodeSearchResult) -> tuple[list[Candidate], bool]:
-    """Existing names close to `name` (best first), and whether `name`'s last part itself
-    exists as a name.
+def exists_query(name: str, exclude: str | None = None) -> CodeQuery:
+    """Is `name` anywhere at all, as a whole word? One match answers it."""
+    return CodeQuery(
+        pattern=name,
+        mode="word",
+        context=0,
+        max_results=1,
+        max_per_file=1,
+        globs=exclude_globs(exclude),
+    )
+
+
+def rank_candidates(name: str, result: CodeSearchResult) -> list[Candidate]:
+    """Existing names close to `name`, best first.
 
     A candidate is a name the code defines (a class, function, field ...) or a near-typo of
     `name`; plain words that merely occur (`response`, `cache`) are not worth suggesting.
@@ -161,7 +173,6 @@ def rank_candidates(name: str, result: CodeSearchResult) -> tuple[list[Candidate
             )
             if sub not in where or rank < where[sub][0]:
                 where[sub] = (rank, m.citation)
-    last = name.rsplit(".", 1)[-1]
     target = _norm(name)
     scored = []
     for cand, (rank, cite) in where.items():
@@ -175,7 +186,7 @@ def rank_candidates(name: str, result: CodeSearchResult) -> tuple[list[Candidate
     for c in scored:  # one spelling per name: `Limiter` or `limiter`, the better cited
         if all(_norm(c.name) != _norm(p.name) for p in picked):
             picked.append(c)
-    return picked[:SUGGESTIONS], last in where
+    return picked[:SUGGESTIONS]
 
 
 def _nearness(ctx: FulfillerContext, line: int) -> float:
@@ -224,32 +235,39 @@ class Ambiguities:
         if ctx.job.scope_root is None:
             log.info("no scope_root: only the plan's open spots can be asked about")
             return evidence
-        calls: list = [ctx.code_call(q.query, q.label) for q in plan.queries]
+        calls: list[Call[Any]] = [ctx.code_call(q.query, q.label) for q in plan.queries]
         if plan.paths:
             calls.append(ctx.files_call())
         outcomes = await ctx.run(calls)
-        for q, o in zip(plan.queries, outcomes, strict=False):
+        for q, o in zip(plan.queries, outcomes[: len(plan.queries)], strict=True):
             evidence.found[q] = Found.read(q, o)
         if plan.paths:
             files = outcomes[-1]
             evidence.files = list(files.value or []) if files.ok else None
 
+        # stage 2, only for names nothing matched: the vocabulary around each, and for a
+        # dotted name whether its last part exists at all
+        exclude = plan_relpath(ctx.job)
         unmatched = [
-            (f.planned.term, vq)
-            for f in evidence.found.values()
-            if f.empty and f.planned.term.is_name
-            if (vq := vocabulary_query(f.planned.term.text, plan_relpath(ctx.job))) is not None
+            f.planned.term for f in evidence.found.values() if f.empty and f.planned.term.is_name
         ]
-        if unmatched:
-            vocab: list[Outcome[CodeSearchResult]] = await ctx.run(
-                [ctx.code_call(vq, f"names like {t.text}") for t, vq in unmatched],
-                what="vocabulary look-ups",
-            )
-            for (term, _), o in zip(unmatched, vocab, strict=True):
-                if o.ok and o.value is not None:
-                    cands, exact = rank_candidates(term.text, o.value)
-                    evidence.vocabulary[term.text] = cands
-                    evidence.exact[term.text] = exact
+        looks: list[tuple[str, str, Call[Any]]] = []
+        for term in unmatched:
+            if (vq := vocabulary_query(term.text, exclude)) is not None:
+                looks.append(("vocab", term.text, ctx.code_call(vq, f"names like {term.text}")))
+            if term.kind == "dotted":
+                eq = exists_query(term.name, exclude)
+                looks.append(("exists", term.text, ctx.code_call(eq, f"is there a {term.name}")))
+        if not looks:
+            return evidence
+        found = await ctx.run([call for *_, call in looks], what="vocabulary look-ups")
+        for (what, text, _), o in zip(looks, found, strict=True):
+            if not o.ok or o.value is None:
+                continue  # a failed look-up is no evidence either way
+            if what == "vocab":
+                evidence.vocabulary[text] = rank_candidates(text, o.value)
+            else:
+                evidence.exists[text] = bool(o.value.matches)
         return evidence
 
     # --- 3. write --------------------------------------------------------------------------
@@ -318,7 +336,7 @@ class Ambiguities:
         term = f.planned.term
         if not (f.empty and term.is_name):
             return None
-        if term.kind == "dotted" and ev.exact.get(term.text, True):
+        if term.kind == "dotted" and ev.exists.get(term.text, True):
             return None  # its last part exists (or we could not check): written differently
         line, near = self._where(ctx, term)
         plan_cite = ctx.job.plan_citation(line)
@@ -356,10 +374,12 @@ class Ambiguities:
         return self._question("missing", score, line, header, text, cites)
 
     def _several_definitions(self, ctx: FulfillerContext, f: Found) -> Question | None:
+        if not f.ok:
+            return None
         term = f.planned.term
         defs = f.main_definitions()
         files = list(dict.fromkeys(m.path for m in defs))
-        if not f.ok or len(files) < 2:
+        if len(files) < 2:
             return None
         line, near = self._where(ctx, term)
         plan_cite = ctx.job.plan_citation(line)
@@ -388,11 +408,12 @@ class Ambiguities:
         line, near = self._where(ctx, term)
         plan_cite = ctx.job.plan_citation(line)
         base = path.rsplit("/", 1)[-1]
+        # a file whose name is close, in a directory that is close
         scored = sorted(
-            (0.6 * fuzz.ratio(base, f.rsplit("/", 1)[-1]) + 0.4 * fuzz.WRatio(path, f), f)
-            for f in files
-        )
-        scored.sort(key=lambda x: -x[0])
+            ((0.6 * fuzz.ratio(base, f.rsplit("/", 1)[-1]) + 0.4 * fuzz.WRatio(path, f), f)
+             for f in files),
+            key=lambda x: (-x[0], x[1]),
+        )  # fmt: skip
         close = [f"`{f}`" for s, f in scored[:SUGGESTIONS] if s >= SUGGEST_CUTOFF]
         where = "" if parent_exists else f" (there is no `{parent}/` either)"
         ask = (

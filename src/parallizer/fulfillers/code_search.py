@@ -97,8 +97,8 @@ class CodeSearch:
                 + "."
             )
             cites += [m.citation for m in others]
-        def_files = {m.path for m in f.definitions}
-        users = [m for m in f.mentions if m.path not in def_files]
+        seen = {m.path for m in f.definitions} | {main.path}
+        users = [m for m in f.mentions if m.path not in seen]
         first_use: dict[str, CodeMatch] = {}
         for m in users:  # source files first: the mentions are sorted that way
             first_use.setdefault(m.path, m)

@@ -98,33 +98,20 @@ _PROPER_NOUNS = frozenset(
         "LlamaIndex LangChain HuggingFace CloudFlare DynamoDB BigQuery PowerShell McDonald"
     ).split()
 )
-STOP_WORDS = (
-    frozenset(
-        """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can cannot could did do does doing done down
-    during each else even ever every for from further get gets got had has have having he her
-    here hers him his how however i if in into is isn it its itself just least less let like
-    make makes made may me might more most much must my need needs no nor not now of off on
-    once one only or other our ours out over own per put rather same say says see should so
-    such than that the their theirs them then there these they this those though through to
-    too under until up upon us use used uses using very via want was way we well were what
-    when where whether which while who whom why will with within without would yet you your
-    new add adds added adding keep keeps take takes give gives go goes going thing things
-    first second last next still already always never often instead e g ie eg etc""".split()
-    )
-    | {"maybe", "perhaps", "possibly", "fast", "faster", "large", "larger", "many", "few"}
-    | {
-        "several",
-        "soon",
-        "some",
-        "quick",
-        "quickly",
-        "slow",
-        "big",
-        "small",
-        "lot",
-        "lots",
-    }
+# English words that never make a key phrase (nor do the vague words of vague.py)
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can cannot could did do does doing done down during
+    each else even ever every for from further get gets got had has have having he her here
+    hers him his how however i if in into is isn it its itself just least less let like make
+    makes made may me might more most much must my need needs no nor not now of off on once one
+    only or other our ours out over own per put rather same say says see should so such than
+    that the their theirs them then there these they this those though through to too under
+    until up upon us use used uses using very via want was way we well were what when where
+    whether which while who whom why will with within without would yet you your new add adds
+    added adding keep keeps take takes give gives go goes going thing things first second last
+    next still already always never often instead e g ie eg etc maybe perhaps possibly fast
+    faster large larger many few several soon some quick quickly slow big small lot lots""".split()
 )
 
 
@@ -373,7 +360,7 @@ def _group(found: list[Mention]) -> list[Term]:
         spellings = Counter(m.text for m in ms)
         terms.append(
             Term(
-                text=spellings.most_common(1)[0][0] if best.kind != "phrase" else best.text,
+                text=spellings.most_common(1)[0][0],
                 kind=best.kind,
                 lines=tuple(sorted({m.line for m in ms})),
                 score=_score([m.weight for m in ms]),
@@ -428,7 +415,6 @@ def _merge(kept: Term, other: Term) -> Term | None:
         lines=tuple(sorted(set(kept.lines) | set(other.lines))),
         score=kept.score + MERGED_FACTOR * other.score,
         coded=kept.coded or other.coded,
-        ignore_case=survivor.ignore_case,
     )
 
 
