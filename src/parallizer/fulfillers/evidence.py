@@ -48,27 +48,20 @@ class Found:
     mentions: list[CodeMatch] = field(default_factory=list)
 
     @classmethod
-    def read(cls, planned: PlannedQuery, outcome: Outcome[CodeSearchResult]) -> Found:
+    def read(cls, pq: PlannedQuery, outcome: Outcome[CodeSearchResult]) -> Found:
         if not outcome.ok or outcome.value is None:
-            return cls(planned=planned, ok=False, error=outcome.error or "failed")
+            return cls(planned=pq, ok=False, error=outcome.error or "failed")
         matches = outcome.value.matches
-        name = planned.term.name
-        is_def = [
-            planned.term.kind in ("identifier", "call") and codefacts.defines(m.path, m.text, name)
-            for m in matches
-        ]
+        definable = pq.term.kind in ("identifier", "call")  # a dotted match is a use
+        defs = [m for m in matches if definable and codefacts.defines(m.path, m.text, pq.term.name)]
         return cls(
-            planned=planned,
+            planned=pq,
             ok=True,
             matches=matches,
             truncated=outcome.value.truncated,
-            definitions=_source_first([m for m, d in zip(matches, is_def, strict=True) if d]),
-            mentions=_source_first([m for m, d in zip(matches, is_def, strict=True) if not d]),
+            definitions=_source_first(defs),
+            mentions=_source_first([m for m in matches if m not in defs]),
         )
-
-    @property
-    def files(self) -> list[str]:
-        return list(dict.fromkeys(m.path for m in self.matches))
 
     @property
     def empty(self) -> bool:
