@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,11 +58,18 @@ class Document:
             out.append(Section(title, level, i, end))
         return out
 
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [s.start for s in self.sections]
+
+    def _section_index(self, line: int) -> int:
+        """Index in `sections` of the section holding `line` (sections tile the document)."""
+        return max(0, bisect_right(self._starts, line) - 1)
+
     def section_at(self, line: int) -> Section:
-        for s in self.sections:
-            if s.start <= line < s.end:
-                return s
-        return Section("", 0, 0, len(self.lines))
+        if not self.sections or not 0 <= line < len(self.lines):
+            return Section("", 0, 0, len(self.lines))
+        return self.sections[self._section_index(line)]
 
     @property
     def cursor_section(self) -> Section:
@@ -87,6 +95,6 @@ class Document:
         here = self.cursor_section
         if here.start <= line < here.end:
             return 1.0
-        idx = {s.start: k for k, s in enumerate(self.sections)}
-        dist = abs(idx.get(self.section_at(line).start, 0) - idx.get(here.start, 0))
+        where = self._section_index(line) if 0 <= line < len(self.lines) else 0
+        dist = abs(where - self._section_index(self.cursor[0]))
         return max(0.25, 0.6 / dist) if dist else 1.0

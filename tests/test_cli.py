@@ -1,0 +1,205 @@
+"""`parallizer fulfill` end to end, as a subprocess: the example plan against this project,
+the exact `--json` shape of SPEC, and one clear line plus exit code 2 for each bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import write
+
+PROJECT = Path(__file__).resolve().parents[1]
+EXAMPLE = PROJECT / "examples" / "plan.md"
+
+
+def script() -> str:
+    here = Path(sys.executable).parent / "parallizer"
+    found = str(here) if here.exists() else shutil.which("parallizer")
+    assert found, "the `parallizer` console script must be installed (make test does it)"
+    return found
+
+
+def run(
+    args: list[str], *, roots: Path | str = PROJECT, cwd: Path = PROJECT, module: bool = False
+) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "parallizer"] if module else [script()]
+    env = {**os.environ, "PARALLIZER_ALLOWED_ROOTS": str(roots), "COLUMNS": "160"}
+    env.pop("PARALLIZER_LOG_FORMAT", None)
+    return subprocess.run(
+        cmd + args, capture_output=True, text=True, env=env, cwd=cwd, timeout=50, check=False
+    )
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, ln in enumerate(path.read_text().split("\n"), 1) if needle in ln)
+
+
+@pytest.fixture(scope="module")
+def example_json() -> dict:
+    proc = run(["fulfill", str(EXAMPLE), "--scope", str(PROJECT), "--json"])
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_json_is_exactly_the_post_fulfill_body(example_json):
+    body = example_json
+    assert set(body) == {"cards", "processing", "timings"}
+    assert body["processing"] is False
+    for card in body["cards"]:
+        assert set(card) == {"header", "text", "type", "metadata"}
+        assert set(card["metadata"]) == {"source", "citations"}
+        assert card["type"] in ("question", "context")
+        assert card["metadata"]["source"] in ("ambiguities", "code_search")
+        assert all(isinstance(c, str) for c in card["metadata"]["citations"])
+    timings = body["timings"]
+    assert isinstance(timings["total_ms"], float)
+    # no web backend configured: web_context is not run; completions has nothing to
+    # complete at the end of the plan (an empty last line) and says so
+    assert list(timings["fulfillers"]) == ["ambiguities", "code_search", "completions"]
+    assert timings["fulfillers"]["completions"]["skipped"]
+    for name in ("ambiguities", "code_search"):
+        ft = timings["fulfillers"][name]
+        assert isinstance(ft["ms"], float) and ft["ok"] is True
+        assert ft["queries"]
+        for q in ft["queries"]:
+            assert {"query", "backend", "start_ms", "ms", "ok"} <= set(q)
+            assert q["backend"] == "ripgrep" and q["ok"] is True
+            assert isinstance(q["start_ms"], float) and isinstance(q["ms"], float)
+            assert "error" not in q  # absent, not null, when nothing failed
+
+
+def test_the_example_plan_gets_grounded_questions_and_context(example_json):
+    """Note: the example's not-yet-existing names must not appear anywhere else in the
+    project (this file included), or they would exist; hence the patterns below."""
+    cards = example_json["cards"]
+    questions = [c for c in cards if c["type"] == "question"]
+    context = [c for c in cards if c["type"] == "context"]
+    assert len(questions) == 3 and len(context) == 3
+    limits = PROJECT / "src/parallizer/limits.py"
+    limiter_def = f"src/parallizer/limits.py:{line_of(limits, 'class Limiter')}"
+    # a name the plan uses that does not exist yet, answered with the real `Limiter`
+    assert any(
+        re.fullmatch(r"`\w+`: did you mean `Limiter`\?", q["header"])
+        and limiter_def in q["metadata"]["citations"]
+        for q in questions
+    )
+    assert "Which `timeout`?" in [q["header"] for q in questions]
+    assert f"`Limiter` — {limiter_def}" in [c["header"] for c in context]
+    # every citation is a real, non-blank line: code relative to the scope, the plan too
+    for card in cards:
+        for cite in card["metadata"]["citations"]:
+            path, line = cite.rsplit(":", 1)
+            lines = (PROJECT / path).read_text().split("\n")
+            assert lines[int(line) - 1].strip(), cite
+    plan_cites = [c for card in questions for c in card["metadata"]["citations"]]
+    assert any(c.startswith("examples/plan.md:") for c in plan_cites)
+
+
+def test_the_example_queries_overlap_and_code_search_shares_them(example_json):
+    amb = example_json["timings"]["fulfillers"]["ambiguities"]["queries"]
+    cs = example_json["timings"]["fulfillers"]["code_search"]["queries"]
+    first = [q for q in amb if "names like" not in q["query"]]
+    overlapping = [
+        (a["query"], b["query"])
+        for a in first
+        for b in first
+        if a is not b and a["start_ms"] < b["start_ms"] < a["start_ms"] + a["ms"]
+    ]
+    assert overlapping, "stage-1 queries should run side by side"
+    assert {q["query"] for q in cs} <= {q["query"] for q in amb}
+    assert all(q.get("shared") for q in cs)  # Ambiguities claimed them first
+
+
+def test_people_get_cards_by_type_and_a_timing_table_via_python_m():
+    proc = run(["fulfill", str(EXAMPLE), "--scope", str(PROJECT)], module=True)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Questions (3)" in out and "Context (3)" in out
+    assert "Timings —" in out and "(parallel)" in out
+    assert out.index("Questions") < out.index("Context") < out.index("Timings")
+    assert "(shared)" in out and "names like" in out
+    assert "executing" in proc.stderr  # the INFO story of the request goes to stderr
+
+
+def test_serial_flag_is_reported_in_the_table():
+    proc = run(
+        ["fulfill", str(EXAMPLE), "--scope", str(PROJECT), "--serial", "--only", "code_search"]
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "(serial)" in proc.stdout and "Context (3)" in proc.stdout
+    assert "Questions" not in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict[str, list[str]]:
+    root = tmp_path_factory.mktemp("cli")
+    plan = write(root, "allowed/plan.md", "# Plan\n\nUse `fan_out`.\n")
+    (root / "allowed/blob.md").write_bytes(b"# Plan\x00\x01binary")
+    (root / "outside").mkdir()
+    p = str(plan)
+    return {
+        "root": [str(root / "allowed")],
+        "missing file": [str(root / "allowed/nope.md")],
+        "binary file": [str(root / "allowed/blob.md")],
+        "scope is a file": [p, "--scope", p],
+        "scope does not exist": [p, "--scope", str(root / "allowed/nowhere")],
+        "scope outside the allowed roots": [p, "--scope", str(root / "outside")],
+        "cursor not numbers": [p, "--cursor", "abc"],
+        "cursor one number": [p, "--cursor", "3"],
+        "cursor three numbers": [p, "--cursor", "1:2:3"],
+        "cursor negative": [p, "--cursor=-1:0"],
+        "cursor past the last line": [p, "--cursor", "99:0"],
+        "cursor past the end of the line": [p, "--cursor", "0:99"],
+        "unknown fulfiller": [p, "--only", "ambiguities,nope"],
+        "empty --only": [p, "--only", ","],
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing file",
+        "binary file",
+        "scope is a file",
+        "scope does not exist",
+        "scope outside the allowed roots",
+        "cursor not numbers",
+        "cursor one number",
+        "cursor three numbers",
+        "cursor negative",
+        "cursor past the last line",
+        "cursor past the end of the line",
+        "unknown fulfiller",
+        "empty --only",
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_2(bad_inputs, case):
+    allowed = Path(bad_inputs["root"][0])
+    args = bad_inputs[case]
+    if "--scope" not in args and "--scope" not in " ".join(args):
+        args = [*args, "--scope", str(allowed)]
+    proc = run(["fulfill", *args], roots=allowed, cwd=allowed)
+    assert proc.returncode == 2, (case, proc.stdout, proc.stderr)
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("parallizer: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_good_input_in_the_same_setup_succeeds(bad_inputs):
+    """The bad-input cases fail for their own reason, not the setup's."""
+    allowed = Path(bad_inputs["root"][0])
+    proc = run(
+        ["fulfill", str(allowed / "plan.md"), "--scope", str(allowed), "--cursor", "2:3", "--json"],
+        roots=allowed,
+        cwd=allowed,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["processing"] is False

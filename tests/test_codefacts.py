@@ -1,0 +1,143 @@
+"""Code facts: which single lines define which names, per language."""
+
+from __future__ import annotations
+
+import pytest
+
+from parallizer import codefacts
+from parallizer.codefacts import defines, definition
+
+DEFINES = [
+    # python
+    ("a.py", "def load_config(path):", "load_config", "function", True),
+    ("a.py", "async def fan_out(", "fan_out", "function", True),
+    ("a.py", "class RetryPolicy(Base):", "RetryPolicy", "class", True),
+    ("a.py", "    def delay(self, attempt):", "delay", "function", False),
+    ("a.py", "MAX_RETRIES = 3", "MAX_RETRIES", "variable", True),
+    ("a.py", "log: Logger = get()", "log", "variable", True),
+    ("a.py", "    max_retries: int = 3", "max_retries", "attribute", False),
+    ("a.pyi", "def stub() -> int: ...", "stub", "function", True),
+    # javascript / typescript
+    ("a.js", "export async function fetchPage(url) {", "fetchPage", "function", True),
+    ("a.ts", "export default class Cart {", "Cart", "class", True),
+    ("a.tsx", "export const useCart = () => {", "useCart", "variable", True),
+    ("a.ts", "export interface CartItem {", "CartItem", "type", True),
+    ("a.ts", "type Price = number;", "Price", "type", True),
+    ("a.mjs", "function* walk(tree) {", "walk", "function", True),
+    # go
+    ("a.go", "func LoadConfig(path string) (*Config, error) {", "LoadConfig", "function", True),
+    ("a.go", "func (c *Cart) Total() float64 {", "Total", "method", False),
+    ("a.go", "type Cart struct {", "Cart", "type", True),
+    ("a.go", "var DefaultTimeout = 5", "DefaultTimeout", "variable", True),
+    # rust
+    ("a.rs", "pub fn search(query: &str) -> Vec<Match> {", "search", "function", True),
+    ("a.rs", "    pub(crate) async fn run(&self) {", "run", "function", False),
+    ("a.rs", "pub struct Matcher {", "Matcher", "type", True),
+    ("a.rs", "enum Mode { Word, Regex }", "Mode", "type", True),
+    ("a.rs", "pub trait Backend {", "Backend", "type", True),
+    ("a.rs", "const LIMIT: usize = 4;", "LIMIT", "variable", True),
+    # java / c# / kotlin
+    ("A.java", "public final class RetryPolicy {", "RetryPolicy", "class", True),
+    ("A.java", "    private static class Inner implements Runnable {", "Inner", "class", False),
+    ("A.cs", "public interface IStore", "IStore", "class", True),
+    ("A.kt", "data class Point(val x: Int)", "Point", "class", True),
+    # c / c++
+    ("a.h", "struct config {", "config", "type", True),
+    ("a.h", "typedef struct node {", "node", "type", True),
+    ("a.h", "#define MAX_LEN 64", "MAX_LEN", "macro", True),
+    ("a.c", "static int parse_args(int argc, char **argv) {", "parse_args", "function", True),
+    ("a.cpp", "class Engine : public Base {", "Engine", "type", True),
+    # shell, make
+    ("a.sh", "build_all() {", "build_all", "function", True),
+    ("a.sh", "function deploy {", "deploy", "function", True),
+    ("a.sh", "export PREFIX=/usr/local", "PREFIX", "variable", True),
+    ("Makefile", "test: install", "test", "target", True),
+    # configuration
+    ("a.yml", "timeout: 30", "timeout", "key", True),
+    ("a.yaml", "  retries: 3", "retries", "key", False),
+    ("pyproject.toml", "[tool.ruff]", "tool.ruff", "table", True),
+    ("pyproject.toml", "line-length = 100", "line-length", "key", True),
+    ("a.json", '  "name": "parallizer",', "name", "key", False),
+    # ruby
+    ("a.rb", "  def self.build(opts)", "build", "function", False),
+    ("a.rb", "module Shop", "Shop", "class", True),
+]
+
+
+@pytest.mark.parametrize(("path", "line", "name", "kind", "top"), DEFINES)
+def test_definition_lines(path, line, name, kind, top):
+    d = definition(path, line)
+    assert d is not None, line
+    assert (d.name, d.kind, d.top_level) == (name, kind, top)
+    assert defines(path, line, name)
+
+
+NOT_DEFINITIONS = [
+    ("a.py", "from .config import load_config"),
+    ("a.py", "    return load_config(path)"),
+    ("a.py", "policy = RetryPolicy(max_retries=5)  # a use, but also a top-level variable"),
+    ("a.py", "    calls: Sequence[Call[T]],"),  # a parameter line
+    ("a.py", "        found: dict = {}"),  # a local
+    ("a.py", "if x == 1:"),
+    ("a.js", "const x = fetchPage(url);"),  # defines x, not fetchPage
+    ("a.go", "    return LoadConfig(path)"),
+    ("a.rs", "let m = Matcher::new();"),
+    ("a.c", "    return parse_args(argc, argv);"),
+    ("a.c", "int parse_args(int argc, char **argv);"),  # a declaration
+    ("a.h", "struct config;"),  # a forward declaration
+    ("a.sh", "build_all"),
+    ("notes.txt", "def load_config(path):"),  # unknown language: never a definition
+]
+
+
+@pytest.mark.parametrize(("path", "line"), NOT_DEFINITIONS)
+def test_uses_imports_and_declarations_are_not_definitions_of_the_used_name(path, line):
+    for name in ("load_config", "RetryPolicy", "fetchPage", "LoadConfig", "Matcher"):
+        if name in line:
+            assert not defines(path, line, name), line
+    if path == "a.c" or line.startswith("struct"):
+        assert not defines(path, line, "parse_args") and not defines(path, line, "config")
+    if path in ("notes.txt", "a.sh"):
+        assert definition(path, line) is None
+
+
+def test_dotted_and_partial_names():
+    assert defines("a.py", "    max_retries: int = 3", "Settings.max_retries")
+    assert defines("pyproject.toml", "[tool.ruff]", "ruff")
+    assert not defines("a.py", "def load_config_file():", "load_config")
+
+
+def test_languages_and_fences():
+    assert codefacts.language("src/x/y.py") == "python"
+    assert codefacts.language("Makefile") == "make"
+    assert codefacts.language("README") is None
+    assert codefacts.fence_language("web/app.tsx") == "ts"
+    assert codefacts.fence_language("notes.txt") == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "test"),
+    [
+        ("tests/test_cart.py", True),
+        ("src/shop/cart_test.go", True),
+        ("web/cart.spec.ts", True),
+        ("conftest.py", True),
+        ("examples/plan.md", True),
+        ("src/testing/helpers.py", True),
+        ("src/shop/cart.py", False),
+        ("src/contest/rules.py", False),
+        ("latest/notes.md", False),
+    ],
+)
+def test_test_paths(path, test):
+    assert codefacts.is_test_path(path) is test
+
+
+def test_outline_regex_is_a_superset_of_top_level_definitions():
+    import re
+
+    rx = re.compile(codefacts.OUTLINE_REGEX)
+    for path, line, _name, _kind, top in DEFINES:
+        lang = codefacts.language(path)
+        if top and lang in ("python", "javascript", "go", "rust"):
+            assert rx.search(line), line
