@@ -32,66 +32,79 @@ def _card(card: Card) -> Panel:
     )
 
 
-def _bar(start: float, ms: float, total: float, ok: bool) -> Text:
+def _bar(start: float, ms: float, total: float, ok: bool, width: int = _BAR) -> Text:
     """A one-line Gantt bar: where in the request this ran, so overlap is visible."""
     total = max(total, 1e-6)
-    a = min(_BAR - 1, int(start / total * _BAR))
-    b = max(a + 1, min(_BAR, round((start + ms) / total * _BAR)))
+    a = min(width - 1, int(start / total * width))
+    b = max(a + 1, min(width, round((start + ms) / total * width)))
     t = Text(" " * a, style="dim")
     t.append("█" * (b - a), style="green" if ok else "red")
-    t.append(" " * (_BAR - b))
+    t.append(" " * (width - b))
     return t
 
 
-def timing_table(response: FulfillResponse, *, serial: bool = False) -> Table:
+def timing_table(response: FulfillResponse, *, serial: bool = False, width: int = 120) -> Table:
+    """One row per fulfiller and per query. The timeline (a Gantt bar per row) shows what ran
+    at the same time; on a narrow terminal it shrinks, then goes, before labels wrap."""
     timings = response.timings
     total = timings.total_ms if timings else 0.0
+    # fixed widths so rich neither wraps nor crops: borders+padding take 3 per column + 1
+    label_w, backend_w, num_w = (28 if width >= 100 else 22), 10, 7
+    rest = width - (3 * 5 + 1) - label_w - backend_w - 2 * num_w
+    bar = min(_BAR, rest - 30 - 3) if rest - 30 - 3 >= 10 else 0
+    result_w = max(12, rest - (bar + 3 if bar else 0))
     table = Table(
         title=f"Timings — {total:.0f} ms total ({'serial' if serial else 'parallel'})",
         title_justify="left",
-        show_lines=False,
+        expand=False,
     )
-    for col, kw in (
-        ("fulfiller / query", {}),
-        ("backend", {}),
-        ("start ms", {"justify": "right"}),
-        ("ms", {"justify": "right"}),
-        ("result", {}),
-        ("timeline", {"no_wrap": True}),
-    ):
-        table.add_column(col, **kw)
+    table.add_column("fulfiller / query", no_wrap=True, overflow="ellipsis", width=label_w)
+    table.add_column("backend", no_wrap=True, overflow="ellipsis", width=backend_w)
+    table.add_column("start", justify="right", no_wrap=True, width=num_w)
+    table.add_column("ms", justify="right", no_wrap=True, width=num_w)
+    table.add_column("result", no_wrap=True, overflow="ellipsis", width=result_w)
+    if bar:
+        table.add_column("timeline", no_wrap=True, width=bar)
     if not timings:
         return table
+
+    def row(
+        label: Text | str, backend: str, start: float, ms: float, result: Text, ok: bool
+    ) -> None:
+        cells: list = [label, backend, f"{start:.1f}", f"{ms:.1f}", result]
+        if bar:
+            cells.append(_bar(start, ms, total, ok, bar))
+        table.add_row(*cells)
+
     for name, ft in timings.fulfillers.items():
-        status = "ok" if ft.ok else f"FAILED: {ft.error}"
         if ft.skipped:
             status = f"skipped: {ft.skipped}"
         elif ft.ok:
             status = f"ok, {ft.cards} cards" + (f" ({ft.mode})" if ft.mode else "")
-        table.add_row(
+        else:
+            status = f"FAILED: {ft.error}"
+        row(
             Text(name, style="bold"),
             "",
-            f"{ft.start_ms:.1f}",
-            f"{ft.ms:.1f}",
+            ft.start_ms,
+            ft.ms,
             Text(status, style="bold" if ft.ok else "bold red"),
-            _bar(ft.start_ms, ft.ms, total, ft.ok),
+            ft.ok,
         )
         for q in ft.queries:
-            res = (
-                (f"ok, {q.results} results" if q.results is not None else "ok")
-                if q.ok
-                else (f"failed ({q.error_kind}): {q.error}")
-            )
+            if q.ok:
+                res = "ok" if q.results is None else f"ok, {q.results} results"
+            else:
+                res = f"failed ({q.error_kind}): {q.error}"
             if q.shared:
                 res += " (shared)"
-            label = q.query if len(q.query) <= 40 else q.query[:39] + "…"
-            table.add_row(
-                "  " + label,
+            row(
+                "  " + q.query,
                 q.backend,
-                f"{q.start_ms:.1f}",
-                f"{q.ms:.1f}",
+                q.start_ms,
+                q.ms,
                 Text(res, style="" if q.ok else "red"),
-                _bar(q.start_ms, q.ms, total, q.ok),
+                q.ok,
             )
     return table
 
@@ -108,4 +121,4 @@ def render_response(
             console.rule(f"[bold]{title}[/bold] ({len(cards)})", align="left")
             for c in cards:
                 console.print(_card(c))
-    console.print(timing_table(response, serial=serial))
+    console.print(timing_table(response, serial=serial, width=console.width))
