@@ -1,7 +1,6 @@
 """Ambiguities: clarifying questions about the plan, grounded in what ripgrep found or did not.
 
-Three steps, each replaceable on its own (an LLM may later write the plan and the cards, with
-these as the offline fallback):
+Three steps, each replaceable on its own:
 
 * `plan(ctx)`: the offline planner's ranked queries, the file paths the plan names and the
   spots it leaves open;
@@ -9,6 +8,11 @@ these as the offline fallback):
   names paths, in one concurrent `ctx.run`; stage 2, only for names nothing matched, looks up
   the repository's vocabulary (identifiers sharing a part of the name) in a second one;
 * `write(ctx, plan, evidence)`: question cards, ranked by usefulness and capped.
+
+With an LLM configured, the LLM plans its own searches while the offline ones already run
+(stage 1), its searches run beside the vocabulary look-ups (stage 2), and it writes the
+questions from all the evidence. Any LLM failure (error, refusal, nothing grounded) falls back
+to the offline questions; the failed call shows in the timings.
 
 Question kinds: a name nothing matches (did you mean ...?), a file that does not exist,
 a name defined in several places (which one?), and a spot the plan leaves open (TBD, an
@@ -33,6 +37,7 @@ from ..context import FulfillerContext
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import OpenSpot, Plan, PlannedQuery, Term
+from ..planner import llm as llm_planner
 from ..planner.offline import STOP_WORDS, exclude_globs
 from .evidence import Found, one_line, plan_relpath, planned
 
@@ -99,6 +104,17 @@ class Evidence:
     exists: dict[str, bool] = field(default_factory=dict)
     """Per unmatched dotted term: does its last part exist as a name on its own? Absent
     when the look-up failed."""
+    llm_results: list[CodeSearchResult] = field(default_factory=list)
+    """What the LLM's own searches found (LLM mode only; failed searches left out)."""
+
+    def results(self) -> list[CodeSearchResult]:
+        """Every successful search, planned and the LLM's, as ripgrep reported it."""
+        planned = [
+            CodeSearchResult(query=f.planned.query, matches=f.matches, truncated=f.truncated)
+            for f in self.found.values()
+            if f.ok
+        ]
+        return planned + self.llm_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +232,43 @@ class Ambiguities:
         rg = self.runtime.rg.availability()
         if not rg.available:
             return Availability.no(f"needs ripgrep: {rg.reason}")
+        if self.runtime.llm is not None:
+            return Availability.yes(
+                "LLM: questions written from the plan and ripgrep results (offline fallback)"
+            )
         return Availability.yes("offline: questions from the plan and ripgrep results")
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         plan = self.plan(ctx)
-        evidence = await self.search(ctx, plan)
+        llm = self.runtime.llm
+        if llm is None or ctx.job.scope_root is None:
+            return self.write(ctx, plan, await self.search(ctx, plan))
+        planning = llm.call(
+            "plan code searches",
+            lambda: llm_planner.code_queries(
+                llm, ctx.document, max_queries=ctx.settings.max_queries
+            ),
+        )
+        evidence = await self.search(ctx, plan, llm_planning=planning)
+        [written] = await ctx.run(
+            [
+                llm.call(
+                    "write questions",
+                    lambda: llm_planner.clarifying_questions(
+                        llm,
+                        ctx.document,
+                        evidence.results(),
+                        max_questions=ctx.settings.max_questions,
+                        plan_citation=ctx.job.plan_citation,
+                    ),
+                )
+            ],
+            what="LLM calls",
+        )
+        if written.ok and written.value:
+            ctx.mode = "llm"
+            return written.value
+        log.info("LLM questions unavailable (%s): offline questions instead", written.error)
         return self.write(ctx, plan, evidence)
 
     # --- 1. plan ---------------------------------------------------------------------------
@@ -230,7 +278,15 @@ class Ambiguities:
 
     # --- 2. search -------------------------------------------------------------------------
 
-    async def search(self, ctx: FulfillerContext, plan: Plan) -> Evidence:
+    async def search(
+        self,
+        ctx: FulfillerContext,
+        plan: Plan,
+        *,
+        llm_planning: Call[list[CodeQuery]] | None = None,
+    ) -> Evidence:
+        """`llm_planning`, when given, runs beside stage 1; the searches it plans run beside
+        stage 2 and land in `evidence.llm_results`."""
         evidence = Evidence()
         if ctx.job.scope_root is None:
             log.info("no scope_root: only the plan's open spots can be asked about")
@@ -238,12 +294,23 @@ class Ambiguities:
         calls: list[Call[Any]] = [ctx.code_call(q.query, q.label) for q in plan.queries]
         if plan.paths:
             calls.append(ctx.files_call())
+        if llm_planning is not None:
+            calls.append(llm_planning)
         outcomes = await ctx.run(calls)
         for q, o in zip(plan.queries, outcomes[: len(plan.queries)], strict=True):
             evidence.found[q] = Found.read(q, o)
         if plan.paths:
-            files = outcomes[-1]
+            files = outcomes[len(plan.queries)]
             evidence.files = list(files.value or []) if files.ok else None
+        llm_queries: list[CodeQuery] = []
+        if llm_planning is not None and outcomes[-1].ok:
+            # the same search the planner already ran (same text, mode, case) is not repeated
+            known = {(q.query.pattern, q.query.mode, q.query.ignore_case) for q in plan.queries}
+            llm_queries = [
+                q
+                for q in outcomes[-1].value or []
+                if (q.pattern, q.mode, q.ignore_case) not in known
+            ]
 
         # stage 2, only for names nothing matched: the vocabulary around each, and for a
         # dotted name whether its last part exists at all
@@ -258,16 +325,21 @@ class Ambiguities:
             if term.kind == "dotted":
                 eq = exists_query(term.name, exclude)
                 looks.append(("exists", term.text, ctx.code_call(eq, f"is there a {term.name}")))
+        for q in llm_queries:  # the plan's own lines would match: leave it out, as planned ones do
+            q = q.model_copy(update={"globs": (*q.globs, *exclude_globs(exclude))})
+            looks.append(("llm", q.pattern, ctx.code_call(q)))
         if not looks:
             return evidence
-        found = await ctx.run([call for *_, call in looks], what="vocabulary look-ups")
+        found = await ctx.run([call for *_, call in looks], what="follow-up searches")
         for (what, text, _), o in zip(looks, found, strict=True):
             if not o.ok or o.value is None:
                 continue  # a failed look-up is no evidence either way
             if what == "vocab":
                 evidence.vocabulary[text] = rank_candidates(text, o.value)
-            else:
+            elif what == "exists":
                 evidence.exists[text] = bool(o.value.matches)
+            else:
+                evidence.llm_results.append(o.value)
         return evidence
 
     # --- 3. write --------------------------------------------------------------------------

@@ -1,0 +1,105 @@
+"""Ambiguities in LLM mode: the LLM plans searches beside the offline ones, writes questions
+from the evidence, and any LLM failure falls back to the offline questions. Real rg, a real
+OpenAI-compatible emulator over loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from parallizer.emulators import running
+from parallizer.runtime import Runtime
+
+from .webkit import fulfill, llm_client, settings
+
+PLAN = """# Config loading
+
+## Loader
+
+Call `load_config` once at start-up and wrap the network calls in `RetryPolicy`.
+The new `ConfigWatcher` reloads it (TBD: how often).
+"""
+
+
+def planned(*patterns: str) -> str:
+    return json.dumps({"queries": [{"pattern": p, "mode": "word"} for p in patterns]})
+
+
+def questions(*items: tuple[str, list[str]]) -> str:
+    return json.dumps({"questions": [{"question": q, "citations": c} for q, c in items]})
+
+
+async def test_llm_plans_beside_the_offline_searches_and_writes_grounded_questions(code_tree: Path):
+    canned = [
+        planned("max_retries", "load_config"),
+        questions(
+            (
+                "Which load_config should start-up call, the app one or the legacy one?",
+                ["src/app/config.py:1", "src/legacy/config.py:2", "src/invented.py:7"],
+            ),
+            ("Is ConfigWatcher meant to replace an existing reloader?", []),
+        ),
+    ]
+    async with running("llm", latency=0.1, canned=canned) as lm:
+        async with Runtime(settings(code_tree), llm=llm_client(lm), web=None) as rt:
+            resp = await fulfill(rt, PLAN, scope=code_tree, only=["ambiguities"])
+    ft = resp.timings.fulfillers["ambiguities"]
+    assert ft.ok and ft.mode == "llm"
+    texts = [c.text for c in resp.cards]
+    assert texts == [
+        "Which load_config should start-up call, the app one or the legacy one?",
+        "Is ConfigWatcher meant to replace an existing reloader?",  # grounded in an absence
+    ]
+    # the invented citation is dropped; the plan line at the cursor is added
+    assert resp.cards[0].metadata.citations == [
+        "src/app/config.py:1",
+        "src/legacy/config.py:2",
+        "plan:7",
+    ]
+    by_query = {(q.backend, q.query): q for q in ft.queries}
+    planning = by_query[("llm", "plan code searches")]
+    offline = [
+        q
+        for q in ft.queries
+        if q.backend == "ripgrep" and q.start_ms < planning.start_ms + planning.ms
+    ]
+    # stage 1: the offline searches ran while the LLM was still planning
+    assert {q.query for q in offline} >= {"load_config", "RetryPolicy"}
+    assert all(q.start_ms < planning.start_ms + planning.ms for q in offline)
+    # the LLM's new search ran after its plan came back; its duplicate did not run again
+    mr = by_query[("ripgrep", "max_retries")]
+    assert mr.start_ms >= planning.start_ms + planning.ms
+    assert [q.query for q in ft.queries].count("load_config") == 1
+    writing = by_query[("llm", "write questions")]
+    assert writing.start_ms >= mr.start_ms + mr.ms - 0.5
+    assert len(lm.stats.requests) == 2
+
+
+async def test_when_the_llm_fails_the_offline_questions_are_asked(code_tree: Path):
+    async with running("llm", fail_rate=1.0, faults="500") as lm:
+        async with Runtime(settings(code_tree), llm=llm_client(lm), web=None) as rt:
+            resp = await fulfill(rt, PLAN, scope=code_tree, only=["ambiguities"])
+    ft = resp.timings.fulfillers["ambiguities"]
+    assert ft.ok and ft.mode == "offline"
+    assert [(q.query, q.error_kind) for q in ft.queries if q.backend == "llm"] == [
+        ("plan code searches", "http_500"),
+        ("write questions", "http_500"),
+    ]
+    headers = [c.header for c in resp.cards]
+    assert "Which `load_config`?" in headers  # defined in two files: the offline question
+    assert all(c.metadata.source == "ambiguities" for c in resp.cards)
+
+
+async def test_an_ungrounded_answer_falls_back_to_offline(code_tree: Path):
+    canned = [
+        planned("load_config"),
+        questions(("Should `Frobnicator` be async?", ["src/made_up.py:3"])),
+    ]
+    async with running("llm", canned=canned) as lm:
+        async with Runtime(settings(code_tree), llm=llm_client(lm), web=None) as rt:
+            resp = await fulfill(rt, PLAN, scope=code_tree, only=["ambiguities"])
+    ft = resp.timings.fulfillers["ambiguities"]
+    assert ft.mode == "offline" and resp.cards
+    writing = next(q for q in ft.queries if q.query == "write questions")
+    assert not writing.ok and writing.error_kind == "malformed"
+    assert not any("Frobnicator" in c.text for c in resp.cards)
