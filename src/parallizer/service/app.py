@@ -28,13 +28,33 @@ from . import errors, metrics, sse
 from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
 from .runs import END_OF_RUN, Run, RunManager
-from .schemas import ERROR_RESPONSES, CachedFeed, ErrorBody, FeedCleared, Health
+from .schemas import (
+    AUTH_RESPONSES,
+    ERROR_RESPONSES,
+    PARAM_RESPONSES,
+    CachedFeed,
+    FeedCleared,
+    Health,
+)
 
 log = logging.getLogger("parallizer.service")
 
 #: a keep-alive comment on an idle event stream, so proxies do not cut it
 PING_INTERVAL = 15.0
 CANCELLED_HEADER = "X-Parallizer-Cancelled"
+#: one event of /fulfill/stream (OpenAPI 3.2 style `itemSchema`); `data` is JSON text
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": ["card", "fulfiller", "done", "superseded", "cancelled", "error"],
+        },
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+    },
+}
 
 
 def body_limit(settings: Settings) -> int:
@@ -210,7 +230,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
             await asyncio.wait({run.task})
         except asyncio.CancelledError:  # the server gave up on this request (shutdown)
             run.stop("shutdown")
-            raise
+            raise  # answered 503 by the RequestContext middleware
         if run.task.cancelled():
             feed = await svc.feed(body.user_id)
             resp = FulfillResponse(cards=feed.cards, processing=True)
@@ -230,10 +250,9 @@ def _routes(app: FastAPI, settings: Settings) -> None:
                     "`fulfiller` ({name, timing}), `done` (the body of POST /fulfill); "
                     "`superseded` if a newer request of the user replaced this one"
                 ),
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"itemSchema": SSE_EVENT_SCHEMA}},
             },
             **ERROR_RESPONSES,
-            422: {"model": ErrorBody, "description": "malformed body or cursor"},
         },
         summary="Fulfill a request, streaming cards as Server-Sent Events",
     )
@@ -251,7 +270,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     @app.get(
         "/cached/{user_id}",
         response_model=CachedFeed,
-        responses=ERROR_RESPONSES,
+        responses=PARAM_RESPONSES,
         summary="The user's feed",
     )
     async def cached(user_id: UserId, svc: ServiceDep) -> CachedFeed:
@@ -262,7 +281,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     @app.delete(
         "/user/{user_id}/feed",
         response_model=FeedCleared,
-        responses=ERROR_RESPONSES,
+        responses=PARAM_RESPONSES,
         summary="Forget the user's feed and cancel their running request",
     )
     async def clear_feed(user_id: UserId, svc: ServiceDep) -> FeedCleared:
@@ -282,7 +301,10 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     @app.get(
         "/metrics",
         response_class=Response,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **AUTH_RESPONSES,
+        },
         summary="Prometheus metrics",
     )
     async def prometheus() -> Response:

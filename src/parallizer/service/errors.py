@@ -61,6 +61,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI could not even decode the body (not UTF-8, say): malformed body, 422
+            body_error = {
+                "loc": ["body"],
+                "msg": "the body is not valid JSON",
+                "type": "json_invalid",
+            }
+            return JSONResponse({"detail": [body_error]}, status_code=422)
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )

@@ -6,6 +6,8 @@ client disconnect still reaches the endpoint.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -57,7 +59,11 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 class RequestContext:
     """Outermost: a request id (taken from a sane `X-Request-ID` or made up) on every log line
     and on the response, the latency histogram and in-flight gauge by endpoint (the route's
-    template, never the raw path), and one INFO line per request."""
+    template, never the raw path), and one INFO line per request.
+
+    A request the server cancels (uvicorn does so to requests still running when the
+    graceful shutdown timeout is over) is answered 503 with a JSON detail, or its started
+    response is ended, instead of a dropped connection and a traceback in the log."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -71,20 +77,37 @@ class RequestContext:
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
+        responded = False
         path = scope.get("path", "")
         endpoint = _endpoint(scope)
         in_flight = metrics.REQUESTS_IN_FLIGHT.labels(endpoint)
         in_flight.inc()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.uncancel() > 0:
+                raise  # cancelled more than once: not ours to absorb
+            log.warning("%s %s cancelled by the server (shutting down)", scope.get("method"), path)
+            with contextlib.suppress(Exception):
+                if not responded:
+                    status = 503
+                    await send_json(
+                        send_wrapper,
+                        503,
+                        {"detail": "the server is shutting down: the request was cancelled"},
+                    )
+                else:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             in_flight.dec()
             elapsed = time.perf_counter() - started

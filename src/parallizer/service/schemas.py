@@ -11,7 +11,20 @@ from ..models import Card, FulfillerTiming
 
 
 class ErrorBody(BaseModel):
-    detail: Any = Field(description="what was wrong: a sentence, or a list of field errors (422)")
+    detail: str = Field(description="what was wrong, in a sentence")
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='where: e.g. ["body", "cursor_position"]')
+    msg: str
+    type: str
+
+
+class InvalidBody(BaseModel):
+    detail: list[FieldError] | str = Field(
+        description="the fields that are wrong (malformed JSON, wrong types, cursor outside the "
+        "document), or a sentence (unknown fulfiller, scope_root not a directory)"
+    )
 
 
 class CachedFeed(BaseModel):
@@ -42,8 +55,16 @@ class FulfillerEventData(BaseModel):
     timing: FulfillerTiming
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+}
+PARAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    422: {"model": InvalidBody, "description": "malformed parameter"},
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
     403: {"model": ErrorBody, "description": "scope_root or plan_path outside the allowed roots"},
     413: {"model": ErrorBody, "description": "body or document over the size limit"},
+    422: {"model": InvalidBody, "description": "malformed body, cursor or parameter"},
 }
