@@ -44,6 +44,8 @@ class FeedSnapshot:
 class MergeResult:
     accepted: bool
     """False when the generation is not the user's latest (a superseded request)."""
+    changed: bool = False
+    """The feed's cards (or their order) changed."""
     added: int = 0
     duplicates: int = 0
     replaced: int = 0
@@ -137,7 +139,7 @@ class MemoryFeedStore:
             metrics.FEED_EVENTS.labels("stale").inc(len(cards) or 1)
             return MergeResult(accepted=False)
         result = self._merge(feed, cards)
-        if result.added:
+        if result.changed:
             feed.last_updated = self._clock()
         self._touch(user_id, feed)
         for event in ("added", "duplicates", "replaced", "evicted"):
@@ -187,53 +189,63 @@ class MemoryFeedStore:
         self._feeds[user_id] = feed
         metrics.FEED_USERS.set(len(self._feeds))
 
-    def _similar(self, key: str, others: list[str]) -> bool:
+    def _match(self, key: str, others: list[str]) -> int | None:
+        """Index of the most similar of `others` at or above the cut-off (rapidfuzz), or None."""
         if not others:
-            return False
-        return (
-            process.extractOne(
-                key, others, scorer=fuzz.ratio, processor=None, score_cutoff=self.similarity
-            )
-            is not None
+            return None
+        hit = process.extractOne(
+            key, others, scorer=fuzz.ratio, processor=None, score_cutoff=self.similarity
         )
+        return None if hit is None else hit[2]
 
     def _merge(self, feed: _Feed, cards: Sequence[Card]) -> MergeResult:
         """New cards go first, in their order; near duplicates among them are dropped; an old
         card similar to a new one is replaced by it; then each type is cut to max_per_type."""
-        fresh: dict[CardType, list[str]] = {}
+        keys: dict[CardType, list[str]] = {}  # the new cards' keys, by type
+        where: dict[CardType, list[int]] = {}  # ... and their index in `new`
         new: list[tuple[Card, str]] = []
         duplicates = 0
         for card in cards:
             key = dedupe_key(card)
-            same_type = fresh.setdefault(card.type, [])
-            if self._similar(key, same_type):
+            if self._match(key, keys.get(card.type, [])) is not None:
                 duplicates += 1
                 continue
-            same_type.append(key)
+            keys.setdefault(card.type, []).append(key)
+            where.setdefault(card.type, []).append(len(new))
             new.append((card, key))
         kept_old: list[tuple[Card, str]] = []
-        replaced = 0
+        replacing: set[int] = set()  # new cards that stand in for an old one
         for card, key in zip(feed.cards, feed.keys, strict=True):
-            if self._similar(key, fresh.get(card.type, [])):
-                replaced += 1
+            hit = self._match(key, keys.get(card.type, []))
+            if hit is not None:
+                replacing.add(where[card.type][hit])
                 continue
             kept_old.append((card, key))
         per_type: Counter[CardType] = Counter()
         out: list[tuple[Card, str]] = []
-        added = evicted = 0
-        for card, key, is_new in [(c, k, True) for c, k in new] + [
-            (c, k, False) for c, k in kept_old
-        ]:
+        added = replaced = evicted = 0
+        combined = [(c, k, i) for i, (c, k) in enumerate(new)] + [(c, k, -1) for c, k in kept_old]
+        for card, key, i in combined:
             if per_type[card.type] >= self.max_per_type:
                 evicted += 1
                 continue
             per_type[card.type] += 1
-            added += is_new
+            if i >= 0:
+                if i in replacing:
+                    replaced += 1
+                else:
+                    added += 1
             out.append((card, key))
+        before = feed.cards
         feed.cards = [c for c, _ in out]
         feed.keys = [k for _, k in out]
         return MergeResult(
-            accepted=True, added=added, duplicates=duplicates, replaced=replaced, evicted=evicted
+            accepted=True,
+            changed=feed.cards != before,
+            added=added,
+            duplicates=duplicates,
+            replaced=replaced,
+            evicted=evicted,
         )
 
 
