@@ -126,6 +126,14 @@ async def test_422_unknown_fulfiller(code_tree):
         assert _detail(resp) == "unknown fulfiller(s): nope; known: echo, grep"
 
 
+async def test_a_long_unknown_fulfiller_name_is_not_echoed_whole(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        r = await client.post("/fulfill", json=body(fulfillers=["x" * 100_000]))
+    assert r.status_code == 422
+    assert len(_detail(r)) <= 500
+
+
 async def test_422_bad_query_and_path_parameters(code_tree):
     app = app_with(settings_for(code_tree.parent), Echo())
     async with asgi_client(app) as client:

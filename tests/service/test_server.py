@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .kit import body, eventually, metric_value
+from .kit import body, eventually, metric_value, read_sse
 
 ROOT = Path(__file__).resolve().parents[2]
 PARALLIZER = Path(sys.executable).with_name("parallizer")
@@ -179,6 +179,30 @@ async def test_sigterm_past_the_graceful_timeout_cancels_the_work_and_kills_rg(
         assert not [p for p in rgs if _alive(p)], "rg processes outlived the server"
     assert re.search(r"cancelling [12] running fulfill run", server.log)
     assert "service stopped" in server.log
+    assert "Traceback" not in server.log
+
+
+async def test_sigterm_ends_a_stream_still_running_cleanly(tmp_path):
+    async with serve(
+        "--graceful-timeout",
+        "0.5",
+        PARALLIZER_ALLOWED_ROOTS=str(tmp_path),
+        PARALLIZER_TEST_DELAY="10",
+    ) as server:
+        async with httpx.AsyncClient(base_url=server.base, timeout=20) as client:
+            body_ = body("t4", fulfillers=["echo", "slow"])
+            async with client.stream("POST", "/fulfill/stream", json=body_) as r:
+                reading = asyncio.create_task(read_sse(r))
+
+                async def running() -> bool:
+                    return await _in_flight(client, "stream") == 1
+
+                await eventually(running, what="the stream in flight")
+                server.proc.send_signal(signal.SIGTERM)
+                events = await reading  # ends without a protocol error
+        assert [e.event for e in events] == ["card", "fulfiller"]  # the fast fulfiller's
+        assert await asyncio.wait_for(server.proc.wait(), 10) == 0
+    assert "cancelled by the server (shutting down)" in server.log
     assert "Traceback" not in server.log
 
 

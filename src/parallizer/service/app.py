@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ..config import Settings, load_settings
@@ -27,7 +27,7 @@ from ..runtime import Runtime
 from . import errors, metrics, sse
 from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
-from .runs import END_OF_RUN, Run, RunManager
+from .runs import END_OF_RUN, Run, RunManager, ShuttingDown
 from .schemas import (
     AUTH_RESPONSES,
     ERROR_RESPONSES,
@@ -85,6 +85,12 @@ class Service:
         Path resolution touches the file system, so it runs off the event loop."""
         self.orchestrator.select(request.fulfillers)
         return await asyncio.to_thread(self.orchestrator.prepare, request)
+
+    def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
+        try:
+            return self.runs.start(request, job, **kw)
+        except ShuttingDown as exc:
+            raise HTTPException(503, str(exc)) from exc
 
     async def feed(self, user_id: str) -> CachedFeed:
         snap = await self.store.get(user_id)
@@ -221,7 +227,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         answers with the current feed, `processing: true` and the header
         `X-Parallizer-Cancelled: superseded` (`deleted` when the feed was deleted)."""
         job = await svc.prepare(body)
-        run = svc.runs.start(body, job, mode="background" if background else "sync")
+        run = svc.start(body, job, mode="background" if background else "sync")
         if background:
             await _wait_began(run)
             feed = await svc.feed(body.user_id)
@@ -260,12 +266,8 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         """Same body as POST /fulfill. Closing the connection cancels the work."""
         job = await svc.prepare(body)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        run = svc.runs.start(body, job, mode="stream", listener=queue)
-        return StreamingResponse(
-            _events(run, queue),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        run = svc.start(body, job, mode="stream", listener=queue)
+        return RunStream(run, _events(run, queue))
 
     @app.get(
         "/cached/{user_id}",
@@ -355,9 +357,27 @@ async def _events(run: Run, queue: asyncio.Queue[Any]) -> AsyncIterator[bytes]:
             else:
                 yield sse.frame("error", {"detail": errors.INTERNAL})
     finally:
-        # the client went away (or the server is stopping): stop the work; the run manager
-        # owns the task and awaits it at shutdown
         run.stop("disconnected")
+
+
+class RunStream(StreamingResponse):
+    """The event stream of a run. However the response ends (the client hung up, even
+    before the first event; the server is stopping), the run stops with it: the run
+    manager owns the task and awaits it at shutdown."""
+
+    def __init__(self, run: Run, events: AsyncIterator[bytes]) -> None:
+        super().__init__(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.run = run
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.run.stop("disconnected")
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")

@@ -30,6 +30,10 @@ def status_of(exc: ParallizerError) -> int:
     return 500
 
 
+def _clip(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     """loc, msg and type of each error: never the input (it may be a whole document)."""
     out = []
@@ -37,7 +41,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
         out.append(
             {
                 "loc": [p if isinstance(p, int | str) else str(p) for p in err.get("loc", ())],
-                "msg": str(err.get("msg", "invalid")),
+                "msg": _clip(str(err.get("msg", "invalid"))),
                 "type": str(err.get("type", "value_error")),
             }
         )
@@ -56,8 +60,9 @@ def install(app: FastAPI) -> None:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
             detail = "a backend failed" if status == 502 else INTERNAL
             return JSONResponse({"detail": detail}, status_code=status)
-        log.info("bad input (%d): %s", status, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        detail = _clip(str(exc))  # it may quote the caller's input (a fulfiller name)
+        log.info("bad input (%d): %s", status, detail)
+        return JSONResponse({"detail": detail}, status_code=status)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

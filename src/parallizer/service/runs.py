@@ -38,6 +38,10 @@ SUPERSEDE_WAIT = 2.0
 SHUTDOWN_WAIT = 5.0
 
 
+class ShuttingDown(RuntimeError):
+    """No new run once shutdown began."""
+
+
 class _EndOfRun:
     pass
 
@@ -98,7 +102,7 @@ class RunManager:
         Synchronous on purpose: the user's latest run is replaced without an await in
         between, so concurrent requests of one user form a chain in arrival order."""
         if self._closing:
-            raise RuntimeError("the service is shutting down")
+            raise ShuttingDown("the server is shutting down")
         user = request.user_id
         previous = self._latest.get(user)
         run = Run(user_id=user, mode=mode, request=request, job=job, listener=listener)

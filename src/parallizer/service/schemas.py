@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..backends.base import Availability
-from ..models import Card, FulfillerTiming
+from ..models import Card
 
 
 class ErrorBody(BaseModel):
@@ -46,13 +46,6 @@ class Health(BaseModel):
     version: str
     fulfillers: dict[str, Availability]
     backends: dict[str, Availability]
-
-
-class FulfillerEventData(BaseModel):
-    """`data` of a `fulfiller` server-sent event."""
-
-    name: str
-    timing: FulfillerTiming
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
