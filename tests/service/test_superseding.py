@@ -71,7 +71,7 @@ async def test_a_superseded_sync_request_answers_with_the_feed_and_says_so(code_
     assert new.status_code == 200 and "x-parallizer-cancelled" not in new.headers
     assert old.status_code == 200
     assert old.headers["x-parallizer-cancelled"] == "superseded"
-    assert set(old.json()) == {"cards", "processing"}
+    assert set(old.json()) == {"cards", "processing"} and old.json()["processing"] is True
     assert slow.meter.cancelled == ["s2:# Retry plan"] and slow.meter.finished == []
 
 

@@ -224,8 +224,8 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         With `?background=true` the answer is the user's current feed with
         `processing: true`; poll `GET /cached/{user_id}` until `processing` is false.
         A newer request of the same user cancels this one: a superseded synchronous request
-        answers with the current feed, `processing: true` and the header
-        `X-Parallizer-Cancelled: superseded` (`deleted` when the feed was deleted)."""
+        answers with the current feed, `processing: true` (the newer one runs) and the
+        header `X-Parallizer-Cancelled: superseded` (`deleted` when the feed was deleted)."""
         job = await svc.prepare(body)
         run = svc.start(body, job, mode="background" if background else "sync")
         if background:
@@ -239,7 +239,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
             raise  # answered 503 by the RequestContext middleware
         if run.task.cancelled():
             feed = await svc.feed(body.user_id)
-            resp = FulfillResponse(cards=feed.cards, processing=True)
+            resp = FulfillResponse(cards=feed.cards, processing=feed.processing)
             return _wire(resp, **{CANCELLED_HEADER: run.end or "cancelled"})
         if (exc := run.task.exception()) is not None:
             raise exc
