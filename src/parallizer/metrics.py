@@ -27,11 +27,13 @@ QUERIES_IN_FLIGHT = Gauge(
     "parallizer_queries_in_flight",
     "Backend queries running now (holding a slot), by backend",
     ["backend"],
+    multiprocess_mode="livesum",  # summed over live workers with --workers N
 )
 QUERIES_WAITING = Gauge(
     "parallizer_queries_waiting",
     "Backend queries queued for a slot, by backend",
     ["backend"],
+    multiprocess_mode="livesum",  # summed over live workers with --workers N
 )
 CACHE_EVENTS = Counter(
     "parallizer_cache_total",

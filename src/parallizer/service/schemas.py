@@ -1,0 +1,63 @@
+"""Response bodies of the HTTP API that are not already wire models of the core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..backends.base import Availability
+from ..models import Card
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="what was wrong, in a sentence")
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='where: e.g. ["body", "cursor_position"]')
+    msg: str
+    type: str
+
+
+class InvalidBody(BaseModel):
+    detail: list[FieldError] | str = Field(
+        description="the fields that are wrong (malformed JSON, wrong types, cursor outside the "
+        "document), or a sentence (unknown fulfiller, scope_root not a directory)"
+    )
+
+
+class CachedFeed(BaseModel):
+    cards: list[Card] = Field(default_factory=list)
+    last_updated: float | None = Field(
+        default=None, description="epoch seconds the feed last changed; null if never"
+    )
+    processing: bool = Field(default=False, description="a request of this user is running")
+
+
+class FeedCleared(BaseModel):
+    user_id: str
+    cleared: bool = Field(description="the user had cards or a running request")
+    cancelled: bool = Field(description="a running request of the user was cancelled")
+
+
+class Health(BaseModel):
+    status: str = Field(default="ok", description="ok while the service answers")
+    version: str
+    fulfillers: dict[str, Availability]
+    backends: dict[str, Availability]
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "missing or wrong bearer token"},
+}
+PARAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    422: {"model": InvalidBody, "description": "malformed parameter"},
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    403: {"model": ErrorBody, "description": "scope_root or plan_path outside the allowed roots"},
+    413: {"model": ErrorBody, "description": "body or document over the size limit"},
+    422: {"model": InvalidBody, "description": "malformed body, cursor or parameter"},
+}

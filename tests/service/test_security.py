@@ -1,0 +1,303 @@
+"""Bad input gets a clear 4xx with a JSON `detail`; auth, CORS, and no trace or secret ever
+in a response body."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import httpx
+import pytest
+
+from parallizer.service.app import body_limit
+from parallizer.service.feed import MemoryFeedStore
+
+from .kit import Echo, Grep, app_with, asgi_client, body, settings_for
+
+pytestmark = pytest.mark.asyncio
+
+
+def _detail(r: httpx.Response) -> object:
+    assert r.headers["content-type"] == "application/json", r.text
+    data = r.json()
+    assert "detail" in data, data
+    assert "Traceback" not in r.text
+    return data["detail"]
+
+
+# --- 413 -------------------------------------------------------------------------------------
+
+
+async def test_413_by_content_length_before_reading_the_body(code_tree):
+    settings = settings_for(code_tree.parent, max_document_bytes=1000)
+    app = app_with(settings, Echo())
+    limit = body_limit(settings)
+    async with asgi_client(app) as client:
+        r = await client.post(
+            "/fulfill",
+            content=b"{}",
+            headers={"content-type": "application/json", "content-length": str(limit + 1)},
+        )
+    assert r.status_code == 413
+    assert str(limit) in _detail(r)
+
+
+async def test_413_by_actual_size_of_a_chunked_body(code_tree):
+    settings = settings_for(code_tree.parent, max_document_bytes=1000)
+    app = app_with(settings, Echo())
+    limit = body_limit(settings)
+    sent = 0
+
+    async def chunks():
+        nonlocal sent
+        for _ in range(limit // 4096 + 10):
+            sent += 4096
+            yield b"x" * 4096
+
+    async with asgi_client(app) as client:
+        r = await client.post("/fulfill", content=chunks())
+    assert r.status_code == 413
+    assert "over the limit" in _detail(r)
+
+
+async def test_413_for_a_document_over_the_limit_in_a_body_within_it(code_tree):
+    settings = settings_for(code_tree.parent, max_document_bytes=1000)
+    app = app_with(settings, Echo())
+    async with asgi_client(app) as client:
+        ok = await client.post("/fulfill", json=body(text="é" * 499 + "x\n"))  # 1000 bytes
+        big = await client.post("/fulfill", json=body(text="é" * 500 + "x\n"))
+    assert ok.status_code == 200
+    assert big.status_code == 413
+    assert _detail(big) == "document_text is over the limit of 1000 bytes"
+
+
+async def test_default_limit_takes_a_one_mib_document(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    text = ("x" * 1023 + "\n") * 1024  # exactly 1 MiB
+    async with asgi_client(app) as client:
+        ok = await client.post("/fulfill", json=body(text=text[:-1] + "\n"))
+        big = await client.post("/fulfill", json=body(text=text + "y\n"))
+    assert ok.status_code == 200
+    assert big.status_code == 413
+
+
+# --- 422 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b"{not json", "body"),
+        (b"[]", "body"),
+        (json.dumps({"document_text": "x", "cursor_position": [0, 0]}).encode(), "user_id"),
+        (json.dumps(body(cursor_position=[99, 0])).encode(), "past the end of the document"),
+        (json.dumps(body(cursor_position=[0, 999])).encode(), "past the end of line 0"),
+        (json.dumps(body(cursor_position=[-1, 0])).encode(), "non-negative"),
+        (json.dumps(body(cursor_position=[1])).encode(), "cursor_position"),
+        (json.dumps(body(cursor_position="1:2")).encode(), "cursor_position"),
+        (json.dumps(body(user_id="")).encode(), "user_id"),
+        (json.dumps(body(fulfillers="echo")).encode(), "fulfillers"),
+    ],
+)
+async def test_422_malformed_body_or_cursor(code_tree, raw, where):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        r = await client.post("/fulfill", content=raw, headers={"content-type": "application/json"})
+        s = await client.post(
+            "/fulfill/stream", content=raw, headers={"content-type": "application/json"}
+        )
+    for resp in (r, s):
+        assert resp.status_code == 422
+        detail = _detail(resp)
+        assert isinstance(detail, list) and detail
+        for err in detail:
+            assert set(err) == {"loc", "msg", "type"}  # never the input echoed back
+        assert where in json.dumps(detail)
+
+
+async def test_422_unknown_fulfiller(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo(), Grep())
+    async with asgi_client(app) as client:
+        r = await client.post("/fulfill", json=body(fulfillers=["echo", "nope"]))
+        s = await client.post("/fulfill/stream", json=body(fulfillers=["nope"]))
+    for resp in (r, s):
+        assert resp.status_code == 422
+        assert _detail(resp) == "unknown fulfiller(s): nope; known: echo, grep"
+
+
+async def test_a_long_unknown_fulfiller_name_is_not_echoed_whole(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        r = await client.post("/fulfill", json=body(fulfillers=["x" * 100_000]))
+    assert r.status_code == 422
+    assert len(_detail(r)) <= 500
+
+
+async def test_422_bad_query_and_path_parameters(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        r = await client.post("/fulfill?background=perhaps", json=body())
+        c = await client.get("/cached/" + "u" * 300)
+    assert r.status_code == 422 and _detail(r)
+    assert c.status_code == 422 and _detail(c)
+
+
+async def test_404_and_405_are_json_too(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        nf = await client.get("/nowhere")
+        na = await client.get("/fulfill")
+    assert nf.status_code == 404 and _detail(nf) == "Not Found"
+    assert na.status_code == 405 and _detail(na) == "Method Not Allowed"
+
+
+# --- 403 -------------------------------------------------------------------------------------
+
+
+async def test_403_scope_or_plan_outside_the_allowed_roots(tmp_path, code_tree):
+    allowed = code_tree  # only the repository itself
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "plan.md").write_text("# plan\n")
+    link = code_tree / "escape"
+    link.symlink_to(outside, target_is_directory=True)
+    app = app_with(settings_for(allowed), Echo())
+    cases = {
+        "scope outside": {"scope_root": str(outside)},
+        "scope via a symlink inside": {"scope_root": str(link)},
+        "scope via ..": {"scope_root": f"{code_tree}/../elsewhere"},
+        "plan outside": {"scope_root": str(code_tree), "plan_path": str(outside / "plan.md")},
+        "plan via a symlink": {"plan_path": str(link / "plan.md")},
+    }
+    async with asgi_client(app) as client:
+        for what, gc in cases.items():
+            for path in ("/fulfill", "/fulfill/stream", "/fulfill?background=true"):
+                r = await client.post(path, json=body(global_context=gc))
+                assert r.status_code == 403, (what, path, r.text)
+                detail = _detail(r)
+                assert "outside the allowed roots" in detail
+                assert str(outside) not in detail  # the resolved target is not revealed
+        # nothing of a refused request ran or landed
+        assert (await client.get("/cached/u1")).json()["cards"] == []
+        inside = await client.post(
+            "/fulfill", json=body(global_context={"scope_root": str(code_tree)})
+        )
+        assert inside.status_code == 200
+
+
+async def test_422_scope_that_is_relative_or_not_a_directory(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        rel = await client.post("/fulfill", json=body(global_context={"scope_root": "repo"}))
+        file = await client.post(
+            "/fulfill",
+            json=body(global_context={"scope_root": str(code_tree / "src/app/retry.py")}),
+        )
+    assert rel.status_code == 422 and "absolute" in _detail(rel)
+    assert file.status_code == 422 and "not a directory" in _detail(file)
+
+
+# --- 401 -------------------------------------------------------------------------------------
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "missing bearer token"),
+        ({"authorization": "Bearer wrong-token"}, "wrong bearer token"),
+        ({"authorization": f"Bearer {TOKEN}x"}, "wrong bearer token"),
+        ({"authorization": f"Basic {TOKEN}"}, "wrong bearer token"),
+        ({"authorization": TOKEN}, "wrong bearer token"),
+    ],
+)
+async def test_401_without_the_right_bearer_token(code_tree, headers, why):
+    app = app_with(settings_for(code_tree.parent, api_token=TOKEN), Echo())
+    async with asgi_client(app) as client:
+        for method, path in (
+            ("POST", "/fulfill"),
+            ("POST", "/fulfill/stream"),
+            ("GET", "/cached/u1"),
+            ("DELETE", "/user/u1/feed"),
+            ("GET", "/metrics"),
+            ("GET", "/docs"),
+            ("GET", "/openapi.json"),
+            ("GET", "/nowhere"),
+        ):
+            r = await client.request(method, path, json=body(), headers=headers)
+            assert r.status_code == 401, (method, path)
+            assert _detail(r) == why
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert TOKEN not in r.text
+
+
+async def test_right_token_passes_and_health_is_open(code_tree):
+    app = app_with(settings_for(code_tree.parent, api_token=TOKEN), Echo())
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    async with asgi_client(app) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert (await client.post("/health")).status_code == 401  # only GET is open
+        assert (await client.post("/fulfill", json=body(), headers=auth)).status_code == 200
+        lower = {"authorization": f"bearer {TOKEN}"}
+        assert (await client.get("/cached/u1", headers=lower)).status_code == 200
+        assert (await client.get("/metrics", headers=auth)).status_code == 200
+
+
+# --- CORS ------------------------------------------------------------------------------------
+
+
+async def test_cors_is_off_by_default(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    async with asgi_client(app) as client:
+        r = await client.get("/health", headers={"origin": "https://editor.example"})
+        pre = await client.options(
+            "/fulfill",
+            headers={
+                "origin": "https://editor.example",
+                "access-control-request-method": "POST",
+            },
+        )
+    assert "access-control-allow-origin" not in r.headers
+    assert "access-control-allow-origin" not in pre.headers
+
+
+async def test_cors_origins_from_the_settings(code_tree):
+    settings = settings_for(
+        code_tree.parent, cors_origins="https://editor.example", api_token=TOKEN
+    )
+    app = app_with(settings, Echo())
+    preflight = {"access-control-request-method": "POST"}
+    async with asgi_client(app) as client:
+        ok = await client.options(
+            "/fulfill", headers={"origin": "https://editor.example", **preflight}
+        )
+        bad = await client.options(
+            "/fulfill", headers={"origin": "https://evil.example", **preflight}
+        )
+    assert ok.status_code == 200  # a preflight carries no token, and needs none
+    assert ok.headers["access-control-allow-origin"] == "https://editor.example"
+    assert bad.status_code == 400
+    assert "access-control-allow-origin" not in bad.headers
+
+
+# --- 500 -------------------------------------------------------------------------------------
+
+
+class BrokenStore(MemoryFeedStore):
+    async def get(self, user_id: str):
+        raise RuntimeError(f"database password hunter2 rejected for {os.getpid()}")
+
+
+async def test_unexpected_error_is_a_generic_500_with_a_logged_traceback(code_tree, caplog):
+    app = app_with(settings_for(code_tree.parent), Echo(), store=BrokenStore())
+    logging.getLogger("parallizer").propagate = True
+    caplog.set_level(logging.ERROR, logger="parallizer.http")
+    async with asgi_client(app, raise_app_exceptions=False) as client:
+        r = await client.get("/cached/u1")
+    assert r.status_code == 500
+    assert _detail(r) == "internal server error"
+    assert "hunter2" not in r.text
+    [rec] = [r for r in caplog.records if r.name == "parallizer.http" and r.exc_info]
+    assert "hunter2" in str(rec.exc_info[1])

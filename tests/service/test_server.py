@@ -1,0 +1,260 @@
+"""`parallizer serve` as a real process: SIGTERM drains or cancels in-flight work within the
+graceful timeout and exits 0 with no stray rg; --workers N aggregates /metrics; bad usage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .kit import body, eventually, metric_value, read_sse
+
+ROOT = Path(__file__).resolve().parents[2]
+PARALLIZER = Path(sys.executable).with_name("parallizer")
+
+
+@dataclass
+class Server:
+    proc: asyncio.subprocess.Process
+    base: str = ""
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PARALLIZER_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def serve(*args: str, workers: int = 1, **env: str) -> AsyncIterator[Server]:
+    """`parallizer serve` on a free port, in its own process group (so a failed test can
+    stop the workers too); ready once every worker has started its application."""
+    if workers > 1:
+        args = ("--workers", str(workers), *args)
+    proc = await asyncio.create_subprocess_exec(
+        str(PARALLIZER),
+        "serve",
+        "--port",
+        "0",
+        "--factory",
+        "tests.service.kit:serve_app",
+        *args,
+        env=_env(**env),
+        cwd=str(ROOT),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    server = Server(proc)
+    ready = 0
+
+    async def pump() -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            server.lines.append(line)
+            if m := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line):
+                server.base = m.group(1)
+            if "Application startup complete" in line:
+                nonlocal ready
+                ready += 1
+
+    reader = asyncio.create_task(pump())
+    try:
+        await eventually(lambda: server.base and ready == workers, within=20, what="start")
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # no-op when it exited as it should
+        await proc.wait()
+        await asyncio.wait_for(reader, 10)
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the live children of `pid`."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append((int(d.name), name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
+async def _in_flight(client: httpx.AsyncClient, mode: str) -> float:
+    text = (await client.get("/metrics")).text
+    return metric_value(text, "parallizer_runs_in_flight", mode=mode)
+
+
+async def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(tmp_path):
+    async with serve(
+        "--graceful-timeout",
+        "10",
+        PARALLIZER_ALLOWED_ROOTS=str(tmp_path),
+        PARALLIZER_TEST_DELAY="1",
+    ) as server:
+        async with httpx.AsyncClient(base_url=server.base, timeout=20) as client:
+            request = asyncio.create_task(
+                client.post("/fulfill", json=body("t1", fulfillers=["echo", "slow"]))
+            )
+
+            async def running() -> bool:
+                return await _in_flight(client, "sync") == 1
+
+            await eventually(running, what="the request in flight")
+            server.proc.send_signal(signal.SIGTERM)
+            r = await request
+        assert r.status_code == 200
+        assert {c["metadata"]["source"] for c in r.json()["cards"]} == {"echo", "slow"}
+        assert await asyncio.wait_for(server.proc.wait(), 10) == 0
+    assert "service stopped" in server.log
+    assert "Traceback" not in server.log
+
+
+async def test_sigterm_past_the_graceful_timeout_cancels_the_work_and_kills_rg(
+    tmp_path, code_tree, slow_rg
+):
+    async with serve(
+        "--graceful-timeout",
+        "0.5",
+        PARALLIZER_ALLOWED_ROOTS=str(code_tree.parent),
+        PARALLIZER_TEST_RG=slow_rg,
+    ) as server:
+        pid = server.proc.pid
+        async with httpx.AsyncClient(base_url=server.base, timeout=20) as client:
+            request = asyncio.create_task(
+                client.post("/fulfill", json=body("t2", scope=code_tree, fulfillers=["grep"]))
+            )
+            bg = await client.post(
+                "/fulfill?background=true", json=body("t3", scope=code_tree, fulfillers=["grep"])
+            )
+            assert bg.json()["processing"] is True
+            await eventually(
+                lambda: len([p for p, name in _children(pid) if name == "rg"]) == 4,
+                what="four rg searches running",
+            )
+            # (the slow_rg wrapper execs the real rg, so they are named rg)
+            rgs = [p for p, name in _children(pid) if name == "rg"]
+            server.proc.send_signal(signal.SIGTERM)
+            r = await request
+        # the request still running after the graceful timeout is cancelled, and told so
+        assert r.status_code == 503
+        assert r.json() == {"detail": "the server is shutting down: the request was cancelled"}
+        assert await asyncio.wait_for(server.proc.wait(), 10) == 0
+        # checked before the test's own clean-up (which kills the process group)
+        assert not [p for p in rgs if _alive(p)], "rg processes outlived the server"
+    assert re.search(r"cancelling [12] running fulfill run", server.log)
+    assert "service stopped" in server.log
+    assert "Traceback" not in server.log
+
+
+async def test_sigterm_ends_a_stream_still_running_cleanly(tmp_path):
+    async with serve(
+        "--graceful-timeout",
+        "0.5",
+        PARALLIZER_ALLOWED_ROOTS=str(tmp_path),
+        PARALLIZER_TEST_DELAY="10",
+    ) as server:
+        async with httpx.AsyncClient(base_url=server.base, timeout=20) as client:
+            body_ = body("t4", fulfillers=["echo", "slow"])
+            async with client.stream("POST", "/fulfill/stream", json=body_) as r:
+                reading = asyncio.create_task(read_sse(r))
+
+                async def running() -> bool:
+                    return await _in_flight(client, "stream") == 1
+
+                await eventually(running, what="the stream in flight")
+                server.proc.send_signal(signal.SIGTERM)
+                events = await reading  # ends without a protocol error
+        assert [e.event for e in events] == ["card", "fulfiller"]  # the fast fulfiller's
+        assert await asyncio.wait_for(server.proc.wait(), 10) == 0
+    assert "cancelled by the server (shutting down)" in server.log
+    assert "Traceback" not in server.log
+
+
+async def test_workers_share_one_metrics_view(tmp_path):
+    metrics_dir = tmp_path / "prom"
+    metrics_dir.mkdir()
+    async with serve(
+        workers=2,
+        PARALLIZER_ALLOWED_ROOTS=str(tmp_path),
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    ) as server:
+        # each fresh connection may land on either worker
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=server.base, timeout=20, limits=limits) as client:
+            rs = await asyncio.gather(
+                *(
+                    client.post("/fulfill", json=body(f"w{i}", fulfillers=["echo"]))
+                    for i in range(20)
+                )
+            )
+            assert all(r.status_code == 200 for r in rs)
+            for _ in range(4):
+                text = (await client.get("/metrics")).text
+                n = metric_value(text, "parallizer_http_request_seconds_count", endpoint="/fulfill")
+                assert n == 20
+        # each worker writes its own sample files, which /metrics (any worker) sums up
+        pids = {int(m) for m in re.findall(r"_(\d+)\.db", " ".join(os.listdir(metrics_dir)))}
+        assert len(pids) == 2
+        server.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.proc.wait(), 15) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--workers", "0"], {}, "--workers 0: expected at least 1"),
+        (["--port", "70000"], {}, "--port 70000: expected 0..65535"),
+        (["--graceful-timeout", "0"], {}, "--graceful-timeout 0.0: expected a positive"),
+        ([], {"PARALLIZER_LOG_LEVEL": "LOUD"}, "bad configuration LOG_LEVEL"),
+    ],
+)
+async def test_bad_usage_is_one_line_and_exit_2(args, env, message):
+    proc = await asyncio.create_subprocess_exec(
+        str(PARALLIZER),
+        "serve",
+        *args,
+        env=_env(**env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("parallizer: error: ")
+    assert message in lines[0]
