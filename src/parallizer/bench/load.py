@@ -1,0 +1,133 @@
+"""Load and fault scenarios: many concurrent users against a real `parallizer serve` over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+
+from .harness import RssSampler
+from .stats import percentile
+
+
+async def _post_all(
+    url: str, bodies: list[dict[str, Any]], *, request_timeout: float
+) -> list[tuple[float, int, dict[str, Any] | None]]:
+    """POST every body at once (one client connection each); (seconds, status, json)."""
+    results: list[tuple[float, int, dict[str, Any] | None]] = [(0.0, 0, None)] * len(bodies)
+    conn = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(
+        connector=conn, timeout=aiohttp.ClientTimeout(total=request_timeout)
+    ) as session:
+        go = asyncio.Event()
+
+        async def user(i: int, body: dict[str, Any]) -> None:
+            await go.wait()
+            t0 = time.perf_counter()
+            try:
+                async with session.post(f"{url}/fulfill", json=body) as r:
+                    data = await r.json(content_type=None)
+                    results[i] = (time.perf_counter() - t0, r.status, data)
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                results[i] = (time.perf_counter() - t0, 0, None)
+
+        async with asyncio.TaskGroup() as tg:
+            for i, body in enumerate(bodies):
+                tg.create_task(user(i, body))
+            await asyncio.sleep(0)  # every user is waiting at the gate
+            go.set()
+    return results
+
+
+def _answered(status: int, data: dict[str, Any] | None) -> bool:
+    return status == 200 and isinstance(data, dict) and isinstance(data.get("cards"), list)
+
+
+async def load(
+    users: int, url: str, pid: int, bodies: list[dict[str, Any]], *, request_timeout: float
+) -> dict[str, Any]:
+    batch = [{**bodies[i % len(bodies)], "user_id": f"load-{users}-{i}"} for i in range(users)]
+    async with RssSampler(pid) as rss:
+        t0 = time.perf_counter()
+        results = await _post_all(url, batch, request_timeout=request_timeout)
+        wall = time.perf_counter() - t0
+    ms = [r[0] * 1000.0 for r in results]
+    ok = [_answered(status, data) for _, status, data in results]
+    return {
+        "name": f"load-{users}",
+        "users": users,
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "p99_ms": round(percentile(ms, 99), 1),
+        "max_ms": round(max(ms), 1),
+        "success_rate": round(sum(ok) / users, 4),
+        "rps": round(users / wall, 1),
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(rss.peak_mb, 1),
+        "cards_per_request": round(
+            sum(len(d["cards"]) for (_, s, d), k in zip(results, ok, strict=True) if k)
+            / max(1, sum(ok)),
+            2,
+        ),
+    }
+
+
+def _query_counts(data: dict[str, Any] | None) -> tuple[int, int]:
+    """(queries, ok queries) in one response's timing report."""
+    if not isinstance(data, dict):
+        return 0, 0
+    total = good = 0
+    for f in (data.get("timings") or {}).get("fulfillers", {}).values():
+        for q in f.get("queries", []):
+            total += 1
+            good += bool(q.get("ok"))
+    return total, good
+
+
+async def faults(
+    url: str,
+    bodies: list[dict[str, Any]],
+    *,
+    requests: int,
+    request_timeout: float,
+    set_fail_rate: Any,
+    fail_rate: float,
+    kinds: list[str],
+) -> dict[str, Any]:
+    """The same requests without and with `fail_rate` of remote calls failing."""
+    batch = [{**bodies[i % len(bodies)], "user_id": f"faults-{i}"} for i in range(requests)]
+    await set_fail_rate(0.0)
+    clean = await _post_all(url, batch, request_timeout=request_timeout)
+    await set_fail_rate(fail_rate)
+    try:
+        t0 = time.perf_counter()
+        faulty = await _post_all(url, batch, request_timeout=request_timeout)
+        wall = time.perf_counter() - t0
+    finally:
+        await set_fail_rate(0.0)
+    answered = [_answered(s, d) for _, s, d in faulty]
+    cards_clean = sum(len(d["cards"]) for _, s, d in clean if _answered(s, d))
+    cards_faulty = sum(len(d["cards"]) for (_, s, d), a in zip(faulty, answered, strict=True) if a)
+    q_total = q_ok = 0
+    for _, _, d in faulty:
+        t, g = _query_counts(d)
+        q_total += t
+        q_ok += g
+    return {
+        "name": "faults",
+        "requests": requests,
+        "fail_rate": fail_rate,
+        "fault_kinds": kinds,
+        "answered_rate": round(sum(answered) / requests, 4),
+        "query_success_rate": round(q_ok / q_total, 4) if q_total else None,
+        "queries": q_total,
+        "cards_delivered_rate": round(min(cards_faulty / cards_clean, 1.0), 4)
+        if cards_clean
+        else None,
+        "cards_clean": cards_clean,
+        "cards_with_faults": cards_faulty,
+        "p99_ms": round(percentile([r[0] * 1000 for r in faulty], 99), 1),
+        "wall_s": round(wall, 3),
+    }

@@ -1,0 +1,179 @@
+"""Write the benchmark's three outputs: bench.json (raw), bench.md (beside the seed), bench.png."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("parallizer.bench")
+
+# The seed's table (PARALLEL_SEARCH.md): before/after in seconds at its own latencies
+# (3 s per web query, 1 s per ripgrep query), and its targets.
+SEED: dict[str, dict[str, Any]] = {
+    "web-3": {"before": "9 s", "after": "3 s", "speedup": 3.0},
+    "web-5": {"before": "15 s", "after": "3 s", "speedup": 5.0},
+    "rg-3": {"before": "3 s", "after": "1 s", "speedup": 3.0},
+    "fulfill": {"before": "12–18 s", "after": "4–6 s", "speedup": 3.0, "target": "2–3 s"},
+}
+SEED_TARGETS = {"success_rate": 0.99, "users": 50}
+
+
+def write_json(out: Path, environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> Path:
+    path = out / "bench.json"
+    path.write_text(
+        json.dumps({"environment": environment, "scenarios": scenarios}, indent=2) + "\n"
+    )
+    return path
+
+
+def _fmt(x: Any, unit: str = "", digits: int = 2) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}{unit}"
+    return f"{x}{unit}"
+
+
+def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> str:
+    lat = environment.get("latency_s")
+    lines = [
+        "# Parallizer benchmark",
+        "",
+        f"Machine: {environment.get('cpus')} CPUs, Python {environment.get('python')}, "
+        f"{environment.get('platform', '')}. Remote APIs are loopback emulators at "
+        f"{lat} s per call (the seed assumed 3 s per web query, 1 s per ripgrep query), so "
+        "compare speedups, not seconds.",
+        "",
+        "## Serial versus parallel",
+        "",
+        "| Scenario | Seed before | Seed after | Seed speedup | Serial | Parallel | Ideal | Speedup | Efficiency |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in scenarios:
+        if "serial_s" not in s:
+            continue
+        seed = SEED.get(s["name"], {})
+        lines.append(
+            f"| {s['name']} | {seed.get('before', '—')} | {seed.get('after', '—')} | "
+            f"{_fmt(seed.get('speedup'), '×', 1)} | {_fmt(s['serial_s'], ' s')} | "
+            f"{_fmt(s['parallel_s'], ' s')} | {_fmt(s['ideal_s'], ' s')} | "
+            f"{_fmt(s['speedup'], '×', 1)} | {_fmt(s['efficiency'], '', 2)} |"
+        )
+    loads = [s for s in scenarios if s["name"].startswith("load-")]
+    if loads:
+        lines += [
+            "",
+            "## Load: concurrent users against `parallizer serve` over HTTP",
+            "",
+            f"Seed target: {SEED_TARGETS['users']} concurrent users, "
+            f"{SEED_TARGETS['success_rate']:.0%} success, 2–3 s per fulfill.",
+            "",
+            "| Scenario | Users | p50 | p95 | p99 | Success | Requests/s | Server peak RSS |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for s in loads:
+            lines.append(
+                f"| {s['name']} | {s['users']} | {_fmt(s['p50_ms'], ' ms', 0)} | "
+                f"{_fmt(s['p95_ms'], ' ms', 0)} | {_fmt(s['p99_ms'], ' ms', 0)} | "
+                f"{_fmt(s['success_rate'] * 100, '%', 1)} | {_fmt(s['rps'], '', 1)} | "
+                f"{_fmt(s['peak_rss_mb'], ' MB', 0)} |"
+            )
+    faults = next((s for s in scenarios if s["name"] == "faults"), None)
+    if faults:
+        lines += [
+            "",
+            "## Faults",
+            "",
+            f"{faults['fail_rate']:.0%} of remote calls fail (mixed: {', '.join(faults['fault_kinds'])}); "
+            f"{faults['requests']} requests. Seed target: {SEED_TARGETS['success_rate']:.0%} success.",
+            "",
+            "| Requests answered | Queries succeeded | Cards delivered (vs fault-free run) |",
+            "|---|---|---|",
+            f"| {faults['answered_rate'] * 100:.1f}% | {faults['query_success_rate'] * 100:.1f}% | "
+            f"{faults['cards_delivered_rate'] * 100:.1f}% |",
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_md(out: Path, environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> Path:
+    path = out / "bench.md"
+    path.write_text(markdown(environment, scenarios))
+    return path
+
+
+def write_png(
+    out: Path, environment: dict[str, Any], scenarios: list[dict[str, Any]]
+) -> Path | None:
+    """Serial vs parallel per scenario, and latency percentiles versus users."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - the bench extra installs it
+        log.warning("matplotlib is not installed (pip install 'parallizer[bench]'): no bench.png")
+        return None
+    compared = [s for s in scenarios if "serial_s" in s]
+    loads = sorted(
+        (s for s in scenarios if s["name"].startswith("load-")), key=lambda s: s["users"]
+    )
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [s["name"] for s in compared]
+    xs = range(len(names))
+    w = 0.38
+    ax1.bar(
+        [x - w / 2 for x in xs],
+        [s["serial_s"] for s in compared],
+        w,
+        label="serial",
+        color="#c0504d",
+    )
+    ax1.bar(
+        [x + w / 2 for x in xs],
+        [s["parallel_s"] for s in compared],
+        w,
+        label="parallel",
+        color="#4f81bd",
+    )
+    ax1.scatter(
+        [x + w / 2 for x in xs],
+        [s["ideal_s"] for s in compared],
+        marker="_",
+        s=400,
+        color="black",
+        label="ideal",
+        zorder=3,
+    )
+    for x, s in zip(xs, compared, strict=True):
+        if s.get("speedup"):
+            ax1.annotate(
+                f"{s['speedup']:.1f}×",
+                (x + w / 2, s["parallel_s"]),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+    ax1.set_xticks(list(xs), names, rotation=30)
+    ax1.set_ylabel("seconds")
+    ax1.set_title(f"Serial vs parallel ({environment.get('latency_s')} s emulated latency)")
+    ax1.legend()
+    if loads:
+        users = [s["users"] for s in loads]
+        for key, style in (("p50_ms", "o-"), ("p95_ms", "s--"), ("p99_ms", "^:")):
+            ax2.plot(users, [s[key] for s in loads], style, label=key.removesuffix("_ms"))
+        ax2.set_xscale("log")
+        ax2.set_xticks(users, [str(u) for u in users])
+        ax2.set_xlabel("concurrent users")
+        ax2.set_ylabel("ms")
+        ax2.set_title("Latency percentiles vs users (POST /fulfill)")
+        ax2.legend()
+    else:
+        ax2.set_axis_off()
+    fig.tight_layout()
+    path = out / "bench.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

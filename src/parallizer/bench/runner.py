@@ -1,0 +1,188 @@
+"""`parallizer bench`: run every scenario with a progress display, then write the reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from . import load as load_mod
+from . import scenarios as S
+from .harness import configure_emulator, emulator_process, server_process
+
+FAULT_KINDS = ["500", "429", "hang", "malformed", "drop"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    latency: float = 0.3
+    users: int = 500
+    quick: bool = False
+    out: Path = Path("bench-out")
+
+    @property
+    def load_levels(self) -> list[int]:
+        return sorted({min(50, self.users), self.users})
+
+    @property
+    def bench(self) -> S.BenchConfig:
+        return S.BenchConfig(latency=self.latency, reps=1 if self.quick else 3)
+
+    @property
+    def remote_timeout(self) -> float:
+        """Per remote call in the served scenarios: long enough for a normal answer, short
+        enough that an injected hang costs a bounded wait."""
+        return max(1.0, 6 * self.latency)
+
+
+def environment(cfg: RunConfig) -> dict[str, Any]:
+    from .. import __version__
+
+    b = cfg.bench
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "parallizer": __version__,
+        "latency_s": cfg.latency,
+        "quick": cfg.quick,
+        "reps": b.reps,
+        "web_max_concurrent": b.web_limit,
+        "rg_max_concurrent": b.rg_limit,
+        "remote_timeout_s": cfg.remote_timeout,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def request_bodies(text: str, repo: Path, plan: Path) -> list[dict[str, Any]]:
+    """One request per section of the plan (cursor at each section's end), so users differ."""
+    from ..document import Document
+
+    doc = Document(text)
+    bodies = []
+    for sec in doc.sections:
+        line = max(sec.start, sec.end - 1)
+        bodies.append(
+            {
+                "user_id": "bench",
+                "document_text": text,
+                "cursor_position": [line, len(doc.lines[line])],
+                "global_context": {"scope_root": str(repo), "plan_path": str(plan)},
+            }
+        )
+    return bodies
+
+
+async def _served(
+    cfg: RunConfig, step: Callable[[str, Awaitable[dict[str, Any]]], Awaitable[None]]
+) -> None:
+    text, repo = S.example_plan()
+    plan = repo / "examples" / "plan.md"
+    bodies = request_bodies(text, repo, plan)
+    async with (
+        emulator_process("perplexity", cfg.latency, require_key="bench-key") as web_url,
+        emulator_process("llm", cfg.latency, require_key="bench-key") as llm_url,
+    ):
+        env = {
+            "PERPLEXITY_API_KEY": "bench-key",
+            "PARALLIZER_PERPLEXITY_URL": web_url,
+            "PARALLIZER_LLM_URL": llm_url,
+            "PARALLIZER_LLM_MODEL": "emulated-model",
+            "PARALLIZER_LLM_API_KEY": "bench-key",
+            "PARALLIZER_ALLOWED_ROOTS": str(repo),
+            "PARALLIZER_TIMEOUT": str(cfg.remote_timeout),
+            "PARALLIZER_LOG_LEVEL": "WARNING",
+        }
+        timeout = 120.0 + 4 * cfg.remote_timeout
+        async with server_process(env, cwd=repo) as (url, pid):
+            # one request to warm the server (imports, pools) before measuring
+            await load_mod.load(1, url, pid, bodies, request_timeout=timeout)
+            for users in cfg.load_levels:
+                await step(
+                    f"load-{users}", load_mod.load(users, url, pid, bodies, request_timeout=timeout)
+                )
+
+            async def set_rate(rate: float) -> None:
+                for u in (web_url, llm_url):
+                    await configure_emulator(
+                        u, fail_rate=rate, faults=FAULT_KINDS, hang_s=cfg.remote_timeout * 3
+                    )
+
+            await step(
+                "faults",
+                load_mod.faults(
+                    url,
+                    bodies,
+                    requests=min(50, cfg.users) if cfg.quick else 100,
+                    request_timeout=timeout,
+                    set_fail_rate=set_rate,
+                    fail_rate=0.05,
+                    kinds=FAULT_KINDS,
+                ),
+            )
+
+
+async def run(
+    cfg: RunConfig, console: Console | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    console = console or Console(stderr=True)
+    b = cfg.bench
+    results: list[dict[str, Any]] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+
+        async def step(name: str, work: Awaitable[dict[str, Any]]) -> None:
+            task = progress.add_task(f"[bold]{name}[/bold]", total=1)
+            res = await work
+            results.append(res)
+            progress.update(task, completed=1, description=f"[bold]{name}[/bold]  {summary(res)}")
+
+        for n in (3, 5, 10):
+            await step(f"web-{n}", S.web(n, b))
+        for n in (3, 5):
+            await step(f"rg-{n}", S.rg(n, b))
+        await step("fulfill", S.fulfill(b))
+        await _served(cfg, step)
+    return environment(cfg), results
+
+
+def summary(r: dict[str, Any]) -> str:
+    if "serial_s" in r:
+        return (
+            f"serial {r['serial_s']:.3f} s → parallel {r['parallel_s']:.3f} s "
+            f"({r['speedup']}×, ideal {r['ideal_s']:.3f} s, efficiency {r['efficiency']})"
+        )
+    if r["name"].startswith("load-"):
+        return (
+            f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, success {r['success_rate']:.1%}, "
+            f"{r['rps']} req/s, peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
+    if r["name"] == "faults":
+        return (
+            f"answered {r['answered_rate']:.1%}, queries ok {r['query_success_rate']:.1%}, "
+            f"cards delivered {r['cards_delivered_rate']:.1%}"
+        )
+    return ""
+
+
+def write_reports(out: Path, env: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[Path]:
+    from .report import write_json, write_md, write_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [write_json(out, env, scenarios), write_md(out, env, scenarios)]
+    png = write_png(out, env, scenarios)
+    if png:
+        paths.append(png)
+    return paths

@@ -1,0 +1,261 @@
+"""Benchmark scenarios. Each returns one JSON-ready dict of raw numbers (seconds as `*_s`,
+milliseconds as `*_ms`), named as in SPEC.md.
+
+Everything remote is a loopback emulator (`parallizer.emulators`), so the figures measure
+Parallizer's own overhead and concurrency, not the internet.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..backends.base import CodeQuery
+from ..backends.perplexity import PerplexityBackend
+from ..backends.ripgrep import RipgrepBackend
+from ..config import Settings
+from ..emulators.server import running
+from ..fanout import Call, fan_out
+from ..fulfillers.web_context import web_call
+from ..models import FulfillRequest, FulfillResponse, GlobalContext
+from ..orchestrator import Orchestrator
+from ..runtime import Runtime
+from .stats import median, waves_lower_bound
+
+WEB_QUERIES = [
+    "asyncio TaskGroup cancellation semantics",
+    "ripgrep json output format",
+    "aiohttp connection pool limits",
+    "prometheus histogram buckets latency",
+    "server-sent events reconnection",
+    "token bucket rate limiting",
+    "structured concurrency python",
+    "openai structured outputs json schema",
+    "perplexity sonar api citations",
+    "uvicorn graceful shutdown",
+]
+
+# Code-search queries a plan about async Python would plan; run over the stdlib.
+RG_QUERIES = [
+    CodeQuery(pattern="TaskGroup", mode="word"),
+    CodeQuery(pattern="def __init__", mode="literal"),
+    CodeQuery(pattern=r"class \w+Error\(", mode="regex"),
+    CodeQuery(pattern="json.loads", mode="literal"),
+    CodeQuery(pattern="ThreadPoolExecutor", mode="word"),
+]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    latency: float = 0.3
+    reps: int = 3
+    web_limit: int = 10
+    rg_limit: int = 4
+    corpus: Path | None = None
+
+
+def stdlib_corpus() -> Path:
+    """The running interpreter's standard library (a large, real, always present tree)."""
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+async def _timed(coro_factory: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    value = await coro_factory()
+    return time.perf_counter() - t0, value
+
+
+# --- web-N -------------------------------------------------------------------------------------
+
+
+async def web(n: int, cfg: BenchConfig) -> dict[str, Any]:
+    """N web queries through the real Perplexity client against the emulator: serial
+    (fan-out limit 1, the seed's "before") versus parallel."""
+    queries = [
+        WEB_QUERIES[i % len(WEB_QUERIES)] + ("" if i < len(WEB_QUERIES) else f" {i}")
+        for i in range(n)
+    ]
+    async with running("perplexity", latency=cfg.latency, api_key="bench-key") as emu:
+        backend = PerplexityBackend(
+            api_key="bench-key", base_url=emu.url, timeout=30, max_concurrent=cfg.web_limit
+        )
+        try:
+
+            async def once(limit: int | None) -> tuple[float, int]:
+                calls = [web_call(backend, q) for q in queries]
+                secs, outs = await _timed(lambda: fan_out(calls, limit=limit))
+                return secs, sum(o.ok for o in outs)
+
+            await once(None)  # warm the connection pool
+            serial, parallel, ok = [], [], []
+            for _ in range(cfg.reps):
+                s, _ = await once(1)
+                serial.append(s)
+                emu.reset()
+                p, k = await once(None)
+                parallel.append(p)
+                ok.append(k)
+            peak = emu.stats.peak
+        finally:
+            await backend.aclose()
+    return _compare(
+        f"web-{n}",
+        median(serial),
+        median(parallel),
+        ideal=math.ceil(n / cfg.web_limit) * cfg.latency,
+        queries=n,
+        limit=cfg.web_limit,
+        latency_s=cfg.latency,
+        peak_in_flight=peak,
+        ok_queries=min(ok),
+    )
+
+
+# --- rg-N --------------------------------------------------------------------------------------
+
+
+async def rg(n: int, cfg: BenchConfig) -> dict[str, Any]:
+    """N ripgrep queries over a large real tree: CPU-bound work on this machine's cores, so
+    the ideal is bounded by both the slowest query and total work / usable cores."""
+    corpus = cfg.corpus or stdlib_corpus()
+    backend = RipgrepBackend(max_concurrent=cfg.rg_limit, timeout=60)
+    queries = [
+        q.model_copy(update={"max_results": 200, "globs": ("!site-packages",)})
+        for q in RG_QUERIES[:n]
+    ]
+
+    def calls() -> list[Call[Any]]:
+        return [
+            Call(
+                label=q.pattern,
+                backend="ripgrep",
+                run=lambda q=q: backend.search(q, corpus),
+                limiter=backend.limiter,
+                timeout=60,
+            )
+            for q in queries
+        ]
+
+    await fan_out(calls())  # warm the page cache: measure search, not the disk
+    serial, parallel, own = [], [], []
+    for _ in range(cfg.reps):
+        s, outs = await _timed(lambda: fan_out(calls(), limit=1))
+        serial.append(s)
+        own.append([o.ms / 1000.0 for o in outs])
+        p, _ = await _timed(lambda: fan_out(calls()))
+        parallel.append(p)
+    per_query = [median([r[i] for r in own]) for i in range(len(queries))]
+    cores = min(os.cpu_count() or 1, cfg.rg_limit, n)
+    ideal = max(max(per_query), sum(per_query) / cores)
+    return _compare(
+        f"rg-{n}",
+        median(serial),
+        median(parallel),
+        ideal=ideal,
+        queries=n,
+        limit=cfg.rg_limit,
+        corpus=str(corpus),
+        cpu_bound=True,
+        query_s={q.pattern: round(t, 4) for q, t in zip(queries, per_query, strict=True)},
+    )
+
+
+# --- fulfill -----------------------------------------------------------------------------------
+
+
+def example_plan() -> tuple[str, Path]:
+    """The bundled example plan and the code tree it talks about (this project's sources)."""
+    pkg = Path(__file__).resolve().parents[1]  # src/parallizer
+    repo = pkg.parents[1]
+    plan = repo / "examples" / "plan.md"
+    if not plan.is_file():
+        raise FileNotFoundError(f"{plan} not found: run the benchmark from a source checkout")
+    return plan.read_text(encoding="utf-8"), repo
+
+
+async def fulfill(cfg: BenchConfig) -> dict[str, Any]:
+    """One request with every fulfiller (LLM and web emulated at the scaled latency),
+    serial versus parallel, against the critical-path lower bound of the parallel run."""
+    text, scope = example_plan()
+    lines = text.split("\n")
+    request = FulfillRequest(
+        user_id="bench",
+        document_text=text,
+        cursor_position=(len(lines) // 2, 0),
+        global_context=GlobalContext(scope_root=str(scope)),
+    )
+    async with (
+        running("perplexity", latency=cfg.latency, api_key="bench-key") as web_emu,
+        running("llm", latency=cfg.latency, api_key="bench-key") as llm_emu,
+    ):
+        settings = Settings(
+            allowed_roots=str(scope),
+            perplexity_api_key="bench-key",
+            perplexity_url=web_emu.url,
+            llm_url=llm_emu.url,
+            llm_model="emulated-model",
+            llm_api_key="bench-key",
+            web_max_concurrent=cfg.web_limit,
+            rg_max_concurrent=cfg.rg_limit,
+        )
+        async with Runtime(settings) as runtime:
+            orch = Orchestrator(runtime)
+            await orch.fulfill(request)  # warm pools and caches
+            serial, parallel, bounds, cards = [], [], [], 0
+            for _ in range(cfg.reps):
+                s, _ = await _timed(lambda: orch.fulfill(request, serial=True))
+                serial.append(s)
+                p, resp = await _timed(lambda: orch.fulfill(request))
+                parallel.append(p)
+                bounds.append(critical_path_s(resp))
+                cards = len(resp.cards)
+            names = list(resp.timings.fulfillers) if resp.timings else []
+            queries = (
+                sum(len(t.queries) for t in resp.timings.fulfillers.values()) if resp.timings else 0
+            )
+    return _compare(
+        "fulfill",
+        median(serial),
+        median(parallel),
+        ideal=median(bounds),
+        fulfillers=names,
+        queries=queries,
+        cards=cards,
+        latency_s=cfg.latency,
+    )
+
+
+def critical_path_s(resp: FulfillResponse) -> float:
+    """Least time the request could take with unlimited parallelism: the slowest fulfiller's
+    chain of dependent query waves (see `waves_lower_bound`)."""
+    if not resp.timings:
+        return 0.0
+    best = 0.0
+    for t in resp.timings.fulfillers.values():
+        # group by when a query was *asked* (start minus time queued for a slot)
+        asked = [
+            (q.start_ms - (q.queued_ms or 0.0), (q.queued_ms or 0.0) + q.ms, q.ms)
+            for q in t.queries
+            if not q.shared
+        ]
+        best = max(best, waves_lower_bound(asked))
+    return best / 1000.0
+
+
+def _compare(
+    name: str, serial: float, parallel: float, *, ideal: float, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "serial_s": round(serial, 4),
+        "parallel_s": round(parallel, 4),
+        "ideal_s": round(ideal, 4),
+        "speedup": round(serial / parallel, 2) if parallel > 0 else None,
+        "efficiency": round(min(ideal / parallel, 1.0), 3) if parallel > 0 else None,
+        **extra,
+    }
