@@ -11,7 +11,7 @@ import pytest
 from parallizer.backends.base import CodeQuery
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.errors import BackendError
-from parallizer.fanout import Call, Clock, Memo, fan_out
+from parallizer.fanout import Call, Clock, Flights, Memo, fan_out
 from parallizer.limits import Limiter
 
 from .conftest import children_named
@@ -206,4 +206,97 @@ async def test_timeout_kills_the_rg_process_and_reports_it(code_tree: Path, slow
     )
     assert not outs[0].ok and outs[0].kind == "timeout"
     assert outs[1].ok and outs[1].results and outs[1].results >= 3
+    assert children_named("rg") == []
+
+
+# --- across requests: Flights ------------------------------------------------------------
+
+
+async def test_identical_calls_of_concurrent_requests_share_one_run():
+    b = Instrumented()
+    flights = Flights()
+    first, second = await asyncio.gather(
+        fan_out([b.call("q", 0.1, key="k")], flights=flights, clock=Clock()),
+        fan_out([b.call("q too", 0.1, key="k"), b.call("r", key="r")], flights=flights),
+    )
+    assert b.started.count("q") == 1 and "q too" not in b.started
+    assert first[0].ok and not first[0].shared
+    assert second[0].ok and second[0].shared and second[0].value == "Q"
+    assert second[0].label == "q too" and second[1].value == "R"
+    assert len(flights) == 0  # nothing left flying
+    again = await fan_out([b.call("q", 0.0, key="k")], flights=flights)
+    assert not again[0].shared and b.started.count("q") == 2  # no ttl: finished runs are not kept
+
+
+async def test_a_shared_run_outlives_one_cancelled_waiter_and_dies_with_the_last():
+    b = Instrumented()
+    flights = Flights()
+    one = asyncio.create_task(fan_out([b.call("q", 0.3, key="k")], flights=flights))
+    await asyncio.sleep(0.02)
+    two = asyncio.create_task(fan_out([b.call("q", 0.3, key="k")], flights=flights))
+    await asyncio.sleep(0.02)
+    one.cancel()
+    outs = await two
+    assert outs[0].ok and outs[0].value == "Q" and b.cancelled == []
+    three = asyncio.create_task(fan_out([b.call("z", 5.0, key="z")], flights=flights))
+    four = asyncio.create_task(fan_out([b.call("z", 5.0, key="z")], flights=flights))
+    await asyncio.sleep(0.05)
+    three.cancel()
+    four.cancel()
+    for t in (three, four):
+        with pytest.raises(asyncio.CancelledError):
+            await t
+    assert b.cancelled == ["z"] and b.now == 0 and len(flights) == 0
+
+
+async def test_answers_are_kept_for_their_ttl_and_failures_never():
+    b = Instrumented()
+    flights = Flights()
+    await fan_out([b.call("q", key="k")], flights=flights)  # no ttl: not kept
+    ok = Call(label="w", backend="web", run=b.call("w").run, key="w", cache_ttl=0.3)
+    first = await fan_out([ok], flights=flights)
+    hit = await fan_out([ok], flights=flights)
+    assert not first[0].shared and hit[0].shared and hit[0].value == "W"
+    assert b.started.count("w") == 1
+    await asyncio.sleep(0.35)
+    expired = await fan_out([ok], flights=flights)
+    assert not expired[0].shared and b.started.count("w") == 2
+    bad = Call(
+        label="x",
+        backend="web",
+        run=b.call("x", fail=BackendError("http_500", "no")).run,
+        key="x",
+        cache_ttl=60,
+    )
+    await fan_out([bad], flights=flights)
+    retried = await fan_out([bad], flights=flights)
+    assert not retried[0].ok and not retried[0].shared and b.started.count("x") == 2
+
+
+async def test_two_requests_asking_rg_the_same_share_one_process(code_tree: Path, slow_rg: str):
+    rg = RipgrepBackend(binary=slow_rg, timeout=30)
+    flights = Flights()
+    q = CodeQuery(pattern="RetryPolicy")
+
+    def call() -> Call:
+        return Call(
+            label="slow",
+            backend="ripgrep",
+            run=lambda: rg.search(q, code_tree),
+            limiter=rg.limiter,
+            key=("code", str(code_tree), q),
+        )
+
+    tasks = [asyncio.create_task(fan_out([call()], flights=flights)) for _ in range(3)]
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if children_named("rg"):
+            break
+    await asyncio.sleep(0.1)
+    assert len(children_named("rg")) == 1 and rg.limiter.in_flight == 1
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with pytest.raises(asyncio.CancelledError):
+            await t
     assert children_named("rg") == []

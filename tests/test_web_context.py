@@ -166,3 +166,21 @@ async def test_unavailable_without_a_web_backend_and_health_says_why():
     assert (
         resp.cards == [] and "PERPLEXITY_API_KEY" in resp.timings.fulfillers["web_context"].skipped
     )
+
+
+async def test_a_repeated_search_is_answered_from_the_web_cache_until_its_ttl():
+    async with running("perplexity", latency=0.05) as pp:
+        async with Runtime(settings(max_queries=3), web=perplexity(pp), llm=None) as rt:
+            first = await fulfill(rt, PLAN, only=["web_context"])
+            asked = len(pp.stats.requests)
+            second = await fulfill(rt, PLAN, only=["web_context"])
+        async with Runtime(
+            settings(max_queries=3, web_cache_ttl=0), web=perplexity(pp), llm=None
+        ) as rt:
+            await fulfill(rt, PLAN, only=["web_context"])
+            await fulfill(rt, PLAN, only=["web_context"])
+    assert asked == 3 and first.cards
+    q2 = second.timings.fulfillers["web_context"].queries
+    assert [q.shared for q in q2] == [True, True, True]  # no new request reached the API
+    assert [c.text for c in second.cards] == [c.text for c in first.cards]
+    assert len(pp.stats.requests) == 3 + 6  # cache off: every request asks again

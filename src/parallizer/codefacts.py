@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 _N = r"(?P<name>[A-Za-z_$][\w$]*)"
@@ -144,7 +145,9 @@ class Definition:
     top_level: bool
 
 
+@lru_cache(maxsize=8192)
 def language(path: str) -> str | None:
+    """The language of a file by its name (cached: called for every match of every search)."""
     p = PurePosixPath(path)
     return _BY_NAME.get(p.name) or _BY_SUFFIX.get(p.suffix.lower())
 
@@ -194,6 +197,7 @@ def is_config_path(path: str) -> bool:
     return language(path) in ("yaml", "toml", "json")
 
 
+@lru_cache(maxsize=8192)
 def is_test_path(path: str) -> bool:
     """Tests, fixtures and examples: real code, but not where a plan's names usually live."""
     return bool(_TEST_PART.search(path) or _TEST_FILE.search(path))

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     perplexity_model: str = "sonar"
     searxng_url: str | None = None
     web_max_concurrent: int = Field(default=10, ge=1, le=1000)
+    web_cache_ttl: float = Field(
+        default=600.0, ge=0, description="seconds a web answer is reused; 0 turns the cache off"
+    )
 
     # --- LLM (any OpenAI-compatible endpoint) -----------------------------------------
     llm_url: str | None = None

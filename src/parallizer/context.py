@@ -72,6 +72,7 @@ class FulfillerContext:
             limit=1 if self.job.serial else None,
             clock=self.job.clock,
             memo=self.job.memo,
+            flights=self.runtime.flights,
             what=f"{self.name} {what}",
         )
         self.outcomes.extend(outs)

@@ -11,8 +11,10 @@ order of the calls:
   timing relative to the request's `Clock`, so overlap is visible;
 * structured: calls run in an `asyncio.TaskGroup`; cancelling the caller cancels every
   call, and backends clean up (kill their subprocesses) on cancellation;
-* de-duplicated: calls with the same `key` sharing a `Memo` run once; the others wait for
-  the first and are marked `shared`.
+* de-duplicated: calls with the same `key` sharing a `Memo` (one request) run once; the
+  others wait for the first and are marked `shared`. Across requests, a process-wide
+  `Flights` lets concurrent identical calls share one run while it is in flight, and keeps
+  answers for calls that ask for it (`cache_ttl`, e.g. web searches).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from . import metrics
@@ -56,6 +60,8 @@ class Call(Generic[T]):
     key: Hashable | None = None
     size: Callable[[T], int] | None = None
     """How many results the value holds, for logs and timings (default: `len` if sized)."""
+    cache_ttl: float | None = None
+    """With a `Flights`: keep a successful answer this many seconds for identical calls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,88 @@ class _NoGauge:
 
 
 _NO_GAUGE = _NoGauge()
+
+
+@dataclass(eq=False)
+class _Flight:
+    task: asyncio.Task[Outcome[Any]]
+    waiters: int = 0
+
+
+class Flights:
+    """Process-wide single flight and answer cache, keyed by `Call.key`.
+
+    A call whose key is already running joins that run instead of starting another (it holds
+    no backend slot while it waits); the run belongs to its waiters and is cancelled (its
+    subprocess killed) when the last of them is cancelled. Successful answers of calls with a
+    `cache_ttl` are kept that long (at most `max_entries`, least recently used out first).
+    """
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self._flying: dict[Hashable, _Flight] = {}
+        self._cache: OrderedDict[Hashable, tuple[float, Outcome[Any]]] = OrderedDict()
+        self.max_entries = max_entries
+
+    def cached(self, key: Hashable) -> Outcome[Any] | None:
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        if hit[0] < time.monotonic():
+            del self._cache[key]
+            return None
+        self._cache.move_to_end(key)
+        return hit[1]
+
+    def _landed(
+        self, key: Hashable, flight: _Flight, ttl: float | None, task: asyncio.Task[Any]
+    ) -> None:
+        if self._flying.get(key) is flight:
+            del self._flying[key]
+        if not ttl or task.cancelled() or task.exception() is not None:
+            return
+        outcome = task.result()
+        if outcome.ok:
+            self._cache[key] = (time.monotonic() + ttl, outcome)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+
+    async def run(
+        self, key: Hashable, ttl: float | None, start: Callable[[], Awaitable[Outcome[T]]]
+    ) -> tuple[Outcome[T], str]:
+        """(outcome, how): how is "own" (this call ran it), "joined" or "cached"."""
+        if ttl and (hit := self.cached(key)) is not None:
+            return hit, "cached"
+        flight = self._flying.get(key)
+        how = "joined"
+        if flight is None:
+            flight = _Flight(asyncio.get_running_loop().create_task(start()))
+            self._flying[key] = flight
+            flight.task.add_done_callback(partial(self._landed, key, flight, ttl))
+            how = "own"
+        flight.waiters += 1
+        try:
+            outcome = await asyncio.shield(flight.task)
+        except asyncio.CancelledError:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                flight.task.cancel()
+                await asyncio.wait({flight.task})  # gone (subprocess reaped) when we return
+            raise
+        flight.waiters -= 1
+        return outcome, how
+
+    async def aclose(self) -> None:
+        tasks = [f.task for f in self._flying.values() if not f.task.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._flying.clear()
+        self._cache.clear()
+
+    def __len__(self) -> int:
+        return len(self._flying)
 
 
 def _size(call: Call[Any], value: Any) -> int | None:
@@ -205,7 +293,13 @@ async def _run_shared(call: Call[T], clock: Clock, fut: asyncio.Future[Outcome[T
             ms=(ended - started) * 1000.0,
             shared=True,
         )
-    first = fut.result()
+    return _restamp(fut.result(), call, clock, started, ended)
+
+
+def _restamp(
+    first: Outcome[T], call: Call[T], clock: Clock, started: float, ended: float
+) -> Outcome[T]:
+    """Another call's outcome, timed as this call waited for it, marked shared."""
     return replace(
         first,
         label=call.label,
@@ -214,6 +308,26 @@ async def _run_shared(call: Call[T], clock: Clock, fut: asyncio.Future[Outcome[T
         queued_ms=0.0,
         shared=True,
     )
+
+
+async def _run_owned(
+    call: Call[T],
+    clock: Clock,
+    local: asyncio.Semaphore | None,
+    gauges: bool,
+    flights: Flights | None,
+) -> Outcome[T]:
+    """Run the call, or join an identical run of another request, or take a kept answer."""
+    if flights is None or call.key is None:
+        return await _run_one(call, clock, local, gauges)
+    started = time.perf_counter()
+    outcome, how = await flights.run(
+        call.key, call.cache_ttl, lambda: _run_one(call, clock, local, gauges)
+    )
+    if how == "own":
+        return outcome
+    metrics.CACHE_EVENTS.labels(call.backend, "hit" if how == "cached" else "coalesced").inc()
+    return _restamp(outcome, call, clock, started, time.perf_counter())
 
 
 def _log_outcome(o: Outcome[Any]) -> None:
@@ -240,9 +354,12 @@ async def fan_out(
     on_outcome: Callable[[int, Outcome[T]], Awaitable[None] | None] | None = None,
     what: str = "queries",
     record_metrics: bool = True,
+    flights: Flights | None = None,
 ) -> list[Outcome[T]]:
     """Run `calls` concurrently; return their outcomes in call order. Never raises for a
     failed call; only cancellation (and a failing `on_outcome` hook) propagates.
+
+    `memo` shares identical calls within a request, `flights` across requests.
 
     `record_metrics=False` keeps a fan-out of non-queries (the orchestrator's fulfillers)
     out of the per-query metrics."""
@@ -269,7 +386,7 @@ async def fan_out(
             outcome = await _run_shared(call, clock, fut)
         else:
             try:
-                outcome = await _run_one(call, clock, local, record_metrics)
+                outcome = await _run_owned(call, clock, local, record_metrics, flights)
             except BaseException:
                 if fut is not None and not fut.done():
                     fut.cancel()

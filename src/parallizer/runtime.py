@@ -12,6 +12,7 @@ from typing import Any
 from .backends.base import Availability, CodeBackend, WebBackend
 from .backends.ripgrep import RipgrepBackend
 from .config import Settings
+from .fanout import Flights
 from .fulfillers import build_fulfillers
 from .fulfillers.base import Fulfiller
 from .llm import LLMClient
@@ -84,9 +85,13 @@ class Runtime:
             self.web.name if self.web else "none",
             "on" if self.llm else "off (offline planner)",
         )
+        self.flights = Flights()
+        """Identical queries of concurrent requests share one run; web answers are kept
+        `PARALLIZER_WEB_CACHE_TTL` seconds."""
         self.fulfillers: dict[str, Fulfiller] = build_fulfillers(self)
 
     async def aclose(self) -> None:
+        await self.flights.aclose()
         if self.web is not None:
             await self.web.aclose()
         if self.llm is not None:

@@ -159,8 +159,11 @@ async def test_sigterm_past_the_graceful_timeout_cancels_the_work_and_kills_rg(
             request = asyncio.create_task(
                 client.post("/fulfill", json=body("t2", scope=code_tree, fulfillers=["grep"]))
             )
+            # other names than t2's: identical searches of concurrent users would share one rg
+            other = "# Plan\n\nTune `max_retries` and `delay`.\n"
             bg = await client.post(
-                "/fulfill?background=true", json=body("t3", scope=code_tree, fulfillers=["grep"])
+                "/fulfill?background=true",
+                json=body("t3", text=other, scope=code_tree, fulfillers=["grep"]),
             )
             assert bg.json()["processing"] is True
             await eventually(

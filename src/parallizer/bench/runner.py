@@ -99,6 +99,9 @@ async def _served(
             "PARALLIZER_ALLOWED_ROOTS": str(repo),
             "PARALLIZER_TIMEOUT": str(cfg.remote_timeout),
             "PARALLIZER_LOG_LEVEL": "WARNING",
+            # every request does its own remote calls (the faults run must reach the
+            # emulators); concurrent identical calls still share one run
+            "PARALLIZER_WEB_CACHE_TTL": "0",
         }
         timeout = 120.0 + 4 * cfg.remote_timeout
         async with server_process(env, cwd=repo) as (url, pid):

@@ -202,6 +202,7 @@ async def fulfill(cfg: BenchConfig) -> dict[str, Any]:
             llm_api_key="bench-key",
             web_max_concurrent=cfg.web_limit,
             rg_max_concurrent=cfg.rg_limit,
+            web_cache_ttl=0,  # repetitions must search again, not hit the cache
         )
         async with Runtime(settings) as runtime:
             orch = Orchestrator(runtime)

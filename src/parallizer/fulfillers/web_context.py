@@ -218,7 +218,9 @@ def offline_cards(results: list[WebResult], max_cards: int = MAX_CARDS) -> list[
 # --- the fulfiller --------------------------------------------------------------------------
 
 
-def web_call(web: WebBackend, query: str) -> Call[WebResult]:
+def web_call(web: WebBackend, query: str, cache_ttl: float | None = None) -> Call[WebResult]:
+    """One web search; with `cache_ttl`, its answer is kept that long for identical searches
+    (of any request) when run through the runtime's `Flights`."""
     return Call(
         label=query,
         backend=web.name,
@@ -226,6 +228,7 @@ def web_call(web: WebBackend, query: str) -> Call[WebResult]:
         limiter=web.limiter,
         timeout=web.timeout,
         key=("web", web.name, query.lower()),
+        cache_ttl=cache_ttl,
     )
 
 
@@ -273,7 +276,8 @@ class WebContext:
         if not queries:
             ctx.skipped = "nothing in the cursor's section to search the web for"
             return []
-        outcomes = await ctx.run([web_call(web, q) for q in queries], what="web searches")
+        ttl = ctx.settings.web_cache_ttl
+        outcomes = await ctx.run([web_call(web, q, ttl) for q in queries], what="web searches")
         results = [o.value for o in outcomes if o.ok and o.value is not None and o.value.sources]
         if not results:
             return []
