@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_max_concurrent: int = Field(default=8, ge=1, le=1000)
+    llm_max_concurrent: int = Field(default=32, ge=1, le=1000)
 
     # --- ripgrep ----------------------------------------------------------------------
     rg_max_concurrent: int = Field(default=4, ge=1, le=256)

@@ -49,6 +49,7 @@ async def load(
     users: int, url: str, pid: int, bodies: list[dict[str, Any]], *, request_timeout: float
 ) -> dict[str, Any]:
     batch = [{**bodies[i % len(bodies)], "user_id": f"load-{users}-{i}"} for i in range(users)]
+    assert len({b["document_text"] for b in batch}) == min(users, len(bodies))
     async with RssSampler(pid) as rss:
         t0 = time.perf_counter()
         results = await _post_all(url, batch, request_timeout=request_timeout)
@@ -66,11 +67,38 @@ async def load(
         "rps": round(users / wall, 1),
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(rss.peak_mb, 1),
+        "backends": _backend_breakdown([d for _, _, d in results]),
         "cards_per_request": round(
             sum(len(d["cards"]) for (_, s, d), k in zip(results, ok, strict=True) if k)
             / max(1, sum(ok)),
             2,
         ),
+    }
+
+
+def _backend_breakdown(responses: list[dict[str, Any] | None]) -> dict[str, dict[str, float]]:
+    """Per backend, over every query of every response: how many, the median time running,
+    and the median and 95th-percentile time queued for a slot (where a load's time goes)."""
+    running: dict[str, list[float]] = {}
+    queued: dict[str, list[float]] = {}
+    for data in responses:
+        if not isinstance(data, dict):
+            continue
+        for f in (data.get("timings") or {}).get("fulfillers", {}).values():
+            for q in f.get("queries", []):
+                if q.get("shared"):
+                    continue
+                b = q.get("backend", "?")
+                running.setdefault(b, []).append(float(q.get("ms", 0.0)))
+                queued.setdefault(b, []).append(float(q.get("queued_ms") or 0.0))
+    return {
+        b: {
+            "queries": len(running[b]),
+            "run_p50_ms": round(percentile(running[b], 50), 1),
+            "queued_p50_ms": round(percentile(queued[b], 50), 1),
+            "queued_p95_ms": round(percentile(queued[b], 95), 1),
+        }
+        for b in sorted(running)
     }
 
 

@@ -44,8 +44,10 @@ class RunConfig:
 
 def environment(cfg: RunConfig) -> dict[str, Any]:
     from .. import __version__
+    from ..config import Settings
 
     b = cfg.bench
+    served = Settings(_env_file=None)  # type: ignore[call-arg]  # the server's defaults
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -56,24 +58,65 @@ def environment(cfg: RunConfig) -> dict[str, Any]:
         "reps": b.reps,
         "web_max_concurrent": b.web_limit,
         "rg_max_concurrent": b.rg_limit,
+        "llm_max_concurrent": served.llm_max_concurrent,
+        "web_cache_ttl_s": 0,
         "remote_timeout_s": cfg.remote_timeout,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 
-def request_bodies(text: str, repo: Path, plan: Path) -> list[dict[str, Any]]:
-    """One request per section of the plan (cursor at each section's end), so users differ."""
+def _project_names() -> list[str]:
+    """Public classes and functions of this package: real names for users' plans to mention."""
+    import importlib
+    import inspect
+
+    names: set[str] = set()
+    for mod in (
+        "fanout",
+        "limits",
+        "orchestrator",
+        "context",
+        "runtime",
+        "document",
+        "models",
+        "backends.ripgrep",
+        "backends.http",
+        "fulfillers.ambiguities",
+        "planner.offline",
+    ):
+        m = importlib.import_module(f"parallizer.{mod}")
+        for n, obj in vars(m).items():
+            if (
+                not n.startswith("_")
+                and (inspect.isclass(obj) or inspect.isfunction(obj))
+                and getattr(obj, "__module__", "") == m.__name__
+            ):
+                names.add(n)
+    return sorted(names)
+
+
+def request_bodies(text: str, repo: Path, plan: Path, users: int) -> list[dict[str, Any]]:
+    """One distinct plan per user: the example plan with a sentence of the user's own (naming
+    a real identifier of this project) added to one of its sections, the cursor at its end.
+    Users therefore share some searches (same repository, same plan) and not others."""
     from ..document import Document
 
     doc = Document(text)
+    sections = [s for s in doc.sections if s.level > 0]
+    names = _project_names()
     bodies = []
-    for sec in doc.sections:
-        line = max(sec.start, sec.end - 1)
+    for i in range(users):
+        sec = sections[i % len(sections)]
+        last = max(
+            (n for n in range(sec.start, sec.end) if doc.lines[n].strip()), default=sec.start
+        )
+        sentence = f"User {i} also wants `{names[i % len(names)]}` covered by this change."
+        lines = [*doc.lines[: last + 1], "", sentence, *doc.lines[last + 1 :]]
         bodies.append(
             {
-                "user_id": "bench",
-                "document_text": text,
-                "cursor_position": [line, len(doc.lines[line])],
+                "user_id": f"user-{i}",
+                "document_text": "\n".join(lines),
+                "cursor_position": [last + 2, len(sentence)],
                 "global_context": {"scope_root": str(repo), "plan_path": str(plan)},
             }
         )
@@ -85,7 +128,7 @@ async def _served(
 ) -> None:
     text, repo = S.example_plan()
     plan = repo / "examples" / "plan.md"
-    bodies = request_bodies(text, repo, plan)
+    bodies = request_bodies(text, repo, plan, max(cfg.load_levels))
     async with (
         emulator_process("perplexity", cfg.latency, require_key="bench-key") as web_url,
         emulator_process("llm", cfg.latency, require_key="bench-key") as llm_url,
