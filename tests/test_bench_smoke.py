@@ -1,0 +1,68 @@
+"""`parallizer bench --quick` on a tiny setting writes its three files with the documented
+fields, as numbers. No timing is asserted: speed lives in the benchmark, not in tests."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+NAMES = {"web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "load-5", "faults"}
+COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
+LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb")
+FAULTS = ("answered_rate", "query_success_rate", "cards_delivered_rate")
+
+
+def number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@pytest.mark.timeout(240)
+def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
+    out = tmp_path / "bench"
+    env = {**os.environ, "PARALLIZER_ALLOWED_ROOTS": str(PROJECT), "COLUMNS": "120"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parallizer",
+            "bench",
+            "--quick",
+            "--latency",
+            "0.02",
+            "--users",
+            "5",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+        timeout=230,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((out / "bench.json").read_text())
+    env_ = data["environment"]
+    assert number(env_["cpus"]) and env_["latency_s"] == 0.02 and env_["python"].count(".") == 2
+    by_name = {s["name"]: s for s in data["scenarios"]}
+    assert set(by_name) == NAMES
+    for name in ("web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill"):
+        s = by_name[name]
+        assert all(number(s[k]) for k in COMPARED), s
+        assert s["serial_s"] > 0 and s["parallel_s"] > 0 and 0 < s["efficiency"] <= 1
+    assert by_name["web-5"]["peak_in_flight"] == 5  # the parallel run really overlapped
+    load = by_name["load-5"]
+    assert all(number(load[k]) for k in LOAD) and load["users"] == 5
+    assert load["success_rate"] == 1.0
+    assert all(number(by_name["faults"][k]) for k in FAULTS)
+    md = (out / "bench.md").read_text()
+    assert "| web-5 | 15 s | 3 s |" in md and "load-5" in md  # beside the seed's figures
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
