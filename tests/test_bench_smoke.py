@@ -15,7 +15,7 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {"web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "load-5", "faults"}
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
-LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb")
+LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
 FAULTS = ("answered_rate", "query_success_rate", "cards_delivered_rate")
 
 

@@ -46,8 +46,16 @@ def _answered(status: int, data: dict[str, Any] | None) -> bool:
 
 
 async def load(
-    users: int, url: str, pid: int, bodies: list[dict[str, Any]], *, request_timeout: float
+    users: int,
+    url: str,
+    pid: int,
+    bodies: list[dict[str, Any]],
+    *,
+    request_timeout: float,
+    slots: dict[str, int] | None = None,
 ) -> dict[str, Any]:
+    """`users` requests at once. With `slots` (each backend's process-wide limit), also the
+    slot bound: the least wall time those limits allow for the work the requests did."""
     batch = [{**bodies[i % len(bodies)], "user_id": f"load-{users}-{i}"} for i in range(users)]
     assert len({b["document_text"] for b in batch}) == min(users, len(bodies))
     async with RssSampler(pid) as rss:
@@ -56,6 +64,8 @@ async def load(
         wall = time.perf_counter() - t0
     ms = [r[0] * 1000.0 for r in results]
     ok = [_answered(status, data) for _, status, data in results]
+    backends = _backend_breakdown([d for _, _, d in results])
+    bound = slot_bound_s(backends, slots or {})
     return {
         "name": f"load-{users}",
         "users": users,
@@ -67,13 +77,27 @@ async def load(
         "rps": round(users / wall, 1),
         "wall_s": round(wall, 3),
         "peak_rss_mb": round(rss.peak_mb, 1),
-        "backends": _backend_breakdown([d for _, _, d in results]),
+        "slot_bound_s": round(bound, 3),
+        "backends": backends,
         "cards_per_request": round(
             sum(len(d["cards"]) for (_, s, d), k in zip(results, ok, strict=True) if k)
             / max(1, sum(ok)),
             2,
         ),
     }
+
+
+def slot_bound_s(backends: dict[str, dict[str, float]], slots: dict[str, int]) -> float:
+    """The busiest backend's queries × median run time ÷ its slots: no schedule can finish the
+    burst sooner, whatever the code does (the load scenarios' "ideal")."""
+    return max(
+        (
+            b["queries"] * b["run_p50_ms"] / 1000.0 / slots[name]
+            for name, b in backends.items()
+            if name in slots
+        ),
+        default=0.0,
+    )
 
 
 def _backend_breakdown(responses: list[dict[str, Any] | None]) -> dict[str, dict[str, float]]:
@@ -94,6 +118,7 @@ def _backend_breakdown(responses: list[dict[str, Any] | None]) -> dict[str, dict
     return {
         b: {
             "queries": len(running[b]),
+            "run_total_s": round(sum(running[b]) / 1000.0, 2),
             "run_p50_ms": round(percentile(running[b], 50), 1),
             "queued_p50_ms": round(percentile(queued[b], 50), 1),
             "queued_p95_ms": round(percentile(queued[b], 95), 1),

@@ -70,16 +70,31 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"Seed target: {SEED_TARGETS['users']} concurrent users, "
             f"{SEED_TARGETS['success_rate']:.0%} success, 2–3 s per fulfill.",
             "",
-            "| Scenario | Users | p50 | p95 | p99 | Success | Requests/s | Server peak RSS |",
-            "|---|---|---|---|---|---|---|---|",
+            "| Scenario | Users | p50 | p95 | p99 | Success | Requests/s | Server peak RSS | Wall | Slot bound |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in loads:
             lines.append(
                 f"| {s['name']} | {s['users']} | {_fmt(s['p50_ms'], ' ms', 0)} | "
                 f"{_fmt(s['p95_ms'], ' ms', 0)} | {_fmt(s['p99_ms'], ' ms', 0)} | "
                 f"{_fmt(s['success_rate'] * 100, '%', 1)} | {_fmt(s['rps'], '', 1)} | "
-                f"{_fmt(s['peak_rss_mb'], ' MB', 0)} |"
+                f"{_fmt(s['peak_rss_mb'], ' MB', 0)} | {_fmt(s.get('wall_s'), ' s')} | "
+                f"{_fmt(s.get('slot_bound_s'), ' s')} |"
             )
+        lines += [
+            "",
+            "Slot bound: the busiest backend's queries × median run time ÷ its process-wide "
+            "slots (`PARALLIZER_WEB_MAX_CONCURRENT`, `PARALLIZER_LLM_MAX_CONCURRENT`, "
+            "`PARALLIZER_RG_MAX_CONCURRENT`): no schedule finishes the burst sooner. Where "
+            "the time went, per backend (median queue wait for a slot / median run):",
+            "",
+        ]
+        for s in loads:
+            parts = [
+                f"{name} {b['queries']} queries, queued {b['queued_p50_ms']:.0f} ms / ran {b['run_p50_ms']:.0f} ms"
+                for name, b in (s.get("backends") or {}).items()
+            ]
+            lines.append(f"- {s['name']}: " + "; ".join(parts))
     faults = next((s for s in scenarios if s["name"] == "faults"), None)
     if faults:
         lines += [

@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..config import Settings
 from . import load as load_mod
 from . import scenarios as S
 from .harness import configure_emulator, emulator_process, server_process
@@ -44,7 +45,6 @@ class RunConfig:
 
 def environment(cfg: RunConfig) -> dict[str, Any]:
     from .. import __version__
-    from ..config import Settings
 
     b = cfg.bench
     served = Settings(_env_file=None)  # type: ignore[call-arg]  # the server's defaults
@@ -147,12 +147,19 @@ async def _served(
             "PARALLIZER_WEB_CACHE_TTL": "0",
         }
         timeout = 120.0 + 4 * cfg.remote_timeout
+        served = Settings(_env_file=None)  # type: ignore[call-arg]  # the server's defaults
+        slots = {
+            "perplexity": served.web_max_concurrent,
+            "llm": served.llm_max_concurrent,
+            "ripgrep": served.rg_max_concurrent,
+        }
         async with server_process(env, cwd=repo) as (url, pid):
             # one request to warm the server (imports, pools) before measuring
             await load_mod.load(1, url, pid, bodies, request_timeout=timeout)
             for users in cfg.load_levels:
                 await step(
-                    f"load-{users}", load_mod.load(users, url, pid, bodies, request_timeout=timeout)
+                    f"load-{users}",
+                    load_mod.load(users, url, pid, bodies, request_timeout=timeout, slots=slots),
                 )
 
             async def set_rate(rate: float) -> None:
