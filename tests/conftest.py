@@ -101,23 +101,37 @@ def slow_rg(tmp_path: Path, rg_binary: str) -> str:
     return str(wrapper)
 
 
-def children_named(name: str) -> list[int]:
-    """Live (non-zombie) processes of ours whose command line starts with `name`'s basename."""
-    me = os.getpid()
+def _stat(pid: int | str) -> tuple[str, list[str]] | None:
+    """(command name, the fields after it) from /proc/PID/stat; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+
+def children(parent: int | None = None) -> list[tuple[int, str]]:
+    """(pid, command name) of the live (non-zombie) children of `parent` (default: us)."""
+    parent = os.getpid() if parent is None else parent
     out = []
-    for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit():
-            continue
-        try:
-            status = (pid_dir / "status").read_text()
-            cmd = (pid_dir / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:
-            continue
-        ppid = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("PPid:")), "")
-        state = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("State:")), "")
-        if ppid == str(me) and state != "Z" and os.path.basename(cmd) == os.path.basename(name):
-            out.append(int(pid_dir.name))
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and (st := _stat(d.name)) is not None:
+            name, fields = st
+            if int(fields[1]) == parent and fields[0] != "Z":
+                out.append((int(d.name), name))
     return out
+
+
+def children_named(name: str, parent: int | None = None) -> list[int]:
+    """Live children of `parent` (default: us) running the program `name` (a path's
+    basename counts, so the slow_rg wrapper, which execs rg, shows as `rg`)."""
+    want = os.path.basename(name)[:15]  # the kernel keeps 15 characters of a command name
+    return [pid for pid, comm in children(parent) if comm == want]
+
+
+def alive(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[1][0] != "Z"
 
 
 PY = sys.executable

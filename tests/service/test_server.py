@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ..conftest import alive, children_named
 from .kit import body, eventually, metric_value, read_sse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,31 +91,6 @@ async def serve(*args: str, workers: int = 1, **env: str) -> AsyncIterator[Serve
         await asyncio.wait_for(reader, 10)
 
 
-def _children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of the live children of `pid`."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append((int(d.name), name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
-
-
 async def _in_flight(client: httpx.AsyncClient, mode: str) -> float:
     text = (await client.get("/metrics")).text
     return metric_value(text, "parallizer_runs_in_flight", mode=mode)
@@ -167,11 +143,11 @@ async def test_sigterm_past_the_graceful_timeout_cancels_the_work_and_kills_rg(
             )
             assert bg.json()["processing"] is True
             await eventually(
-                lambda: len([p for p, name in _children(pid) if name == "rg"]) == 4,
+                lambda: len(children_named("rg", pid)) == 4,
                 what="four rg searches running",
             )
             # (the slow_rg wrapper execs the real rg, so they are named rg)
-            rgs = [p for p, name in _children(pid) if name == "rg"]
+            rgs = children_named("rg", pid)
             server.proc.send_signal(signal.SIGTERM)
             r = await request
         # the request still running after the graceful timeout is cancelled, and told so
@@ -179,7 +155,7 @@ async def test_sigterm_past_the_graceful_timeout_cancels_the_work_and_kills_rg(
         assert r.json() == {"detail": "the server is shutting down: the request was cancelled"}
         assert await asyncio.wait_for(server.proc.wait(), 10) == 0
         # checked before the test's own clean-up (which kills the process group)
-        assert not [p for p in rgs if _alive(p)], "rg processes outlived the server"
+        assert not [p for p in rgs if alive(p)], "rg processes outlived the server"
     assert re.search(r"cancelling [12] running fulfill run", server.log)
     assert "service stopped" in server.log
     assert "Traceback" not in server.log
