@@ -39,6 +39,7 @@ from ..models import Card, CardType
 from ..planner import OpenSpot, Plan, PlannedQuery, Term
 from ..planner import llm as llm_planner
 from ..planner.offline import STOP_WORDS, exclude_globs
+from .base import with_ripgrep
 from .evidence import Found, one_line, plan_relpath, planned
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
@@ -229,14 +230,11 @@ class Ambiguities:
         self.runtime = runtime
 
     def availability(self) -> Availability:
-        rg = self.runtime.rg.availability()
-        if not rg.available:
-            return Availability.no(f"needs ripgrep: {rg.reason}")
         if self.runtime.llm is not None:
-            return Availability.yes(
-                "LLM: questions written from the plan and ripgrep results (offline fallback)"
-            )
-        return Availability.yes("offline: questions from the plan and ripgrep results")
+            how = "LLM: questions written from the plan and ripgrep results (offline fallback)"
+        else:
+            how = "offline: questions from the plan and ripgrep results"
+        return with_ripgrep(self.runtime, how)
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         plan = self.plan(ctx)

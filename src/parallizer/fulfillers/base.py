@@ -14,6 +14,7 @@ from ..models import Card, CardType
 
 if TYPE_CHECKING:
     from ..context import FulfillerContext
+    from ..runtime import Runtime
 
 
 @runtime_checkable
@@ -28,3 +29,11 @@ class Fulfiller(Protocol):
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         """Cards for one request. Failed queries are data (in ctx), not exceptions."""
         ...
+
+
+def with_ripgrep(runtime: Runtime, reason: str, *, needs: str = "needs ripgrep") -> Availability:
+    """Available for `reason` when ripgrep is; otherwise unavailable, saying why."""
+    rg = runtime.rg.availability()
+    if not rg.available:
+        return Availability.no(f"{needs}: {rg.reason}")
+    return Availability.yes(reason)

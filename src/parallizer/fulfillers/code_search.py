@@ -17,6 +17,7 @@ from ..backends.base import Availability, CodeMatch
 from ..context import FulfillerContext
 from ..models import Card, CardType
 from ..planner import Plan
+from .base import with_ripgrep
 from .evidence import Found, one_line, planned, snippet
 
 log = logging.getLogger("parallizer.fulfillers.code_search")
@@ -39,10 +40,7 @@ class CodeSearch:
         self.runtime = runtime
 
     def availability(self) -> Availability:
-        rg = self.runtime.rg.availability()
-        if not rg.available:
-            return Availability.no(f"needs ripgrep: {rg.reason}")
-        return Availability.yes("where the plan's names live, from ripgrep")
+        return with_ripgrep(self.runtime, "where the plan's names live, from ripgrep")
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         if ctx.job.scope_root is None:

@@ -21,6 +21,7 @@ from ..backends.base import Availability, CodeQuery, CodeSearchResult
 from ..document import Document
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
+from .base import with_ripgrep
 
 if TYPE_CHECKING:
     from ..context import FulfillerContext
@@ -112,10 +113,11 @@ class Completions:
     def availability(self) -> Availability:
         if self.runtime.llm is not None:
             return Availability.yes("LLM line continuation (ripgrep identifiers as fallback)")
-        rg = self.runtime.rg.availability()
-        if not rg.available:
-            return Availability.no(f"offline completion needs ripgrep: {rg.reason}")
-        return Availability.yes("offline: identifiers from the repository (ripgrep)")
+        return with_ripgrep(
+            self.runtime,
+            "offline: identifiers from the repository (ripgrep)",
+            needs="offline completion needs ripgrep",
+        )
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         doc = ctx.document
