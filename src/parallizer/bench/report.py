@@ -179,7 +179,17 @@ def write_png(
         users = [s["users"] for s in loads]
         for key, style in (("p50_ms", "o-"), ("p95_ms", "s--"), ("p99_ms", "^:")):
             ax2.plot(users, [s[key] for s in loads], style, label=key.removesuffix("_ms"))
+        if all("slot_bound_s" in s for s in loads):
+            ax2.plot(
+                users,
+                [s["slot_bound_s"] * 1000 for s in loads],
+                "k_",
+                markersize=18,
+                linestyle="none",
+                label="slot bound",
+            )
         ax2.set_xscale("log")
+        ax2.minorticks_off()
         ax2.set_xticks(users, [str(u) for u in users])
         ax2.set_xlabel("concurrent users")
         ax2.set_ylabel("ms")
