@@ -1,8 +1,3 @@
 """Parallizer: reads a plan as it is written and surfaces cards, in parallel."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("parallizer")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+__version__ = "0.1.0"  # pyproject.toml reads it from here

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..backends.base import Availability
-from ..backends.http import api_error_message, host_of, retry_after_seconds
+from ..backends.wire import api_error_message, host_of, retry_after_seconds
 from ..errors import BackendError, redact
 from ..fanout import Call
 from ..limits import Limiter
