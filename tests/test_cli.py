@@ -159,6 +159,8 @@ def bad_inputs(tmp_path_factory) -> dict[str, list[str]]:
         "cursor past the end of the line": [p, "--cursor", "0:99"],
         "unknown fulfiller": [p, "--only", "ambiguities,nope"],
         "empty --only": [p, "--only", ","],
+        "file name too long": [str(root / "allowed" / ("x" * 300))],
+        "scope name too long": [p, "--scope", str(root / "allowed" / ("x" * 300))],
     }
 
 
@@ -178,6 +180,8 @@ def bad_inputs(tmp_path_factory) -> dict[str, list[str]]:
         "cursor past the end of the line",
         "unknown fulfiller",
         "empty --only",
+        "file name too long",
+        "scope name too long",
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(bad_inputs, case):

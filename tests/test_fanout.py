@@ -300,3 +300,37 @@ async def test_two_requests_asking_rg_the_same_share_one_process(code_tree: Path
         with pytest.raises(asyncio.CancelledError):
             await t
     assert children_named("rg") == []
+
+
+async def test_joining_a_run_whose_waiters_all_left_starts_it_afresh():
+    """The last waiter of a shared run is cancelled; while the run is winding down, another
+    request asks the same: it must get its own run, not the dying one's cancellation."""
+    b = Instrumented()
+    flights = Flights()
+    slow_exit = asyncio.Event()
+
+    async def stubborn() -> str:  # takes a moment to wind down once cancelled, like rg reaping
+        b.started.append("s")
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            await slow_exit.wait()
+            raise
+        return "never"
+
+    def call() -> Call[str]:
+        return Call(label="s", backend="inst", run=stubborn, key="s")
+
+    first = asyncio.create_task(fan_out([call()], flights=flights))
+    await asyncio.sleep(0.02)
+    first.cancel()
+    await asyncio.sleep(0.02)  # the first run is cancelled but has not finished yet
+    second = asyncio.create_task(fan_out([call()], flights=flights))
+    await asyncio.sleep(0.02)
+    slow_exit.set()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert b.started == ["s", "s"]  # the second request got a run of its own
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second

@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     def allowed_root_paths(self) -> tuple[Path, ...]:
         """Allowed roots, resolved (symlinks followed); empty entries ignored."""
         roots = [p for p in self.allowed_roots.split(os.pathsep) if p.strip()]
-        return tuple(Path(p).expanduser().resolve() for p in roots)
+        return tuple(_root(p) for p in roots)
 
     @property
     def llm_enabled(self) -> bool:
@@ -96,6 +96,13 @@ class Settings(BaseSettings):
             if s is not None and s.get_secret_value():
                 out.append(s.get_secret_value())
         return out
+
+
+def _root(text: str) -> Path:
+    try:
+        return Path(text).expanduser().resolve()
+    except (OSError, RuntimeError):  # `~nosuchuser`, a loop: taken literally, matches nothing
+        return Path(text).absolute()
 
 
 def load_settings(**overrides: object) -> Settings:

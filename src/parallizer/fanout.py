@@ -170,24 +170,30 @@ class Flights:
         """(outcome, how): how is "own" (this call ran it), "joined" or "cached"."""
         if ttl and (hit := self.cached(key)) is not None:
             return hit, "cached"
-        flight = self._flying.get(key)
-        how = "joined"
-        if flight is None:
-            flight = _Flight(asyncio.get_running_loop().create_task(start()))
-            self._flying[key] = flight
-            flight.task.add_done_callback(partial(self._landed, key, flight, ttl))
-            how = "own"
-        flight.waiters += 1
-        try:
-            outcome = await asyncio.shield(flight.task)
-        except asyncio.CancelledError:
+        while True:
+            flight = self._flying.get(key)
+            how = "joined"
+            if flight is None:
+                flight = _Flight(asyncio.get_running_loop().create_task(start()))
+                self._flying[key] = flight
+                flight.task.add_done_callback(partial(self._landed, key, flight, ttl))
+                how = "own"
+            flight.waiters += 1
+            try:
+                # asyncio.wait: only our own cancellation raises here, not the run's
+                await asyncio.wait({flight.task})
+            except asyncio.CancelledError:
+                flight.waiters -= 1
+                if flight.waiters == 0 and not flight.task.done():
+                    if self._flying.get(key) is flight:
+                        del self._flying[key]  # a dying run takes no new waiters
+                    flight.task.cancel()
+                    await asyncio.wait({flight.task})  # gone (subprocess reaped) on return
+                raise
             flight.waiters -= 1
-            if flight.waiters == 0 and not flight.task.done():
-                flight.task.cancel()
-                await asyncio.wait({flight.task})  # gone (subprocess reaped) when we return
-            raise
-        flight.waiters -= 1
-        return outcome, how
+            if not flight.task.cancelled():
+                return flight.task.result(), how
+            # its last other waiter left just as we joined: run it afresh
 
     async def aclose(self) -> None:
         tasks = [f.task for f in self._flying.values() if not f.task.done()]
@@ -405,8 +411,20 @@ async def fan_out(
     async with asyncio.TaskGroup() as tg:
         for i, call in enumerate(calls):
             tg.create_task(child(i, call), name=f"fanout:{call.backend}:{call.label[:40]}")
-    done = [o for o in outcomes if o is not None]
-    assert len(done) == len(calls)
+    # a child can only end without an outcome if it was cancelled while its caller was not
+    # (asyncio's TaskGroup then drops it silently): report it rather than lose its place
+    done = [
+        o
+        if o is not None
+        else Outcome(
+            label=c.label,
+            backend=c.backend,
+            ok=False,
+            kind="cancelled",
+            error="cancelled before it finished",
+        )
+        for o, c in zip(outcomes, calls, strict=True)
+    ]
     failed = sum(not o.ok for o in done)
     log.info("%d %s done: %d ok, %d failed", len(done), what, len(done) - failed, failed)
     return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class CardType(StrEnum):
@@ -66,6 +66,18 @@ class FulfillRequest(BaseModel):
     )
     global_context: GlobalContext = Field(default_factory=GlobalContext)
     fulfillers: list[str] | None = Field(default=None, max_length=32)
+
+    @field_validator("document_text", "user_id")
+    @classmethod
+    def _encodable(cls, v: str) -> str:
+        """A lone UTF-16 surrogate (an editor cutting an emoji in half) is not text."""
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"not valid Unicode text: a lone surrogate at character {exc.start}"
+            ) from None
+        return v
 
     @model_validator(mode="after")
     def _cursor_inside_document(self) -> FulfillRequest:

@@ -24,7 +24,7 @@ def resolve_inside(
     text = str(raw)
     if not text.strip() or "\x00" in text:
         raise BadInput(f"{what} is empty or malformed")
-    path = Path(text).expanduser()
+    path = Path(text)  # no `~` expansion: a client names paths on the server as they are
     if not path.is_absolute():
         raise BadInput(f"{what} must be an absolute path")
     try:
@@ -33,8 +33,11 @@ def resolve_inside(
         raise BadInput(f"{what} cannot be resolved") from exc
     if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
         raise PathNotAllowed(f"{what} is outside the allowed roots")
-    if kind == "dir" and not resolved.is_dir():
-        raise BadInput(f"{what} is not a directory")
-    if kind == "file" and not resolved.is_file():
-        raise BadInput(f"{what} is not a file")
+    try:
+        if kind == "dir" and not resolved.is_dir():
+            raise BadInput(f"{what} is not a directory")
+        if kind == "file" and not resolved.is_file():
+            raise BadInput(f"{what} is not a file")
+    except OSError as exc:  # a name too long, no permission to look
+        raise BadInput(f"{what} cannot be accessed ({exc.strerror or 'error'})") from exc
     return resolved

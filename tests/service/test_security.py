@@ -98,6 +98,8 @@ async def test_default_limit_takes_a_one_mib_document(code_tree):
         (json.dumps(body(cursor_position="1:2")).encode(), "cursor_position"),
         (json.dumps(body(user_id="")).encode(), "user_id"),
         (json.dumps(body(fulfillers="echo")).encode(), "fulfillers"),
+        # an editor cutting an emoji in half: a lone surrogate, not text
+        (json.dumps(body(text="# Plan\nhalf an emoji \ud83d here\n")).encode(), "surrogate"),
     ],
 )
 async def test_422_malformed_body_or_cursor(code_tree, raw, where):
@@ -196,6 +198,18 @@ async def test_422_scope_that_is_relative_or_not_a_directory(code_tree):
         )
     assert rel.status_code == 422 and "absolute" in _detail(rel)
     assert file.status_code == 422 and "not a directory" in _detail(file)
+
+
+async def test_422_for_paths_that_cannot_be_looked_at(code_tree):
+    app = app_with(settings_for(code_tree.parent), Echo())
+    too_long = str(code_tree / ("x" * 300))
+    async with asgi_client(app) as client:
+        tilde = await client.post(
+            "/fulfill", json=body(global_context={"scope_root": "~nosuchuser/x"})
+        )
+        long = await client.post("/fulfill", json=body(global_context={"scope_root": too_long}))
+    assert tilde.status_code == 422 and "absolute" in _detail(tilde)
+    assert long.status_code == 422 and "cannot be accessed" in _detail(long)
 
 
 # --- 401 -------------------------------------------------------------------------------------

@@ -90,6 +90,27 @@ async def test_closing_the_stream_cancels_the_work_and_kills_rg(code_tree, slow_
     assert 'parallizer_runs_total{end="disconnected",mode="stream"}' in metrics
 
 
+async def test_a_sync_request_whose_client_hangs_up_stops_and_kills_rg(
+    code_tree, slow_rg, rg_binary
+):
+    slow = Sleepy(delay=10)
+    app = app_with(settings_for(code_tree.parent), Grep(), slow, rg_binary=slow_rg)
+    async with uvicorn_server(app) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            pending = asyncio.create_task(client.post("/fulfill", json=body("hu", scope=code_tree)))
+            await eventually(lambda: len(children_named(rg_binary)) == 2 and slow.meter.started)
+            pending.cancel()  # the client gives up: its connection closes
+            try:
+                await pending
+            except asyncio.CancelledError:
+                pass
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            await eventually(lambda: not children_named(rg_binary) and slow.meter.cancelled)
+            metrics = (await client.get("/metrics")).text
+    assert slow.meter.finished == []
+    assert 'parallizer_runs_total{end="disconnected",mode="sync"}' in metrics
+
+
 async def test_fifty_concurrent_users_get_their_own_cards(code_tree):
     slow = Sleepy(delay=0.2)
     app = app_with(settings_for(code_tree.parent), Echo(), Grep(), slow)

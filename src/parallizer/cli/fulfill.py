@@ -65,14 +65,14 @@ def build_request(
 ) -> FulfillRequest:
     text = read_plan(file, settings.max_document_bytes)
     roots = settings.allowed_root_paths
-    scope_dir = (scope or Path.cwd()).expanduser().absolute()
+    scope_dir = (scope or Path.cwd()).absolute()  # the shell has expanded any `~`
     try:
         scope_root = resolve_inside(scope_dir, roots, what=f"--scope {scope_dir}", kind="dir")
     except PathNotAllowed as exc:
         raise fail(f"{exc} ({', '.join(map(str, roots))}; set PARALLIZER_ALLOWED_ROOTS)") from exc
     except BadInput as exc:
         raise fail(str(exc)) from exc
-    plan_abs = file.expanduser().absolute().resolve()
+    plan_abs = file.absolute().resolve()  # read_plan has checked it exists
     # the plan is only cited, never searched: it may live outside the allowed roots
     plan_path = str(plan_abs) if any(plan_abs.is_relative_to(r) for r in roots) else None
     names = [n.strip() for n in only.split(",") if n.strip()] if only is not None else None

@@ -13,12 +13,12 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from .. import __version__
 from ..config import Settings, load_settings
 from ..context import Job
 from ..models import FulfillRequest, FulfillResponse
@@ -62,13 +62,6 @@ def body_limit(settings: Settings) -> int:
     character is JSON-escaped (`\\uXXXX`), plus the envelope. The document itself is then
     held to `max_document_bytes` exactly."""
     return 4 * settings.max_document_bytes + 64 * 1024
-
-
-def _version() -> str:
-    try:
-        return version("parallizer")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0"
 
 
 @dataclass
@@ -145,7 +138,7 @@ def create_app(
 
     app = FastAPI(
         title="Parallizer",
-        version=_version(),
+        version=__version__,
         description=(
             "Reads a plan as it is written and surfaces question, context and completion "
             "cards, in parallel. Wire-compatible with the Parallax editor's client."
@@ -213,6 +206,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     async def fulfill(
         body: FulfillRequest,
         svc: ServiceDep,
+        request: Request,
         background: Annotated[
             bool,
             Query(description="answer at once with the current feed; the work lands in it"),
@@ -232,11 +226,17 @@ def _routes(app: FastAPI, settings: Settings) -> None:
             await _wait_began(run)
             feed = await svc.feed(body.user_id)
             return _wire(FulfillResponse(cards=feed.cards, processing=True))
+        gone = asyncio.ensure_future(_client_gone(request))
         try:
-            await asyncio.wait({run.task})
+            await asyncio.wait({run.task, gone}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:  # the server gave up on this request (shutdown)
             run.stop("shutdown")
             raise  # answered 503 by the RequestContext middleware
+        finally:
+            gone.cancel()
+        if not run.task.done():  # the client hung up: nobody waits for this work any more
+            run.stop("disconnected")
+            await asyncio.wait({run.task})
         if run.task.cancelled():
             feed = await svc.feed(body.user_id)
             resp = FulfillResponse(cards=feed.cards, processing=feed.processing)
@@ -312,6 +312,13 @@ def _routes(app: FastAPI, settings: Settings) -> None:
     async def prometheus() -> Response:
         data, content_type = metrics.exposition()
         return Response(content=data, media_type=content_type)
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the body has been read: the next message the
+    server sends us is the disconnect)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _wait_began(run: Run) -> None:
