@@ -270,3 +270,17 @@ def test_a_long_document_is_read_around_the_cursor_only():
 def test_absurd_tokens_are_not_queries():
     d = doc("# P\n\nSee `" + "x_" * 200 + "` and `ok_name`, and " + "y_" * 150 + "z.")
     assert [t.text for t in terms(d)] == ["ok_name"]
+
+
+def test_the_reading_window_of_a_huge_plan_is_bounded_around_the_cursor():
+    from parallizer.planner.offline import WINDOW, WINDOW_CHARS, window
+
+    long_lines = Document("\n".join("x" * 2000 for _ in range(600)), (300, 5))
+    many_lines = Document("\n".join(f"- item {i}" for i in range(100_000)), (99_990, 0))
+    for doc in (long_lines, many_lines):
+        w = window(doc)
+        assert doc.cursor[0] in w and len(w) <= WINDOW
+        assert sum(len(doc.lines[i]) + 1 for i in w) <= WINDOW_CHARS + 2001
+    assert window(many_lines).stop == 100_000  # at the end, it grows upwards only
+    small = Document("# a\n\nb\n", (1, 0))
+    assert window(small) == range(0, 4)  # a small plan is read whole

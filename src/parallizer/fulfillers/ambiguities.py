@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from .. import codefacts
 from ..backends.base import Availability, CodeQuery, CodeSearchResult
@@ -48,6 +48,7 @@ SUGGESTIONS = 3
 SUGGEST_CUTOFF = 60.0  # rapidfuzz ratio of normalised names below which nothing is suggested
 NEAR_TYPO = 85.0  # at or above this a name is suggested even where it is only used
 VOCAB_RESULTS = 300
+MAX_PATH_CHECKS = 10  # paths named by the plan checked against the file list, nearest first
 
 # usefulness of each kind of question, scaled by `_nearness` of its plan line to the cursor
 USEFULNESS: dict[str, float] = {
@@ -206,6 +207,48 @@ def rank_candidates(name: str, result: CodeSearchResult) -> list[Candidate]:
     return picked[:SUGGESTIONS]
 
 
+class FileIndex:
+    """The scope's file list, indexed once per request for the path questions: existence by
+    basename, directories as a set, and "did you mean" by a C-level shortlist of close
+    basenames (rapidfuzz.process) before the finer score, never a Python loop per file."""
+
+    SHORTLIST = 25
+
+    def __init__(self, files: list[str]) -> None:
+        self.by_base: dict[str, list[str]] = {}
+        self.dirs: set[str] = set()
+        for f in files:
+            head, _, base = f.rpartition("/")
+            self.by_base.setdefault(base, []).append(f)
+            while head and head not in self.dirs:
+                self.dirs.add(head)
+                head = head.rpartition("/")[0]
+
+    def exists(self, path: str) -> bool:
+        base = path.rpartition("/")[2]
+        return any(f == path or f.endswith("/" + path) for f in self.by_base.get(base, ()))
+
+    def has_dir(self, path: str) -> bool:
+        return path in self.dirs or any(d.endswith("/" + path) for d in self.dirs)
+
+    def closest(self, path: str, n: int) -> list[str]:
+        """Up to n files whose name is close, in a directory that is close."""
+        base = path.rpartition("/")[2]
+        near = process.extract(
+            base, list(self.by_base), scorer=fuzz.ratio, limit=self.SHORTLIST,
+            score_cutoff=SUGGEST_CUTOFF / 2,
+        )  # fmt: skip
+        scored = sorted(
+            (
+                (0.6 * score + 0.4 * fuzz.WRatio(path, f), f)
+                for name, score, _ in near
+                for f in self.by_base[name]
+            ),
+            key=lambda x: (-x[0], x[1]),
+        )
+        return [f for s, f in scored[:n] if s >= SUGGEST_CUTOFF]
+
+
 def _nearness(ctx: FulfillerContext, line: int) -> float:
     """How much being near the cursor matters for a question: some (the writer is working
     there), but a wrong name anywhere in the plan is still worth asking about."""
@@ -349,9 +392,10 @@ class Ambiguities:
                 questions.append(q)
             elif q := self._several_definitions(ctx, f):
                 questions.append(q)
-        if evidence.files is not None:
+        if evidence.files is not None and plan.paths:
+            index = FileIndex(evidence.files)
             questions += [
-                q for t in plan.paths if (q := self._missing_path(ctx, t, evidence.files))
+                q for t in plan.paths[:MAX_PATH_CHECKS] if (q := self._missing_path(ctx, t, index))
             ]
         questions += [self._open_spot(ctx, s, evidence) for s in plan.open_spots]
         return [q.card for q in self._pick(questions, ctx.settings.max_questions)]
@@ -465,26 +509,17 @@ class Ambiguities:
             "several", USEFULNESS["several"] * near, line, f"Which `{term.text}`?", text, cites
         )
 
-    def _missing_path(self, ctx: FulfillerContext, term: Term, files: list[str]) -> Question | None:
+    def _missing_path(self, ctx: FulfillerContext, term: Term, files: FileIndex) -> Question | None:
         path = term.text.lstrip("/")
-        if any(f == path or f.endswith("/" + path) for f in files):
+        if files.exists(path):
             return None
         parent = path.rsplit("/", 1)[0] if "/" in path else ""
-        parent_exists = not parent or any(
-            f.startswith(parent + "/") or f"/{parent}/" in f"/{f}" for f in files
-        )
+        parent_exists = not parent or files.has_dir(parent)
         if self._introduced(ctx, term) and parent_exists:
             return None  # a new file in an existing place: nothing to ask
         line, near = self._where(ctx, term)
         plan_cite = ctx.job.plan_citation(line)
-        base = path.rsplit("/", 1)[-1]
-        # a file whose name is close, in a directory that is close
-        scored = sorted(
-            ((0.6 * fuzz.ratio(base, f.rsplit("/", 1)[-1]) + 0.4 * fuzz.WRatio(path, f), f)
-             for f in files),
-            key=lambda x: (-x[0], x[1]),
-        )  # fmt: skip
-        close = [f"`{f}`" for s, f in scored[:SUGGESTIONS] if s >= SUGGEST_CUTOFF]
+        close = [f"`{f}`" for f in files.closest(path, SUGGESTIONS)]
         where = "" if parent_exists else f" (there is no `{parent}/` either)"
         ask = (
             f"Did you mean {_or_list(close)}, or is it a new file?"

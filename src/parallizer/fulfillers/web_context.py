@@ -20,6 +20,7 @@ from ..document import Document
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
+from ..planner.offline import window
 
 if TYPE_CHECKING:
     from ..context import FulfillerContext
@@ -56,12 +57,11 @@ _INTERNAL = re.compile(
 
 
 def _section_text(doc: Document) -> list[tuple[int, str]]:
+    """The cursor's section, within the planner's reading window (bounded for huge plans)."""
     sec = doc.cursor_section
-    return [
-        (i, doc.lines[i])
-        for i in range(sec.start + (1 if sec.level else 0), sec.end)
-        if i not in doc.fenced and doc.lines[i].strip()
-    ]
+    near = window(doc)
+    lines = range(max(sec.start + (1 if sec.level else 0), near.start), min(sec.end, near.stop))
+    return [(i, doc.lines[i]) for i in lines if i not in doc.fenced and doc.lines[i].strip()]
 
 
 def _is_name(tok: str) -> bool:

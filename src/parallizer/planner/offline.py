@@ -62,7 +62,8 @@ NEAR_DUPLICATE = 90  # rapidfuzz ratio of normalised forms at or above which ter
 NAME_MAX_RESULTS = 200  # enough to see a name's definitions and how widely it is used
 MAX_MENTION = 200  # characters; longer "names" are noise (and would not make a valid query)
 MERGE_POOL = 100  # only the strongest terms are merged and ranked: the rest cannot win
-WINDOW = 1500  # lines read around the cursor in a long document (far sections weigh little)
+WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
+WINDOW_CHARS = 64 * 1024  # and characters
 
 _EXTS = (
     "py|pyi|ts|tsx|js|jsx|mjs|cjs|go|rs|java|kt|cs|c|h|cc|cpp|hpp|rb|php|swift|sh|bash|"
@@ -277,11 +278,28 @@ def _line_mentions(doc: Document, i: int, add) -> str:
     return text
 
 
-def window(doc: Document, size: int = WINDOW) -> range:
-    """The lines worth reading: all of them, or `size` lines around the cursor."""
+def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
+    """The lines worth reading: all of them, or the lines around the cursor, growing on both
+    sides, up to `size` lines and `chars` characters (so a 1 MiB plan costs what 64 KiB
+    does: planning runs on the event loop)."""
     n = len(doc.lines)
-    start = min(max(0, doc.cursor[0] - size // 2), max(0, n - size))
-    return range(start, min(n, start + size))
+    lo, hi = doc.cursor[0], doc.cursor[0] + 1
+    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
+    while hi - lo < size and (lo > 0 or hi < n):
+        grew = False
+        for below in (True, False):
+            i = hi if below else lo - 1
+            if not 0 <= i < n:
+                continue
+            cost = min(len(doc.lines[i]), MAX_LINE) + 1
+            if cost > budget:
+                continue
+            budget -= cost
+            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
+            grew = True
+        if not grew:
+            break
+    return range(lo, hi)
 
 
 def mentions(doc: Document) -> list[Mention]:
