@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 class ParallizerError(Exception):
     """Base class for errors we raise on purpose."""
@@ -38,13 +41,28 @@ class BackendError(ParallizerError):
         return self.message
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
 def redact(text: str, secrets: list[str] | tuple[str, ...]) -> str:
     """`text` with every secret (and any run of 8+ of its leading characters, as APIs that
-    echo a key partly masked do) replaced by `***`. Use on anything a remote sent back."""
+    echo a key partly masked do) and any credentials inside a URL replaced by `***`. The one
+    redactor: used on what a remote sent back, on log lines, on timings and on /health."""
     for s in secrets:
-        if not s:
+        if len(s) < 4:
             continue
         text = text.replace(s, "***")
         if len(s) >= 12:
             text = text.replace(s[:8], "***")
-    return text
+    return _USERINFO.sub("***@", text)
+
+
+def redact_all(value: Any, secrets: list[str] | tuple[str, ...]) -> Any:
+    """`redact` applied to every string inside JSON-like data."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: redact_all(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(v, secrets) for v in value]
+    return value

@@ -8,27 +8,30 @@ import logging
 import sys
 import time
 
+from .errors import redact
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 class _Context(logging.Filter):
-    """Adds the request id and masks every configured secret (defence in depth: secrets are
-    never formatted into messages on purpose)."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 4]
+    """Adds the request id to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):  # an explicit extra= wins
             record.request_id = request_id.get()
-        if self.secrets:
-            msg = record.getMessage()
-            if any(s in msg for s in self.secrets):
-                for s in self.secrets:
-                    msg = msg.replace(s, "***")
-                record.msg, record.args = msg, None
         return True
+
+
+class _Redacting(logging.Formatter):
+    """Masks every configured secret in the finished line, traceback included (defence in
+    depth: secrets are never formatted into messages on purpose)."""
+
+    def __init__(self, inner: logging.Formatter, secrets: list[str]) -> None:
+        super().__init__()
+        self.inner, self.secrets = inner, secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record), self.secrets)
 
 
 class _JSON(logging.Formatter):
@@ -47,16 +50,18 @@ class _JSON(logging.Formatter):
 
 def setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_Context(secrets or []))
+    handler.addFilter(_Context())
+    formatter: logging.Formatter
     if fmt == "json":
-        handler.setFormatter(_JSON())
+        formatter = _JSON()
     else:
         f = logging.Formatter(
             "%(asctime)s.%(msecs)03d %(levelname)-5s [%(request_id)s] %(name)s: %(message)s",
             "%H:%M:%S",
         )
         f.converter = time.localtime
-        handler.setFormatter(f)
+        formatter = f
+    handler.setFormatter(_Redacting(formatter, secrets or []) if secrets else formatter)
     root = logging.getLogger("parallizer")
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)

@@ -18,7 +18,7 @@ from typing import Any
 from . import metrics
 from .context import FulfillerContext, Job
 from .document import Document
-from .errors import BadInput, DocumentTooLarge
+from .errors import BadInput, DocumentTooLarge, redact
 from .fanout import Call, Outcome, fan_out
 from .logs import request_id
 from .models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
@@ -119,6 +119,7 @@ class Orchestrator:
             extra=tagged,
         )
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        secrets = self.runtime.settings.secrets()
         contexts = {n: FulfillerContext(job=job, name=n) for n in names}
         per_fulfiller: dict[str, list[Card]] = {}
         timings: dict[str, FulfillerTiming] = {}
@@ -126,7 +127,7 @@ class Orchestrator:
         def finished(i: int, outcome: Outcome[list[Card]]) -> None:
             name = names[i]
             cards = list(outcome.value or []) if outcome.ok else []
-            timing = _timing(contexts[name], outcome, len(cards))
+            timing = _timing(contexts[name], outcome, len(cards), secrets)
             per_fulfiller[name], timings[name] = cards, timing
             metrics.FULFILLER_LATENCY.labels(name, "ok" if outcome.ok else "error").observe(
                 outcome.ms / 1000.0
@@ -206,14 +207,23 @@ def _runner(runtime: Runtime, ctx: FulfillerContext) -> Any:
     return run
 
 
-def _timing(ctx: FulfillerContext, outcome: Outcome[list[Card]], n_cards: int) -> FulfillerTiming:
+def _timing(
+    ctx: FulfillerContext, outcome: Outcome[list[Card]], n_cards: int, secrets: list[str]
+) -> FulfillerTiming:
+    """The fulfiller's report; error strings pass the redactor (an unexpected exception's
+    text is shown as is, so it must not carry a configured secret either)."""
+    queries = [o.timing() for o in ctx.outcomes]
+    if secrets:
+        for q in queries:
+            if q.error:
+                q.error = redact(q.error, secrets)
     return FulfillerTiming(
         ms=round(outcome.ms, 1),
         start_ms=round(outcome.start_ms, 1),
         ok=outcome.ok,
-        error=outcome.error,
+        error=redact(outcome.error, secrets) if outcome.error else None,
         mode=ctx.mode,
         skipped=ctx.skipped,
         cards=n_cards,
-        queries=[o.timing() for o in ctx.outcomes],
+        queries=queries,
     )

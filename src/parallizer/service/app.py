@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from .. import __version__
 from ..config import Settings, load_settings
 from ..context import Job
+from ..errors import redact_all
 from ..models import FulfillRequest, FulfillResponse
 from ..orchestrator import CardEvent, DoneEvent, FulfillerEvent, Orchestrator
 from ..runtime import Runtime
@@ -298,7 +298,7 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         body = Health(
             version=app.version, fulfillers=report["fulfillers"], backends=report["backends"]
         ).model_dump(mode="json")
-        return JSONResponse(_scrub(body, settings.secrets()))
+        return JSONResponse(redact_all(body, settings.secrets()))
 
     @app.get(
         "/metrics",
@@ -385,20 +385,3 @@ class RunStream(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.run.stop("disconnected")
-
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    """Defence in depth for /health: no configured secret, no credentials inside a URL."""
-    if isinstance(value, str):
-        for s in secrets:
-            if len(s) >= 4:
-                value = value.replace(s, "***")
-        return _USERINFO.sub("***@", value)
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    return value
