@@ -93,7 +93,11 @@ def slow_rg(tmp_path: Path, rg_binary: str) -> str:
     The wrapper `exec`s rg, so the spawned pid is rg itself; the test can check it is gone.
     """
     pre = tmp_path / "sleepy-pre.sh"
-    pre.write_text("#!/bin/sh\nexec sleep 5\n")
+    # slow for up to 30 s, but gone within 50 ms of rg (its parent): no orphan outlives a test
+    pre.write_text(
+        "#!/bin/sh\ni=0\n"
+        'while [ $i -lt 600 ] && kill -0 "$PPID" 2>/dev/null; do sleep 0.05; i=$((i+1)); done\n'
+    )
     wrapper = tmp_path / "slow-rg"
     wrapper.write_text(f'#!/bin/sh\nexec "{rg_binary}" --pre "{pre}" "$@"\n')
     for p in (pre, wrapper):

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     allowed_roots: str = Field(default_factory=os.getcwd)
 
     # --- service ----------------------------------------------------------------------
+    max_runs: int = Field(
+        default=2000, ge=1, description="requests in flight per process; more get 503"
+    )
     api_token: SecretStr | None = None
     cors_origins: str = ""
     feed_ttl: float = Field(default=3600.0, gt=0, description="seconds before an idle feed expires")
@@ -61,14 +64,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("perplexity_api_key", "llm_api_key", "api_token", mode="before")
+    @field_validator(
+        "perplexity_api_key", "llm_api_key", "api_token", "searxng_url", "llm_url", "llm_model",
+        mode="before",
+    )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
-
-    @field_validator("searxng_url", "llm_url", "llm_model", mode="before")
-    @classmethod
-    def _empty_str_is_unset(cls, v: object) -> object:
+        """`FOO=` in a .env file means unset, not an empty key or URL."""
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator("log_level")

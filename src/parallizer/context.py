@@ -36,13 +36,19 @@ class Job:
     clock: Clock = field(default_factory=Clock)
     memo: Memo = field(default_factory=Memo)
 
+    @property
+    def plan_relpath(self) -> str | None:
+        """The plan's path relative to scope_root when the plan lies inside it (its lines
+        would match every name it mentions, so searches leave it out)."""
+        if self.plan_path is None or self.scope_root is None:
+            return None
+        if not self.plan_path.is_relative_to(self.scope_root):
+            return None
+        return self.plan_path.relative_to(self.scope_root).as_posix()
+
     def plan_citation(self, line: int) -> str:
         """`path:line` (1-based) of a line of the plan, relative to scope_root when inside."""
-        name = "plan"
-        if self.plan_path is not None:
-            name = self.plan_path.name
-            if self.scope_root is not None and self.plan_path.is_relative_to(self.scope_root):
-                name = self.plan_path.relative_to(self.scope_root).as_posix()
+        name = self.plan_relpath or (self.plan_path.name if self.plan_path else "plan")
         return f"{name}:{line + 1}"
 
 

@@ -13,7 +13,7 @@ import pytest
 from parallizer.service.app import body_limit
 from parallizer.service.feed import MemoryFeedStore
 
-from .kit import Echo, Grep, app_with, asgi_client, body, settings_for
+from .kit import Echo, Grep, Sleepy, app_with, asgi_client, body, settings_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -315,3 +315,22 @@ async def test_unexpected_error_is_a_generic_500_with_a_logged_traceback(code_tr
     assert "hunter2" not in r.text
     [rec] = [r for r in caplog.records if r.name == "parallizer.http" and r.exc_info]
     assert "hunter2" in str(rec.exc_info[1])
+
+
+# --- 503 -------------------------------------------------------------------------------------
+
+
+async def test_503_past_the_bound_on_requests_in_flight(code_tree):
+    slow = Sleepy(delay=5)
+    app = app_with(settings_for(code_tree.parent, max_runs=2), slow)
+    async with asgi_client(app) as client:
+        for user in ("a", "b"):
+            r = await client.post("/fulfill?background=true", json=body(user))
+            assert r.status_code == 200
+        busy = await client.post("/fulfill?background=true", json=body("c"))
+        again = await client.post("/fulfill?background=true", json=body("a"))  # replaces a's
+        await client.delete("/user/a/feed")
+        await client.delete("/user/b/feed")
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert "busy" in _detail(busy)
+    assert again.status_code == 200

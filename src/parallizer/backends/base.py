@@ -47,9 +47,6 @@ class CodeQuery(BaseModel):
     max_results: int = Field(default=50, ge=1, le=10_000)
     max_per_file: int = Field(default=10, ge=1, le=10_000)
     globs: tuple[str, ...] = ()
-    only_matching: bool = Field(
-        default=False, description="report each matched text (for vocabulary look-ups)"
-    )
 
 
 class ContextLine(BaseModel):

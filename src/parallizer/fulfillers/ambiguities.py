@@ -40,7 +40,7 @@ from ..planner import OpenSpot, Plan, PlannedQuery, Term
 from ..planner import llm as llm_planner
 from ..planner.offline import STOP_WORDS, exclude_globs
 from .base import with_ripgrep
-from .evidence import Found, one_line, plan_relpath, planned
+from .evidence import Found, one_line, planned
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
 
@@ -355,7 +355,7 @@ class Ambiguities:
 
         # stage 2, only for names nothing matched: the vocabulary around each, and for a
         # dotted name whether its last part exists at all
-        exclude = plan_relpath(ctx.job)
+        exclude = ctx.job.plan_relpath
         unmatched = [
             f.planned.term for f in evidence.found.values() if f.empty and f.planned.term.is_name
         ]

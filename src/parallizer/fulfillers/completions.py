@@ -21,6 +21,7 @@ from ..backends.base import Availability, CodeQuery, CodeSearchResult
 from ..document import Document
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
+from ..planner.offline import exclude_globs
 from .base import with_ripgrep
 
 if TYPE_CHECKING:
@@ -33,14 +34,9 @@ _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _glob_escape(path: str) -> str:
-    return re.sub(r"([\\*?\[\]{}!])", r"\\\1", path)
-
-
 def prefix_query(prefix: str, exclude: str | None = None) -> CodeQuery:
     """Names starting with `prefix`; `exclude` (a path relative to the root, e.g. the plan
     itself) is left out, so the plan does not complete from itself."""
-    globs = (f"!/{_glob_escape(exclude)}",) if exclude else ()
     return CodeQuery(
         pattern=rf"\b{re.escape(prefix)}[A-Za-z0-9_]+",
         mode="regex",
@@ -48,8 +44,7 @@ def prefix_query(prefix: str, exclude: str | None = None) -> CodeQuery:
         context=0,
         max_results=300,
         max_per_file=30,
-        only_matching=True,
-        globs=globs,
+        globs=exclude_globs(exclude),
     )
 
 
@@ -158,9 +153,7 @@ class Completions:
         if ctx.job.scope_root is None:
             ctx.skipped = "no scope_root to take names from"
             return []
-        root, plan = ctx.job.scope_root, ctx.job.plan_path
-        inside = plan is not None and plan.is_relative_to(root)
-        query = prefix_query(prefix, plan.relative_to(root).as_posix() if inside else None)
+        query = prefix_query(prefix, ctx.job.plan_relpath)
         [out] = await ctx.run([ctx.code_call(query, label=f"{prefix}…")])
         if not out.ok or out.value is None:
             return []

@@ -7,24 +7,14 @@ from dataclasses import dataclass, field
 
 from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
-from ..context import FulfillerContext, Job
+from ..context import FulfillerContext
 from ..fanout import Outcome
 from ..planner import Plan, PlannedQuery, plan_for
 
 
-def plan_relpath(job: Job) -> str | None:
-    """The plan's own path relative to scope_root, when the plan lies inside it. Its lines
-    match every name it mentions, so the planner's searches leave it out."""
-    if job.plan_path is None or job.scope_root is None:
-        return None
-    if not job.plan_path.is_relative_to(job.scope_root):
-        return None
-    return job.plan_path.relative_to(job.scope_root).as_posix()
-
-
 def planned(ctx: FulfillerContext) -> Plan:
     """The request's plan: the same object (and queries) for every fulfiller that asks."""
-    return plan_for(ctx.document, ctx.settings.max_queries, exclude=plan_relpath(ctx.job))
+    return plan_for(ctx.document, ctx.settings.max_queries, exclude=ctx.job.plan_relpath)
 
 
 def _source_first(matches: list[CodeMatch]) -> list[CodeMatch]:

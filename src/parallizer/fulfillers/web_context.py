@@ -20,7 +20,7 @@ from ..document import Document
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
-from ..planner.offline import window
+from ..planner.offline import STOP_WORDS, window
 
 if TYPE_CHECKING:
     from ..context import FulfillerContext
@@ -32,19 +32,13 @@ MAX_CARDS = 3
 LEAD_WORDS = 40  # words of an answer's leading sentences in an offline card
 
 # --- offline query planning -----------------------------------------------------------------
-# A deliberately small extraction; `offline_queries` is the one function to point at the
-# shared offline planner once it exists.
+# Web queries want public topics in words, not the repository's own names, so this reads the
+# cursor's section its own way; it shares the planner's stop words and reading window.
 
-_STOP = frozenset(
-    """a about above after again all also an and any are as at be because been before being
-    below between both but by can could did do does each few for from further had has have
-    how i if in into is it its just like may might more most must need needs no not now of
-    off on once only or other our out over own same shall should so some such than that the
-    their them then there these they this those through to too under until up upon us use
-    used uses using very via was we were what when where which while who why will with
-    would you your add adds make makes keep keeps new one two first next todo tbd etc e.g i.e
-    plan section step steps goal goals note notes overview background summary introduction
-    context details""".split()
+# the planner's English stop words, plus words that name a plan's parts rather than topics
+_STOP = STOP_WORDS | frozenset(
+    """plan section step steps goal goals note notes overview background summary
+    introduction context details todo tbd""".split()
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[])")
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")

@@ -27,7 +27,7 @@ from ..runtime import Runtime
 from . import errors, metrics, sse
 from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
-from .runs import END_OF_RUN, Run, RunManager, ShuttingDown
+from .runs import END_OF_RUN, Busy, Run, RunManager, ShuttingDown
 from .schemas import (
     AUTH_RESPONSES,
     ERROR_RESPONSES,
@@ -84,6 +84,8 @@ class Service:
             return self.runs.start(request, job, **kw)
         except ShuttingDown as exc:
             raise HTTPException(503, str(exc)) from exc
+        except Busy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
 
     async def feed(self, user_id: str) -> CachedFeed:
         snap = await self.store.get(user_id)
@@ -117,7 +119,7 @@ def create_app(
         rt = runtime or Runtime(settings)
         st = store or memory_store_from_settings(settings)
         orch = Orchestrator(rt)
-        runs = RunManager(orch, st)
+        runs = RunManager(orch, st, max_runs=settings.max_runs)
         app.state.service = Service(settings, rt, orch, st, runs)
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
@@ -310,7 +312,8 @@ def _routes(app: FastAPI, settings: Settings) -> None:
         summary="Prometheus metrics",
     )
     async def prometheus() -> Response:
-        data, content_type = metrics.exposition()
+        # with several workers this reads every worker's metric files: off the event loop
+        data, content_type = await asyncio.to_thread(metrics.exposition)
         return Response(content=data, media_type=content_type)
 
 

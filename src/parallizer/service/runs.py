@@ -42,6 +42,10 @@ class ShuttingDown(RuntimeError):
     """No new run once shutdown began."""
 
 
+class Busy(RuntimeError):
+    """As many runs in flight as the process takes (`PARALLIZER_MAX_RUNS`)."""
+
+
 class _EndOfRun:
     pass
 
@@ -78,8 +82,11 @@ class Run:
 
 
 class RunManager:
-    def __init__(self, orchestrator: Orchestrator, store: FeedStore) -> None:
+    def __init__(
+        self, orchestrator: Orchestrator, store: FeedStore, max_runs: int = 1_000_000
+    ) -> None:
         self.orchestrator = orchestrator
+        self.max_runs = max_runs
         self.store = store
         self._latest: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -105,6 +112,10 @@ class RunManager:
             raise ShuttingDown("the server is shutting down")
         user = request.user_id
         previous = self._latest.get(user)
+        # a user's new request replaces their running one, so it never counts twice
+        replacing = previous is not None and not previous.task.done()
+        if len(self._tasks) - replacing >= self.max_runs:
+            raise Busy(f"the server is busy: {len(self._tasks)} requests in flight; retry soon")
         run = Run(user_id=user, mode=mode, request=request, job=job, listener=listener)
         self._latest[user] = run
         run.task = asyncio.create_task(self._drive(run, previous), name=f"run:{mode}:{user[:40]}")
