@@ -28,11 +28,8 @@ async def _ask(client: LLMClient) -> object:
 
 async def test_structured_output_is_requested_and_schema_valid():
     async with running("llm", api_key=LLM_KEY) as emu:
-        c = llm_client(emu)
-        try:
+        async with llm_client(emu) as c:
             value = await _ask(c)
-        finally:
-            await c.aclose()
     assert isinstance(value, dict) and set(value) == {"queries"}
     assert 1 <= len(value["queries"]) <= 4 and all(isinstance(q, str) for q in value["queries"])
     assert any("backoff" in q or "jitter" in q or "redis" in q for q in value["queries"])
@@ -43,12 +40,9 @@ async def test_structured_output_is_requested_and_schema_valid():
 
 async def test_an_endpoint_rejecting_response_format_is_asked_again_with_the_schema_in_prompt():
     async with running("llm", llm_format="reject") as emu:
-        c = llm_client(emu)
-        try:
+        async with llm_client(emu) as c:
             first = await _ask(c)
             second = await _ask(c)
-        finally:
-            await c.aclose()
     assert isinstance(first, dict) and first["queries"] and second == first
     # 400 once, then the client remembers: no more response_format
     assert [(r.response_format, r.status) for r in emu.stats.requests] == [
@@ -63,11 +57,8 @@ async def test_an_endpoint_rejecting_response_format_is_asked_again_with_the_sch
 @pytest.mark.parametrize("fmt", ["fenced", "list"])
 async def test_an_endpoint_ignoring_response_format_is_read_tolerantly(fmt):
     async with running("llm", llm_format=fmt) as emu:
-        c = llm_client(emu)
-        try:
+        async with llm_client(emu) as c:
             value = await _ask(c)
-        finally:
-            await c.aclose()
     queries = items_of(value, "queries")
     assert queries and all(isinstance(q, str) and q for q in queries)
 
@@ -82,12 +73,9 @@ async def test_an_endpoint_ignoring_response_format_is_read_tolerantly(fmt):
 )
 async def test_garbage_refusal_and_empty_answers_are_backend_errors(fmt, kind, reason):
     async with running("llm", llm_format=fmt) as emu:
-        c = llm_client(emu)
-        try:
+        async with llm_client(emu) as c:
             with pytest.raises(BackendError) as err:
                 await _ask(c)
-        finally:
-            await c.aclose()
     assert err.value.kind == kind and reason in err.value.message
 
 
@@ -98,15 +86,12 @@ async def test_garbage_refusal_and_empty_answers_are_backend_errors(fmt, kind, r
 )  # fmt: skip
 async def test_transport_faults_are_failed_outcomes_and_never_retried(fault, kind):
     async with running("llm", fault_on=[f"boom={fault}"], retry_after=0.01) as emu:
-        c = llm_client(emu, timeout=0.5)
-        try:
+        async with llm_client(emu, timeout=0.5) as c:
             calls = [
                 c.call(t, lambda t=t: c.complete_json(system="s", user=t, schema=SCHEMA, name="q"))
                 for t in ("boom now", "all good")
             ]
             bad, good = await fan_out(calls)
-        finally:
-            await c.aclose()
     assert not bad.ok and bad.kind == kind and bad.backend == "llm"
     assert good.ok and good.value["queries"]
     assert sum(r.text == "boom now" for r in emu.stats.requests) == 1  # SDK retries are off
@@ -114,12 +99,9 @@ async def test_transport_faults_are_failed_outcomes_and_never_retried(fault, kin
 
 async def test_a_rejected_key_echoed_back_is_redacted():
     async with running("llm", api_key="the-right-key") as emu:
-        c = llm_client(emu)
-        try:
+        async with llm_client(emu) as c:
             with pytest.raises(BackendError) as err:
                 await _ask(c)
-        finally:
-            await c.aclose()
     assert err.value.kind == "http_401"
     assert LLM_KEY not in err.value.message and "***" in err.value.message
     assert "check PARALLIZER_LLM_API_KEY" in err.value.message
@@ -127,25 +109,19 @@ async def test_a_rejected_key_echoed_back_is_redacted():
 
 async def test_llm_calls_run_concurrently_under_the_llm_limiter():
     async with running("llm", latency=0.2) as emu:
-        c = LLMClient(base_url=emu.url, model="m", timeout=5, max_concurrent=3)
-        try:
+        async with LLMClient(base_url=emu.url, model="m", timeout=5, max_concurrent=3) as c:
             outs = await fan_out(
                 [c.call(f"c{i}", lambda i=i: c.complete_text(system="s", user=f"line {i}"))
                  for i in range(5)]
             )  # fmt: skip
-        finally:
-            await c.aclose()
     assert all(o.ok and o.value for o in outs)
     assert emu.stats.peak == 3 and c.limiter.peak == 3
 
 
 async def test_no_key_is_fine_for_local_servers():
     async with running("llm") as emu:
-        c = LLMClient(base_url=emu.url, model="m", timeout=5)
-        try:
+        async with LLMClient(base_url=emu.url, model="m", timeout=5) as c:
             assert await c.complete_text(system="s", user="continue the retry loop")
-        finally:
-            await c.aclose()
     assert "no API key" in c.availability().reason
 
 

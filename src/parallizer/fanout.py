@@ -78,6 +78,20 @@ class Outcome(Generic[T]):
     results: int | None = None
     shared: bool = False
 
+    @classmethod
+    def cancelled(
+        cls,
+        call: Call[Any],
+        reason: str,
+        *,
+        start_ms: float = 0.0,
+        ms: float = 0.0,
+        shared: bool = False,
+    ) -> Outcome[Any]:
+        """A call that ended by a cancellation its caller did not ask for."""
+        return cls(label=call.label, backend=call.backend, ok=False, kind="cancelled",
+                   error=reason, start_ms=start_ms, ms=ms, shared=shared)  # fmt: skip
+
     def timing(self) -> QueryTiming:
         return QueryTiming(
             query=self.label,
@@ -289,12 +303,9 @@ async def _run_shared(call: Call[T], clock: Clock, fut: asyncio.Future[Outcome[T
     ended = time.perf_counter()
     metrics.CACHE_EVENTS.labels(call.backend, "shared").inc()
     if fut.cancelled():
-        return Outcome(
-            label=call.label,
-            backend=call.backend,
-            ok=False,
-            kind="cancelled",
-            error="the identical query it waited for was cancelled",
+        return Outcome.cancelled(
+            call,
+            "the identical query it waited for was cancelled",
             start_ms=clock.ms(started),
             ms=(ended - started) * 1000.0,
             shared=True,
@@ -414,15 +425,7 @@ async def fan_out(
     # a child can only end without an outcome if it was cancelled while its caller was not
     # (asyncio's TaskGroup then drops it silently): report it rather than lose its place
     done = [
-        o
-        if o is not None
-        else Outcome(
-            label=c.label,
-            backend=c.backend,
-            ok=False,
-            kind="cancelled",
-            error="cancelled before it finished",
-        )
+        o if o is not None else Outcome.cancelled(c, "cancelled before it finished")
         for o, c in zip(outcomes, calls, strict=True)
     ]
     failed = sum(not o.ok for o in done)

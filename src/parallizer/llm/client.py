@@ -91,6 +91,12 @@ class LLMClient:
             await self._client.close()
             self._client = None
 
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def call(
         self, label: str, run: Callable[[], Awaitable[T]], *, key: Hashable | None = None
     ) -> Call[T]:
