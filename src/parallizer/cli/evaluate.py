@@ -45,6 +45,7 @@ def eval_(
     from ..eval.cases import CaseError, load_suite
     from ..eval.fetch import FetchError, default_cache, ensure_trees
     from ..eval.run import MODES, PlanRun, run_suite
+    from ..eval.score import check_data
     from ..logs import setup_logging
 
     modes = MODES if mode == "both" else (mode,)
@@ -61,6 +62,9 @@ def eval_(
         trees = ensure_trees(list(suite.trees.values()), cache or default_cache(), console.print)
     except (CaseError, FetchError) as exc:
         raise fail(str(exc)) from exc
+    problems = check_data(suite.plans, trees)
+    if problems:
+        raise fail("the evaluation data is inconsistent: " + "; ".join(problems))
     if fetch_only:
         for name, path in trees.items():
             console.print(f"{name}: {path}")

@@ -169,3 +169,42 @@ def score_plan(plan: Plan, cards: list[dict[str, Any]], tree: Path) -> PlanScore
     for card in cards:
         out.citations += [check_citation(c, tree, plan.path) for c in citations(card)]
     return out
+
+
+def _cites_definition(m: Mistake, tree: Path) -> bool:
+    """The cited line exists and names the correction (or, for arity and ambiguity, the name)."""
+    assert m.cite is not None
+    found = _CITATION.match(m.cite)
+    path = (tree / found.group("path")).resolve() if found else None
+    if found is None or path is None or not path.is_relative_to(tree.resolve()):
+        return False
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    line = int(found.group("line"))
+    if not 1 <= line <= len(lines):
+        return False
+    names = [n for n in (*m.correct, *m.names) if not _CITATION.match(n) and "/" not in n]
+    return any(re.split(r"\.|::", n)[-1] in lines[line - 1] for n in names)
+
+
+def check_data(plans: list[Plan], trees: dict[str, Path]) -> list[str]:
+    """Mistakes in the expected answers themselves: a name the plan does not contain, a cited
+    definition that is not where the case file says."""
+    problems = []
+    for plan in plans:
+        text = plan.path.read_text(encoding="utf-8")
+        where = f"{plan.tree}/{plan.path.name}"
+        for m in plan.mistakes:
+            if not any(n in text for n in m.names):
+                problems.append(f"{where}: {m.id}: none of {list(m.names)} is in the plan")
+            if m.cite and not _cites_definition(m, trees[plan.tree]):
+                problems.append(f"{where}: {m.id}: {m.cite} is not a line defining the correction")
+        for k in plan.keep:
+            if k.name not in text:
+                problems.append(f"{where}: keep-name {k.name!r} is not in the plan")
+        for o in plan.open:
+            if o not in text:
+                problems.append(f"{where}: open phrase {o!r} is not in the plan")
+    return problems
