@@ -81,9 +81,11 @@ def eval_(
 
     runs = asyncio.run(run_suite(suite, trees, modes, progress=progress, **overrides))
     try:
-        written = report.write(out, suite, runs, trees)
+        written = report.write(out, suite, runs)
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror}") from exc
-    Console(width=200).print(report.table(report.rows(suite, runs)))
+    all_rows = report.rows(suite, runs)
+    Console(width=200).print(report.table(all_rows))
+    Console(width=200).print(report.kinds_line(all_rows), markup=False, highlight=False)
     for path in written:
         console.print(f"wrote {path}")
