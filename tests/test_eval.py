@@ -86,6 +86,10 @@ def test_a_suggestion_is_not_a_claim_that_the_name_is_missing():
     assert claims_missing(text, "TooManyRetry")
     assert not claims_missing(text, "TooManyRetries")
     assert claims_missing("`os.path.join` does not exist in the tree", "os.path.join")
+    assert claims_missing(
+        "The plan names `AtomicU64`, but the code defines no `AtomicU64`.", "AtomicU64"
+    )
+    assert claims_missing("Nothing defines `TooManyRetries`", "TooManyRetries")
     assert not claims_missing("`os.path.join` is used in 3 files", "os.path.join")
 
 

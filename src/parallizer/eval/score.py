@@ -23,7 +23,8 @@ from typing import Any
 from .cases import Mistake, Plan
 
 MISSING = re.compile(
-    r"nothing (?:in the \w+ )?match|no match|not found|(?:does|do|did)(?: not|n't) exist|"
+    r"nothing (?:in the \w+ )?(?:match|define)|no match|not found|(?:does|do|did)(?: not|n't) exist|"
+    r"defines? no\b|(?:has|have) no (?:definition|such)|"
     r"no such|missing|not defined|undefined|(?:can ?not|can't|could not|couldn't) find|"
     r"unknown|no definition|not (?:in|part of) (?:the |this )?(?:repo|tree|code|project)|"
     r"isn't (?:defined|there)|is not (?:defined|there)|never defined",
