@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -85,7 +86,8 @@ def eval_(
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror}") from exc
     all_rows = report.rows(suite, runs)
-    Console(width=200).print(report.table(all_rows))
-    Console(width=200).print(report.kinds_line(all_rows), markup=False, highlight=False)
+    out_console = Console() if sys.stdout.isatty() else Console(width=200)  # a log: no folding
+    out_console.print(report.table(all_rows))
+    out_console.print(report.kinds_line(all_rows), markup=False, highlight=False)
     for path in written:
         console.print(f"wrote {path}")

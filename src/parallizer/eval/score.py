@@ -3,8 +3,9 @@
 Pure functions over card dicts, a tree and the plan: no network, no product code.
 - a mistake is *named* when a question card's header or text mentions how the plan wrote it
   (a dotted `Foo.bar` also counts when both parts appear in the card), and *corrected* when that
-  card also mentions the correction (or cites the real definition's `path:line`); a mistake with
-  no correction (a vague word, an invented name with no near one) counts as corrected when named;
+  card also mentions the correction (or cites the real definition's `path:line`) — in a card
+  listing several things, the list item naming the mistake must hold its correction; a mistake
+  with no correction (a vague word, an invented name) counts as corrected when named;
 - a *false missing* is a question sentence that mentions a name the plan introduces (or a
   standard-library name) and says it is missing / does not exist (text after "did you mean" is a
   suggestion, not a claim);
@@ -103,18 +104,29 @@ class PlanScore:
         return [c for c in self.citations if not c.ok]
 
 
+def _about(card: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """The parts of a card that speak about one of `names`: the whole card when its header
+    names it or it is not a list; else each list item naming it (a card grouping several
+    mistakes must give each its own correction)."""
+    text = card_text(card)
+    items = [ln for ln in text.splitlines() if ln.lstrip().startswith(("- ", "* "))]
+    if len(items) < 2 or mentions_any(card.get("header", ""), names):
+        return [text] if mentions_any(text, names) else []
+    return [ln for ln in items if mentions_any(ln, names)]
+
+
 def _match_mistake(m: Mistake, qs: list[tuple[int, dict[str, Any]]]) -> MistakeResult:
     res = MistakeResult(id=m.id, kind=m.kind)
     for i, card in qs:
-        text = card_text(card)
-        if not mentions_any(text, m.names):
+        parts = _about(card, m.names)
+        if not parts:
             continue
-        cites = citations(card)
-        cited = m.cite is not None and (m.cite in cites or m.cite in text)
-        corrected = (not m.correct and m.cite is None) or cited or mentions_any(text, m.correct)
-        better = (corrected, cited) > (res.corrected, res.cited) or not res.named
-        if better:
-            res.named, res.corrected, res.cited, res.card = True, corrected, cited, i
+        whole = len(parts) == 1 and parts[0] == card_text(card)
+        for part in parts:
+            cited = m.cite is not None and (m.cite in part or (whole and m.cite in citations(card)))
+            corrected = (not m.correct and m.cite is None) or cited or mentions_any(part, m.correct)
+            if (corrected, cited) > (res.corrected, res.cited) or not res.named:
+                res.named, res.corrected, res.cited, res.card = True, corrected, cited, i
     return res
 
 
