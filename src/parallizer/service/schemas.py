@@ -56,8 +56,10 @@ class Root(BaseModel):
     active_users: int = Field(description="users with a feed held now")
 
 
-class FulfillerHealth(Availability):
+class FulfillerHealth(BaseModel):
     name: str
+    available: bool
+    reason: str = ""
 
 
 class Health(BaseModel):
