@@ -106,9 +106,8 @@ async def fulfill(
         # the client hung up: the run goes on alone and lands in the feed; nobody reads this
         run.detach()
         return Response(status_code=CLIENT_CLOSED)
-    if run.task.cancelled():
-        feed = await svc.feed(body.user_id)
-        resp = FulfillResponse(cards=feed.cards, processing=feed.processing)
+    if run.task.cancelled():  # superseded or deleted: the feed as it is, nothing new
+        resp = await feed_answer(svc, body.user_id, (), None)
         return _wire(resp, **{CANCELLED_HEADER: run.end or "cancelled"})
     if (exc := run.task.exception()) is not None:
         raise exc
