@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,16 +36,41 @@ class CachedFeed(BaseModel):
 
 
 class FeedCleared(BaseModel):
+    status: Literal["success", "not_found"] = Field(
+        description="success: the user had cards or a running request; not_found otherwise"
+    )
+    message: str
     user_id: str
     cleared: bool = Field(description="the user had cards or a running request")
     cancelled: bool = Field(description="a running request of the user was cancelled")
 
 
-class Health(BaseModel):
-    status: str = Field(default="ok", description="ok while the service answers")
+SERVICE_NAME = "Parallizer Backend"
+
+
+class Root(BaseModel):
+    service: str = SERVICE_NAME
+    status: Literal["running"] = "running"
     version: str
-    fulfillers: dict[str, Availability]
+    fulfillers: int = Field(description="how many fulfillers this server has")
+    active_users: int = Field(description="users with a feed held now")
+
+
+class FulfillerHealth(BaseModel):
+    name: str
+    available: bool
+    reason: str = ""
+
+
+class Health(BaseModel):
+    service: str = SERVICE_NAME
+    status: Literal["healthy"] = Field(
+        default="healthy", description="healthy while the service answers"
+    )
+    version: str
+    fulfillers: list[FulfillerHealth]
     backends: dict[str, Availability]
+    active_users: int
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -61,3 +86,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "body or document over the size limit"},
     422: {"model": InvalidBody, "description": "malformed body, cursor or parameter"},
 }
+
+
+def as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """`responses` documented as application/json on a route whose own answer is another
+    media type (the event stream): FastAPI would file a `model` under the route's type.
+    The models are referenced by name: other routes register them."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, spec in responses.items():
+        ref = {"$ref": f"#/components/schemas/{spec['model'].__name__}"}
+        out[status] = {
+            "description": spec["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+    return out
