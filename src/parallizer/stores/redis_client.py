@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from redis import asyncio as aioredis
 from redis import exceptions as rexc
 
+from ..errors import StoreUnavailable
+
 log = logging.getLogger("parallizer.redis")
 
 T = TypeVar("T")
@@ -29,7 +31,7 @@ PREFIX = "parallizer:"
 _FAILURES = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError, OSError, TimeoutError)
 
 
-class RedisUnavailable(RuntimeError):
+class RedisUnavailable(StoreUnavailable):
     """Redis could not be reached or did not answer in time; the message says why."""
 
 

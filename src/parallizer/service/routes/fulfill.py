@@ -9,18 +9,22 @@ request of the same user (or deleting the feed, or shutdown) stops it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from ...errors import StoreUnavailable
 from ...models import Card, FulfillRequest, FulfillResponse, Timings
 from ...orchestrator import CardEvent, DoneEvent, FulfillerEvent
 from .. import errors, sse
 from ..deps import Service, ServiceDep
 from ..runs import END_OF_RUN, Run
 from ..schemas import ERROR_RESPONSES
+
+log = logging.getLogger("parallizer.service")
 
 router = APIRouter(tags=["fulfill"])
 
@@ -47,8 +51,13 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
 async def feed_answer(
     svc: Service, user_id: str, own: Sequence[Card], timings: Timings | None
 ) -> FulfillResponse:
-    """The user's feed now, the cards of `own` (this request's) marked new."""
-    feed = await svc.feed(user_id)
+    """The user's feed now, the cards of `own` (this request's) marked new. While the feed
+    cannot be reached (shared state down), this request's own cards alone."""
+    try:
+        feed = await svc.feed(user_id)
+    except StoreUnavailable as exc:
+        log.warning("answering user %s without the feed: %s", user_id, exc)
+        return FulfillResponse(cards=[c.marked(new=True) for c in own], timings=timings)
     return FulfillResponse(
         cards=[c.marked(new=c in own) for c in feed.cards],
         processing=feed.processing,
@@ -90,6 +99,10 @@ async def fulfill(
     run = svc.start(body, job, mode="background" if background else "sync")
     if background:
         await _wait_began(run)
+        if run.generation is None and run.feed_error is not None:
+            # nowhere for the work to land: say so rather than acknowledge it
+            run.stop("error")
+            raise StoreUnavailable(f"the feed is unavailable: {run.feed_error}")
         resp = await feed_answer(svc, body.user_id, (), None)
         resp.processing = True  # this run holds the feed's generation now
         return _wire(resp)
@@ -106,8 +119,7 @@ async def fulfill(
         run.detach()
         return Response(status_code=CLIENT_CLOSED)
     if run.task.cancelled():
-        feed = await svc.feed(body.user_id)
-        resp = FulfillResponse(cards=feed.cards, processing=feed.processing)
+        resp = await feed_answer(svc, body.user_id, (), None)
         return _wire(resp, **{CANCELLED_HEADER: run.end or "cancelled"})
     if (exc := run.task.exception()) is not None:
         raise exc
