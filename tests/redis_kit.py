@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, persist: bool = False) -> None:
+        """`persist`: an append-only file synced on every write, so a restart keeps the data."""
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is not installed (apt-get install -y redis-server)")
@@ -32,17 +33,17 @@ class RedisServer:
         self.port = free_port()
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
+        self.persist = persist
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir"]
         self.proc = subprocess.Popen(
-            [
-                self.exe, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-            ],
+            [self.exe, *args, str(self.workdir), *(aof or ["--appendonly", "no"])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -98,7 +98,9 @@ async def test_identical_searches_of_several_workers_make_one_call(links: Links)
         assert calls == 1
         assert {v["answer"] for v, _ in got} == {"forty-two"}
         assert sorted(h for _, h in got).count("own") == 1
-    _, how = await workers[1].run(("web", "perplexity", "what is the answer (ttl 60.0)"), 60, search)
+    _, how = await workers[1].run(
+        ("web", "perplexity", "what is the answer (ttl 60.0)"), 60, search
+    )
     assert how == "cached" and calls == 1
 
 
