@@ -64,6 +64,17 @@ class RedisServer:
             self.proc.wait(timeout=10)
             self.proc = None
 
+    def fresh_url(self) -> str:
+        """The URL of a database of its own (1..15, emptied first), for a test whose servers
+        use the default key prefix: tests share the server, not their data."""
+        self._db = getattr(self, "_db", 0) % 15 + 1
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(f"SELECT {self._db}\r\nFLUSHDB\r\n".encode())
+            reply = b""
+            while reply.count(b"\r\n") < 2:
+                reply += s.recv(64)
+        return f"redis://127.0.0.1:{self.port}/{self._db}"
+
     @staticmethod
     def prefix() -> str:
         """A key prefix of its own for each test: tests share the server, not their keys."""

@@ -118,7 +118,7 @@ async def test_workers_share_one_metrics_view(tmp_path, redis_server):
     metrics_dir.mkdir()
     async with serve(
         workers=2,
-        PARALLIZER_REDIS_URL=redis_server.url,
+        PARALLIZER_REDIS_URL=redis_server.fresh_url(),
         PARALLIZER_ALLOWED_ROOTS=str(tmp_path),
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     ) as server:

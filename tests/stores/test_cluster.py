@@ -44,7 +44,7 @@ async def settled(server: Server, user: str, within: float = 20.0) -> dict:
 
 
 async def test_cards_and_deletes_are_seen_by_every_worker(tmp_path: Path, redis_server):
-    env = {"PARALLIZER_REDIS_URL": redis_server.url, "PARALLIZER_ALLOWED_ROOTS": str(tmp_path)}
+    env = {"PARALLIZER_REDIS_URL": redis_server.fresh_url(), "PARALLIZER_ALLOWED_ROOTS": str(tmp_path)}
     async with cluster(3, **env) as servers:
         users = [f"poll-{i}" for i in range(30)]
         for i, user in enumerate(users):
@@ -74,7 +74,7 @@ async def test_a_newer_request_on_another_worker_supersedes_the_running_one(
     tmp_path: Path, redis_server
 ):
     env = {
-        "PARALLIZER_REDIS_URL": redis_server.url,
+        "PARALLIZER_REDIS_URL": redis_server.fresh_url(),
         "PARALLIZER_ALLOWED_ROOTS": str(tmp_path),
         "PARALLIZER_TEST_DELAY": "30",
     }
@@ -106,7 +106,7 @@ async def test_identical_searches_make_one_remote_call_and_the_web_limit_holds(
     (tmp_path / "plan.md").write_text("x")
     async with running("perplexity", latency=0.3, api_key="k-cluster") as emu:
         env = {
-            "PARALLIZER_REDIS_URL": redis_server.url,
+            "PARALLIZER_REDIS_URL": redis_server.fresh_url(),
             "PARALLIZER_ALLOWED_ROOTS": str(tmp_path),
             "PERPLEXITY_API_KEY": "k-cluster",
             "PARALLIZER_PERPLEXITY_URL": emu.url,
