@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SCOPE  ?= .
 
-.PHONY: run test serve bench eval lint clean
+.PHONY: run test serve serve-cluster bench eval lint clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -36,6 +36,14 @@ test: $(VENV)/.installed-test
 
 serve: $(VENV)/.installed-base
 	@$(BIN)/parallizer serve --host 127.0.0.1 --port 8000
+
+# a local Redis (port 6390, data in .redis/) and 3 workers sharing it, for trying a cluster
+serve-cluster: $(VENV)/.installed-base
+	@command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install -y redis-server)"; exit 2; }
+	@mkdir -p .redis
+	@redis-server --port 6390 --bind 127.0.0.1 --dir .redis --save '' --appendonly yes --daemonize yes --pidfile "$(CURDIR)/.redis/redis.pid"
+	@echo "redis-server on 127.0.0.1:6390 (stop it: kill \$$(cat .redis/redis.pid))"
+	@PARALLIZER_REDIS_URL=redis://127.0.0.1:6390/0 $(BIN)/parallizer serve --host 127.0.0.1 --port 8000 --workers 3
 
 bench: $(VENV)/.installed-bench
 	@$(BIN)/parallizer bench --out bench-out

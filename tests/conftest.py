@@ -12,6 +12,8 @@ import pytest
 
 from parallizer.backends.ripgrep import find_rg
 
+pytest_plugins = ["tests.redis_kit"]  # the `redis_server` fixture: a real redis-server
+
 RG = find_rg()
 
 

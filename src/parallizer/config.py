@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     feed_ttl: float = Field(default=3600.0, gt=0, description="seconds before an idle feed expires")
     feed_max_per_type: int = Field(default=3, ge=1)
+    redis_url: str | None = Field(
+        default=None,
+        description="shared feed, cache, request registry and limits for several workers",
+    )
 
     # --- logging ----------------------------------------------------------------------
     log_level: str = "INFO"
@@ -71,7 +75,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "perplexity_api_key", "llm_api_key", "api_token", "searxng_url", "llm_url", "llm_model",
-        mode="before",
+        "redis_url", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:

@@ -24,6 +24,12 @@ class DocumentTooLarge(BadInput):
     status = 413
 
 
+class StoreUnavailable(ParallizerError):
+    """Shared state (Redis) cannot be reached: what needs it answers 503 with the reason."""
+
+    status = 503
+
+
 class BackendError(ParallizerError):
     """A search or LLM call failed in a way we understand.
 

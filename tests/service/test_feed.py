@@ -1,11 +1,37 @@
-"""The in-memory feed store: caps, newest first, near duplicates, expiry, generations."""
+"""The feed stores, in memory and in a real Redis: caps, newest first, near duplicates,
+expiry, generations. One behaviour suite runs against both (`make_store`)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
 
 from parallizer.models import Card, CardType
 from parallizer.service.feed import FeedStore, MemoryFeedStore
+from parallizer.service.feed_redis import RedisFeedStore
+from parallizer.stores.redis_client import RedisLink
+from tests.redis_kit import RedisServer
+
+MakeStore = Callable[..., FeedStore]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
+    links: list[RedisLink] = []
+
+    def make(**kw) -> FeedStore:
+        if request.param == "memory":
+            return MemoryFeedStore(**kw)
+        server: RedisServer = request.getfixturevalue("redis_server")
+        link = RedisLink(server.url, prefix=RedisServer.prefix())
+        links.append(link)
+        return RedisFeedStore(link, **kw)
+
+    yield make
+    for link in links:
+        await link.aclose()
 
 
 def card(text: str, type: CardType = CardType.question, header: str = "Q") -> Card:
@@ -20,19 +46,19 @@ class FakeTimer:
         return self.now
 
 
-async def _merge(store: MemoryFeedStore, user: str, *cards: Card):
+async def _merge(store: FeedStore, user: str, *cards: Card):
     gen = await store.begin(user)
     result = await store.merge(user, list(cards), generation=gen)
     await store.finish(user, generation=gen)
     return result
 
 
-async def test_it_is_a_feed_store():
-    assert isinstance(MemoryFeedStore(), FeedStore)
+async def test_it_is_a_feed_store(make_store: MakeStore):
+    assert isinstance(make_store(), FeedStore)
 
 
-async def test_at_most_max_per_type_newest_first_per_type():
-    store = MemoryFeedStore(max_per_type=3)
+async def test_at_most_max_per_type_newest_first_per_type(make_store: MakeStore):
+    store = make_store(max_per_type=3)
     await _merge(store, "u", card("alpha one"), card("beta two"), card("ctx", CardType.context))
     r = await _merge(store, "u", card("gamma three"), card("delta four"))
     assert r.added == 2 and r.evicted == 1
@@ -54,8 +80,8 @@ async def test_at_most_max_per_type_newest_first_per_type():
     ]
 
 
-async def test_near_duplicates_are_dropped_within_a_batch_and_replace_older_cards():
-    store = MemoryFeedStore()
+async def test_near_duplicates_are_dropped_within_a_batch_and_replace_older_cards(make_store: MakeStore):
+    store = make_store()
     r = await _merge(
         store,
         "u",
@@ -73,8 +99,8 @@ async def test_near_duplicates_are_dropped_within_a_batch_and_replace_older_card
     ]
 
 
-async def test_similar_text_of_another_type_or_different_meaning_is_kept():
-    store = MemoryFeedStore()
+async def test_similar_text_of_another_type_or_different_meaning_is_kept(make_store: MakeStore):
+    store = make_store()
     await _merge(
         store,
         "u",
@@ -102,9 +128,9 @@ async def test_idle_users_expire_and_activity_keeps_a_feed_alive():
     assert await store.users() == 0
 
 
-async def test_last_updated_and_processing():
+async def test_last_updated_and_processing(make_store: MakeStore):
     clock = iter([100.0, 200.0, 300.0])
-    store = MemoryFeedStore(clock=lambda: next(clock))
+    store = make_store(clock=lambda: next(clock))
     gen = await store.begin("u")
     snap = await store.get("u")
     assert snap.processing and snap.last_updated is None and snap.cards == []
@@ -120,11 +146,13 @@ async def test_last_updated_and_processing():
     assert snap.cards == [] and snap.last_updated == 200.0
 
 
-async def test_concurrent_requests_for_one_user_keep_the_invariants():
-    store = MemoryFeedStore(max_per_type=3)
+async def test_concurrent_requests_for_one_user_keep_the_invariants(make_store: MakeStore):
+    store = make_store(max_per_type=3)
+
+    gens: dict[int, int] = {}
 
     async def request(i: int) -> None:
-        gen = await store.begin("u")
+        gen = gens[i] = await store.begin("u")
         for k in range(3):
             await asyncio.sleep(0)  # interleave with the other requests
             text = ["Where does module {} live?", "Who owns budget line {}", "Drop feature {}?"][k]
@@ -135,9 +163,56 @@ async def test_concurrent_requests_for_one_user_keep_the_invariants():
     snap = await store.get("u")
     assert not snap.processing
     assert len(snap.cards) == 3
-    # only the latest request's cards: every other one was superseded before it merged
+    # only the latest request's cards (the last to begin: in memory the last one started,
+    # in Redis the last to reach it): every other one was superseded before it merged
+    last = max(gens, key=gens.__getitem__)
     assert sorted(c.text for c in snap.cards) == [
-        "Drop feature 29?",
-        "Where does module 29 live?",
-        "Who owns budget line 29",
+        f"Drop feature {last}?",
+        f"Where does module {last} live?",
+        f"Who owns budget line {last}",
     ]
+
+
+async def test_redis_feed_expires_by_ttl_and_polling_renews_it(redis_server: RedisServer):
+    link = RedisLink(redis_server.url, prefix=RedisServer.prefix())
+    store = RedisFeedStore(link, ttl=60)
+    try:
+        await _merge(store, "u", card("a question for u"))
+        key = link.key("feed", "u")
+        await link.client.pexpire(key, 5_000)  # as if it had idled for 55 s
+        assert await store.get("u") is not None
+        assert 55_000 < await link.client.pttl(key) <= 60_000  # polling renewed the TTL
+        await link.client.delete(key)  # what expiry does
+        assert await store.get("u") is None
+    finally:
+        await link.aclose()
+
+
+async def test_two_stores_on_one_redis_are_one_feed(redis_server: RedisServer):
+    """Two workers: merges from both land, none is lost, generations are shared."""
+    prefix = RedisServer.prefix()
+    links = [RedisLink(redis_server.url, prefix=prefix) for _ in range(2)]
+    a, b = (RedisFeedStore(link, max_per_type=50) for link in links)
+    try:
+        gen = await a.begin("u")
+        words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+        texts = [f"{w} {v}" for w in words for v in ("quota", "ledger", "cache")]
+        await asyncio.gather(
+            *(
+                (a if i % 2 else b).merge("u", [card(t)], generation=gen)
+                for i, t in enumerate(texts)
+            )
+        )
+        snap = await b.get("u")
+        assert sorted(c.text for c in snap.cards) == sorted(texts)
+        newer = await b.begin("u")
+        assert newer > gen
+        stale = await a.merge("u", [card("late answer of the old request")], generation=gen)
+        assert not stale.accepted
+        await a.finish("u", generation=gen)  # the old request ending does not clear it
+        assert (await b.get("u")).processing
+        assert await a.clear("u") is True
+        assert (await b.get("u")).cards == []
+    finally:
+        for link in links:
+            await link.aclose()

@@ -113,11 +113,12 @@ async def test_sigterm_ends_a_stream_still_running_cleanly(tmp_path):
     assert "Traceback" not in server.log
 
 
-async def test_workers_share_one_metrics_view(tmp_path):
+async def test_workers_share_one_metrics_view(tmp_path, redis_server):
     metrics_dir = tmp_path / "prom"
     metrics_dir.mkdir()
     async with serve(
         workers=2,
+        PARALLIZER_REDIS_URL=redis_server.fresh_url(),
         PARALLIZER_ALLOWED_ROOTS=str(tmp_path),
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     ) as server:
@@ -146,6 +147,13 @@ async def test_workers_share_one_metrics_view(tmp_path):
     ("args", "env", "message"),
     [
         (["--workers", "0"], {}, "--workers 0: expected at least 1"),
+        (["--workers", "2"], {}, "--workers 2 needs PARALLIZER_REDIS_URL: each worker"),
+        (
+            [],
+            {"PARALLIZER_REDIS_URL": "redis://127.0.0.1:9/0"},
+            "PARALLIZER_REDIS_URL: Redis at redis://127.0.0.1:9/0 is unavailable",
+        ),
+        ([], {"PARALLIZER_REDIS_URL": "http://x"}, "PARALLIZER_REDIS_URL: Redis URL must"),
         (["--port", "70000"], {}, "--port 70000: expected 0..65535"),
         (["--graceful-timeout", "0"], {}, "--graceful-timeout 0.0: expected a positive"),
         ([], {"PARALLIZER_LOG_LEVEL": "LOUD"}, "bad configuration LOG_LEVEL"),

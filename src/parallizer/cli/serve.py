@@ -45,6 +45,13 @@ def serve(
     if ":" not in factory:
         raise fail(f"--factory {factory!r}: expected IMPORT:CALLABLE")
     settings = load_settings_or_fail()  # a bad variable fails here, not in every worker
+    if workers > 1 and not settings.redis_url:
+        raise fail(
+            f"--workers {workers} needs PARALLIZER_REDIS_URL: each worker would keep its own "
+            "feed, cache, limits and request registry, and answer wrong"
+        )
+    if settings.redis_url:
+        _check_redis(settings.redis_url)
 
     import uvicorn
 
@@ -78,6 +85,30 @@ def serve(
         if metrics_dir is not None:
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _check_redis(url: str) -> None:
+    """Exit 2 with one clear line if Redis cannot be reached at start-up."""
+    import asyncio
+    import logging
+
+    from ..stores.redis_client import RedisLink, RedisUnavailable
+
+    logging.getLogger("parallizer.redis").disabled = True  # the one error line says it
+
+    async def ping() -> None:
+        link = RedisLink(url)
+        try:
+            await link.ping()
+        finally:
+            await link.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (RedisUnavailable, ValueError) as exc:  # ValueError: not a redis:// URL
+        raise fail(f"PARALLIZER_REDIS_URL: {exc}") from None
+    finally:
+        logging.getLogger("parallizer.redis").disabled = False
 
 
 def _stopped(signum: int, frame: object) -> None:

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,6 +26,10 @@ from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
 from .routes import feed, files, fulfill, health
 from .runs import RunManager
+
+if TYPE_CHECKING:
+    from ..stores.redis_client import RedisLink
+    from ..stores.registry import RequestRegistry
 
 log = logging.getLogger("parallizer.service")
 
@@ -49,10 +54,22 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or Runtime(settings)
-        st = store or memory_store_from_settings(settings)
+        link = registry = None
+        if settings.redis_url and store is None:
+            link, st, registry = await _shared_state(settings, rt)
+        else:
+            st = store or memory_store_from_settings(settings)
         orch = Orchestrator(rt)
-        runs = RunManager(orch, st, max_runs=settings.max_runs)
-        app.state.service = Service(settings, rt, orch, st, runs)
+        runs = RunManager(
+            orch,
+            st,
+            max_runs=settings.max_runs,
+            announce=registry.announce if registry is not None else None,
+        )
+        if registry is not None:
+            registry.on_newer = runs.superseded_elsewhere
+            registry.start()
+        app.state.service = Service(settings, rt, orch, st, runs, redis=link)
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
             list(rt.fulfillers),
@@ -65,8 +82,12 @@ def create_app(
         finally:
             log.info("service stopping")
             await runs.aclose()
+            if registry is not None:
+                await registry.aclose()
             await st.aclose()
             await rt.aclose()
+            if link is not None:
+                await link.aclose()
             metrics.process_exiting()
             log.info("service stopped")
 
@@ -97,6 +118,27 @@ def create_app(
     )
     app.add_middleware(RequestContext)
     return app
+
+
+async def _shared_state(
+    settings: Settings, runtime: Runtime
+) -> tuple[RedisLink, FeedStore, RequestRegistry]:
+    """Feed, superseding, web answers and limits in Redis (PARALLIZER_REDIS_URL)."""
+    from ..stores.redis_client import RedisLink, RedisUnavailable
+    from ..stores.registry import RequestRegistry
+    from .feed_redis import RedisFeedStore
+    from .shared import share_backends
+
+    assert settings.redis_url
+    link = RedisLink(settings.redis_url)
+    try:
+        await link.ping()
+        log.info("shared state in Redis at %s", link.health()["url"])
+    except RedisUnavailable as exc:  # serve checked it; it may come back: degrade until then
+        log.warning("starting without Redis for now: %s", exc)
+    store = RedisFeedStore(link, max_per_type=settings.feed_max_per_type, ttl=settings.feed_ttl)
+    share_backends(runtime, link, settings)
+    return link, store, RequestRegistry(link, on_newer=lambda user, gen: None)
 
 
 def cors_options(settings: Settings) -> dict[str, object]:

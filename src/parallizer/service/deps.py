@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
 
 from ..config import Settings
 from ..context import Job
+from ..errors import StoreUnavailable
 from ..models import FulfillRequest
 from ..orchestrator import Orchestrator
 from ..runtime import Runtime
 from .feed import FeedStore
 from .runs import Busy, Run, RunManager, ShuttingDown
 from .schemas import CachedFeed
+
+if TYPE_CHECKING:
+    from ..stores.redis_client import RedisLink
 
 
 @dataclass
@@ -25,6 +29,15 @@ class Service:
     orchestrator: Orchestrator
     store: FeedStore
     runs: RunManager
+    redis: RedisLink | None = None
+    """The shared state's connection, when PARALLIZER_REDIS_URL is set."""
+
+    async def active_users(self) -> int:
+        """Users with a feed; 0 while the feed cannot be reached (/health says why)."""
+        try:
+            return await self.store.users()
+        except StoreUnavailable:
+            return 0
 
     async def prepare(self, request: FulfillRequest) -> Job:
         """Unknown fulfillers (422), document size (413), paths outside the roots (403).

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import BackendError, BadInput, ParallizerError
+from ..errors import BackendError, BadInput, ParallizerError, StoreUnavailable
 
 log = logging.getLogger("parallizer.http")
 
@@ -23,7 +23,7 @@ INTERNAL = "internal server error"
 
 
 def status_of(exc: ParallizerError) -> int:
-    if isinstance(exc, BadInput):
+    if isinstance(exc, BadInput | StoreUnavailable):
         return exc.status
     if isinstance(exc, BackendError):
         return 502
@@ -58,6 +58,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ParallizerError)
     async def _ours(request: Request, exc: ParallizerError) -> JSONResponse:
         status = status_of(exc)
+        if isinstance(exc, StoreUnavailable):  # a dependency is down: say which, no trace
+            log.warning("answered 503: %s", exc)
+            return JSONResponse({"detail": _clip(str(exc))}, status_code=503)
         if status >= 500:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
             detail = "a backend failed" if status == 502 else INTERNAL

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cachetools import TTLCache
-from rapidfuzz import fuzz, process, utils
 
 from ..config import Settings
-from ..models import Card, CardType
+from ..models import Card
+from ..stores.feed_rules import MergeResult, dedupe_key, merge_cards
 from . import metrics
+
+__all__ = ["FeedSnapshot", "FeedStore", "MemoryFeedStore", "MergeResult", "dedupe_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +39,6 @@ class FeedSnapshot:
     last_updated: float | None
     """Wall-clock time (epoch seconds) the feed's cards last changed; None if never."""
     processing: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MergeResult:
-    accepted: bool
-    """False when the generation is not the user's latest (a superseded request)."""
-    changed: bool = False
-    """The feed's cards (or their order) changed."""
-    added: int = 0
-    duplicates: int = 0
-    replaced: int = 0
-    evicted: int = 0
 
 
 @runtime_checkable
@@ -88,11 +77,6 @@ class _Feed:
     keys: list[str] = field(default_factory=list)  # normalised text, parallel to cards
     processing: bool = False
     last_updated: float | None = None
-
-
-def dedupe_key(card: Card) -> str:
-    """What two cards are compared on: header and text, lower-cased, punctuation folded."""
-    return utils.default_process(f"{card.header}\n{card.text}")
 
 
 class MemoryFeedStore:
@@ -189,64 +173,11 @@ class MemoryFeedStore:
         self._feeds[user_id] = feed
         metrics.FEED_USERS.set(len(self._feeds))
 
-    def _match(self, key: str, others: list[str]) -> int | None:
-        """Index of the most similar of `others` at or above the cut-off (rapidfuzz), or None."""
-        if not others:
-            return None
-        hit = process.extractOne(
-            key, others, scorer=fuzz.ratio, processor=None, score_cutoff=self.similarity
-        )
-        return None if hit is None else hit[2]
-
     def _merge(self, feed: _Feed, cards: Sequence[Card]) -> MergeResult:
-        """New cards go first, in their order; near duplicates among them are dropped; an old
-        card similar to a new one is replaced by it; then each type is cut to max_per_type."""
-        keys: dict[CardType, list[str]] = {}  # the new cards' keys, by type
-        where: dict[CardType, list[int]] = {}  # ... and their index in `new`
-        new: list[tuple[Card, str]] = []
-        duplicates = 0
-        for card in cards:
-            key = dedupe_key(card)
-            if self._match(key, keys.get(card.type, [])) is not None:
-                duplicates += 1
-                continue
-            keys.setdefault(card.type, []).append(key)
-            where.setdefault(card.type, []).append(len(new))
-            new.append((card, key))
-        kept_old: list[tuple[Card, str]] = []
-        replacing: set[int] = set()  # new cards that stand in for an old one
-        for card, key in zip(feed.cards, feed.keys, strict=True):
-            hit = self._match(key, keys.get(card.type, []))
-            if hit is not None:
-                replacing.add(where[card.type][hit])
-                continue
-            kept_old.append((card, key))
-        per_type: Counter[CardType] = Counter()
-        out: list[tuple[Card, str]] = []
-        added = replaced = evicted = 0
-        combined = [(c, k, i) for i, (c, k) in enumerate(new)] + [(c, k, -1) for c, k in kept_old]
-        for card, key, i in combined:
-            if per_type[card.type] >= self.max_per_type:
-                evicted += 1
-                continue
-            per_type[card.type] += 1
-            if i >= 0:
-                if i in replacing:
-                    replaced += 1
-                else:
-                    added += 1
-            out.append((card, key))
-        before = feed.cards
-        feed.cards = [c for c, _ in out]
-        feed.keys = [k for _, k in out]
-        return MergeResult(
-            accepted=True,
-            changed=feed.cards != before,
-            added=added,
-            duplicates=duplicates,
-            replaced=replaced,
-            evicted=evicted,
+        feed.cards, feed.keys, result = merge_cards(
+            feed.cards, feed.keys, cards, max_per_type=self.max_per_type, similarity=self.similarity
         )
+        return result
 
 
 def memory_store_from_settings(settings: Settings) -> MemoryFeedStore:

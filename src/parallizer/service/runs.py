@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..context import Job
+from ..errors import StoreUnavailable
 from ..models import Card, FulfillRequest
 from ..orchestrator import CardEvent, DoneEvent, Event, FulfillerEvent, Orchestrator
 from . import metrics
@@ -34,6 +35,8 @@ End = Literal["done", "superseded", "deleted", "disconnected", "shutdown", "erro
 #: how long a new run waits for the run it supersedes to finish cancelling (killing its rg
 #: processes, closing its connections) before it begins anyway
 SUPERSEDE_WAIT = 2.0
+#: how long a finished run's cards wait for an unavailable feed to come back
+LAND_WITHIN = 120.0
 #: how long shutdown waits for cancelled runs to wind down
 SHUTDOWN_WAIT = 5.0
 
@@ -67,6 +70,10 @@ class Run:
     began: asyncio.Event = field(default_factory=asyncio.Event)
     detached: bool = False
     """Its client hung up: the run goes on alone, its cards land in the feed."""
+    feed_error: str | None = None
+    """Why the feed could not be reached (shared state down), if it could not."""
+    pending: list[list[Card]] = field(default_factory=list)
+    """Batches of cards the feed could not take yet (landed later, see `_land_later`)."""
     task: asyncio.Task[None] = field(init=False)
 
     def detach(self) -> None:
@@ -89,13 +96,22 @@ class Run:
 
 class RunManager:
     def __init__(
-        self, orchestrator: Orchestrator, store: FeedStore, max_runs: int = 1_000_000
+        self,
+        orchestrator: Orchestrator,
+        store: FeedStore,
+        max_runs: int = 1_000_000,
+        *,
+        announce: Callable[[str, int], Awaitable[None]] | None = None,
     ) -> None:
+        """`announce(user, generation)`: tell other workers a request began (they stop
+        their older run of the user: see `superseded_elsewhere`)."""
         self.orchestrator = orchestrator
         self.max_runs = max_runs
         self.store = store
+        self.announce = announce
         self._latest: dict[str, Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._landing: set[asyncio.Task[None]] = set()
         self._closing = False
 
     @property
@@ -137,10 +153,19 @@ class RunManager:
         await asyncio.wait({run.task}, timeout=SUPERSEDE_WAIT)
         return True
 
+    def superseded_elsewhere(self, user_id: str, generation: int) -> None:
+        """Another worker began a request of this user: stop ours if it is older."""
+        run = self._latest.get(user_id)
+        if run is not None and run.generation is not None and run.generation < generation:
+            if run.stop("superseded"):
+                log.info("user %s sent a newer request to another worker: cancelled", user_id)
+
     async def aclose(self) -> None:
         """Cancel every run and wait for them (and their rg processes) to be gone."""
         self._closing = True
-        tasks = set(self._tasks)
+        for t in self._landing:
+            t.cancel()
+        tasks = set(self._tasks) | self._landing
         if not tasks:
             return
         log.info("cancelling %d running fulfill run(s)", len(tasks))
@@ -164,7 +189,15 @@ class RunManager:
                     previous.mode,
                 )
                 await asyncio.wait({previous.task}, timeout=SUPERSEDE_WAIT)
-            run.generation = await self.store.begin(run.user_id)
+            try:
+                run.generation = await self.store.begin(run.user_id)
+            except StoreUnavailable as exc:
+                # no feed: the cards still reach a waiting client, they cannot land
+                run.feed_error = str(exc)
+                log.warning("user %s's request runs without a feed: %s", run.user_id, exc)
+            else:
+                if self.announce is not None:
+                    await self.announce(run.user_id, run.generation)
             run.began.set()
             batch: list[Card] = []
             async with aclosing(
@@ -174,11 +207,9 @@ class RunManager:
                     if isinstance(event, CardEvent):
                         batch.append(event.card)
                     elif isinstance(event, FulfillerEvent):
-                        merged = await self.store.merge(
-                            run.user_id, batch, generation=run.generation
-                        )
-                        if not merged.accepted:
-                            log.info("late results of a superseded request dropped")
+                        if run.generation is not None:
+                            run.pending.append(batch)
+                            await self._land(run)
                         batch = []
                     elif isinstance(event, DoneEvent):
                         run.done = event
@@ -193,14 +224,58 @@ class RunManager:
             raise
         finally:
             run.began.set()
-            if not run.superseded:  # a superseding run takes over the processing flag
+            if run.pending and run.end == "done" and not self._closing:
+                # the feed was away: land what it missed when it is back (bounded)
+                landing = asyncio.create_task(self._land_later(run), name="land-later")
+                self._landing.add(landing)
+                landing.add_done_callback(self._landing.discard)
+            elif not run.superseded:  # a superseding run takes over the processing flag
                 try:
                     await self.store.finish(run.user_id, generation=run.generation)
+                except StoreUnavailable as exc:
+                    log.warning("could not mark the end of user %s's run: %s", run.user_id, exc)
                 except Exception:  # pragma: no cover - a store failing while we clean up
                     log.exception("feed store failed to mark the end of a run")
             if run.listener is not None:
                 run.listener.put_nowait(END_OF_RUN)
             metrics.RUNS_IN_FLIGHT.labels(run.mode).dec()
+
+    async def _land(self, run: Run) -> bool:
+        """Merge the run's pending batches into the feed, oldest first. False if the feed
+        is unavailable (they stay pending)."""
+        assert run.generation is not None
+        while run.pending:
+            try:
+                merged = await self.store.merge(
+                    run.user_id, run.pending[0], generation=run.generation
+                )
+            except StoreUnavailable as exc:
+                if run.feed_error is None:
+                    log.warning("user %s's cards wait for the feed: %s", run.user_id, exc)
+                run.feed_error = str(exc)
+                return False
+            run.pending.pop(0)
+            if not merged.accepted:
+                log.info("late results of a superseded request dropped")
+                run.pending.clear()
+        run.feed_error = None
+        return True
+
+    async def _land_later(self, run: Run) -> None:
+        """Retry landing a finished run's cards until the feed is back (or LAND_WITHIN)."""
+        delay = 0.2
+        deadline = asyncio.get_running_loop().time() + LAND_WITHIN
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+            if await self._land(run):
+                try:
+                    await self.store.finish(run.user_id, generation=run.generation)
+                except StoreUnavailable:
+                    pass  # the next request of the user resets `processing`
+                log.info("user %s's cards landed once the feed was back", run.user_id)
+                return
+        log.error("user %s's cards were lost: the feed stayed unavailable", run.user_id)
 
     def _ended(self, run: Run) -> Callable[[asyncio.Task[None]], None]:
         def callback(task: asyncio.Task[None]) -> None:

@@ -62,15 +62,26 @@ class FulfillerHealth(BaseModel):
     reason: str = ""
 
 
+class RedisHealth(BaseModel):
+    url: str = Field(description="PARALLIZER_REDIS_URL without its password")
+    available: bool
+    reason: str
+    since: float = Field(description="when it last changed state (epoch seconds)")
+
+
 class Health(BaseModel):
     service: str = SERVICE_NAME
-    status: Literal["healthy"] = Field(
-        default="healthy", description="healthy while the service answers"
+    status: Literal["healthy", "degraded"] = Field(
+        default="healthy",
+        description="healthy while the service answers; degraded while Redis is unavailable",
     )
     version: str
     fulfillers: list[FulfillerHealth]
     backends: dict[str, Availability]
     active_users: int
+    redis: RedisHealth | None = Field(
+        default=None, description="the shared state, when PARALLIZER_REDIS_URL is set"
+    )
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {

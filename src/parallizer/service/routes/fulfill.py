@@ -9,6 +9,7 @@ request of the same user (or deleting the feed, or shutdown) stops it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from ...errors import StoreUnavailable
 from ...models import Card, FulfillRequest, FulfillResponse, Timings
 from ...orchestrator import CardEvent, DoneEvent, FulfillerEvent
 from .. import errors
@@ -24,6 +26,8 @@ from ..deps import Service, ServiceDep
 from ..middleware import SHUTTING_DOWN
 from ..runs import END_OF_RUN, Run
 from ..schemas import ERROR_RESPONSES, as_json
+
+log = logging.getLogger("parallizer.service")
 
 router = APIRouter(tags=["fulfill"])
 
@@ -48,8 +52,13 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
 async def feed_answer(
     svc: Service, user_id: str, own: Sequence[Card], timings: Timings | None
 ) -> FulfillResponse:
-    """The user's feed now, the cards of `own` (this request's) marked new."""
-    feed = await svc.feed(user_id)
+    """The user's feed now, the cards of `own` (this request's) marked new. While the feed
+    cannot be reached (shared state down), this request's own cards alone."""
+    try:
+        feed = await svc.feed(user_id)
+    except StoreUnavailable as exc:
+        log.warning("answering user %s without the feed: %s", user_id, exc)
+        return FulfillResponse(cards=[c.marked(new=True) for c in own], timings=timings)
     return FulfillResponse(
         cards=[c.marked(new=c in own) for c in feed.cards],
         processing=feed.processing,
@@ -91,6 +100,10 @@ async def fulfill(
     run = svc.start(body, job, mode="background" if background else "sync")
     if background:
         await _wait_began(run)
+        if run.generation is None and run.feed_error is not None:
+            # nowhere for the work to land: say so rather than acknowledge it
+            run.stop("error")
+            raise StoreUnavailable(f"the feed is unavailable: {run.feed_error}")
         resp = await feed_answer(svc, body.user_id, (), None)
         resp.processing = True  # this run holds the feed's generation now
         return _wire(resp)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from ... import __version__
-from ...errors import redact_all
+from ...errors import StoreUnavailable, redact_all
 from .. import metrics
 from ..deps import ServiceDep
-from ..schemas import AUTH_RESPONSES, FulfillerHealth, Health, Root
+from ..schemas import AUTH_RESPONSES, FulfillerHealth, Health, RedisHealth, Root
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +22,7 @@ async def root(svc: ServiceDep) -> Root:
     return Root(
         version=__version__,
         fulfillers=len(svc.runtime.fulfillers),
-        active_users=await svc.store.users(),
+        active_users=await svc.active_users(),
     )
 
 
@@ -35,9 +36,14 @@ async def health(svc: ServiceDep) -> JSONResponse:
             FulfillerHealth(name=name, **a.model_dump()) for name, a in report["fulfillers"].items()
         ],
         backends=report["backends"],
-        active_users=await svc.store.users(),
-    ).model_dump(mode="json")
-    return JSONResponse(redact_all(body, svc.settings.secrets()))
+        active_users=await svc.active_users(),
+    )
+    if svc.redis is not None:
+        with suppress(StoreUnavailable):  # look now: a quiet server may not know its state
+            await svc.redis.ping()
+        body.redis = RedisHealth(**svc.redis.health())
+        body.status = "healthy" if body.redis.available else "degraded"
+    return JSONResponse(redact_all(body.model_dump(mode="json"), svc.settings.secrets()))
 
 
 @router.get(

@@ -1,0 +1,186 @@
+"""Limits, answers and superseding shared through a real Redis by several "workers" (each
+with its own connection), and what each does when Redis is not there."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from parallizer.stores.redis_client import RedisLink, RedisUnavailable
+from parallizer.stores.redis_limits import RedisLimiter
+from parallizer.stores.registry import RequestRegistry
+from parallizer.stores.shared_cache import SharedFlights
+from tests.redis_kit import RedisServer, free_port
+
+Links = Callable[[int], list[RedisLink]]
+
+
+@pytest.fixture
+async def links(redis_server: RedisServer) -> AsyncIterator[Links]:
+    made: list[RedisLink] = []
+    prefix = RedisServer.prefix()
+
+    def make(n: int) -> list[RedisLink]:
+        out = [RedisLink(redis_server.url, prefix=prefix) for _ in range(n)]
+        made.extend(out)
+        return out
+
+    yield make
+    for link in made:
+        await link.aclose()
+
+
+def dead_link() -> RedisLink:
+    return RedisLink(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5)
+
+
+async def test_a_limit_holds_across_workers(links: Links):
+    workers = [RedisLimiter(link, "web", 3) for link in links(3)]
+    now = peak = 0
+
+    async def call(limiter: RedisLimiter) -> None:
+        nonlocal now, peak
+        async with limiter.slot():
+            now += 1
+            peak = max(peak, now)
+            await asyncio.sleep(0.03)
+            now -= 1
+
+    await asyncio.gather(*(call(workers[i % 3]) for i in range(18)))
+    assert peak == 3  # never more than the limit, and the limit was used
+    assert await workers[0].held() == 0  # every slot given back
+
+
+async def test_a_crashed_workers_slot_comes_back_when_its_lease_expires(links: Links):
+    a, b = links(2)
+    crashed = RedisLimiter(a, "llm", 1, lease_ms=300)
+    await crashed._take("dead-worker")  # taken and never given back nor renewed
+    alive = RedisLimiter(b, "llm", 1)
+    assert await alive.held() == 1
+    async with asyncio.timeout(5):
+        async with alive.slot():
+            assert await alive.held() == 1
+    assert await alive.held() == 0
+
+
+async def test_a_limit_with_redis_gone_falls_back_to_the_process_limit():
+    link = dead_link()
+    limiter = RedisLimiter(link, "web", 2)
+    try:
+        async with asyncio.timeout(10):
+            async with limiter.slot(), limiter.slot():
+                assert limiter.fallback.in_flight == 2
+        assert not link.state.available and "unavailable" in link.state.reason
+    finally:
+        await link.aclose()
+
+
+async def test_identical_searches_of_several_workers_make_one_call(links: Links):
+    calls = 0
+
+    async def search() -> dict[str, str]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.1)
+        return {"answer": "forty-two"}
+
+    def flights(link: RedisLink) -> SharedFlights[dict[str, str]]:
+        return SharedFlights(link, encode=lambda v: json.dumps(v).encode(), decode=json.loads)
+
+    workers = [flights(link) for link in links(3)]
+    for ttl in (60.0, 0.0):  # with the cache on, and off (in-flight sharing only)
+        calls = 0
+        key = ("web", "perplexity", f"what is the answer (ttl {ttl})")
+        got = await asyncio.gather(*(workers[i % 3].run(key, ttl, search) for i in range(12)))
+        assert calls == 1
+        assert {v["answer"] for v, _ in got} == {"forty-two"}
+        assert sorted(h for _, h in got).count("own") == 1
+    _, how = await workers[1].run(
+        ("web", "perplexity", "what is the answer (ttl 60.0)"), 60, search
+    )
+    assert how == "cached" and calls == 1
+
+
+async def test_a_failed_answer_is_not_shared_and_the_next_caller_retries(links: Links):
+    a, b = links(2)
+    results = iter([{"ok": False}, {"ok": True}])
+
+    async def search() -> dict[str, bool]:
+        return next(results)
+
+    def flights(link: RedisLink) -> SharedFlights[dict[str, bool]]:
+        return SharedFlights(
+            link, encode=lambda v: json.dumps(v).encode(), decode=json.loads, ok=lambda v: v["ok"]
+        )
+
+    first, _ = await flights(a).run("k", 60, search)
+    second, how = await flights(b).run("k", 60, search)
+    assert (first["ok"], second["ok"], how) == (False, True, "own")
+
+
+async def test_shared_answers_with_redis_gone_call_directly():
+    link = dead_link()
+
+    async def search() -> str:
+        return "direct"
+
+    flights = SharedFlights(link, encode=str.encode, decode=bytes.decode)
+    try:
+        assert await flights.run("k", 60, search) == ("direct", "own")
+    finally:
+        await link.aclose()
+
+
+async def test_a_newer_request_on_another_worker_is_heard(links: Links):
+    a, b = links(2)
+    heard: list[tuple[str, int]] = []
+    got = asyncio.Event()
+
+    def on_newer(user: str, gen: int) -> None:
+        heard.append((user, gen))
+        got.set()
+
+    mine: list[tuple[str, int]] = []
+    reg_a = RequestRegistry(a, lambda u, g: mine.append((u, g)))
+    reg_b = RequestRegistry(b, on_newer)
+    reg_a.start()
+    reg_b.start()
+    try:
+        async with asyncio.timeout(5):
+            await reg_a.ready.wait()
+            await reg_b.ready.wait()
+            await reg_a.announce("u1", 7)
+            await got.wait()
+        assert heard == [("u1", 7)]
+        assert mine == []  # a worker does not supersede itself through Redis
+    finally:
+        await reg_a.aclose()
+        await reg_b.aclose()
+
+
+async def test_redis_state_goes_down_and_comes_back(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    link = RedisLink(server.url, socket_timeout=0.5)
+    try:
+        await link.ping()
+        assert link.health()["available"]
+        server.stop()
+        with pytest.raises(RedisUnavailable):
+            await link.ping()
+        assert not link.health()["available"]
+        server.start()
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    await link.ping()
+                    break
+                except RedisUnavailable:
+                    await asyncio.sleep(0.05)
+        assert link.health()["available"]
+    finally:
+        await link.aclose()
+        server.stop()
