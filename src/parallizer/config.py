@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     feed_ttl: float = Field(default=3600.0, gt=0, description="seconds before an idle feed expires")
     feed_max_per_type: int = Field(default=3, ge=1)
+    mcp: bool = Field(
+        default=False, description="serve the MCP tool at /mcp (streamable HTTP) as well"
+    )
 
     # --- logging ----------------------------------------------------------------------
     log_level: str = "INFO"

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from .. import __version__
+from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
 from ..context import Job
 from ..errors import redact_all
@@ -149,6 +150,7 @@ def create_app(
     )
     errors.install(app)
     _routes(app, settings)
+    app.include_router(clients_router(settings))  # the web page at /app; /mcp when enabled
 
     # middleware: the last added is the outermost
     app.add_middleware(BodyLimit, limit=body_limit(settings))
