@@ -53,7 +53,8 @@ def test_json_is_exactly_the_post_fulfill_body(example_json):
     assert set(body) == {"cards", "processing", "timings"}
     assert body["processing"] is False
     for card in body["cards"]:
-        assert set(card) == {"header", "text", "type", "metadata"}
+        assert set(card) == {"header", "text", "type", "metadata", "new"}
+        assert card["new"] is True  # the CLI has no feed: every card is this request's
         assert set(card["metadata"]) == {"source", "citations"}
         assert card["type"] in ("question", "context")
         assert card["metadata"]["source"] in ("ambiguities", "code_search")

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
 
     # --- request shape ----------------------------------------------------------------
     timeout: float = Field(default=30.0, gt=0, description="seconds, per remote call")
-    request_timeout: float = Field(default=60.0, gt=0, description="seconds, per fulfiller")
+    request_timeout: float = Field(
+        default=60.0, gt=0, description="seconds, a deadline for a whole request"
+    )
     max_queries: int = Field(default=5, ge=1, le=50)
     max_questions: int = Field(default=3, ge=1, le=20)
     max_document_bytes: int = Field(default=1024 * 1024, ge=1)
@@ -54,6 +56,9 @@ class Settings(BaseSettings):
     # --- service ----------------------------------------------------------------------
     max_runs: int = Field(
         default=2000, ge=1, description="requests in flight per process; more get 503"
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="seconds to receive a request's whole body; then 408"
     )
     api_token: SecretStr | None = None
     cors_origins: str = ""

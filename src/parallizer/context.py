@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .backends.base import CodeQuery, CodeSearchResult
 from .document import Document
-from .fanout import Call, Clock, Memo, Outcome, fan_out
+from .fanout import Call, Clock, Deadline, Memo, Outcome, fan_out
 from .models import FulfillRequest
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ class Job:
     serial: bool = False
     clock: Clock = field(default_factory=Clock)
     memo: Memo = field(default_factory=Memo)
+    deadline: Deadline | None = None
+    """The whole request's (set when it starts running): every call gets only what is left."""
 
     @property
     def plan_relpath(self) -> str | None:
@@ -80,6 +82,7 @@ class FulfillerContext:
             memo=self.job.memo,
             flights=self.runtime.flights,
             what=f"{self.name} {what}",
+            deadline=self.job.deadline,
         )
         self.outcomes.extend(outs)
         return outs

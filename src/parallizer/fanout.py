@@ -48,6 +48,23 @@ class Clock:
         return ((time.perf_counter() if t is None else t) - self.t0) * 1000.0
 
 
+class Deadline:
+    """When a whole request must be over (PARALLIZER_REQUEST_TIMEOUT from its start).
+
+    Handed to `fan_out`, it bounds each call's wait for a slot and caps its timeout by what
+    is left, so retries inside a call and the later stages of a fulfiller get only the rest
+    of the request's time, never a fresh per-call timeout."""
+
+    __slots__ = ("at", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.perf_counter() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.perf_counter())
+
+
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
     label: str
@@ -240,11 +257,21 @@ def _describe(exc: BaseException, timeout: float | None) -> tuple[str, str]:
     return "internal", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _past_deadline(
+    call: Call[Any], deadline: Deadline, clock: Clock, enqueued: float
+) -> Outcome[Any]:
+    now = time.perf_counter()
+    return Outcome(label=call.label, backend=call.backend, ok=False, kind="timeout",
+                   error=f"the request's deadline ({deadline.seconds:g}s) passed before it ran",
+                   start_ms=clock.ms(now), queued_ms=(now - enqueued) * 1000.0)  # fmt: skip
+
+
 async def _run_one(
     call: Call[T],
     clock: Clock,
     local: asyncio.Semaphore | None,
     gauges: bool,
+    deadline: Deadline | None = None,
 ) -> Outcome[T]:
     enqueued = time.perf_counter()
     waiting = metrics.QUERIES_WAITING.labels(call.backend) if gauges else _NO_GAUGE
@@ -252,20 +279,32 @@ async def _run_one(
     async with AsyncExitStack() as stack:
         waiting.inc()
         try:
-            if local is not None:
-                await stack.enter_async_context(local)
-            if call.limiter is not None:
-                await stack.enter_async_context(call.limiter.slot())
+            async with asyncio.timeout(deadline.remaining() if deadline else None):
+                if local is not None:
+                    await stack.enter_async_context(local)
+                if call.limiter is not None:
+                    await stack.enter_async_context(call.limiter.slot())
+        except TimeoutError:
+            assert deadline is not None
+            return _past_deadline(call, deadline, clock, enqueued)
         finally:
             waiting.dec()
+        timeout, capped = call.timeout, False
+        if deadline is not None and (timeout is None or deadline.remaining() < timeout):
+            timeout, capped = deadline.remaining(), True
+            if timeout <= 0:
+                return _past_deadline(call, deadline, clock, enqueued)
         started = time.perf_counter()
         running.inc()
         try:
-            async with asyncio.timeout(call.timeout):
+            async with asyncio.timeout(timeout):
                 value = await call.run()
         except Exception as exc:
             ended = time.perf_counter()
-            kind, reason = _describe(exc, call.timeout)
+            kind, reason = _describe(exc, timeout)
+            if capped and isinstance(exc, TimeoutError):
+                assert deadline is not None
+                reason = f"the request's deadline ({deadline.seconds:g}s) passed while it ran"
             if kind == "internal":
                 log.warning(
                     "query %r on %s raised unexpectedly", call.label, call.backend, exc_info=exc
@@ -333,13 +372,14 @@ async def _run_owned(
     local: asyncio.Semaphore | None,
     gauges: bool,
     flights: Flights | None,
+    deadline: Deadline | None = None,
 ) -> Outcome[T]:
     """Run the call, or join an identical run of another request, or take a kept answer."""
     if flights is None or call.key is None:
-        return await _run_one(call, clock, local, gauges)
+        return await _run_one(call, clock, local, gauges, deadline)
     started = time.perf_counter()
     outcome, how = await flights.run(
-        call.key, call.cache_ttl, lambda: _run_one(call, clock, local, gauges)
+        call.key, call.cache_ttl, lambda: _run_one(call, clock, local, gauges, deadline)
     )
     if how == "own":
         return outcome
@@ -372,11 +412,13 @@ async def fan_out(
     what: str = "queries",
     record_metrics: bool = True,
     flights: Flights | None = None,
+    deadline: Deadline | None = None,
 ) -> list[Outcome[T]]:
     """Run `calls` concurrently; return their outcomes in call order. Never raises for a
     failed call; only cancellation (and a failing `on_outcome` hook) propagates.
 
-    `memo` shares identical calls within a request, `flights` across requests.
+    `memo` shares identical calls within a request, `flights` across requests. `deadline`
+    (the request's) bounds each call's wait for a slot and caps its timeout.
 
     `record_metrics=False` keeps a fan-out of non-queries (the orchestrator's fulfillers)
     out of the per-query metrics."""
@@ -403,7 +445,7 @@ async def fan_out(
             outcome = await _run_shared(call, clock, fut)
         else:
             try:
-                outcome = await _run_owned(call, clock, local, record_metrics, flights)
+                outcome = await _run_owned(call, clock, local, record_metrics, flights, deadline)
             except BaseException:
                 if fut is not None and not fut.done():
                     fut.cancel()

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 
 class CardType(StrEnum):
@@ -48,6 +58,18 @@ class Card(BaseModel):
             metadata=CardMetadata(source=source, citations=citations or [], **extra),
         )
 
+    def marked(self, *, new: bool) -> FeedCard:
+        """This card as an answer lists it: `new` when the answering request made it."""
+        return FeedCard(header=self.header, text=self.text, type=self.type,
+                        metadata=self.metadata, new=new)  # fmt: skip
+
+
+class FeedCard(Card):
+    """A card in a fulfill answer (the user's feed): `new` marks this request's own cards.
+    Clients that know only header/text/type/metadata ignore it."""
+
+    new: bool = Field(description="made by this request (the rest were in the feed before)")
+
 
 class GlobalContext(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -55,46 +77,107 @@ class GlobalContext(BaseModel):
     scope_root: str | None = Field(default=None, max_length=4096)
     plan_path: str | None = Field(default=None, max_length=4096)
 
+    @field_validator("scope_root", "plan_path")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        """Absent or null means none; an empty string is a mistake, not "none"."""
+        if v is not None and not v.strip():
+            raise ValueError("must be an absolute path, or null/absent for none (not empty)")
+        return v
+
+
+#: C0 and C1 control characters and DEL: never part of a user id (they would reach logs raw)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text(v: str) -> str:
+    """A lone UTF-16 surrogate (an editor cutting an emoji in half) is not text."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"not valid Unicode text: a lone surrogate at character {exc.start}"
+        ) from None
+    return v
+
+
+def code_points(line: str, utf16_column: int) -> int:
+    """The code-point column of a UTF-16 column on `line` (Monaco and LSP count UTF-16 code
+    units: an emoji is two). Past the end of the line is the end; inside a surrogate pair
+    is after the character."""
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= utf16_column:
+            return i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(line)
+
+
+def utf16_column(line: str, column: int) -> int:
+    """The UTF-16 column of a code-point column on `line` (the inverse of `code_points`)."""
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in line[:column])
+
 
 class FulfillRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    user_id: str = Field(min_length=1, max_length=256)
+    user_id: str = Field(
+        min_length=1, max_length=256, description="any text without control characters"
+    )
     document_text: str
-    cursor_position: tuple[int, int] = Field(
-        description="[line, column], 0-based; line and column must lie inside the document"
+    cursor_position: tuple[StrictInt, StrictInt] = Field(
+        description="[line, column], 0-based integers; the column counts UTF-16 code units as "
+        "editors (Monaco, LSP) send it; a line or column past the end is clamped to it"
     )
     global_context: GlobalContext = Field(default_factory=GlobalContext)
     fulfillers: list[str] | None = Field(default=None, max_length=32)
+    _cursor: tuple[int, int] = PrivateAttr(default=(0, 0))
 
-    @field_validator("document_text", "user_id")
+    @field_validator("document_text")
     @classmethod
     def _encodable(cls, v: str) -> str:
-        """A lone UTF-16 surrogate (an editor cutting an emoji in half) is not text."""
-        try:
-            v.encode("utf-8")
-        except UnicodeEncodeError as exc:
+        return _text(v)
+
+    @field_validator("user_id")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        _text(v)
+        if m := _CONTROL.search(v):
             raise ValueError(
-                f"not valid Unicode text: a lone surrogate at character {exc.start}"
-            ) from None
+                f"user_id must not contain control characters (U+{ord(m.group()):04X} at {m.start()})"
+            )
+        return v
+
+    @field_validator("fulfillers")
+    @classmethod
+    def _names(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        for name in v:
+            _text(name)
+            if not 0 < len(name) <= 64 or _CONTROL.search(name):
+                raise ValueError("a fulfiller name is 1 to 64 printable characters")
+        return v
+
+    @field_validator("cursor_position")
+    @classmethod
+    def _non_negative(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] < 0 or v[1] < 0:
+            raise ValueError("cursor_position must be non-negative [line, column]")
         return v
 
     @model_validator(mode="after")
-    def _cursor_inside_document(self) -> FulfillRequest:
+    def _cursor_in_code_points(self) -> FulfillRequest:
         line, col = self.cursor_position
-        if line < 0 or col < 0:
-            raise ValueError("cursor_position must be non-negative [line, column]")
         lines = self.document_text.split("\n")
-        if line >= len(lines):
-            raise ValueError(
-                f"cursor_position line {line} is past the end of the document ({len(lines)} lines)"
-            )
-        if col > len(lines[line]):
-            raise ValueError(
-                f"cursor_position column {col} is past the end of line {line} "
-                f"({len(lines[line])} characters)"
-            )
+        line = min(line, len(lines) - 1)
+        self._cursor = (line, code_points(lines[line], col))
         return self
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        """The cursor in code points, inside the document (clamped), 0-based."""
+        return self._cursor
 
 
 class QueryTiming(BaseModel):
@@ -129,7 +212,11 @@ class Timings(BaseModel):
 
 
 class FulfillResponse(BaseModel):
-    cards: list[Card] = Field(default_factory=list)
+    cards: list[SerializeAsAny[Card]] = Field(
+        default_factory=list,
+        description="the user's feed after this request's cards were merged; each card of "
+        "this request has `new: true`, the others `new: false`",
+    )
     processing: bool = False
     timings: Timings | None = None
 

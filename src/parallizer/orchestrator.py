@@ -19,13 +19,16 @@ from . import metrics
 from .context import FulfillerContext, Job
 from .document import Document
 from .errors import BadInput, DocumentTooLarge, redact
-from .fanout import Call, Outcome, fan_out
+from .fanout import Call, Deadline, Outcome, fan_out
 from .logs import request_id
 from .models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
 from .paths import resolve_inside
 from .runtime import Runtime
 
 log = logging.getLogger("parallizer.orchestrator")
+
+#: seconds past the request's deadline a fulfiller may take to make cards of what it got
+DEADLINE_GRACE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +84,19 @@ class Orchestrator:
         gc = request.global_context
         scope = (
             resolve_inside(gc.scope_root, roots, what="scope_root", kind="dir")
-            if gc.scope_root
+            if gc.scope_root is not None
             else None
         )
-        plan = resolve_inside(gc.plan_path, roots, what="plan_path") if gc.plan_path else None
+        plan = (
+            resolve_inside(gc.plan_path, roots, what="plan_path")
+            if gc.plan_path is not None
+            else None
+        )
+        if plan is not None and plan.is_dir():
+            raise BadInput("plan_path is a directory, not a file")
         return Job(
             request=request,
-            document=Document(request.document_text, request.cursor_position),
+            document=Document(request.document_text, request.cursor),
             runtime=self.runtime,
             scope_root=scope,
             plan_path=plan,
@@ -137,15 +146,15 @@ class Orchestrator:
                 queue.put_nowait(CardEvent(card=c, fulfiller=name))
             queue.put_nowait(FulfillerEvent(name=name, timing=timing))
 
+        # PARALLIZER_REQUEST_TIMEOUT is a deadline for the whole request: each query gets
+        # what is left of it; a fulfiller gets a moment more to make cards of what it has
+        budget = self.runtime.settings.request_timeout
+        job.deadline = Deadline(budget)
         calls = [
-            Call(
-                label=n,
-                backend="fulfiller",
-                run=_runner(self.runtime, contexts[n]),
-                timeout=self.runtime.settings.request_timeout,
-            )
+            Call(label=n, backend="fulfiller", run=_runner(self.runtime, contexts[n]))
             for n in names
         ]
+        fulfiller_deadline = Deadline(budget + min(DEADLINE_GRACE, budget / 4))
 
         async def produce() -> None:
             request_id.set(rid)  # this task's own context: every log line below carries it
@@ -157,6 +166,7 @@ class Orchestrator:
                     on_outcome=finished,
                     what="fulfillers",
                     record_metrics=False,
+                    deadline=fulfiller_deadline,
                 )
             finally:
                 queue.put_nowait(None)

@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import re
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,6 +347,83 @@ def metric_value(text: str, name: str, **labels: str) -> float:
         if all(have.get(k) == v for k, v in labels.items()):
             total += float(value)
     return total
+
+
+# --- `parallizer serve` as a real process ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+PARALLIZER = Path(sys.executable).with_name("parallizer")
+
+
+@dataclass
+class Server:
+    proc: asyncio.subprocess.Process
+    base: str = ""
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PARALLIZER_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    *args: str, workers: int = 1, factory: str | None = "tests.service.kit:serve_app", **env: str
+) -> AsyncIterator[Server]:
+    """`parallizer serve` on a free port, in its own process group (so a failed test can
+    stop the workers too); ready once every worker has started its application. `factory`
+    None runs the real app (the real fulfillers)."""
+    if workers > 1:
+        args = ("--workers", str(workers), *args)
+    if factory is not None:
+        args = ("--factory", factory, *args)
+    proc = await asyncio.create_subprocess_exec(
+        str(PARALLIZER),
+        "serve",
+        "--port",
+        "0",
+        *args,
+        env=server_env(**env),
+        cwd=str(ROOT),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    server = Server(proc)
+    ready = 0
+
+    async def pump() -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            server.lines.append(line)
+            if m := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line):
+                server.base = m.group(1)
+            if "Application startup complete" in line:
+                nonlocal ready
+                ready += 1
+
+    reader = asyncio.create_task(pump())
+    try:
+        await eventually(lambda: server.base and ready == workers, within=20, what="start")
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # no-op when it exited as it should
+        await proc.wait()
+        await asyncio.wait_for(reader, 10)
 
 
 # --- the app `parallizer serve --factory tests.service.kit:serve_app` runs -----------------------

@@ -25,7 +25,8 @@ from .kit import (
 
 
 def _assert_card_shape(card: dict) -> None:
-    assert set(card) == {"header", "text", "type", "metadata"}
+    assert set(card) == {"header", "text", "type", "metadata", "new"}
+    assert card["new"] is True  # a fresh user's feed holds only this request's cards
     assert card["type"] in ("question", "context", "completion")
     assert isinstance(card["header"], str) and isinstance(card["text"], str)
     assert isinstance(card["metadata"]["source"], str)
@@ -143,12 +144,19 @@ async def test_delete_feed_forgets_cards_and_cancels_the_running_request(code_tr
         await eventually(lambda: slow.meter.started)
         r = await client.delete("/user/d1/feed")
         assert r.status_code == 200
-        assert r.json() == {"user_id": "d1", "cleared": True, "cancelled": True}
+        assert r.json() == {
+            "status": "success",
+            "message": "feed of user 'd1' cleared",
+            "user_id": "d1",
+            "cleared": True,
+            "cancelled": True,
+        }
         assert slow.meter.cancelled == ["d1:# Retry plan"]
         after = (await client.get("/cached/d1")).json()
         assert after["cards"] == [] and after["processing"] is False
         r = await client.delete("/user/d1/feed")
-        assert r.json() == {"user_id": "d1", "cleared": False, "cancelled": False}
+        assert r.json()["status"] == "not_found"
+        assert r.json()["cleared"] is False and r.json()["cancelled"] is False
 
 
 async def test_feed_keeps_three_per_type_newest_first_and_drops_near_duplicates(code_tree):
@@ -165,9 +173,11 @@ async def test_feed_keeps_three_per_type_newest_first_and_drops_near_duplicates(
     app = app_with(settings_for(code_tree.parent), Many(cards), Echo())
     async with asgi_client(app) as client:
         r = await client.post("/fulfill", json=body("f1", fulfillers=["many"]))
-        assert len(r.json()["cards"]) == 5  # the response is the request's own cards
         feed = (await client.get("/cached/f1")).json()
         assert [c["text"] for c in feed["cards"]] == [cards[0].text, cards[2].text, cards[3].text]
+        # the response is the feed after the merge, these cards all new
+        assert [c["text"] for c in r.json()["cards"]] == [c["text"] for c in feed["cards"]]
+        assert all(c["new"] for c in r.json()["cards"])
         # a newer request's card goes first and pushes the oldest out
         await client.post("/fulfill", json=body("f1", fulfillers=["echo"]))
         feed = (await client.get("/cached/f1")).json()
@@ -181,12 +191,11 @@ async def test_health_reports_each_fulfiller_and_backend(code_tree):
         r = await client.get("/health")
     assert r.status_code == 200
     data = r.json()
-    assert data["status"] == "ok" and data["version"]
-    assert data["fulfillers"]["echo"] == {"available": True, "reason": ""}
-    assert data["fulfillers"]["needs_key"] == {
-        "available": False,
-        "reason": "PARALLIZER_FAKE_URL is not set",
-    }
+    assert data["status"] == "healthy" and data["version"]
+    assert data["fulfillers"] == [
+        {"name": "echo", "available": True, "reason": ""},
+        {"name": "needs_key", "available": False, "reason": "PARALLIZER_FAKE_URL is not set"},
+    ]
     assert data["backends"]["ripgrep"]["available"] is True
 
 
@@ -199,10 +208,7 @@ async def test_health_never_shows_a_secret(code_tree):
         r = await client.get("/health")
     assert r.status_code == 200
     assert "pplx-KEY-987" not in r.text and token not in r.text and "user:" not in r.text
-    assert (
-        r.json()["fulfillers"]["needs_key"]["reason"]
-        == "bad key *** for https://***@llm.example/v1"
-    )
+    assert r.json()["fulfillers"][1]["reason"] == "bad key *** for https://***@llm.example/v1"
 
 
 async def test_metrics_histograms_move_after_requests(code_tree):
@@ -226,7 +232,8 @@ async def test_metrics_histograms_move_after_requests(code_tree):
     assert delta("parallizer_cards_total", type="context", fulfiller="grep") == 6
     assert delta("parallizer_runs_total", mode="sync", end="done") == 3
     assert delta("parallizer_feed_total", event="added") == 9
-    assert delta("parallizer_feed_total", event="hit") == 1
+    # each /fulfill reads the feed it answers with, then /cached reads it
+    assert delta("parallizer_feed_total", event="hit") == 4
     # no user id ever becomes a label
     assert "m0" not in text
     for gauge in ("parallizer_http_requests_in_flight", "parallizer_runs_in_flight"):
@@ -241,6 +248,10 @@ async def test_openapi_docs_are_served(code_tree):
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     paths = schema.json()["paths"]
     assert set(paths) == {
+        "/",
+        "/files/tree",
+        "/files/content",
+        "/files/save",
         "/fulfill",
         "/fulfill/stream",
         "/cached/{user_id}",

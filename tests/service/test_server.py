@@ -4,91 +4,15 @@ graceful timeout and exits 0 with no stray rg; --workers N aggregates /metrics; 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
 
 from ..conftest import alive, children_named
-from .kit import body, eventually, metric_value, read_sse
-
-ROOT = Path(__file__).resolve().parents[2]
-PARALLIZER = Path(sys.executable).with_name("parallizer")
-
-
-@dataclass
-class Server:
-    proc: asyncio.subprocess.Process
-    base: str = ""
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PARALLIZER_") and k != "PROMETHEUS_MULTIPROC_DIR"
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
-
-
-@contextlib.asynccontextmanager
-async def serve(*args: str, workers: int = 1, **env: str) -> AsyncIterator[Server]:
-    """`parallizer serve` on a free port, in its own process group (so a failed test can
-    stop the workers too); ready once every worker has started its application."""
-    if workers > 1:
-        args = ("--workers", str(workers), *args)
-    proc = await asyncio.create_subprocess_exec(
-        str(PARALLIZER),
-        "serve",
-        "--port",
-        "0",
-        "--factory",
-        "tests.service.kit:serve_app",
-        *args,
-        env=_env(**env),
-        cwd=str(ROOT),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    server = Server(proc)
-    ready = 0
-
-    async def pump() -> None:
-        assert proc.stderr is not None
-        async for raw in proc.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            server.lines.append(line)
-            if m := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line):
-                server.base = m.group(1)
-            if "Application startup complete" in line:
-                nonlocal ready
-                ready += 1
-
-    reader = asyncio.create_task(pump())
-    try:
-        await eventually(lambda: server.base and ready == workers, within=20, what="start")
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # no-op when it exited as it should
-        await proc.wait()
-        await asyncio.wait_for(reader, 10)
+from .kit import PARALLIZER, body, eventually, metric_value, read_sse, serve, server_env
 
 
 async def _in_flight(client: httpx.AsyncClient, mode: str) -> float:
@@ -179,7 +103,11 @@ async def test_sigterm_ends_a_stream_still_running_cleanly(tmp_path):
                 await eventually(running, what="the stream in flight")
                 server.proc.send_signal(signal.SIGTERM)
                 events = await reading  # ends without a protocol error
-        assert [e.event for e in events] == ["card", "fulfiller"]  # the fast fulfiller's
+        # the fast fulfiller's events, then a terminal event: the stream never ends mid-air
+        assert [e.event for e in events] == ["card", "fulfiller", "error"]
+        assert events[-1].data == {
+            "detail": "the server is shutting down: the request was cancelled"
+        }
         assert await asyncio.wait_for(server.proc.wait(), 10) == 0
     assert "cancelled by the server (shutting down)" in server.log
     assert "Traceback" not in server.log
@@ -228,7 +156,7 @@ async def test_bad_usage_is_one_line_and_exit_2(args, env, message):
         str(PARALLIZER),
         "serve",
         *args,
-        env=_env(**env),
+        env=server_env(**env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ..config import Settings
 from ..errors import BadInput, PathNotAllowed
-from ..models import FulfillRequest, FulfillResponse, GlobalContext
+from ..models import FulfillRequest, FulfillResponse, GlobalContext, utf16_column
 from ..paths import resolve_inside
 from . import app, fail
 from .common import load_settings_or_fail
@@ -78,11 +78,13 @@ def build_request(
     names = [n.strip() for n in only.split(",") if n.strip()] if only is not None else None
     if names is not None and not names:
         raise fail("--only needs at least one fulfiller name")
+    line, col = parse_cursor(cursor, text)
     try:
         return FulfillRequest(
             user_id="cli",
             document_text=text,
-            cursor_position=parse_cursor(cursor, text),
+            # --cursor counts characters; the request counts UTF-16 units as editors do
+            cursor_position=(line, utf16_column(text.split("\n")[line], col)),
             global_context=GlobalContext(scope_root=str(scope_root), plan_path=plan_path),
             fulfillers=names,
         )
@@ -101,7 +103,10 @@ async def _run(settings: Settings, request: FulfillRequest, serial: bool) -> Ful
             job = orch.prepare(request, serial=serial)
         except BadInput as exc:
             raise fail(str(exc)) from exc
-        return await orch.fulfill(request, serial=serial, job=job)
+        response = await orch.fulfill(request, serial=serial, job=job)
+    # the CLI has no feed: its answer is this request's cards, all of them new
+    response.cards = [c.marked(new=True) for c in response.cards]
+    return response
 
 
 @app.command()

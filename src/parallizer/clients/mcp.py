@@ -32,6 +32,7 @@ from ..errors import BadInput, PathNotAllowed
 from ..models import Card, CardType, FulfillRequest, FulfillResponse, GlobalContext, Timings
 from ..orchestrator import Orchestrator
 from ..paths import resolve_inside
+from ..service.files import read_text
 
 TOOL = "review_plan"
 USER_ID = "mcp"
@@ -116,7 +117,11 @@ class Reviewer:
         plan = (
             resolve_inside(plan_path, roots, what="plan_path", kind="file") if plan_path else None
         )
-        text = document_text if document_text is not None else _read(plan, self.settings)  # type: ignore[arg-type]
+        if document_text is not None:
+            text = document_text
+        else:
+            assert plan is not None
+            text = read_text(plan, self.settings.max_document_bytes)
         if scope_root:
             scope = resolve_inside(scope_root, roots, what="scope_root", kind="dir")
         else:
@@ -138,23 +143,6 @@ class Reviewer:
             )
         except ValidationError as exc:
             raise BadInput(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
-
-
-def _read(plan: Path, settings: Settings) -> str:
-    limit = settings.max_document_bytes
-    try:
-        with plan.open("rb") as f:
-            data = f.read(limit + 1)
-    except OSError as exc:
-        raise BadInput(f"plan_path cannot be read ({exc.strerror or 'error'})") from exc
-    if len(data) > limit:
-        raise BadInput(f"plan_path is over the document limit of {limit} bytes")
-    if b"\x00" in data:
-        raise BadInput("plan_path is a binary file, expected a text plan")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput("plan_path is not UTF-8 text") from exc
 
 
 def _cursor(raw: str | list[int] | None, text: str) -> tuple[int, int]:

@@ -31,7 +31,9 @@ def status_of(exc: ParallizerError) -> int:
 
 
 def _clip(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Short, and encodable: a detail may quote the caller's input, lone surrogates too."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:

@@ -17,8 +17,10 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from ..logs import request_id
-from . import metrics
+from . import metrics, sse
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,6 +31,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("parallizer.http")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+SHUTTING_DOWN = "the server is shutting down: the request was cancelled"
+#: nginx's "client closed request": a request whose client left before its answer
+CLIENT_CLOSED = 499
+
+
+def printable(text: str) -> str:
+    """`text` for a log line: control characters (NUL, newline, escape...) as `\\xNN`, so a
+    client cannot forge or garble log lines; lone surrogates escaped too."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 async def send_json(
@@ -83,16 +97,34 @@ class RequestContext:
         in_flight = metrics.REQUESTS_IN_FLIGHT.labels(endpoint)
         in_flight.inc()
 
+        stream = False  # the response is an event stream
+        finished = False  # its last byte was sent
+        hung_up = False  # the client disconnected before that
+
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, responded
+            nonlocal status, responded, stream, finished
             if message["type"] == "http.response.start":
                 status = message["status"]
                 responded = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                headers = message.get("headers", [])
+                stream = any(
+                    k.lower() == b"content-type" and v.startswith(b"text/event-stream")
+                    for k, v in headers
+                )
+                message["headers"] = [*headers, (b"x-request-id", rid.encode())]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
             await send(message)
 
+        async def receive_wrapper() -> Message:
+            nonlocal hung_up
+            message = await receive()
+            if message["type"] == "http.disconnect" and not finished:
+                hung_up = True
+            return message
+
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is None or task.uncancel() > 0:
@@ -101,22 +133,28 @@ class RequestContext:
             with contextlib.suppress(Exception):
                 if not responded:
                     status = 503
-                    await send_json(
-                        send_wrapper,
-                        503,
-                        {"detail": "the server is shutting down: the request was cancelled"},
-                    )
+                    await send_json(send_wrapper, 503, {"detail": SHUTTING_DOWN})
                 else:
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    # an event stream ends with a terminal event, never mid-air
+                    last = sse.frame("error", {"detail": SHUTTING_DOWN}) if stream else b""
+                    await send({"type": "http.response.body", "body": last, "more_body": False})
+        except ClientDisconnect:
+            hung_up = True  # it left while we read its body: not a server error
         finally:
             in_flight.dec()
             elapsed = time.perf_counter() - started
             endpoint = _endpoint(scope)  # known now that routing ran
+            if hung_up and not finished:
+                status = CLIENT_CLOSED
             metrics.REQUEST_LATENCY.labels(scope.get("method", "-"), endpoint, str(status)).observe(
                 elapsed
             )
             log.info(
-                "%s %s -> %d in %.1f ms", scope.get("method"), path[:200], status, elapsed * 1000
+                "%s %s -> %d in %.1f ms",
+                scope.get("method"),
+                printable(path[:200]),
+                status,
+                elapsed * 1000,
             )
             request_id.reset(token)
 
@@ -137,7 +175,12 @@ def _endpoint(scope: Scope) -> str:
     return "unmatched"
 
 
-_PLAIN = frozenset(("/fulfill", "/fulfill/stream", "/health", "/metrics", "/docs", "/openapi.json"))
+_PLAIN = frozenset(
+    (
+        "/", "/fulfill", "/fulfill/stream", "/health", "/metrics", "/docs", "/openapi.json",
+        "/files/tree", "/files/content", "/files/save",
+    )
+)  # fmt: skip
 
 
 class BearerAuth:
@@ -173,12 +216,14 @@ class BearerAuth:
 
 class BodyLimit:
     """Refuse (413) a body over `limit` bytes: at once by its `Content-Length`, otherwise by
-    counting while reading it (a chunked or lying body), before anything parses it. A body
-    within the limit is handed on whole; later messages (the disconnect) pass through."""
+    counting while reading it (a chunked or lying body), before anything parses it; refuse
+    (408) a body not received whole within `timeout` seconds. A body within the limit is
+    handed on whole; later messages (the disconnect) pass through."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -199,16 +244,28 @@ class BodyLimit:
                 await self._too_large(send)
                 return
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > self.limit:
-                await self._too_large(send)
-                return
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    body += message.get("body", b"")
+                    if len(body) > self.limit:
+                        await self._too_large(send)
+                        return
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            # a client trickling its body (slowloris) holds a connection no longer than this
+            log.info("request body not received within %g s: 408", self.timeout)
+            await send_json(
+                send,
+                408,
+                {"detail": f"the request body was not received within {self.timeout:g} s"},
+                [(b"connection", b"close")],
+            )
+            return
         replayed = False
 
         async def replay() -> Message:

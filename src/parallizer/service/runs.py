@@ -65,7 +65,13 @@ class Run:
     done: DoneEvent | None = None
     end: End | None = None
     began: asyncio.Event = field(default_factory=asyncio.Event)
+    detached: bool = False
+    """Its client hung up: the run goes on alone, its cards land in the feed."""
     task: asyncio.Task[None] = field(init=False)
+
+    def detach(self) -> None:
+        """Nobody waits for this run any more (it is not stopped: it lands in the feed)."""
+        self.detached = True
 
     def stop(self, why: End) -> bool:
         """Cancel the run (if still going) and record why. Returns whether it was going."""
@@ -203,8 +209,8 @@ class RunManager:
                 del self._latest[run.user_id]
             metrics.RUNS_ENDED.labels(run.mode, run.end or "shutdown").inc()
             if not task.cancelled() and (exc := task.exception()) is not None:
-                # sync requests re-raise it (and their handler logs it); nobody else will
-                if run.mode != "sync":
+                # a waiting sync request re-raises it (and its handler logs it)
+                if run.mode != "sync" or run.detached:
                     log.error("%s run of user %s failed", run.mode, run.user_id, exc_info=exc)
 
         return callback

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,16 +36,39 @@ class CachedFeed(BaseModel):
 
 
 class FeedCleared(BaseModel):
+    status: Literal["success", "not_found"] = Field(
+        description="success: the user had cards or a running request; not_found otherwise"
+    )
+    message: str
     user_id: str
     cleared: bool = Field(description="the user had cards or a running request")
     cancelled: bool = Field(description="a running request of the user was cancelled")
 
 
-class Health(BaseModel):
-    status: str = Field(default="ok", description="ok while the service answers")
+SERVICE_NAME = "Parallizer Backend"
+
+
+class Root(BaseModel):
+    service: str = SERVICE_NAME
+    status: Literal["running"] = "running"
     version: str
-    fulfillers: dict[str, Availability]
+    fulfillers: int = Field(description="how many fulfillers this server has")
+    active_users: int = Field(description="users with a feed held now")
+
+
+class FulfillerHealth(Availability):
+    name: str
+
+
+class Health(BaseModel):
+    service: str = SERVICE_NAME
+    status: Literal["healthy"] = Field(
+        default="healthy", description="healthy while the service answers"
+    )
+    version: str
+    fulfillers: list[FulfillerHealth]
     backends: dict[str, Availability]
+    active_users: int
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {

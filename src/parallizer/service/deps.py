@@ -1,0 +1,69 @@
+"""What every route depends on: the running `Service` (runtime, orchestrator, feed, runs)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Path, Request
+
+from ..config import Settings
+from ..context import Job
+from ..models import FulfillRequest
+from ..orchestrator import Orchestrator
+from ..runtime import Runtime
+from .feed import FeedStore
+from .runs import Busy, Run, RunManager, ShuttingDown
+from .schemas import CachedFeed
+
+
+@dataclass
+class Service:
+    settings: Settings
+    runtime: Runtime
+    orchestrator: Orchestrator
+    store: FeedStore
+    runs: RunManager
+
+    async def prepare(self, request: FulfillRequest) -> Job:
+        """Unknown fulfillers (422), document size (413), paths outside the roots (403).
+
+        Path resolution touches the file system, so it runs off the event loop."""
+        self.orchestrator.select(request.fulfillers)
+        return await asyncio.to_thread(self.orchestrator.prepare, request)
+
+    def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
+        try:
+            return self.runs.start(request, job, **kw)
+        except ShuttingDown as exc:
+            raise HTTPException(503, str(exc)) from exc
+        except Busy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
+
+    async def feed(self, user_id: str) -> CachedFeed:
+        snap = await self.store.get(user_id)
+        if snap is None:
+            return CachedFeed()
+        return CachedFeed(
+            cards=snap.cards, last_updated=snap.last_updated, processing=snap.processing
+        )
+
+
+def get_service(request: Request) -> Service:
+    svc = getattr(request.app.state, "service", None)
+    if svc is None:  # pragma: no cover - the ASGI server did not run the lifespan
+        raise RuntimeError("the service was not started (lifespan not run)")
+    return svc
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+UserId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="any text without control characters",
+    ),
+]
