@@ -102,7 +102,7 @@ async def check_bad_input(client: Client, roots: Path) -> None:
             "scope_root must be an absolute path",
         ),
         "neither": ({"scope_root": str(roots / "repo")}, "give plan_path"),
-        "cursor past the end": ({"document_text": PLAN, "cursor": "40:0"}, "past the end"),
+        "cursor negative": ({"document_text": PLAN, "cursor": [-1, 0]}, "expected [line, column]"),
         "cursor malformed": ({"document_text": PLAN, "cursor": "x"}, 'expected "LINE:COL"'),
     }
     for case, (args, needle) in cases.items():
