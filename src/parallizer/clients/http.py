@@ -9,7 +9,10 @@ from ..config import Settings
 
 
 def router(settings: Settings) -> APIRouter:
+    from .web import router as web_router
+
     router = APIRouter()
+    router.include_router(web_router())
     if settings.mcp:
         from .mcp import http_router
 
