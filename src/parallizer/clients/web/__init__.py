@@ -36,7 +36,8 @@ def router() -> APIRouter:
     assets = {p.name: p for p in STATIC.iterdir() if p.suffix in _TYPES and p.name != "index.html"}
     r = APIRouter(tags=["web page"])
 
-    @r.get("/app", response_class=HTMLResponse, summary="The web page: plan editor, live cards")
+    # an HTML page for people, not part of the JSON API the OpenAPI schema describes
+    @r.get("/app", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         """The plan editor. `?scope=DIR` names the code tree (inside the allowed roots),
         `&plan=PATH` the plan to open (absolute, or relative to the scope)."""
