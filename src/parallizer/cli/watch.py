@@ -9,6 +9,7 @@ at once, so another program can follow it. SIGINT (Ctrl+C) or SIGTERM stop it cl
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -95,14 +96,19 @@ class PlainView:
 
 
 class LiveView:
-    """The latest run, redrawn in place: a status line, the cards by type, the timings."""
+    """The latest run, redrawn in place on the terminal's alternate screen (as `top` does):
+    a status line with the run's totals, the cards by type, the timing table, cropped to
+    the screen's height. When the watch ends, the last frame is printed to the normal
+    screen, so it stays in the scrollback."""
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.console = Console()
-        self.live = Live(console=self.console, auto_refresh=False, vertical_overflow="visible")
+        self.live = Live(
+            console=self.console, auto_refresh=False, screen=True, vertical_overflow="crop"
+        )
         self.plan: Path | None = None
         self.scope: str | None = None
         self.run: WatchRun | None = None
@@ -114,8 +120,13 @@ class LiveView:
 
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(None, None, None)
+        if self.run is not None:
+            self.console.print(self._frame())
 
     def _draw(self) -> None:
+        self.live.update(self._frame(), refresh=True)
+
+    def _frame(self):
         from rich.console import Group
         from rich.text import Text
 
@@ -128,17 +139,23 @@ class LiveView:
         if run is not None:
             if run.ended is None:
                 state = Text(f"run {run.number}: running…", style="bold yellow")
-            elif run.ended == "done":
-                state = Text(f"run {run.number}: done", style="bold green")
+            elif run.ended == "done" and run.timings is not None:
+                failed = sum(not q.ok for f in run.timings.fulfillers.values() for q in f.queries)
+                state = Text(
+                    f"run {run.number}: done in {run.timings.total_ms:.0f} ms, "
+                    f"{len(run.cards)} cards" + (f", {failed} queries failed" if failed else ""),
+                    style="bold green" if not failed else "bold yellow",
+                )
             elif run.ended == "failed":
                 state = Text(f"run {run.number}: failed: {run.error}", style="bold red")
             else:
                 state = Text(f"run {run.number}: {run.ended}", style="bold")
             parts.append(state)
+        parts.extend(Text(f"note: {n}", style="yellow") for n in self.notes[-3:])
+        if run is not None:
             parts.append(cards_view(run.cards))
             parts.append(timing_table(run.response(), width=self.console.width))
-        parts.extend(Text(f"note: {n}", style="yellow") for n in self.notes[-3:])
-        self.live.update(Group(*parts), refresh=True)
+        return Group(*parts)
 
     def watching(self, plan: Path, scope: str | None) -> None:
         self.plan, self.scope = plan, scope
@@ -198,10 +215,13 @@ def watch(
     ] = None,
 ) -> None:
     """Fulfill PLAN now and again on every save; Ctrl+C stops (exit 0)."""
-    settings = load_settings_or_fail()
+    live = sys.stdout.isatty()
+    # on a terminal the log shares the screen with the live view: only warnings, unless asked
+    quiet = live and "PARALLIZER_LOG_LEVEL" not in os.environ
+    settings = load_settings_or_fail(**({"log_level": "WARNING"} if quiet else {}))
     build_request(settings, plan, scope, None, None)  # a plan or scope unusable now: exit 2
     plan = plan.absolute()
-    if sys.stdout.isatty():
+    if live:
         with LiveView() as view:
             asyncio.run(_main(settings, plan, scope, view))
     else:
