@@ -16,7 +16,7 @@ from parallizer.config import Settings
 from parallizer.service import create_app
 
 from ..conftest import write
-from ..service.kit import uvicorn_server
+from ..service.kit import serve
 from .proc import PARALLIZER, clean_env
 
 PLAN = """# Plan: uploads
@@ -114,15 +114,16 @@ async def check_bad_input(client: Client, roots: Path) -> None:
     assert not ok.is_error and ok.structured_content["cards"]
 
 
-async def test_at_slash_mcp_on_the_http_service_behind_the_token(roots: Path):
-    settings = Settings(
-        _env_file=None, allowed_roots=str(roots), mcp=True, api_token="t0ken-for-the-test"
-    )  # type: ignore[call-arg]
-    async with uvicorn_server(create_app(settings)) as base:
+async def test_serve_mcp_answers_at_slash_mcp_behind_the_token(roots: Path):
+    """A real `parallizer serve --mcp`, the SDK's client over streamable HTTP."""
+    token = "t0ken-for-the-test"
+    env = {"PARALLIZER_ALLOWED_ROOTS": str(roots), "PARALLIZER_API_TOKEN": token}
+    async with serve("--mcp", factory=None, **env) as server:
+        base = server.base
         async with httpx.AsyncClient() as http:
             r = await http.post(f"{base}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
             assert r.status_code == 401 and r.json()["detail"] == "missing bearer token"
-        authed = httpx2.AsyncClient(headers={"Authorization": "Bearer t0ken-for-the-test"})
+        authed = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
         async with authed, Client(_transport(f"{base}/mcp", authed)) as client:
             assert [t.name for t in (await client.list_tools()).tools] == ["review_plan"]
             result = await client.call_tool(
