@@ -89,6 +89,13 @@ async def test_through_a_pipe_a_save_brings_new_cards_and_sigint_exits_0(
         assert "`load_config`" in second and "src/app/config.py:1" in second
         assert "src/legacy/config.py:2" in second  # the other definition, cited too
 
+        # a moment with no plan at all is a note, and the watch goes on
+        mark = len(out.text)
+        plan.unlink()
+        await out.wait_for(r"note: .*plan\.md: no such file", after=mark)
+        save(plan, FIRST)
+        await out.wait_for(r"run 3 done in", after=mark)
+
         proc.send_signal(signal.SIGINT)
         assert await stopped(proc) == 0, err.text
     finally:
