@@ -498,7 +498,10 @@ function openCitation(cite) {
   const m = cite.match(/^(.*):(\d+)$/);
   if (!m) return;
   const [, path, line] = m;
-  if (state.plan && (path === relToScope(state.plan) || path === state.plan)) {
+  const planName = state.plan.slice(state.plan.lastIndexOf("/") + 1);
+  const isPlan = state.plan && (path === relToScope(state.plan) || path === state.plan
+    || (relToScope(state.plan) === state.plan && path === planName)); // a plan outside the scope
+  if (isPlan) {
     const pos = editor.state.doc.line(Math.min(+line, editor.state.doc.lines)).from;
     editor.dispatch({ selection: { anchor: pos }, effects: EditorView.scrollIntoView(pos, { y: "center" }) });
     editor.focus();

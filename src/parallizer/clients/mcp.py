@@ -15,6 +15,7 @@ when `PARALLIZER_MCP=1` (`parallizer serve --mcp`), behind the service's bearer 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -199,6 +200,14 @@ def create_server(reviewer: Reviewer) -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer(
         "parallizer", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
+    # the SDK's own log lines (a tool's unexpected exception, say) go where ours go, in our
+    # format and through our redactor, not to a handler of its own
+    ours = logging.getLogger("parallizer").handlers
+    if ours:
+        sdk = logging.getLogger("mcp")
+        sdk.handlers[:] = list(ours)
+        sdk.propagate = False
+        sdk.setLevel(logging.WARNING)
 
     @server.tool(
         name=TOOL,
