@@ -7,6 +7,7 @@ and no request leaves the service."""
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -33,7 +34,17 @@ async def test_the_page_end_to_end(tmp_path: Path, code_tree: Path):
     from playwright.async_api import async_playwright
 
     plan = write(code_tree, "docs/plan.md", PLAN)
-    async with serve(factory=None, PARALLIZER_ALLOWED_ROOTS=str(tmp_path)) as server:
+    # web search configured against a loopback port where nothing listens: every web query
+    # fails (refused), the code searches do not, and the timing picture shows both
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {
+        "PARALLIZER_ALLOWED_ROOTS": str(tmp_path),
+        "PERPLEXITY_API_KEY": "pplx-test-key",
+        "PARALLIZER_PERPLEXITY_URL": nowhere,
+    }
+    async with serve(factory=None, **env) as server:
         async with httpx.AsyncClient(base_url=server.base) as http:
             assert (await http.get("/")).json()["service"] == "Parallizer Backend"
             page_resp = await http.get("/app")
@@ -93,8 +104,15 @@ async def test_the_page_end_to_end(tmp_path: Path, code_tree: Path):
                 assert await question.first.get_attribute("class") == "card fresh"
                 # the timing picture of that request: a bar per fulfiller and per query
                 bars = page.locator("#timing rect.bar")
-                assert await bars.count() >= 4
-                assert await page.locator("#timing rect.bar.fail").count() == 0
+                assert await bars.count() >= 6
+                failed = page.locator("#timing rect.bar.fail")
+                assert await failed.count() >= 1  # the web searches, in red
+                tips = await page.locator("#timing rect.bar.fail title").all_text_contents()
+                assert all("perplexity" in t or "web_context" in t for t in tips), tips
+                ok_tips = await page.locator(
+                    "#timing rect.bar:not(.fail) title"
+                ).all_text_contents()
+                assert any(t.startswith("ripgrep load_config: ok") for t in ok_tips), ok_tips
 
                 # follow the citation: the cited file opens beside the plan, at that line
                 await cite.click()
