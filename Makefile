@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SCOPE  ?= .
 
-.PHONY: run test serve bench lint clean web
+.PHONY: run test serve bench eval lint clean web
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -45,6 +45,11 @@ web:
 
 bench: $(VENV)/.installed-bench
 	@$(BIN)/parallizer bench --out bench-out
+
+# Card quality on real trees (fetched once, sha256-checked, into ~/.cache/parallizer-eval or
+# $$PARALLIZER_EVAL_CACHE): offline and with the LLM emulator; writes eval-out/eval.{json,md}.
+eval: $(VENV)/.installed-base
+	@$(BIN)/parallizer eval --data eval --out eval-out
 
 lint: $(VENV)/.installed-test
 	@$(BIN)/ruff check src tests
