@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +121,46 @@ async def _json_lines(stream: asyncio.StreamReader):
         yield bytes(buf)
 
 
+#: clean-ups that outlived the search that started them (a reference keeps them running)
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+def _in_background(aw: Awaitable[Any]) -> None:
+    fut = asyncio.ensure_future(aw)
+    _BACKGROUND.add(fut)
+    fut.add_done_callback(_BACKGROUND.discard)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process without `Popen.kill()`: its `poll()` reaps a child that has just
+    exited before the child watcher's thread waits for it, and the watcher then reports
+    "Unknown child process pid N, will report returncode 255". Through a pidfd, the signal
+    can only reach this process, never a later one that reuses its pid."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        return  # already reaped: nothing to kill
+    except (AttributeError, OSError):  # no pidfd here (not Linux 5.3+)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        return
+    try:
+        signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it exited meanwhile
+    finally:
+        os.close(fd)
+
+
+async def _reap_spawned(spawning: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    """The end of a spawn whose caller was cancelled: kill and reap what it started."""
+    try:
+        proc = await spawning
+    except Exception:  # it failed to start: nothing to reap
+        return
+    await RipgrepBackend._reap(proc)
+
+
 class RipgrepBackend:
     name = "ripgrep"
 
@@ -180,8 +223,8 @@ class RipgrepBackend:
 
     async def _spawn(self, args: list[str], root: Path) -> asyncio.subprocess.Process:
         env = {k: v for k, v in os.environ.items() if k != "RIPGREP_CONFIG_PATH"}
-        try:
-            return await asyncio.create_subprocess_exec(
+        spawning = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 *args,
                 cwd=root,
                 env=env,
@@ -189,6 +232,16 @@ class RipgrepBackend:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
             )
+        )
+        try:
+            # Never cancel a spawn half-way: asyncio then closes the transport, whose
+            # Popen.poll() reaps a child that already exited before the child watcher's
+            # thread waits for it ("Unknown child process pid N, will report returncode
+            # 255"). The spawn finishes; the process is then killed and reaped as usual.
+            return await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            _in_background(_reap_spawned(spawning))
+            raise
         except FileNotFoundError as exc:
             if exc.filename == args[0]:
                 raise BackendError("unavailable", "cannot run ripgrep: rg not found") from exc
@@ -200,12 +253,16 @@ class RipgrepBackend:
 
     @staticmethod
     async def _reap(proc: asyncio.subprocess.Process) -> None:
+        """Kill and wait for the process; cancelled meanwhile, the wait goes on in the
+        background (so the process is always reaped by the child watcher, nobody else)."""
         if proc.returncode is None:
+            _kill(proc)
+            waiting = asyncio.ensure_future(proc.wait())
             try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
-            await proc.wait()
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                _in_background(waiting)
+                raise
 
     async def search(self, query: CodeQuery, root: Path) -> CodeSearchResult:
         self._check(query)

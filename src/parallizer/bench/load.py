@@ -41,6 +41,12 @@ async def _post_all(
     return results
 
 
+def _own_cards(data: dict[str, Any]) -> int:
+    """The cards this request made: a /fulfill answer is the user's whole feed, this
+    request's cards marked `new`."""
+    return sum(1 for c in data["cards"] if c.get("new", True))
+
+
 def _answered(status: int, data: dict[str, Any] | None) -> bool:
     return status == 200 and isinstance(data, dict) and isinstance(data.get("cards"), list)
 
@@ -80,7 +86,7 @@ async def load(
         "slot_bound_s": round(bound, 3),
         "backends": backends,
         "cards_per_request": round(
-            sum(len(d["cards"]) for (_, s, d), k in zip(results, ok, strict=True) if k)
+            sum(_own_cards(d) for (_, s, d), k in zip(results, ok, strict=True) if k)
             / max(1, sum(ok)),
             2,
         ),
@@ -161,8 +167,8 @@ async def faults(
     finally:
         await set_fail_rate(0.0)
     answered = [_answered(s, d) for _, s, d in faulty]
-    cards_clean = sum(len(d["cards"]) for _, s, d in clean if _answered(s, d))
-    cards_faulty = sum(len(d["cards"]) for (_, s, d), a in zip(faulty, answered, strict=True) if a)
+    cards_clean = sum(_own_cards(d) for _, s, d in clean if _answered(s, d))
+    cards_faulty = sum(_own_cards(d) for (_, s, d), a in zip(faulty, answered, strict=True) if a)
     q_total = q_ok = 0
     for _, _, d in faulty:
         t, g = _query_counts(d)

@@ -223,7 +223,11 @@ def save_text(path: Path, scope: Path, content: str, limit: int) -> int:
     except OSError as exc:
         raise BadInput(f"cannot create the parent folder ({exc.strerror or 'error'})") from exc
     # mkdir followed no link out: re-check the parent, now that it exists
-    if not parent.resolve().is_relative_to(scope):
+    try:
+        inside = parent.resolve().is_relative_to(scope)
+    except (OSError, RuntimeError) as exc:
+        raise BadInput("the parent folder cannot be resolved") from exc
+    if not inside:
         raise BadInput("path changed while saving")
     try:
         old = os.stat(path, follow_symlinks=False)

@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from fastapi.sse import format_sse_event
 from starlette.requests import ClientDisconnect
 
 from ..logs import request_id
-from . import metrics, sse
+from . import metrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -136,7 +137,13 @@ class RequestContext:
                     await send_json(send_wrapper, 503, {"detail": SHUTTING_DOWN})
                 else:
                     # an event stream ends with a terminal event, never mid-air
-                    last = sse.frame("error", {"detail": SHUTTING_DOWN}) if stream else b""
+                    last = (
+                        format_sse_event(
+                            event="error", data_str=json.dumps({"detail": SHUTTING_DOWN})
+                        )
+                        if stream
+                        else b""
+                    )
                     await send({"type": "http.response.body", "body": last, "more_body": False})
         except ClientDisconnect:
             hung_up = True  # it left while we read its body: not a server error

@@ -56,8 +56,10 @@ class Root(BaseModel):
     active_users: int = Field(description="users with a feed held now")
 
 
-class FulfillerHealth(Availability):
+class FulfillerHealth(BaseModel):
     name: str
+    available: bool
+    reason: str = ""
 
 
 class Health(BaseModel):
@@ -84,3 +86,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "body or document over the size limit"},
     422: {"model": InvalidBody, "description": "malformed body, cursor or parameter"},
 }
+
+
+def as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """`responses` documented as application/json on a route whose own answer is another
+    media type (the event stream): FastAPI would file a `model` under the route's type.
+    The models are referenced by name: other routes register them."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, spec in responses.items():
+        ref = {"$ref": f"#/components/schemas/{spec['model'].__name__}"}
+        out[status] = {
+            "description": spec["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+    return out

@@ -9,23 +9,24 @@ request of the same user (or deleting the feed, or shutdown) stops it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ...models import Card, FulfillRequest, FulfillResponse, Timings
 from ...orchestrator import CardEvent, DoneEvent, FulfillerEvent
-from .. import errors, sse
+from .. import errors
 from ..deps import Service, ServiceDep
+from ..middleware import SHUTTING_DOWN
 from ..runs import END_OF_RUN, Run
-from ..schemas import ERROR_RESPONSES
+from ..schemas import ERROR_RESPONSES, as_json
 
 router = APIRouter(tags=["fulfill"])
 
-#: a keep-alive comment on an idle event stream, so proxies do not cut it
-PING_INTERVAL = 15.0
 CANCELLED_HEADER = "X-Parallizer-Cancelled"
 #: nginx's "client closed request": what a request whose client hung up is counted as
 CLIENT_CLOSED = 499
@@ -105,9 +106,8 @@ async def fulfill(
         # the client hung up: the run goes on alone and lands in the feed; nobody reads this
         run.detach()
         return Response(status_code=CLIENT_CLOSED)
-    if run.task.cancelled():
-        feed = await svc.feed(body.user_id)
-        resp = FulfillResponse(cards=feed.cards, processing=feed.processing)
+    if run.task.cancelled():  # superseded or deleted: the feed as it is, nothing new
+        resp = await feed_answer(svc, body.user_id, (), None)
         return _wire(resp, **{CANCELLED_HEADER: run.end or "cancelled"})
     if (exc := run.task.exception()) is not None:
         raise exc
@@ -115,9 +115,23 @@ async def fulfill(
     return _wire(await feed_answer(svc, body.user_id, run.done.cards, run.done.timings))
 
 
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    run: Run
+    events: asyncio.Queue[Any]
+
+
+async def start_stream(body: FulfillRequest, svc: ServiceDep) -> StartedRun:
+    """Validate and start the run before the event stream begins, so bad input is still a
+    plain 4xx answer."""
+    job = await svc.prepare(body)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    return StartedRun(svc.start(body, job, mode="stream", listener=queue), queue)
+
+
 @router.post(
     "/fulfill/stream",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     responses={
         200: {
             "description": (
@@ -128,18 +142,43 @@ async def fulfill(
             ),
             "content": {"text/event-stream": {"itemSchema": SSE_EVENT_SCHEMA}},
         },
-        **ERROR_RESPONSES,
+        **as_json(ERROR_RESPONSES),
     },
     summary="Fulfill a request, streaming cards as Server-Sent Events",
 )
-async def fulfill_stream(body: FulfillRequest, svc: ServiceDep) -> StreamingResponse:
+async def fulfill_stream(
+    started: Annotated[StartedRun, Depends(start_stream)], svc: ServiceDep
+) -> AsyncIterable[ServerSentEvent]:
     """Same body as POST /fulfill. Every stream ends with a terminal event: `done`,
     `superseded`, `cancelled` or `error`. Closing the connection does not stop the work:
-    it lands in the feed."""
-    job = await svc.prepare(body)
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    run = svc.start(body, job, mode="stream", listener=queue)
-    return RunStream(run, _events(svc, run, queue))
+    it lands in the feed. (FastAPI's own SSE: keep-alive comments while idle.)"""
+    run, queue = started.run, started.events
+    seq = 0
+    while (event := await queue.get()) is not END_OF_RUN:
+        seq += 1
+        if isinstance(event, CardEvent):
+            card = event.card.marked(new=True).model_dump(mode="json", exclude_none=True)
+            yield ServerSentEvent(event="card", data=card, id=str(seq))
+        elif isinstance(event, FulfillerEvent):
+            data = {
+                "name": event.name,
+                "timing": event.timing.model_dump(mode="json", exclude_none=True),
+            }
+            yield ServerSentEvent(event="fulfiller", data=data, id=str(seq))
+        elif isinstance(event, DoneEvent):
+            resp = await feed_answer(svc, run.user_id, event.cards, event.timings)
+            resp.processing = False  # this run is over (a newer one would have superseded it)
+            yield ServerSentEvent(event="done", data=resp.to_wire(), id=str(seq))
+    if run.done is None:
+        if run.superseded:
+            detail = "superseded by a newer request of the same user"
+            yield ServerSentEvent(event="superseded", data={"detail": detail})
+        elif run.end == "deleted":
+            yield ServerSentEvent(event="cancelled", data={"detail": "the user's feed was deleted"})
+        elif run.end == "shutdown":
+            yield ServerSentEvent(event="error", data={"detail": SHUTTING_DOWN})
+        else:
+            yield ServerSentEvent(event="error", data={"detail": errors.INTERNAL})
 
 
 async def _client_gone(request: Request) -> None:
@@ -156,67 +195,3 @@ async def _wait_began(run: Run) -> None:
         await asyncio.wait({began, run.task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         began.cancel()
-
-
-async def _events(svc: Service, run: Run, queue: asyncio.Queue[Any]) -> AsyncIterator[bytes]:
-    seq = 0
-    while True:
-        try:
-            event = await asyncio.wait_for(queue.get(), PING_INTERVAL)
-        except TimeoutError:
-            yield sse.PING
-            continue
-        if event is END_OF_RUN:
-            break
-        seq += 1
-        if isinstance(event, CardEvent):
-            card = event.card.marked(new=True)
-            yield sse.frame("card", card.model_dump(mode="json", exclude_none=True), id=seq)
-        elif isinstance(event, FulfillerEvent):
-            data = {
-                "name": event.name,
-                "timing": event.timing.model_dump(mode="json", exclude_none=True),
-            }
-            yield sse.frame("fulfiller", data, id=seq)
-        elif isinstance(event, DoneEvent):
-            resp = await feed_answer(svc, run.user_id, event.cards, event.timings)
-            resp.processing = False  # this run is over (a newer one would have superseded it)
-            yield sse.frame("done", resp.to_wire(), id=seq)
-    if run.done is None:
-        if run.superseded:
-            detail = "superseded by a newer request of the same user"
-            yield sse.frame("superseded", {"detail": detail})
-        elif run.end == "deleted":
-            yield sse.frame("cancelled", {"detail": "the user's feed was deleted"})
-        elif run.end == "shutdown":
-            yield sse.frame("error", {"detail": SHUTTING_DOWN})
-        else:
-            yield sse.frame("error", {"detail": errors.INTERNAL})
-
-
-SHUTTING_DOWN = "the server is shutting down: the request was cancelled"
-
-
-class RunStream(StreamingResponse):
-    """The event stream of a run. However the response ends (the client hung up, even
-    before the first event), the run goes on alone: it is detached, so a failure is still
-    logged; the run manager owns the task and stops it at shutdown. When the server
-    cancels the stream (shutdown past the graceful timeout) a terminal `error` event is
-    sent before the stream ends."""
-
-    def __init__(self, run: Run, events: AsyncIterator[bytes]) -> None:
-        super().__init__(
-            events,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self.run = run
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        except asyncio.CancelledError:
-            self.run.stop("shutdown")
-            raise
-        finally:
-            self.run.detach()
