@@ -14,17 +14,19 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from ..clients.watch import WatchRun, watch_plan
 from ..config import Settings
 from ..errors import BadInput
 from ..models import Card, FulfillerTiming, FulfillRequest
 from . import CliError, app
 from .common import load_settings_or_fail
 from .fulfill import build_request
+
+if TYPE_CHECKING:  # the orchestrator is imported when a command runs, not at start-up
+    from ..clients.watch import WatchRun
 
 USER_ID = "watch"
 
@@ -193,6 +195,7 @@ def _loader(settings: Settings, plan: Path, scope: Path | None):
 
 
 async def _main(settings: Settings, plan: Path, scope: Path | None, view) -> None:
+    from ..clients.watch import watch_plan
     from ..runtime import Runtime
 
     stop = asyncio.Event()
