@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 SCOPE  ?= .
 
-.PHONY: run test serve serve-cluster bench eval lint clean
+.PHONY: run test serve serve-cluster bench eval lint clean web
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -35,6 +35,7 @@ test: $(VENV)/.installed-test
 	@$(BIN)/python -m pytest
 
 serve: $(VENV)/.installed-base
+	@echo "the web page: http://127.0.0.1:8000/app?scope=$(abspath $(SCOPE))&plan=$(abspath examples/plan.md)"
 	@$(BIN)/parallizer serve --host 127.0.0.1 --port 8000
 
 # a local Redis (port 6390, data in .redis/) and 3 workers sharing it, for trying a cluster
@@ -44,6 +45,11 @@ serve-cluster: $(VENV)/.installed-base
 	@redis-server --port 6390 --bind 127.0.0.1 --dir .redis --save '' --appendonly yes --daemonize yes --pidfile "$(CURDIR)/.redis/redis.pid"
 	@echo "redis-server on 127.0.0.1:6390 (stop it: kill \$$(cat .redis/redis.pid))"
 	@PARALLIZER_REDIS_URL=redis://127.0.0.1:6390/0 $(BIN)/parallizer serve --host 127.0.0.1 --port 8000 --workers 3
+
+# The page's front end (web/) into src/parallizer/clients/web/static, which is committed:
+# run after changing web/src; the versions come from web/package-lock.json.
+web:
+	@cd web && npm ci --no-audit --no-fund && npm run build
 
 bench: $(VENV)/.installed-bench
 	@$(BIN)/parallizer bench --out bench-out

@@ -135,6 +135,18 @@ def children_named(name: str, parent: int | None = None) -> list[int]:
     return [pid for pid, comm in children(parent) if comm == want]
 
 
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the live processes of process group `pgid`, wherever they
+    were reparented: a child that outlived its parent is still in the group."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and (st := _stat(d.name)) is not None:
+            name, fields = st
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append((int(d.name), name))
+    return out
+
+
 def alive(pid: int) -> bool:
     st = _stat(pid)
     return st is not None and st[1][0] != "Z"

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         default=None,
         description="shared feed, cache, request registry and limits for several workers",
     )
+    mcp: bool = Field(
+        default=False, description="serve the MCP tool at /mcp (streamable HTTP) as well"
+    )
 
     # --- logging ----------------------------------------------------------------------
     log_level: str = "INFO"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console, Group
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
@@ -109,16 +110,22 @@ def timing_table(response: FulfillResponse, *, serial: bool = False, width: int 
     return table
 
 
+def cards_view(cards: list[Card]) -> Group:
+    """The cards grouped by type (questions, context, completions), each group under a rule."""
+    parts: list = []
+    if not cards:
+        parts.append(Text("No cards for this plan.", style="dim"))
+    for ctype, title in _TITLES.items():
+        group = [c for c in cards if c.type == ctype]
+        if group:
+            parts.append(Rule(f"[bold]{title}[/bold] ({len(group)})", align="left"))
+            parts.extend(_card(c) for c in group)
+    return Group(*parts)
+
+
 def render_response(
     response: FulfillResponse, *, serial: bool = False, console: Console | None = None
 ) -> None:
     console = console or Console()
-    if not response.cards:
-        console.print("[dim]No cards for this plan.[/dim]")
-    for ctype, title in _TITLES.items():
-        cards = [c for c in response.cards if c.type == ctype]
-        if cards:
-            console.rule(f"[bold]{title}[/bold] ({len(cards)})", align="left")
-            for c in cards:
-                console.print(_card(c))
+    console.print(cards_view(response.cards))
     console.print(timing_table(response, serial=serial, width=console.width))

@@ -30,6 +30,10 @@ def serve(
             help="seconds a SIGTERM waits for in-flight requests before cancelling them",
         ),
     ] = 10.0,
+    mcp: Annotated[
+        bool,
+        typer.Option("--mcp", help="serve the MCP tool at /mcp too (same as PARALLIZER_MCP=1)"),
+    ] = False,
     factory: Annotated[
         str,
         typer.Option("--factory", help="IMPORT:CALLABLE returning the ASGI app", hidden=True),
@@ -44,6 +48,8 @@ def serve(
         raise fail(f"--graceful-timeout {graceful_timeout}: expected a positive number of seconds")
     if ":" not in factory:
         raise fail(f"--factory {factory!r}: expected IMPORT:CALLABLE")
+    if mcp:  # the app is built from the environment, in each worker
+        os.environ["PARALLIZER_MCP"] = "1"
     settings = load_settings_or_fail()  # a bad variable fails here, not in every worker
     if workers > 1 and not settings.redis_url:
         raise fail(

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from .. import __version__
+from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
 from ..orchestrator import Orchestrator
 from ..runtime import Runtime
@@ -103,6 +104,7 @@ def create_app(
     errors.install(app)
     for router in (fulfill.router, feed.router, files.router, health.router):
         app.include_router(router)
+    app.include_router(clients_router(settings))  # the web page at /app; /mcp when enabled
 
     # middleware: the last added is the outermost
     app.add_middleware(BodyLimit, limit=body_limit(settings), timeout=settings.body_timeout)
