@@ -19,7 +19,7 @@ from ..backends.base import CodeQuery
 from ..backends.perplexity import PerplexityBackend
 from ..backends.ripgrep import RipgrepBackend
 from ..config import Settings
-from ..emulators.server import running
+from ..emulators import running
 from ..fanout import Call, fan_out
 from ..fulfillers.web_context import web_call
 from ..models import FulfillRequest, FulfillResponse, GlobalContext
