@@ -1,4 +1,5 @@
-"""Shared fixtures: a small real code tree to search with the real `rg`."""
+"""Shared fixtures: hermetic settings (every test), a small real code tree to search with the
+real `rg`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 
 from parallizer.backends.ripgrep import find_rg
 
+from .hermetic import scrub
+
 RG = find_rg()
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting reaches a test from the environment or a `.env` file (tests/hermetic.py)."""
+    scrub(monkeypatch)
 
 
 def write(root: Path, rel: str, text: str) -> Path:

@@ -4,7 +4,6 @@ the exact `--json` shape of SPEC, and one clear line plus exit code 2 for each b
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import write
+from .hermetic import clean_env
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "examples" / "plan.md"
@@ -30,8 +30,7 @@ def run(
     args: list[str], *, roots: Path | str = PROJECT, cwd: Path = PROJECT, module: bool = False
 ) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "parallizer"] if module else [script()]
-    env = {**os.environ, "PARALLIZER_ALLOWED_ROOTS": str(roots), "COLUMNS": "160"}
-    env.pop("PARALLIZER_LOG_FORMAT", None)
+    env = clean_env(PARALLIZER_ALLOWED_ROOTS=str(roots), COLUMNS="160")
     return subprocess.run(
         cmd + args, capture_output=True, text=True, env=env, cwd=cwd, timeout=50, check=False
     )

@@ -192,7 +192,7 @@ class Many:
 def settings_for(root: Path, **overrides: Any) -> Settings:
     """Settings without `.env` (the conftest clears PARALLIZER_* variables): allowed root
     `root`."""
-    return Settings(_env_file=None, allowed_roots=str(root), **overrides)  # type: ignore[call-arg]
+    return Settings(allowed_roots=str(root), **overrides)
 
 
 def runtime_with(settings: Settings, *fulfillers: Any, rg_binary: str | None = None) -> Runtime:

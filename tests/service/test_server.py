@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from ..conftest import alive, children_named
+from ..hermetic import clean_env
 from .kit import body, eventually, metric_value, read_sse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +36,7 @@ class Server:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PARALLIZER_") and k != "PROMETHEUS_MULTIPROC_DIR"
-    }
+    env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
