@@ -15,8 +15,8 @@ from ..config import Settings
 from ..errors import BadInput, PathNotAllowed
 from ..models import FulfillRequest, FulfillResponse, GlobalContext
 from ..paths import resolve_inside
-from . import app, fail
 from .common import load_settings_or_fail
+from .root import app, fail
 
 
 def read_plan(path: Path, limit: int) -> str:

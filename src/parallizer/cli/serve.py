@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from . import app, fail
 from .common import load_settings_or_fail
+from .root import app, fail
 
 DEFAULT_FACTORY = "parallizer.service:app_from_env"
 
