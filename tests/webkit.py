@@ -73,7 +73,8 @@ async def fulfill(
         ),
         fulfillers=only,
     )
-    return await Orchestrator(runtime).fulfill(request, serial=serial)
+    orch = Orchestrator(runtime)
+    return await orch.fulfill(orch.prepare(request, serial=serial))
 
 
 PLAN = """# Plan: resilient sync

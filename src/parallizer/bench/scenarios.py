@@ -206,12 +206,12 @@ async def fulfill(cfg: BenchConfig) -> dict[str, Any]:
         )
         async with Runtime(settings) as runtime:
             orch = Orchestrator(runtime)
-            await orch.fulfill(request)  # warm pools and caches
+            await orch.fulfill(orch.prepare(request))  # warm pools and caches
             serial, parallel, bounds, cards = [], [], [], 0
             for _ in range(cfg.reps):
-                s, _ = await _timed(lambda: orch.fulfill(request, serial=True))
+                s, _ = await _timed(lambda: orch.fulfill(orch.prepare(request, serial=True)))
                 serial.append(s)
-                p, resp = await _timed(lambda: orch.fulfill(request))
+                p, resp = await _timed(lambda: orch.fulfill(orch.prepare(request)))
                 parallel.append(p)
                 bounds.append(critical_path_s(resp))
                 cards = len(resp.cards)

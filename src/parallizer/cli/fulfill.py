@@ -97,11 +97,10 @@ async def _run(settings: Settings, request: FulfillRequest, serial: bool) -> Ful
     async with Runtime(settings) as runtime:
         orch = Orchestrator(runtime)
         try:
-            orch.select(request.fulfillers)
             job = orch.prepare(request, serial=serial)
         except BadInput as exc:
             raise fail(str(exc)) from exc
-        return await orch.fulfill(request, serial=serial, job=job)
+        return await orch.fulfill(job)
 
 
 @app.command()

@@ -76,7 +76,6 @@ class Service:
         """Unknown fulfillers (422), document size (413), paths outside the roots (403).
 
         Path resolution touches the file system, so it runs off the event loop."""
-        self.orchestrator.select(request.fulfillers)
         return await asyncio.to_thread(self.orchestrator.prepare, request)
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:

@@ -161,9 +161,7 @@ class RunManager:
             run.generation = await self.store.begin(run.user_id)
             run.began.set()
             batch: list[Card] = []
-            async with aclosing(
-                self.orchestrator.events(run.request, serial=run.job.serial, job=run.job)
-            ) as events:
+            async with aclosing(self.orchestrator.events(run.job)) as events:
                 async for event in events:
                     if isinstance(event, CardEvent):
                         batch.append(event.card)
