@@ -128,4 +128,4 @@ def env_file() -> str | None:
 
 def load_settings(**overrides: object) -> Settings:
     """Settings for a real process: `overrides`, then the environment, then the dotenv file."""
-    return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type, call-arg]
+    return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type]

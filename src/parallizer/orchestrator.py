@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,7 +100,7 @@ class Orchestrator:
 
     # --- running ---------------------------------------------------------------------------
 
-    async def events(self, job: Job) -> AsyncIterator[Event]:
+    async def events(self, job: Job) -> AsyncGenerator[Event]:
         """Run the prepared request; yield each fulfiller's cards and timing as it finishes,
         then done.
 

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ async def _drain_capped(stream: asyncio.StreamReader, keep: int) -> bytes:
     return bytes(kept)
 
 
-async def _json_lines(stream: asyncio.StreamReader):
+async def _json_lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
     """Yield newline-delimited events; a line longer than MAX_JSON_LINE is skipped whole."""
     buf = bytearray()
     skipping = False

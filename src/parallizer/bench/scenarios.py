@@ -12,6 +12,7 @@ import os
 import sysconfig
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ async def rg(n: int, cfg: BenchConfig) -> dict[str, Any]:
             Call(
                 label=q.pattern,
                 backend="ripgrep",
-                run=lambda q=q: backend.search(q, corpus),
+                run=partial(backend.search, q, corpus),
                 limiter=backend.limiter,
                 timeout=60,
             )

@@ -63,7 +63,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            timeout_graceful_shutdown=graceful_timeout,
+            # uvicorn waits with asyncio.wait_for: a fraction of a second works, though its
+            # annotation says int
+            timeout_graceful_shutdown=graceful_timeout,  # type: ignore[arg-type]
             log_level=settings.log_level.lower(),
             access_log=False,  # one line per request comes from our own middleware
             server_header=False,

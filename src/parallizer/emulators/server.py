@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -133,9 +133,10 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         self.latency = Latency.parse(self.latency)
         self.fault_on = _rules(self.fault_on)
-        if isinstance(self.faults, str):
-            self.faults = tuple(f.strip() for f in self.faults.split(",") if f.strip())
-        self.faults = tuple(self.faults)
+        faults: Iterable[str] | str = self.faults  # "500,429" from the command line, /_config
+        if isinstance(faults, str):
+            faults = [f.strip() for f in faults.split(",") if f.strip()]
+        self.faults = tuple(faults)
         bad = [f for f in self.faults if f not in FAULT_KINDS]
         if bad or not self.faults:
             raise ValueError(f"faults must be among {', '.join(FAULT_KINDS)}")

@@ -60,7 +60,8 @@ class Found:
 
     def best(self) -> CodeMatch | None:
         """Where to point a reader: a definition, else the first mention (source first)."""
-        return (self.definitions or self.mentions or [None])[0]
+        found = self.definitions or self.mentions
+        return found[0] if found else None
 
     def main_definitions(self) -> list[CodeMatch]:
         """Definitions outside tests if there are any, else all of them."""

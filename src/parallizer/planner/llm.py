@@ -351,7 +351,7 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
             return None
     return CodeQuery(
         pattern=pattern,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         ignore_case=bool(ignore_case),
         context=2,
         max_results=30,

@@ -97,7 +97,7 @@ class Service:
 
 def get_service(request: Request) -> Service:
     svc = getattr(request.app.state, "service", None)
-    if svc is None:  # pragma: no cover - the ASGI server did not run the lifespan
+    if not isinstance(svc, Service):  # pragma: no cover - the ASGI server did not run the lifespan
         raise RuntimeError("the service was not started (lifespan not run)")
     return svc
 

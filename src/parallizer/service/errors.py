@@ -36,7 +36,7 @@ def _clip(text: str, limit: int = 500) -> str:
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     """loc, msg and type of each error: never the input (it may be a whole document)."""
-    out = []
+    out: list[dict[str, object]] = []
     for err in exc.errors():
         out.append(
             {
