@@ -24,6 +24,16 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
     scrub(monkeypatch)
 
 
+class FakeTimer:
+    """A clock a test moves by hand (`timer.now += 61`): expiry without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def write(root: Path, rel: str, text: str) -> Path:
     p = root / rel
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -7,17 +7,11 @@ import asyncio
 from parallizer.models import Card, CardType
 from parallizer.service.feed import FeedStore, MemoryFeedStore
 
+from ..conftest import FakeTimer
+
 
 def card(text: str, type: CardType = CardType.question, header: str = "Q") -> Card:
     return Card.make(type=type, header=header, text=text, source="t")
-
-
-class FakeTimer:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _merge(store: MemoryFeedStore, user: str, *cards: Card):
