@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import BackendError
 from ..limits import Limiter
+from ..text import clip_around
 from .base import Availability, CodeMatch, CodeQuery, CodeSearchResult, ContextLine
 
 log = logging.getLogger("parallizer.ripgrep")
@@ -57,12 +58,7 @@ def _rel(path: str) -> str:
 
 def clip(text: str, focus: int = 0, width: int = MAX_TEXT) -> str:
     """Strip the line ending and cut a long line to `width` characters around `focus`."""
-    text = text.rstrip("\r\n")
-    if len(text) <= width:
-        return text
-    start = max(0, min(focus - width // 3, len(text) - width))
-    out = text[start : start + width]
-    return ("…" if start else "") + out + ("…" if start + width < len(text) else "")
+    return clip_around(text.rstrip("\r\n"), focus, width)
 
 
 class _FileBuffer:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import BackendError, BadInput, ParallizerError
+from ..text import clip
 
 log = logging.getLogger("parallizer.http")
 
@@ -30,8 +31,7 @@ def status_of(exc: ParallizerError) -> int:
     return 500
 
 
-def _clip(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+MAX_DETAIL = 500  # characters of an error message shown to a client
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
@@ -41,7 +41,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
         out.append(
             {
                 "loc": [p if isinstance(p, int | str) else str(p) for p in err.get("loc", ())],
-                "msg": _clip(str(err.get("msg", "invalid"))),
+                "msg": clip(str(err.get("msg", "invalid")), MAX_DETAIL),
                 "type": str(err.get("type", "value_error")),
             }
         )
@@ -60,7 +60,7 @@ def install(app: FastAPI) -> None:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
             detail = "a backend failed" if status == 502 else INTERNAL
             return JSONResponse({"detail": detail}, status_code=status)
-        detail = _clip(str(exc))  # it may quote the caller's input (a fulfiller name)
+        detail = clip(str(exc), MAX_DETAIL)  # it may quote the caller's input (a fulfiller name)
         log.info("bad input (%d): %s", status, detail)
         return JSONResponse({"detail": detail}, status_code=status)
 
