@@ -137,3 +137,23 @@ def _path_in(g: dict[str, set[str]], comp: set[str]) -> list[str]:
                     nxt.append(w)
         frontier = nxt
     return sorted(comp)  # unreachable for a strongly connected component
+
+
+def private_imports(src: Path, package: str) -> list[str]:
+    """`file:line module` for each import of another package's private module (a dotted
+    part starting with `_`, such as `typer._click`): they change without notice."""
+    out = []
+    for path in modules(src, package).values():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                targets = [node.module]
+            else:
+                continue
+            for t in targets:
+                parts = t.split(".")
+                if parts[0] != package and any(p.startswith("_") for p in parts[1:]):
+                    out.append(f"{path.relative_to(src)}:{node.lineno} {t}")
+    return out

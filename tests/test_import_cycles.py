@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import write
-from .import_graph import cycles, graph
+from .import_graph import cycles, graph, private_imports
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -14,6 +14,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def test_parallizer_has_no_import_cycle():
     found = cycles(graph(SRC, "parallizer"))
     assert not found, "import cycles:\n" + "\n".join(" → ".join(c) for c in found)
+
+
+def test_no_private_module_of_another_package_is_imported(tmp_path):
+    assert private_imports(SRC, "parallizer") == []
+    write(tmp_path / "pkg", "a.py", "from typer._click import exceptions\nimport os.path\n")
+    assert private_imports(tmp_path, "pkg") == ["pkg/a.py:1 typer._click"]
 
 
 def test_the_graph_sees_relative_absolute_and_lazy_imports():
