@@ -96,8 +96,8 @@ async def _run(settings: Settings, request: FulfillRequest, serial: bool) -> Ful
 
     async with Runtime(settings) as runtime:
         orch = Orchestrator(runtime)
-        try:
-            job = orch.prepare(request, serial=serial)
+        try:  # paths and the plan's parse touch the disk and the CPU: off the event loop
+            job = await asyncio.to_thread(orch.prepare, request, serial=serial)
         except BadInput as exc:
             raise fail(str(exc)) from exc
         return await orch.fulfill(job)
