@@ -1,30 +1,52 @@
-# Parallizer — every target creates/reuses .venv and installs only when pyproject.toml changed.
+# Parallizer — every target creates/reuses .venv and installs from the lock file (uv.lock),
+# again only when pyproject.toml or uv.lock changed. On a fresh machine: clone, `make test`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+UV_VERSION := 0.13.9
+UV     := $(BIN)/uv
+# uv installs into this venv (not one of its own); --frozen: exactly the locked versions, the
+# lock is never re-resolved here (`make lock` does that); --inexact: leaves pip and uv alone
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+SYNC   := $(UV) sync --frozen --inexact --quiet
 SCOPE  ?= .
 
-.PHONY: run test serve serve-cluster bench eval lint clean web
+# the settings a developer's shell or .env might hold; the suite must not see them
+HOSTILE := PARALLIZER_LLM_URL=http://127.0.0.1:9/v1 PARALLIZER_LLM_API_KEY=bogus \
+	PERPLEXITY_API_KEY=bogus PARALLIZER_ALLOWED_ROOTS=/nonexistent
+# in-process (settings, fulfillers, web context, the API) and child processes (the CLI,
+# `parallizer serve`)
+HOSTILE_TESTS := tests/test_config.py tests/test_fulfillers.py tests/test_web_context.py \
+	tests/service/test_api.py \
+	tests/test_cli.py::test_a_plan_gets_grounded_questions_and_context \
+	tests/test_cli.py::test_a_good_input_in_the_same_setup_succeeds \
+	tests/test_cli_web_e2e.py::test_serial_flag_runs_web_queries_one_after_another \
+	tests/service/test_server.py::test_sigterm_lets_an_in_flight_request_finish_and_exits_0
+
+.PHONY: run test test-hostile typecheck serve serve-cluster bench eval lint lock clean web
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	@$(PYTHON) -m venv $(VENV)
 
-# One stamp per install flavour; each is rebuilt only when pyproject.toml is newer.
-$(VENV)/.installed-base: pyproject.toml | $(BIN)/python
-	@echo "installing parallizer into $(VENV) ..."
-	@$(PIP) install -e .
+$(UV): | $(BIN)/python
+	@$(PIP) install 'uv==$(UV_VERSION)'
+
+# One stamp per install flavour; each is rebuilt only when pyproject.toml or uv.lock is newer.
+$(VENV)/.installed-base: pyproject.toml uv.lock | $(UV)
+	@echo "installing parallizer into $(VENV) from uv.lock ..."
+	@$(SYNC)
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	@echo "installing parallizer[test] into $(VENV) ..."
-	@$(PIP) install -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml uv.lock | $(UV)
+	@echo "installing parallizer[test] into $(VENV) from uv.lock ..."
+	@$(SYNC) --extra test
 	@touch $@ $(VENV)/.installed-base
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	@echo "installing parallizer[bench] into $(VENV) ..."
-	@$(PIP) install -e '.[bench]'
+$(VENV)/.installed-bench: pyproject.toml uv.lock | $(UV)
+	@echo "installing parallizer[bench] into $(VENV) from uv.lock ..."
+	@$(SYNC) --extra bench
 	@touch $@ $(VENV)/.installed-base
 
 run: $(VENV)/.installed-base
@@ -32,7 +54,19 @@ run: $(VENV)/.installed-base
 
 test: $(VENV)/.installed-test
 	@$(BIN)/ruff check src tests
+	@$(BIN)/mypy
 	@$(BIN)/python -m pytest
+
+typecheck: $(VENV)/.installed-test
+	@$(BIN)/mypy
+
+# A representative part of the suite with hostile settings in the environment AND in a .env
+# of the working directory (a temporary one: a developer's own .env is never touched).
+test-hostile: $(VENV)/.installed-test
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	for kv in $(HOSTILE); do echo "$$kv"; done > "$$dir/.env" && \
+	cd "$$dir" && env $(HOSTILE) "$(CURDIR)/$(BIN)/python" -m pytest -p no:cacheprovider \
+		--rootdir "$(CURDIR)" -c "$(CURDIR)/pyproject.toml" $(addprefix $(CURDIR)/,$(HOSTILE_TESTS))
 
 serve: $(VENV)/.installed-base
 	@echo "the web page: http://127.0.0.1:8000/app?scope=$(abspath $(SCOPE))&plan=$(abspath examples/plan.md)"
@@ -62,5 +96,9 @@ eval: $(VENV)/.installed-base
 lint: $(VENV)/.installed-test
 	@$(BIN)/ruff check src tests
 
+# after changing a dependency in pyproject.toml: re-resolve, then commit uv.lock
+lock: | $(UV)
+	@$(UV) lock
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

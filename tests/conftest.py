@@ -1,4 +1,5 @@
-"""Shared fixtures: a small real code tree to search with the real `rg`."""
+"""Shared fixtures: hermetic settings (every test), a small real code tree to search with the
+real `rg`."""
 
 from __future__ import annotations
 
@@ -12,9 +13,27 @@ import pytest
 
 from parallizer.backends.ripgrep import find_rg
 
+from .hermetic import scrub
+
 pytest_plugins = ["tests.redis_kit"]  # the `redis_server` fixture: a real redis-server
 
 RG = find_rg()
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No setting reaches a test from the environment or a `.env` file (tests/hermetic.py)."""
+    scrub(monkeypatch)
+
+
+class FakeTimer:
+    """A clock a test moves by hand (`timer.now += 61`): expiry without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def write(root: Path, rel: str, text: str) -> Path:

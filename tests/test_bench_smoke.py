@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from .hermetic import clean_env
 
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {"web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "load-5", "faults"}
@@ -26,7 +27,7 @@ def number(x: object) -> bool:
 @pytest.mark.timeout(240)
 def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     out = tmp_path / "bench"
-    env = {**os.environ, "PARALLIZER_ALLOWED_ROOTS": str(PROJECT), "COLUMNS": "120"}
+    env = clean_env(PARALLIZER_ALLOWED_ROOTS=str(PROJECT), COLUMNS="120")
     proc = subprocess.run(
         [
             sys.executable,

@@ -1,11 +1,10 @@
-"""`parallizer fulfill` end to end, as a subprocess: the example plan against this project,
-the exact `--json` shape of SPEC, and one clear line plus exit code 2 for each bad input."""
+"""`parallizer fulfill` end to end, as a subprocess: the exact `--json` shape of SPEC (the
+example plan against this project, as `make run` does), the cards a plan gets in a small
+project of the test's own, and one clear line plus exit code 2 for each bad input."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import write
+from .hermetic import clean_env
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXAMPLE = PROJECT / "examples" / "plan.md"
@@ -30,8 +30,7 @@ def run(
     args: list[str], *, roots: Path | str = PROJECT, cwd: Path = PROJECT, module: bool = False
 ) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "parallizer"] if module else [script()]
-    env = {**os.environ, "PARALLIZER_ALLOWED_ROOTS": str(roots), "COLUMNS": "160"}
-    env.pop("PARALLIZER_LOG_FORMAT", None)
+    env = clean_env(PARALLIZER_ALLOWED_ROOTS=str(roots), COLUMNS="160")
     return subprocess.run(
         cmd + args, capture_output=True, text=True, env=env, cwd=cwd, timeout=50, check=False
     )
@@ -76,36 +75,124 @@ def test_json_is_exactly_the_post_fulfill_body(example_json):
             assert "error" not in q  # absent, not null, when nothing failed
 
 
-def test_the_example_plan_gets_grounded_questions_and_context(example_json):
-    """Note: the example's not-yet-existing names must not appear anywhere else in the
-    project (this file included), or they would exist; hence the patterns below."""
-    cards = example_json["cards"]
+# A small project of our own, so that what the cards say depends on this file only, not on
+# the state of Parallizer's source: a `Limiter`, `timeout` defined twice, and a plan that
+# names an `AdaptiveLimiter` nobody has written yet.
+SHOP = {
+    "src/shop/limits.py": '''
+        """Concurrency limits."""
+
+
+        class Limiter:
+            """At most `capacity` searches at once."""
+
+            def __init__(self, capacity: int) -> None:
+                self.capacity = capacity
+                self.in_flight = 0
+                self.peak = 0
+        ''',
+    "src/shop/search.py": '''
+        """Code search through ripgrep."""
+
+        from .limits import Limiter
+
+        timeout = 10.0
+
+
+        class RipgrepBackend:
+            def __init__(self, limiter: Limiter) -> None:
+                self.limiter = limiter
+        ''',
+    "src/shop/web.py": '''
+        """Web search."""
+
+        timeout = 30.0
+        ''',
+    "src/shop/fanout.py": '''
+        class Memo:
+            """Single flight within one request."""
+
+
+        async def fan_out(calls, memo: Memo):
+            return [await c() for c in calls]
+        ''',
+    "docs/plan.md": """
+        # Plan: adapt ripgrep concurrency
+
+        ## Why
+
+        Each request gets a fresh `Memo`, so the single-flight de-duplication in `fan_out`
+        only helps within one request.
+
+        ## Adaptive concurrency
+
+        Replace the fixed capacity of `Limiter` with an `AdaptiveLimiter` that moves between
+        1 and twice the capacity:
+
+        1. After each search, `RipgrepBackend` reports its duration to the limiter.
+        2. A search that hits the `timeout` counts as slow.
+
+        `Limiter.peak` and `in_flight` keep working as they do now.
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "shop"
+    for rel, text in SHOP.items():
+        write(root, rel, text)
+    return root
+
+
+def run_shop(shop: Path, *args: str, module: bool = False) -> subprocess.CompletedProcess[str]:
+    return run(
+        ["fulfill", str(shop / "docs/plan.md"), "--scope", str(shop), *args],
+        roots=shop,
+        cwd=shop,
+        module=module,
+    )
+
+
+@pytest.fixture(scope="module")
+def shop_json(shop) -> dict:
+    proc = run_shop(shop, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_plan_gets_grounded_questions_and_context(shop, shop_json):
+    cards = shop_json["cards"]
     questions = [c for c in cards if c["type"] == "question"]
     context = [c for c in cards if c["type"] == "context"]
-    assert len(questions) == 3 and len(context) == 3
-    limits = PROJECT / "src/parallizer/limits.py"
-    limiter_def = f"src/parallizer/limits.py:{line_of(limits, 'class Limiter')}"
+    limiter_def = f"src/shop/limits.py:{line_of(shop / 'src/shop/limits.py', 'class Limiter')}"
+    timeouts = [
+        f"src/shop/{f}:{line_of(shop / 'src/shop' / f, 'timeout =')}"
+        for f in ("search.py", "web.py")
+    ]
+    by_header = {q["header"]: q for q in questions}
     # a name the plan uses that does not exist yet, answered with the real `Limiter`
-    assert any(
-        re.fullmatch(r"`\w+`: did you mean `Limiter`\?", q["header"])
-        and limiter_def in q["metadata"]["citations"]
-        for q in questions
-    )
-    assert "Which `timeout`?" in [q["header"] for q in questions]
+    adaptive = by_header["`AdaptiveLimiter`: did you mean `Limiter`?"]
+    assert limiter_def in adaptive["metadata"]["citations"]
+    # a name defined twice: which one?
+    which = by_header["Which `timeout`?"]
+    assert set(timeouts) <= set(which["metadata"]["citations"])
     assert f"`Limiter` — {limiter_def}" in [c["header"] for c in context]
+    # names that exist once and are not in question get no question
+    assert not [h for h in by_header if "RipgrepBackend" in h or "Memo" in h]
     # every citation is a real, non-blank line: code relative to the scope, the plan too
     for card in cards:
         for cite in card["metadata"]["citations"]:
             path, line = cite.rsplit(":", 1)
-            lines = (PROJECT / path).read_text().split("\n")
+            lines = (shop / path).read_text().split("\n")
             assert lines[int(line) - 1].strip(), cite
     plan_cites = [c for card in questions for c in card["metadata"]["citations"]]
-    assert any(c.startswith("examples/plan.md:") for c in plan_cites)
+    assert any(c.startswith("docs/plan.md:") for c in plan_cites)
 
 
-def test_the_example_queries_overlap_and_code_search_shares_them(example_json):
-    amb = example_json["timings"]["fulfillers"]["ambiguities"]["queries"]
-    cs = example_json["timings"]["fulfillers"]["code_search"]["queries"]
+def test_the_queries_overlap_and_code_search_shares_them(shop_json):
+    amb = shop_json["timings"]["fulfillers"]["ambiguities"]["queries"]
+    cs = shop_json["timings"]["fulfillers"]["code_search"]["queries"]
     first = [q for q in amb if "names like" not in q["query"]]
     overlapping = [
         (a["query"], b["query"])
@@ -118,23 +205,27 @@ def test_the_example_queries_overlap_and_code_search_shares_them(example_json):
     assert all(q.get("shared") for q in cs)  # Ambiguities claimed them first
 
 
-def test_people_get_cards_by_type_and_a_timing_table_via_python_m():
-    proc = run(["fulfill", str(EXAMPLE), "--scope", str(PROJECT)], module=True)
+def test_people_get_cards_by_type_and_a_timing_table_via_python_m(shop, shop_json):
+    proc = run_shop(shop, module=True)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "Questions (3)" in out and "Context (3)" in out
+    types = [c["type"] for c in shop_json["cards"]]
+    n_questions, n_context = types.count("question"), types.count("context")
+    assert n_questions >= 2 and n_context >= 1  # what the test above checks, one by one
+    assert f"Questions ({n_questions})" in out and f"Context ({n_context})" in out
+    for card in shop_json["cards"]:
+        assert card["header"] in out
     assert "Timings —" in out and "(parallel)" in out
     assert out.index("Questions") < out.index("Context") < out.index("Timings")
     assert "(shared)" in out and "names like" in out
     assert "executing" in proc.stderr  # the INFO story of the request goes to stderr
 
 
-def test_serial_flag_is_reported_in_the_table():
-    proc = run(
-        ["fulfill", str(EXAMPLE), "--scope", str(PROJECT), "--serial", "--only", "code_search"]
-    )
+def test_serial_flag_is_reported_in_the_table(shop, shop_json):
+    proc = run_shop(shop, "--serial", "--only", "code_search")
     assert proc.returncode == 0, proc.stderr
-    assert "(serial)" in proc.stdout and "Context (3)" in proc.stdout
+    n_context = [c["type"] for c in shop_json["cards"]].count("context")
+    assert "(serial)" in proc.stdout and f"Context ({n_context})" in proc.stdout
     assert "Questions" not in proc.stdout
 
 

@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import json
 import logging
-import os
 import re
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from parallizer.emulators import running
 from parallizer.runtime import Runtime
 
 from .conftest import write
+from .hermetic import clean_env
 from .webkit import LLM_KEY, PLAN, PPLX_KEY, fulfill, settings
 
 LINK = re.compile(r"\]\((https?://[^)\s]+)\)")
@@ -32,11 +32,7 @@ def _cli() -> list[str]:
 
 
 def _env(tmp: Path, pp_url: str, llm_url: str, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PARALLIZER_", "PERPLEXITY_", "OPENAI_"))
-    }
+    env = clean_env()
     env.update(
         PERPLEXITY_API_KEY=PPLX_KEY,
         PARALLIZER_PERPLEXITY_URL=pp_url,

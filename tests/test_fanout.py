@@ -14,7 +14,7 @@ from parallizer.errors import BackendError
 from parallizer.fanout import Call, Clock, Flights, Memo, fan_out
 from parallizer.limits import Limiter
 
-from .conftest import children_named
+from .conftest import FakeTimer, children_named
 
 
 class Instrumented:
@@ -251,14 +251,16 @@ async def test_a_shared_run_outlives_one_cancelled_waiter_and_dies_with_the_last
 
 async def test_answers_are_kept_for_their_ttl_and_failures_never():
     b = Instrumented()
-    flights = Flights()
+    timer = FakeTimer()
+    flights = Flights(timer=timer)
     await fan_out([b.call("q", key="k")], flights=flights)  # no ttl: not kept
-    ok = Call(label="w", backend="web", run=b.call("w").run, key="w", cache_ttl=0.3)
+    ok = Call(label="w", backend="web", run=b.call("w").run, key="w", cache_ttl=30)
     first = await fan_out([ok], flights=flights)
+    timer.now += 29.9
     hit = await fan_out([ok], flights=flights)
     assert not first[0].shared and hit[0].shared and hit[0].value == "W"
     assert b.started.count("w") == 1
-    await asyncio.sleep(0.35)
+    timer.now += 0.2
     expired = await fan_out([ok], flights=flights)
     assert not expired[0].shared and b.started.count("w") == 2
     bad = Call(

@@ -144,7 +144,7 @@ async def fulfill(
         job = orch.prepare(request)
         if remove_scope_before_running:
             shutil.rmtree(root)
-        return await orch.fulfill(request, job=job)
+        return await orch.fulfill(job)
 
 
 def assert_citations_are_real_lines(cards: list[Card], root: Path) -> None:
@@ -298,7 +298,8 @@ async def test_serial_mode_runs_queries_one_after_another_with_the_same_cards(sh
         global_context=GlobalContext(scope_root=str(shop), plan_path=str(shop / "plan.md")),
     )
     async with Runtime(Settings(allowed_roots=str(shop.parent)), rg=rg) as rt:
-        serial = await Orchestrator(rt).fulfill(request, serial=True)
+        orch = Orchestrator(rt)
+        serial = await orch.fulfill(orch.prepare(request, serial=True))
     assert [c.model_dump() for c in serial.cards] == [c.model_dump() for c in parallel.cards]
     assert rg.limiter.peak == 1
     runs = [q for f in serial.timings.fulfillers.values() for q in f.queries if not q.shared]

@@ -21,7 +21,7 @@ LLM_KEY = "sk-llm-SECRET-9e8d7c6b5a4f3e2d"
 
 def settings(tmp_path: Path | None = None, **overrides: Any) -> Settings:
     roots = str(tmp_path) if tmp_path is not None else "/"
-    return Settings(_env_file=None, allowed_roots=roots, **overrides)  # type: ignore[call-arg]
+    return Settings(allowed_roots=roots, **overrides)
 
 
 def perplexity(
@@ -73,7 +73,8 @@ async def fulfill(
         ),
         fulfillers=only,
     )
-    return await Orchestrator(runtime).fulfill(request, serial=serial)
+    orch = Orchestrator(runtime)
+    return await orch.fulfill(orch.prepare(request, serial=serial))
 
 
 PLAN = """# Plan: resilient sync

@@ -1,4 +1,11 @@
-"""Configuration from the environment (and `.env`), as listed in SPEC.md."""
+"""Configuration, as listed in SPEC.md.
+
+`load_settings()` is what the CLI and the service use: the process environment, then the
+dotenv file (`.env` in the working directory, or the file `PARALLIZER_ENV_FILE` names; set
+it empty to read none). `Settings(...)` alone reads the environment and the values given,
+never a file; the test suite clears the environment, so there a `Settings(...)` holds only
+what the test gives.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARALLIZER_",
-        env_file=".env",
+        env_file=None,  # load_settings() names the file
         extra="ignore",
         frozen=True,
     )
@@ -119,5 +126,18 @@ def _root(text: str) -> Path:
         return Path(text).absolute()
 
 
+ENV_FILE_VARIABLE = "PARALLIZER_ENV_FILE"
+
+
+def env_file() -> str | None:
+    """The dotenv file `load_settings` reads: `.env` unless PARALLIZER_ENV_FILE says
+    otherwise (empty: none)."""
+    name = os.environ.get(ENV_FILE_VARIABLE)
+    if name is None:
+        return ".env"
+    return name.strip() or None
+
+
 def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Settings for a real process: `overrides`, then the environment, then the dotenv file."""
+    return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type]

@@ -27,12 +27,18 @@ T = TypeVar("T")
 
 @dataclass
 class Job:
+    """One request, checked and resolved once (`Orchestrator.prepare`): everything the
+    orchestrator and the fulfillers need to know about it travels here and only here."""
+
     request: FulfillRequest
     document: Document
     runtime: Runtime
+    fulfillers: list[str] = field(default_factory=list)
+    """The fulfillers to run, in registry order (the request's selection, checked)."""
     scope_root: Path | None = None
     plan_path: Path | None = None
     serial: bool = False
+    """Queries (and fulfillers) one after another: the seed's "before"."""
     clock: Clock = field(default_factory=Clock)
     memo: Memo = field(default_factory=Memo)
     deadline: Deadline | None = None

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from functools import partial
@@ -75,8 +75,9 @@ class Call(Generic[T]):
     limiter: Limiter | None = None
     timeout: float | None = None
     key: Hashable | None = None
-    size: Callable[[T], int] | None = None
-    """How many results the value holds, for logs and timings (default: `len` if sized)."""
+    size: Callable[[T], int | None] | None = None
+    """How many results the value holds, for logs and timings (default: `len` if sized;
+    None: not a count)."""
     cache_ttl: float | None = None
     """With a `Flights`: keep a successful answer this many seconds for identical calls."""
 
@@ -166,7 +167,11 @@ class Flights:
     `cache_ttl` are kept that long (at most `max_entries`, least recently used out first).
     """
 
-    def __init__(self, max_entries: int = 2048) -> None:
+    def __init__(
+        self, max_entries: int = 2048, *, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        """`timer`: the clock of the answer cache (seconds; a test passes its own)."""
+        self._timer = timer
         self._flying: dict[Hashable, _Flight] = {}
         self._cache: OrderedDict[Hashable, tuple[float, Outcome[Any]]] = OrderedDict()
         self.max_entries = max_entries
@@ -175,7 +180,7 @@ class Flights:
         hit = self._cache.get(key)
         if hit is None:
             return None
-        if hit[0] < time.monotonic():
+        if hit[0] < self._timer():
             del self._cache[key]
             return None
         self._cache.move_to_end(key)
@@ -190,13 +195,16 @@ class Flights:
             return
         outcome = task.result()
         if outcome.ok:
-            self._cache[key] = (time.monotonic() + ttl, outcome)
+            self._cache[key] = (self._timer() + ttl, outcome)
             self._cache.move_to_end(key)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
 
     async def run(
-        self, key: Hashable, ttl: float | None, start: Callable[[], Awaitable[Outcome[T]]]
+        self,
+        key: Hashable,
+        ttl: float | None,
+        start: Callable[[], Coroutine[Any, Any, Outcome[T]]],
     ) -> tuple[Outcome[T], str]:
         """(outcome, how): how is "own" (this call ran it), "joined" or "cached"."""
         if ttl and (hit := self.cached(key)) is not None:

@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +74,10 @@ class Orchestrator:
         return [n for n in known if n in wanted]
 
     def prepare(self, request: FulfillRequest, *, serial: bool = False) -> Job:
-        """Resolve and check paths (403 outside the allowed roots), parse the document."""
+        """The request checked once: its fulfillers (unknown: 422), its size (413), its paths
+        resolved inside the allowed roots (403); the document parsed. Touches the file
+        system: the service calls it off the event loop."""
+        names = self.select(request.fulfillers)
         s = self.runtime.settings
         if len(request.document_text.encode("utf-8")) > s.max_document_bytes:
             raise DocumentTooLarge(
@@ -98,6 +101,7 @@ class Orchestrator:
             request=request,
             document=Document(request.document_text, request.cursor),
             runtime=self.runtime,
+            fulfillers=names,
             scope_root=scope,
             plan_path=plan,
             serial=serial,
@@ -105,15 +109,13 @@ class Orchestrator:
 
     # --- running ---------------------------------------------------------------------------
 
-    async def events(
-        self, request: FulfillRequest, *, serial: bool = False, job: Job | None = None
-    ) -> AsyncIterator[Event]:
-        """Run the request; yield each fulfiller's cards and timing as it finishes, then done.
+    async def events(self, job: Job) -> AsyncGenerator[Event]:
+        """Run the prepared request; yield each fulfiller's cards and timing as it finishes,
+        then done.
 
         Closing the iterator early cancels the fulfillers still running (and their queries).
         """
-        names = self.select(request.fulfillers)
-        job = job or self.prepare(request, serial=serial)
+        request, names, serial = job.request, job.fulfillers, job.serial
         rid = request_id.get()
         if rid == "-":
             rid = _new_id()
@@ -188,11 +190,10 @@ class Orchestrator:
         )
         yield DoneEvent(timings=Timings(total_ms=round(total, 1), fulfillers=ordered), cards=cards)
 
-    async def fulfill(
-        self, request: FulfillRequest, *, serial: bool = False, job: Job | None = None
-    ) -> FulfillResponse:
+    async def fulfill(self, job: Job) -> FulfillResponse:
+        """Run the prepared request to the end: every card and the timing report."""
         done: DoneEvent | None = None
-        async with aclosing(self.events(request, serial=serial, job=job)) as events:
+        async with aclosing(self.events(job)) as events:
             async for event in events:
                 if isinstance(event, DoneEvent):
                     done = event

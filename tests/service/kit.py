@@ -33,6 +33,8 @@ from parallizer.models import Card, CardType
 from parallizer.runtime import Runtime
 from parallizer.service import create_app
 
+from ..hermetic import clean_env
+
 # --- fulfillers ------------------------------------------------------------------------------
 
 
@@ -194,7 +196,7 @@ class Many:
 def settings_for(root: Path, **overrides: Any) -> Settings:
     """Settings without `.env` (the conftest clears PARALLIZER_* variables): allowed root
     `root`."""
-    return Settings(_env_file=None, allowed_roots=str(root), **overrides)  # type: ignore[call-arg]
+    return Settings(allowed_roots=str(root), **overrides)
 
 
 def runtime_with(settings: Settings, *fulfillers: Any, rg_binary: str | None = None) -> Runtime:
@@ -367,11 +369,9 @@ class Server:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PARALLIZER_") and k != "PROMETHEUS_MULTIPROC_DIR"
-    }
+    """A child process's environment: no setting of the machine's (tests/hermetic.py)."""
+    env = clean_env()
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(extra)
     return env

@@ -14,6 +14,8 @@ from parallizer.service.feed_redis import RedisFeedStore
 from parallizer.stores.redis_client import RedisLink
 from tests.redis_kit import RedisServer
 
+from ..conftest import FakeTimer
+
 MakeStore = Callable[..., FeedStore]
 
 
@@ -36,14 +38,6 @@ async def make_store(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]
 
 def card(text: str, type: CardType = CardType.question, header: str = "Q") -> Card:
     return Card.make(type=type, header=header, text=text, source="t")
-
-
-class FakeTimer:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _merge(store: FeedStore, user: str, *cards: Card):

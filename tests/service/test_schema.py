@@ -19,6 +19,7 @@ from parallizer.config import Settings
 from parallizer.service import create_app
 
 from ..conftest import write
+from ..hermetic import scrub
 from .kit import Echo, Grep, Sleepy, app_with, settings_for
 
 CHECKS = [
@@ -29,8 +30,12 @@ CHECKS = [
 ]
 
 # The schema is the app's own OpenAPI document (building an app runs nothing); the requests
-# go to the app of the fixture below, whose lifespan schemathesis starts on first use.
-schema = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).openapi())
+# go to the app of the fixture below, whose lifespan schemathesis starts on first use. Built
+# at collection, before any fixture: scrubbed here (an API token in the environment would
+# change the document).
+with pytest.MonkeyPatch.context() as _mp:
+    scrub(_mp)
+    schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ..errors import BackendError, redact
+from ..text import clip, single_line
 from .wire import api_error_message, host_of, retry_after_seconds
 
 log = logging.getLogger("parallizer.http")
@@ -43,8 +44,7 @@ RETRY_MARGIN = 0.2  # seconds the retried call must still have after waiting
 
 
 def _short(text: str, n: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
+    return clip(single_line(text), n)
 
 
 class HttpClient:

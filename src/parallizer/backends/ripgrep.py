@@ -18,12 +18,13 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError
 from ..limits import Limiter
+from ..text import clip_around
 from .base import Availability, CodeMatch, CodeQuery, CodeSearchResult, ContextLine
 
 log = logging.getLogger("parallizer.ripgrep")
@@ -59,12 +60,7 @@ def _rel(path: str) -> str:
 
 def clip(text: str, focus: int = 0, width: int = MAX_TEXT) -> str:
     """Strip the line ending and cut a long line to `width` characters around `focus`."""
-    text = text.rstrip("\r\n")
-    if len(text) <= width:
-        return text
-    start = max(0, min(focus - width // 3, len(text) - width))
-    out = text[start : start + width]
-    return ("…" if start else "") + out + ("…" if start + width < len(text) else "")
+    return clip_around(text.rstrip("\r\n"), focus, width)
 
 
 class _FileBuffer:
@@ -99,7 +95,7 @@ async def _drain_capped(stream: asyncio.StreamReader, keep: int) -> bytes:
     return bytes(kept)
 
 
-async def _json_lines(stream: asyncio.StreamReader):
+async def _json_lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
     """Yield newline-delimited events; a line longer than MAX_JSON_LINE is skipped whole."""
     buf = bytearray()
     skipping = False

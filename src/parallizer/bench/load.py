@@ -86,7 +86,7 @@ async def load(
         "slot_bound_s": round(bound, 3),
         "backends": backends,
         "cards_per_request": round(
-            sum(_own_cards(d) for (_, s, d), k in zip(results, ok, strict=True) if k)
+            sum(_own_cards(d) for (_, s, d), k in zip(results, ok, strict=True) if k and d)
             / max(1, sum(ok)),
             2,
         ),
@@ -167,8 +167,10 @@ async def faults(
     finally:
         await set_fail_rate(0.0)
     answered = [_answered(s, d) for _, s, d in faulty]
-    cards_clean = sum(_own_cards(d) for _, s, d in clean if _answered(s, d))
-    cards_faulty = sum(_own_cards(d) for (_, s, d), a in zip(faulty, answered, strict=True) if a)
+    cards_clean = sum(_own_cards(d) for _, s, d in clean if d and _answered(s, d))
+    cards_faulty = sum(
+        _own_cards(d) for (_, s, d), a in zip(faulty, answered, strict=True) if a and d
+    )
     q_total = q_ok = 0
     for _, _, d in faulty:
         t, g = _query_counts(d)

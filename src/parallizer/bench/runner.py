@@ -47,7 +47,7 @@ def environment(cfg: RunConfig) -> dict[str, Any]:
     from .. import __version__
 
     b = cfg.bench
-    served = Settings(_env_file=None)  # type: ignore[call-arg]  # the server's defaults
+    served = Settings()  # the server's defaults (environment only, never a file)
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -147,7 +147,7 @@ async def _served(
             "PARALLIZER_WEB_CACHE_TTL": "0",
         }
         timeout = 120.0 + 4 * cfg.remote_timeout
-        served = Settings(_env_file=None)  # type: ignore[call-arg]  # the server's defaults
+        served = Settings()  # the server's defaults (environment only, never a file)
         slots = {
             "perplexity": served.web_max_concurrent,
             "llm": served.llm_max_concurrent,

@@ -12,6 +12,7 @@ import os
 import sysconfig
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..backends.base import CodeQuery
 from ..backends.perplexity import PerplexityBackend
 from ..backends.ripgrep import RipgrepBackend
 from ..config import Settings
-from ..emulators.server import running
+from ..emulators import running
 from ..fanout import Call, fan_out
 from ..fulfillers.web_context import web_call
 from ..models import FulfillRequest, FulfillResponse, GlobalContext
@@ -134,7 +135,7 @@ async def rg(n: int, cfg: BenchConfig) -> dict[str, Any]:
             Call(
                 label=q.pattern,
                 backend="ripgrep",
-                run=lambda q=q: backend.search(q, corpus),
+                run=partial(backend.search, q, corpus),
                 limiter=backend.limiter,
                 timeout=60,
             )
@@ -206,12 +207,12 @@ async def fulfill(cfg: BenchConfig) -> dict[str, Any]:
         )
         async with Runtime(settings) as runtime:
             orch = Orchestrator(runtime)
-            await orch.fulfill(request)  # warm pools and caches
+            await orch.fulfill(orch.prepare(request))  # warm pools and caches
             serial, parallel, bounds, cards = [], [], [], 0
             for _ in range(cfg.reps):
-                s, _ = await _timed(lambda: orch.fulfill(request, serial=True))
+                s, _ = await _timed(lambda: orch.fulfill(orch.prepare(request, serial=True)))
                 serial.append(s)
-                p, resp = await _timed(lambda: orch.fulfill(request))
+                p, resp = await _timed(lambda: orch.fulfill(orch.prepare(request)))
                 parallel.append(p)
                 bounds.append(critical_path_s(resp))
                 cards = len(resp.cards)

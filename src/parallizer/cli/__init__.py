@@ -1,4 +1,5 @@
-"""`parallizer` command line. Each sub-command lives in its own module and registers itself."""
+"""`parallizer` command line. Each sub-command lives in its own module and registers itself
+on the app of `root.py`."""
 
 from __future__ import annotations
 
@@ -6,31 +7,9 @@ import sys
 
 import typer
 
-try:  # recent typer vendors click
-    from typer._click.exceptions import ClickException as _ClickException
-except ImportError:  # pragma: no cover - older typer on real click
-    from click.exceptions import ClickException as _ClickException
+from .root import CliError, app, fail
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    help="Parallizer: reads a plan as it is written and surfaces cards, in parallel.",
-)
-
-
-@app.callback()
-def _root() -> None:
-    """Parallizer: reads a plan as it is written and surfaces cards, in parallel."""
-
-
-class CliError(Exception):
-    """Bad usage or bad input: one line on stderr, exit code 2."""
-
-
-def fail(message: str) -> CliError:
-    return CliError(message)
+__all__ = ["CliError", "app", "fail", "main"]
 
 
 def _register() -> None:
@@ -44,13 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     except CliError as exc:
         print(f"parallizer: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except _ClickException as exc:
+    except (typer.Abort, KeyboardInterrupt):
+        print("parallizer: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors (typer's public base of them)
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `parallizer`: the help text
             print(exc.format_message(), file=sys.stderr)
         else:
             print(f"parallizer: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        print("parallizer: interrupted", file=sys.stderr)
-        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import app, fail
 from .common import load_settings_or_fail
+from .root import app, fail
 
 
 @app.command()

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from ..config import Settings, load_settings
 from ..logs import setup_logging
-from . import fail
+from .root import fail
 
 
 def load_settings_or_fail(**overrides: object) -> Settings:

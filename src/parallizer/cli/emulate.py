@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import app, fail
+from .root import app, fail
 
 DEFAULT_PORTS = {"perplexity": 8765, "llm": 8766}
 

@@ -15,8 +15,8 @@ from ..config import Settings
 from ..errors import BadInput, PathNotAllowed
 from ..models import FulfillRequest, FulfillResponse, GlobalContext, utf16_column
 from ..paths import resolve_inside
-from . import app, fail
 from .common import load_settings_or_fail
+from .root import app, fail
 
 
 def read_plan(path: Path, limit: int) -> str:
@@ -98,12 +98,11 @@ async def _run(settings: Settings, request: FulfillRequest, serial: bool) -> Ful
 
     async with Runtime(settings) as runtime:
         orch = Orchestrator(runtime)
-        try:
-            orch.select(request.fulfillers)
-            job = orch.prepare(request, serial=serial)
+        try:  # paths and the plan's parse touch the disk and the CPU: off the event loop
+            job = await asyncio.to_thread(orch.prepare, request, serial=serial)
         except BadInput as exc:
             raise fail(str(exc)) from exc
-        response = await orch.fulfill(request, serial=serial, job=job)
+        response = await orch.fulfill(job)
     # the CLI has no feed: its answer is this request's cards, all of them new
     response.cards = [c.marked(new=True) for c in response.cards]
     return response

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from . import app, fail
 from .common import load_settings_or_fail
+from .root import app, fail
 
 DEFAULT_FACTORY = "parallizer.service:app_from_env"
 
@@ -76,7 +76,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            timeout_graceful_shutdown=graceful_timeout,
+            # uvicorn waits with asyncio.wait_for: a fraction of a second works, though its
+            # annotation says int
+            timeout_graceful_shutdown=graceful_timeout,  # type: ignore[arg-type]
             log_level=settings.log_level.lower(),
             access_log=False,  # one line per request comes from our own middleware
             server_header=False,

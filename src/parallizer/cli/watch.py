@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -183,7 +184,7 @@ class LiveView:
         self._draw()
 
 
-def _loader(settings: Settings, plan: Path, scope: Path | None):
+def _loader(settings: Settings, plan: Path, scope: Path | None) -> Callable[[], FulfillRequest]:
     def load() -> FulfillRequest:
         try:
             request = build_request(settings, plan, scope, None, None)
@@ -194,7 +195,9 @@ def _loader(settings: Settings, plan: Path, scope: Path | None):
     return load
 
 
-async def _main(settings: Settings, plan: Path, scope: Path | None, view) -> None:
+async def _main(
+    settings: Settings, plan: Path, scope: Path | None, view: PlainView | LiveView
+) -> None:
     from ..clients.watch import watch_plan
     from ..runtime import Runtime
 

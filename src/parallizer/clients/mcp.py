@@ -91,7 +91,7 @@ class Reviewer:
             raise ToolError(f"{exc}; PARALLIZER_ALLOWED_ROOTS must include it") from exc
         except BadInput as exc:
             raise ToolError(str(exc)) from exc
-        response = await orch.fulfill(request, job=job)
+        response = await orch.fulfill(job)
         assert response.timings is not None
         review = Review(
             cards=response.cards,

@@ -163,7 +163,7 @@ async def _supersede(
 async def _run(orch: Orchestrator, request: FulfillRequest, run: WatchRun, view: WatchView) -> None:
     try:
         job = await asyncio.to_thread(orch.prepare, request)
-        async with aclosing(orch.events(request, job=job)) as events:
+        async with aclosing(orch.events(job)) as events:
             async for event in events:
                 if isinstance(event, CardEvent):
                     run.cards.append(event.card)

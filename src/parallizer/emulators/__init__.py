@@ -2,6 +2,7 @@
 benchmarks and demos. `running("perplexity" | "llm", latency=..., fail_rate=...)` starts one
 in the current event loop; `parallizer emulate` runs one from the command line."""
 
+from .launch import build, running
 from .server import (
     FAULT_KINDS,
     LLM_FORMATS,
@@ -11,8 +12,6 @@ from .server import (
     Latency,
     RequestRecord,
     Stats,
-    build,
-    running,
 )
 
 __all__ = [

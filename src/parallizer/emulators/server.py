@@ -20,8 +20,7 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -134,9 +133,10 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         self.latency = Latency.parse(self.latency)
         self.fault_on = _rules(self.fault_on)
-        if isinstance(self.faults, str):
-            self.faults = tuple(f.strip() for f in self.faults.split(",") if f.strip())
-        self.faults = tuple(self.faults)
+        faults: Iterable[str] | str = self.faults  # "500,429" from the command line, /_config
+        if isinstance(faults, str):
+            faults = [f.strip() for f in faults.split(",") if f.strip()]
+        self.faults = tuple(faults)
         bad = [f for f in self.faults if f not in FAULT_KINDS]
         if bad or not self.faults:
             raise ValueError(f"faults must be among {', '.join(FAULT_KINDS)}")
@@ -453,33 +453,3 @@ class Emulator:
         except (ValueError, TypeError) as exc:
             return web.json_response({"detail": str(exc)}, status=422)
         return web.json_response(self.config.public())
-
-
-@asynccontextmanager
-async def running(
-    kind: Literal["perplexity", "llm"],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    **options: Any,
-) -> AsyncIterator[Emulator]:
-    """Start an emulator in this event loop (port 0: any free port); yield it; stop it.
-
-    Options are `EmulatorConfig` fields: latency, fail_rate, faults, fault_on, seed,
-    retry_after, hang_s, api_key, llm_format."""
-    emu = build(kind, EmulatorConfig(**options))
-    await emu.start(host, port)
-    try:
-        yield emu
-    finally:
-        await emu.stop()
-
-
-def build(kind: str, config: EmulatorConfig) -> Emulator:
-    if kind == "perplexity":
-        from .perplexity import routes
-    elif kind == "llm":
-        from .openai_compat import routes
-    else:
-        raise ValueError(f"unknown emulator {kind!r}: perplexity or llm")
-    return Emulator(kind, config, routes)

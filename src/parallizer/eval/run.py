@@ -88,7 +88,8 @@ async def run_plans(
             request = request_for(plan, tree)
             started = time.perf_counter()
             try:
-                response = await orch.fulfill(request, job=orch.prepare(request))
+                job = await asyncio.to_thread(orch.prepare, request)
+                response = await orch.fulfill(job)
             except Exception as exc:  # a failed request is a result to report
                 run = PlanRun(plan, mode, (time.perf_counter() - started) * 1000, error=repr(exc))
             else:

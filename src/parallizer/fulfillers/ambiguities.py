@@ -27,7 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rapidfuzz import fuzz, process
 
@@ -41,6 +41,9 @@ from ..planner import llm as llm_planner
 from ..planner.offline import STOP_WORDS, exclude_globs
 from .base import with_ripgrep
 from .evidence import Found, one_line, planned
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
 
@@ -269,7 +272,7 @@ class Ambiguities:
     name: ClassVar[str] = "ambiguities"
     card_type: ClassVar[CardType] = CardType.question
 
-    def __init__(self, runtime) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def availability(self) -> Availability:
@@ -366,9 +369,9 @@ class Ambiguities:
             if term.kind == "dotted":
                 eq = exists_query(term.name, exclude)
                 looks.append(("exists", term.text, ctx.code_call(eq, f"is there a {term.name}")))
-        for q in llm_queries:  # the plan's own lines would match: leave it out, as planned ones do
-            q = q.model_copy(update={"globs": (*q.globs, *exclude_globs(exclude))})
-            looks.append(("llm", q.pattern, ctx.code_call(q)))
+        for lq in llm_queries:  # the plan's own lines would match: leave it out, as planned ones do
+            lq = lq.model_copy(update={"globs": (*lq.globs, *exclude_globs(exclude))})
+            looks.append(("llm", lq.pattern, ctx.code_call(lq)))
         if not looks:
             return evidence
         found = await ctx.run([call for *_, call in looks], what="follow-up searches")
@@ -539,7 +542,7 @@ class Ambiguities:
         header, ask = _OPEN_WORDING[spot.kind]
         header, ask = header.format(cue=_how(spot.cue)), ask.format(cue=spot.cue)
         cites = [plan_cite]
-        concerns = []
+        concerns: list[str] = []
         sentence = spot.sentence.lower()
         for f in ev.found.values():
             term = f.planned.term

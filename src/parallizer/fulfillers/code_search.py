@@ -10,7 +10,7 @@ the plan names gets its outline: the top-level definitions the file holds.
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .. import codefacts
 from ..backends.base import Availability, CodeMatch
@@ -19,6 +19,9 @@ from ..models import Card, CardType
 from ..planner import Plan
 from .base import with_ripgrep
 from .evidence import Found, one_line, planned, snippet
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger("parallizer.fulfillers.code_search")
 
@@ -36,7 +39,7 @@ class CodeSearch:
     name: ClassVar[str] = "code_search"
     card_type: ClassVar[CardType] = CardType.context
 
-    def __init__(self, runtime) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def availability(self) -> Availability:

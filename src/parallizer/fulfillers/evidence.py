@@ -10,6 +10,7 @@ from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext
 from ..fanout import Outcome
 from ..planner import Plan, PlannedQuery, plan_for
+from ..text import clip, single_line
 
 
 def planned(ctx: FulfillerContext) -> Plan:
@@ -60,7 +61,8 @@ class Found:
 
     def best(self) -> CodeMatch | None:
         """Where to point a reader: a definition, else the first mention (source first)."""
-        return (self.definitions or self.mentions or [None])[0]
+        found = self.definitions or self.mentions
+        return found[0] if found else None
 
     def main_definitions(self) -> list[CodeMatch]:
         """Definitions outside tests if there are any, else all of them."""
@@ -82,5 +84,4 @@ def snippet(match: CodeMatch, *, before: int = 1, after: int = 2) -> str:
 
 def one_line(text: str, limit: int = 90) -> str:
     """A matched line for inline quoting: trimmed, clipped, no backticks."""
-    text = " ".join(text.split()).replace("`", "'")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(single_line(text).replace("`", "'"), limit)

@@ -26,6 +26,7 @@ from ..errors import BackendError
 from ..llm.client import LLMClient
 from ..llm.parse import drop_reasoning, items_of, strip_reasoning
 from ..models import Card, CardType
+from ..text import clip, clip_around, single_line
 
 CURSOR_MARK = "▌"
 EXCERPT_CHARS = 4000
@@ -61,11 +62,7 @@ def excerpt(doc: Document, limit: int = EXCERPT_CHARS) -> str:
     k = line - sec.start
     lines[k] = lines[k][:col] + CURSOR_MARK + lines[k][col:]
     text = "\n".join(lines)
-    if len(text) <= limit:
-        return text
-    at = text.index(CURSOR_MARK)
-    start = max(0, min(at - limit * 2 // 3, len(text) - limit))
-    return ("…" if start else "") + text[start : start + limit] + "…"
+    return clip_around(text, text.index(CURSOR_MARK), limit, before=2 / 3)
 
 
 def _plan_block(doc: Document) -> str:
@@ -194,8 +191,7 @@ def _cut_words(text: str, n: int) -> str:
 
 def link_label(url: str, title: str | None = None) -> str:
     if title:
-        t = " ".join(title.split())
-        return t if len(t) <= 40 else t[:39] + "…"
+        return clip(single_line(title), 40)
     host = urlsplit(url).hostname or url
     return host.removeprefix("www.")
 
@@ -351,7 +347,7 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
             return None
     return CodeQuery(
         pattern=pattern,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         ignore_case=bool(ignore_case),
         context=2,
         max_results=30,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -249,7 +250,10 @@ def _word(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
 
 
 # in this order: each pass blanks what it found, so later passes see only the rest
-_PASSES = (
+_Read = Callable[[re.Match[str]], tuple[str, Kind, bool] | None]
+_Add = Callable[[str, Kind, bool, int], None]
+
+_PASSES: tuple[tuple[re.Pattern[str], _Read], ...] = (
     (_CODE_SPAN, _span),
     (_QUOTED, _quoted),
     (_PATH, _path),
@@ -260,13 +264,13 @@ _PASSES = (
 )
 
 
-def _line_mentions(doc: Document, i: int, add) -> str:
+def _line_mentions(doc: Document, i: int, add: _Add) -> str:
     """Report mentions of line `i` through `add(text, kind, coded, end)`; return the line
     with everything found blanked out (what is left is prose, for key phrases)."""
     text = _URL.sub(lambda m: " " * len(m.group(0)), doc.lines[i][:MAX_LINE])
     for rx, read in _PASSES:
 
-        def found(m: re.Match[str], read=read, spans: bool = rx is _CODE_SPAN) -> str:
+        def found(m: re.Match[str], read: _Read = read, spans: bool = rx is _CODE_SPAN) -> str:
             mention = read(m)
             if mention is not None:
                 add(*mention, m.end())
@@ -313,7 +317,9 @@ def mentions(doc: Document) -> list[Mention]:
             continue
         near = doc.proximity(i) * (CURSOR_LINE_FACTOR if i == cur_line else 1.0)
 
-        def add(text: str, kind: Kind, coded: bool, end: int, i: int = i, near: float = near):
+        def add(
+            text: str, kind: Kind, coded: bool, end: int, i: int = i, near: float = near
+        ) -> None:
             if i == cur_line and end == cur_col and not coded:
                 return  # the word being typed at the cursor is not finished
             if len(text) > MAX_MENTION:

@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -143,7 +143,7 @@ async def _shared_state(
     return link, store, RequestRegistry(link, on_newer=lambda user, gen: None)
 
 
-def cors_options(settings: Settings) -> dict[str, object]:
+def cors_options(settings: Settings) -> dict[str, Any]:
     """Any local development origin (`http://localhost:*`, `http://127.0.0.1:*`), plus the
     origins of `PARALLIZER_CORS_ORIGINS` (comma-separated). Never credentials: the API's
     token is a bearer header, not a cookie, so `*` stays safe when it is listed."""

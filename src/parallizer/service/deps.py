@@ -43,7 +43,6 @@ class Service:
         """Unknown fulfillers (422), document size (413), paths outside the roots (403).
 
         Path resolution touches the file system, so it runs off the event loop."""
-        self.orchestrator.select(request.fulfillers)
         return await asyncio.to_thread(self.orchestrator.prepare, request)
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
@@ -65,7 +64,7 @@ class Service:
 
 def get_service(request: Request) -> Service:
     svc = getattr(request.app.state, "service", None)
-    if svc is None:  # pragma: no cover - the ASGI server did not run the lifespan
+    if not isinstance(svc, Service):  # pragma: no cover - the lifespan did not run
         raise RuntimeError("the service was not started (lifespan not run)")
     return svc
 

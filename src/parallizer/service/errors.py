@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ..errors import BackendError, BadInput, ParallizerError, StoreUnavailable
+from ..text import clip
 
 log = logging.getLogger("parallizer.http")
 
@@ -30,20 +31,17 @@ def status_of(exc: ParallizerError) -> int:
     return 500
 
 
-def _clip(text: str, limit: int = 500) -> str:
-    """Short, and encodable: a detail may quote the caller's input, lone surrogates too."""
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+MAX_DETAIL = 500  # characters of an error message shown to a client
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     """loc, msg and type of each error: never the input (it may be a whole document)."""
-    out = []
+    out: list[dict[str, object]] = []
     for err in exc.errors():
         out.append(
             {
                 "loc": [p if isinstance(p, int | str) else str(p) for p in err.get("loc", ())],
-                "msg": _clip(str(err.get("msg", "invalid"))),
+                "msg": clip(str(err.get("msg", "invalid")), MAX_DETAIL),
                 "type": str(err.get("type", "value_error")),
             }
         )
@@ -60,12 +58,12 @@ def install(app: FastAPI) -> None:
         status = status_of(exc)
         if isinstance(exc, StoreUnavailable):  # a dependency is down: say which, no trace
             log.warning("answered 503: %s", exc)
-            return JSONResponse({"detail": _clip(str(exc))}, status_code=503)
+            return JSONResponse({"detail": clip(str(exc), MAX_DETAIL)}, status_code=503)
         if status >= 500:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
             detail = "a backend failed" if status == 502 else INTERNAL
             return JSONResponse({"detail": detail}, status_code=status)
-        detail = _clip(str(exc))  # it may quote the caller's input (a fulfiller name)
+        detail = clip(str(exc), MAX_DETAIL)  # it may quote the caller's input (a fulfiller name)
         log.info("bad input (%d): %s", status, detail)
         return JSONResponse({"detail": detail}, status_code=status)
 

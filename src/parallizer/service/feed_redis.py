@@ -186,7 +186,7 @@ class RedisFeedStore:
                 pipe.pexpire(key, self.ttl_ms)  # a polling editor keeps its feed alive
                 pipe.zadd(self._users_key, {user_id: self._timer()}, xx=True)
                 raw, *_ = await pipe.execute()
-                return raw
+                return raw if isinstance(raw, bytes) else None
 
         feed = _Feed.decode(await self.link.call(read))
         if feed is None:

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from fastapi.sse import format_sse_event
@@ -47,7 +47,7 @@ def printable(text: str) -> str:
 
 
 async def send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()
+    send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
     raw = json.dumps(body).encode()
     await send(
@@ -67,7 +67,7 @@ async def send_json(
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for k, v in scope.get("headers", ()):
         if k.lower() == name:
-            return v
+            return bytes(v)
     return None
 
 
@@ -170,9 +170,9 @@ def _endpoint(scope: Scope) -> str:
     """The route's template once routing ran; before that (for the in-flight gauge) the same
     template recognised from the path, so the label never carries a user id."""
     template = getattr(scope.get("route"), "path", None)
-    if template:
+    if isinstance(template, str) and template:
         return template
-    path = scope.get("path", "")
+    path: str = scope.get("path", "")
     if path in _PLAIN:
         return path
     if path.startswith("/cached/") and path.count("/") == 2:

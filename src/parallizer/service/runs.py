@@ -200,9 +200,7 @@ class RunManager:
                     await self.announce(run.user_id, run.generation)
             run.began.set()
             batch: list[Card] = []
-            async with aclosing(
-                self.orchestrator.events(run.request, serial=run.job.serial, job=run.job)
-            ) as events:
+            async with aclosing(self.orchestrator.events(run.job)) as events:
                 async for event in events:
                     if isinstance(event, CardEvent):
                         batch.append(event.card)

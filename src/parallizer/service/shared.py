@@ -68,10 +68,10 @@ def share_backends(runtime: Runtime, link: RedisLink, settings: Settings) -> Non
             scope=_scope(url, web_key),
             fallback=runtime.web.limiter,
         )
-        runtime.web = shared
+        runtime.web = shared  # type: ignore[assignment]  # limiter: see issue12 merge
     if runtime.llm is not None:
         llm_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-        runtime.llm.limiter = RedisLimiter(
+        runtime.llm.limiter = RedisLimiter(  # type: ignore[assignment]
             link,
             runtime.llm.name,
             settings.llm_max_concurrent,

@@ -18,7 +18,7 @@ import random
 import secrets
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import suppress
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from .redis_client import RedisLink, RedisUnavailable
 
@@ -69,7 +69,7 @@ class SharedFlights(Generic[T]):
 
     async def _cached(self, name: str) -> T | None:
         raw = await self.link.call(lambda r: r.get(self.link.key("answer", name)))
-        return None if raw is None else self.decode(raw)
+        return None if raw is None else self.decode(raw if isinstance(raw, bytes) else raw.encode())
 
     async def _hold(self, lock: str, token: str) -> None:
         while True:
@@ -91,9 +91,11 @@ class SharedFlights(Generic[T]):
                 if hit is not None:
                     return hit, "cached"
                 token = secrets.token_hex(8)
-                if await self.link.call(
-                    lambda r, token=token: r.set(lock, token, nx=True, px=self.lock_ms)
-                ):
+
+                def take(r: Any, token: str = token) -> Awaitable[bool | None]:
+                    return r.set(lock, token, nx=True, px=self.lock_ms)
+
+                if await self.link.call(take):
                     return await self._own(name, lock, token, ttl, start), "own"
                 # someone else is calling: wait for their answer (or for their lock to lapse)
                 while await self.link.call(lambda r: r.exists(lock)):
