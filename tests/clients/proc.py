@@ -4,23 +4,22 @@ process group (so a test can find anything it left behind), output read as it co
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .. import hermetic
 
 PARALLIZER = str(Path(sys.executable).with_name("parallizer"))
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 
 
 def clean_env(roots: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PARALLIZER_")
-        and k not in ("PERPLEXITY_API_KEY", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR")
-    }
+    """No setting of the machine's (tests/hermetic.py), nor its terminal's size or colours."""
+    env = hermetic.clean_env()
+    for k in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR"):
+        env.pop(k, None)
     env["PARALLIZER_ALLOWED_ROOTS"] = str(roots)
     env.update(extra)
     return env

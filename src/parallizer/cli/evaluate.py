@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import app, fail
+from .root import app, fail
 
 
 @app.command("eval")

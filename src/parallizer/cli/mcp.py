@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 
 from ..config import Settings
-from . import app
 from .common import load_settings_or_fail
+from .root import app
 
 
 async def _serve(settings: Settings) -> None:

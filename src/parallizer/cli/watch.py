@@ -22,9 +22,9 @@ import typer
 from ..config import Settings
 from ..errors import BadInput
 from ..models import Card, FulfillerTiming, FulfillRequest
-from . import CliError, app
 from .common import load_settings_or_fail
 from .fulfill import build_request
+from .root import CliError, app
 
 if TYPE_CHECKING:  # the orchestrator is imported when a command runs, not at start-up
     from ..clients.watch import WatchRun
