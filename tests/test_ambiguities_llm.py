@@ -50,11 +50,12 @@ async def test_llm_plans_beside_the_offline_searches_and_writes_grounded_questio
         "Which load_config should start-up call, the app one or the legacy one?",
         "Is ConfigWatcher meant to replace an existing reloader?",  # grounded in an absence
     ]
-    # the invented citation is dropped; the plan line at the cursor is added
+    # the invented citation is dropped; the plan's last written line (the cursor stands on
+    # the empty line after it) is added
     assert resp.cards[0].metadata.citations == [
         "src/app/config.py:1",
         "src/legacy/config.py:2",
-        "plan:7",
+        "plan:6",
     ]
     by_query = {(q.backend, q.query): q for q in ft.queries}
     planning = by_query[("llm", "plan code searches")]
