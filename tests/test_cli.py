@@ -90,7 +90,8 @@ def test_the_example_plan_gets_grounded_questions_and_context(example_json):
         and limiter_def in q["metadata"]["citations"]
         for q in questions
     )
-    assert "Which `timeout`?" in [q["header"] for q in questions]
+    # and a spot the plan leaves open, quoted with its plan line
+    assert "Still to be decided" in [q["header"] for q in questions]
     assert f"`Limiter` — {limiter_def}" in [c["header"] for c in context]
     # every citation is a real, non-blank line: code relative to the scope, the plan too
     for card in cards:

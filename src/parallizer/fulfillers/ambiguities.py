@@ -34,11 +34,13 @@ from rapidfuzz import fuzz, process
 from .. import codefacts
 from ..backends.base import Availability, CodeQuery, CodeSearchResult
 from ..context import FulfillerContext
+from ..document import read
+from ..document.words import STOP_WORDS
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import OpenSpot, Plan, PlannedQuery, Term
 from ..planner import llm as llm_planner
-from ..planner.offline import STOP_WORDS, exclude_globs
+from ..planner.offline import exclude_globs
 from .base import with_ripgrep
 from .evidence import Found, one_line, planned
 
@@ -67,11 +69,6 @@ USEFULNESS: dict[str, float] = {
 NEAR_FLOOR = 0.5
 SAME_KIND_FACTOR = 0.7  # each question already picked of the same family lowers the next one
 
-_INTRODUCES = re.compile(
-    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating)\b"
-)
-_CODE_SPAN = re.compile(r"`[^`]*`")
-INTRO_WINDOW = 40  # characters before a name where "new", "add", "create" ... make it new
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _NORM = re.compile(r"[\W_]+")
 
@@ -434,17 +431,9 @@ class Ambiguities:
 
     @staticmethod
     def _introduced(ctx: FulfillerContext, term: Term) -> bool:
-        """Does the plan present it as new: "add a new `X`", "create `x.py`"? Only the few
-        words before the name, in its own clause, count."""
-        for i in term.lines:
-            line = _CODE_SPAN.sub(
-                lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", ctx.document.lines[i]
-            )
-            for m in re.finditer(re.escape(term.text), ctx.document.lines[i], re.IGNORECASE):
-                before = re.split(r"[,;.:!?]", line[: m.start()])[-1][-INTRO_WINDOW:]
-                if _INTRODUCES.search(before):
-                    return True
-        return False
+        """Does the plan introduce it ("add a new `X`", "create `x.py`", "`X` (new)", its own
+        code block)? The document reader decides (`PlanFacts.introduced`)."""
+        return term.introduced or read(ctx.document).is_introduced(term.text)
 
     def _missing_name(self, ctx: FulfillerContext, f: Found, ev: Evidence) -> Question | None:
         term = f.planned.term
