@@ -38,7 +38,8 @@ def random_tree(root: Path, rng: random.Random) -> list[tuple[str, str | None]]:
         methods = rng.sample(["send", "close", "flush", "acquire", "release", "run"], 3)
         vocabulary += [(cls, None), *((m, cls) for m in methods)]
         body = "".join(
-            f"    def {m}(self{', a' * rng.randint(0, 2)}):\n        return {i}\n\n" for m in methods
+            f"    def {m}(self{', a' * rng.randint(0, 2)}):\n        return {i}\n\n"
+            for m in methods
         )
         text = f"class {cls}:\n{body}"
         write(root, f"src/pkg{i % 3}/m{i}.py", text.rstrip("\n") if i % 2 else text)
@@ -64,7 +65,9 @@ def mutate(name: str, rng: random.Random) -> str:
     return name
 
 
-def random_plan(vocabulary: list[tuple[str, str | None]], files: list[str], rng: random.Random) -> str:
+def random_plan(
+    vocabulary: list[tuple[str, str | None]], files: list[str], rng: random.Random
+) -> str:
     owners = [n for n, o in vocabulary if o is None]
     lines = ["# Plan", ""]
     for _ in range(rng.randint(3, 10)):

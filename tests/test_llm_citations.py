@@ -39,7 +39,10 @@ async def test_llm_citations_are_checked_against_the_index_and_the_file(polyglot
     assert resp.timings.fulfillers["ambiguities"].mode == "llm"
     # the facts reached the prompt: the wrong class and where the method really is
     assert "Facts from the code index:" in prompt
-    assert "MISTAKE `Client.send`: `Client` has no `send`; it is AsyncClient.send at src/app/client.py:10" in prompt
+    assert (
+        "MISTAKE `Client.send`: `Client` has no `send`; it is AsyncClient.send at src/app/client.py:10"
+        in prompt
+    )
     assert "`HttpTransport` exists: class HttpTransport at src/app/client.py:14" in prompt
     first, *rest = resp.cards
     assert first.header == "`send` is not on `Client`: `AsyncClient.send`?"  # offline, certain

@@ -5,7 +5,6 @@ share a card so that every one of them is still shown."""
 from __future__ import annotations
 
 from parallizer.fulfillers.ambiguities import TIER, Ambiguities, Question
-from parallizer.fulfillers.evidence import count_args
 from parallizer.resolve import known_names
 
 
@@ -17,7 +16,9 @@ def q(kind: str, name: str, near: float = 1.0, line: int = 0) -> Question:
 
 
 def test_up_to_the_cap_each_question_has_its_card_certain_mistakes_first():
-    picked = Ambiguities.pick([q("todo", "TBD"), q("missing_path", "a.py"), q("wrong_name", "X")], 3)
+    picked = Ambiguities.pick(
+        [q("todo", "TBD"), q("missing_path", "a.py"), q("wrong_name", "X")], 3
+    )
     assert [[x.about for x in g] for g in picked] == [["X"], ["a.py"], ["TBD"]]
 
 
@@ -50,13 +51,6 @@ def test_a_spare_slot_splits_the_largest_group():
     qs = [q("wrong_name", n, 1.0 - i / 10) for i, n in enumerate("ABCD")] + [q("arity", "f")]
     groups = Ambiguities.pick(qs, 3)
     assert [[x.about for x in g] for g in groups] == [["A"], ["B", "C", "D"], ["f"]]
-
-
-def test_count_args_counts_top_level_commas():
-    line = "call `f(a, g(b, c), [1, 2])` and `h()` and `k(x`"
-    assert count_args(line, line.index("f(") + 1) == 3
-    assert count_args(line, line.index("h(") + 1) == 0
-    assert count_args(line, line.index("k(") + 1) is None
 
 
 def test_standard_names_per_language():

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from parallizer.index.files import LANGUAGE_BY_SUFFIX
 from parallizer.models import Card
 from parallizer.runtime import Runtime
 
@@ -40,7 +43,7 @@ async def test_a_wrong_name_by_case_gets_the_definition_and_its_line(polyglot: P
 async def test_a_near_name_a_wrong_owner_an_arity_and_a_missing_path(polyglot: Path):
     plan = (
         "# Plan\n\n"
-        "Build `HiArg` first.\n"
+        "Wrap it in a `HttpTransprt` first.\n"
         "Then `Client.send` the batch.\n"
         "Call `load_config(path, strict, extra)`.\n"
         "Edit `src/app/clinet.py`.\n"
@@ -48,19 +51,32 @@ async def test_a_near_name_a_wrong_owner_an_arity_and_a_missing_path(polyglot: P
     cards = await questions(polyglot, plan, max_questions=4)
     by = {c.header: c for c in cards}
     assert set(by) == {
-        "`HiArg`: did you mean `HiArgs`?",
+        "`HttpTransprt`: did you mean `HttpTransport`?",
         "`send` is not on `Client`: `AsyncClient.send`?",
         "`load_config` takes 1 argument, the plan passes 3",
         "No file `src/app/clinet.py`",
     }
-    assert by["`HiArg`: did you mean `HiArgs`?"].metadata.citations == ["plan.md:3", "src/args.rs:1"]
+    near = by["`HttpTransprt`: did you mean `HttpTransport`?"]
+    assert near.metadata.citations == ["plan.md:3", "src/app/client.py:14"]
     owner = by["`send` is not on `Client`: `AsyncClient.send`?"]
     # the stub's `Client.send` is not a definition: the source class is cited
     assert owner.metadata.citations == ["plan.md:4", "src/app/client.py:10", "src/app/client.py:4"]
+    assert "`Client` (`src/app/client.py:4`) has no `send`" in owner.text
     arity = by["`load_config` takes 1 argument, the plan passes 3"]
-    assert "plan.md:5" in arity.metadata.citations
+    assert arity.metadata.citations == [
+        "plan.md:5",
+        "src/app/config.py:1",
+        "src/legacy/config.py:2",
+    ]
     assert "Did you mean `src/app/client.py`" in by["No file `src/app/clinet.py`"].text
     assert_citations_resolve(cards, polyglot)
+
+
+@pytest.mark.skipif("rust" not in LANGUAGE_BY_SUFFIX.values(), reason="the index reads no Rust yet")
+async def test_a_near_rust_type(polyglot: Path):
+    [card] = await questions(polyglot, "# Plan\n\nBuild `HiArg` first.\n")
+    assert card.header == "`HiArg`: did you mean `HiArgs`?"
+    assert card.metadata.citations == ["plan.md:3", "src/args.rs:1"]
 
 
 async def test_more_mistakes_than_slots_share_cards(polyglot: Path):
@@ -72,7 +88,14 @@ async def test_more_mistakes_than_slots_share_cards(polyglot: Path):
     cards = await questions(polyglot, plan)
     assert len(cards) == 3
     text = "\n".join(c.header + "\n" + c.text for c in cards)
-    for name in ("HiArg", "HTTPTransport", "Client.send", "load_config", "clinet.py", "TokenBucketLimiter"):
+    for name in (
+        "HiArg",
+        "HTTPTransport",
+        "Client.send",
+        "load_config",
+        "clinet.py",
+        "TokenBucketLimiter",
+    ):
         assert name in text, name
     assert_citations_resolve(cards, polyglot)
 

@@ -23,6 +23,7 @@ from .fanout import Call, Outcome, fan_out
 from .logs import request_id
 from .models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
 from .paths import resolve_inside
+from .planner import plan_for
 from .runtime import Runtime
 
 log = logging.getLogger("parallizer.orchestrator")
@@ -85,7 +86,7 @@ class Orchestrator:
             else None
         )
         plan = resolve_inside(gc.plan_path, roots, what="plan_path") if gc.plan_path else None
-        return Job(
+        job = Job(
             request=request,
             document=Document(request.document_text, request.cursor_position),
             runtime=self.runtime,
@@ -93,6 +94,10 @@ class Orchestrator:
             plan_path=plan,
             serial=serial,
         )
+        # reading the plan (the Markdown parse, its mentions, their ranking) is CPU work: done
+        # here, where the service runs off the event loop, so every fulfiller finds it cached
+        plan_for(job.document, s.max_queries, exclude=job.plan_relpath)
+        return job
 
     # --- running ---------------------------------------------------------------------------
 
@@ -104,7 +109,8 @@ class Orchestrator:
         Closing the iterator early cancels the fulfillers still running (and their queries).
         """
         names = self.select(request.fulfillers)
-        job = job or self.prepare(request, serial=serial)
+        if job is None:  # reading the plan is CPU work: not on the event loop
+            job = await asyncio.to_thread(self.prepare, request, serial=serial)
         rid = request_id.get()
         if rid == "-":
             rid = _new_id()

@@ -36,14 +36,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..backends.base import Availability, CodeQuery
 from ..context import FulfillerContext
+from ..document.words import STOP_WORDS
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import OpenSpot
 from ..planner import llm as llm_planner
-from ..planner.offline import STOP_WORDS, exclude_globs
+from ..planner.offline import exclude_globs
 from ..resolve import Resolution, Resolver, Verdict
 from .base import with_ripgrep
-from .evidence import CitationChecker, PlanFacts, plan_facts, planned, read_lines
+from .evidence import CitationChecker, NameFacts, plan_facts, planned, read_bodies
 
 if TYPE_CHECKING:
     from ..index import CodeIndex, Definition
@@ -125,8 +126,9 @@ class Checked:
     words: dict[str, bool] = field(default_factory=dict)
     """Per name the index lacks: is it a word in the tree's code (outside the plan)? Absent
     when not checked or the search failed (then no claim is made about it)."""
-    bases: dict[str, str] = field(default_factory=dict)
-    """wrong_owner: the text of the plan's class definition line(s), to see its bases."""
+    bodies: dict[str, list[str]] = field(default_factory=dict)
+    """wrong_owner: the body of the class the plan names (each definition of it), to see
+    its bases and the attributes it assigns."""
     index: CodeIndex | None = None
     error: str | None = None
 
@@ -180,7 +182,7 @@ class Ambiguities:
 
     # --- 1. check ---------------------------------------------------------------------------
 
-    async def check(self, ctx: FulfillerContext, facts: PlanFacts) -> Checked:
+    async def check(self, ctx: FulfillerContext, facts: NameFacts) -> Checked:
         checked = Checked()
         root = ctx.job.scope_root
         if root is None:
@@ -207,16 +209,20 @@ class Ambiguities:
         if not pending and not wrong_owner:
             return checked
         want = {(d.path, d.line) for r in wrong_owner for d in r.owners[:2]}
-        reading = asyncio.create_task(asyncio.to_thread(read_lines, root, want, 2))
+        reading = asyncio.create_task(asyncio.to_thread(read_bodies, root, want))
         try:
             await self._text_check(ctx, pending, checked.words)
         finally:
-            lines = await reading
+            bodies = await reading
         for r in wrong_owner:
-            checked.bases[r.text] = " ".join(lines.get((d.path, d.line), "") for d in r.owners[:2])
+            checked.bodies[r.text] = [
+                bodies[(d.path, d.line)] for d in r.owners[:2] if (d.path, d.line) in bodies
+            ]
         return checked
 
-    async def _text_check(self, ctx: FulfillerContext, words: list[str], found: dict[str, bool]) -> None:
+    async def _text_check(
+        self, ctx: FulfillerContext, words: list[str], found: dict[str, bool]
+    ) -> None:
         """Which of `words` occur as words in the tree's code: one rg pass for all of them;
         when a frequent word filled the caps (so a rarer one may hide behind it), another pass
         for the words not seen yet, at most TEXT_CHECK_ROUNDS. A failed pass settles nothing."""
@@ -264,7 +270,7 @@ class Ambiguities:
 
     # --- 2. write ---------------------------------------------------------------------------
 
-    def write(self, ctx: FulfillerContext, facts: PlanFacts, checked: Checked) -> list[Question]:
+    def write(self, ctx: FulfillerContext, facts: NameFacts, checked: Checked) -> list[Question]:
         questions: list[Question] = []
         for r in checked.resolutions:
             if (q := self._about(ctx, r, checked)) is not None:
@@ -336,7 +342,7 @@ class Ambiguities:
         v = r.verdict
         if not r.holds(checked.words):
             return None  # a word in the code after all, or not checked: no claim
-        if v is Verdict.wrong_owner and self._inherits(r, checked):
+        if v is Verdict.wrong_owner and self._owner_may_have(r, checked):
             return None
         if r.kind != "path" and r.name.lower() in STOP_WORDS:
             return None
@@ -413,14 +419,27 @@ class Ambiguities:
         return Question(v.value, score, line, header, text, tuple(cites), item, r.text)
 
     @staticmethod
-    def _inherits(r: Resolution, checked: Checked) -> bool:
-        """Does the class the plan names name one of the classes that have the member on its
-        definition line (`class AsyncClient(BaseClient)`, `extends`, `impl X for`)? Then the
-        plan is right: it inherits it. Unread lines count as inheriting (no claim)."""
-        text = checked.bases.get(r.text)
-        if not text:
+    def _owner_may_have(r: Resolution, checked: Checked) -> bool:
+        """Might the class the plan names have the member after all? It does when its
+        definition names a class that has it (`class AsyncClient(BaseClient)`, `extends`,
+        `impl X for`: inherited), or its body assigns it (`self.peak = 0`, `this.peak =`,
+        `peak: int`). An unread body leaves no claim."""
+        bodies = checked.bodies.get(r.text)
+        if not bodies:
             return True
-        return any(re.search(rf"\b{re.escape(d.owner or '')}\b", text) for d in r.definitions)
+        name = re.escape(r.name)
+        assigned = re.compile(
+            rf"(?:\b(?:self|this|cls|Self)\s*\.\s*{name}\b|^\s*(?:pub\s+)?{name}\s*[:=(])", re.M
+        )
+        for body in bodies:
+            head = "\n".join(body.split("\n")[:3])
+            if any(
+                d.owner and re.search(rf"\b{re.escape(d.owner)}\b", head) for d in r.definitions
+            ):
+                return True
+            if assigned.search(body):
+                return True
+        return False
 
     def _open_spot(self, ctx: FulfillerContext, spot: OpenSpot, checked: Checked) -> Question:
         plan = ctx.job.plan_citation(spot.line)
@@ -435,6 +454,8 @@ class Ambiguities:
             if not set(r.lines) & set(spot.lines) or r.text.lower() not in sentence:
                 continue
             d = r.definitions[0]
+            if r.owner and r.owner[:1].isupper() and d.owner != r.owner:
+                continue  # found by its last part on another class: not what it concerns
             concerns.append(f"`{r.text}` (`{d.citation}`)")
             cites.append(d.citation)
         about = f" It concerns {' and '.join(concerns)}." if concerns else ""
@@ -447,7 +468,7 @@ class Ambiguities:
 
     # --- LLM mode ---------------------------------------------------------------------------
 
-    async def _with_llm(self, ctx: FulfillerContext, facts: PlanFacts) -> list[Card]:
+    async def _with_llm(self, ctx: FulfillerContext, facts: NameFacts) -> list[Card]:
         llm = self.runtime.llm
         assert llm is not None
         plan = planned(ctx)

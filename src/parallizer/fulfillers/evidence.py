@@ -12,7 +12,7 @@ from typing import Any
 from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext
-from ..document import Document
+from ..document import Document, read
 from ..fanout import Outcome
 from ..planner import OpenSpot, Plan, PlannedQuery, plan_for
 
@@ -93,27 +93,19 @@ def one_line(text: str, limit: int = 90) -> str:
 
 # --- the plan's facts for name resolution ---------------------------------------------------
 
-_INTRO_BEFORE = re.compile(
-    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating|define[sd]?)"
-    r"\s+(?:(?:a|an|the|one|two)\s+)?(?:new\s+)?(?:[\w-]+\s+){0,2}$"
-)
-_INTRO_AFTER = re.compile(r"(?i)^\W{0,3}\s*(?:\(new\)|\(added\)|is new\b|will be new\b)")
-_BLOCK_DEF = re.compile(
-    r"^\s*(?:export\s+|pub(?:\([^)]*\))?\s+|public\s+|async\s+|abstract\s+|final\s+|static\s+)*"
-    r"(?:def|class|fn|func|struct|enum|trait|interface|type|function|const|let|var|impl)\s+"
-    r"(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)"
-)
 _INTRO_WORD = re.compile(
-    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating)\b"
+    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating|"
+    r"replace[sd]?|replacing)\b"
 )
 _EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
+_QUALIFIED = re.compile(r"[A-Za-z_]\w*(?:::[A-Za-z_]\w*)+(?:\(.*\))?")
 _SPAN_HEAD = re.compile(r"[\w$@./:-]+")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+|^\s*#")
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
 
 
 @dataclass(frozen=True)
-class PlanFacts:
+class NameFacts:
     uses: tuple[Any, ...]
     """Every name and path the plan uses (`resolve.NameUse`)."""
     introduced: frozenset[str]
@@ -122,41 +114,18 @@ class PlanFacts:
     """Names in sentences that add or create something (weaker than `introduced`)."""
 
 
-def count_args(line: str, start: int) -> int | None:
-    """Arguments written in the call whose `(` is at `start`: `f(a, g(b, c))` → 2; `f()` → 0;
-    None when the parenthesis does not close on the line."""
-    depth, n, empty = 0, 1, True
-    for ch in line[start:]:
-        if ch in "([{":
-            depth += 1
-            if depth == 1:
-                continue
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return 0 if empty else n
-        elif ch == "," and depth == 1:
-            n += 1
-        if depth >= 1 and not ch.isspace():
-            empty = False
-    return None
-
-
 def _span_name(span: str) -> str:
     """The name a code span stands for: `errPrefix string` → errPrefix, `f(a)` → f."""
     m = _SPAN_HEAD.match(span.strip())
     return m.group(0).rstrip(".:") if m else span.strip()
 
 
-def _introduced(doc: Document) -> tuple[frozenset[str], frozenset[str]]:
-    """(introduced, proposed): names the plan says it adds ("a new `X`", "`X` (new)", defined
-    in its own code blocks), and every code name in a sentence that adds or creates
-    something (not those it calls "existing")."""
-    strict: set[str] = set()
+def proposed_names(doc: Document) -> frozenset[str]:
+    """Every code name in a sentence that adds or creates something ("add a `deprecated`
+    keyword to `Parameter.__init__`"), except those it calls existing. Weaker than the
+    reader's `introduced`: such a name is not missing when nothing like it exists, but a
+    near existing name still makes it a misspelling."""
     proposed: set[str] = set()
-    for i in doc.fenced:
-        if m := _BLOCK_DEF.match(doc.lines[i]):
-            strict.add(m.group("name"))
     blocks: list[list[str]] = [[]]
     for i, line in enumerate(doc.lines):
         if i in doc.fenced or not line.strip() or _ITEM.match(line):
@@ -168,43 +137,32 @@ def _introduced(doc: Document) -> tuple[frozenset[str], frozenset[str]]:
         if "`" not in text:
             continue
         for sentence in _SENTENCE.split(text):
-            adds = _INTRO_WORD.search(sentence) is not None
+            if _INTRO_WORD.search(sentence) is None:
+                continue
             for m in re.finditer(r"`([^`]+)`", sentence):
+                if _EXISTING.search(sentence[: m.start()][-40:]):
+                    continue
                 name = _span_name(m.group(1))
-                parts = {name, *(p for p in re.split(r"::|\.", name) if p)}
-                before = sentence[: m.start()]
-                if _INTRO_BEFORE.search(before) or _INTRO_AFTER.match(sentence[m.end() :]):
-                    strict.add(name)
-                    strict.update(parts if "/" not in name else ())
-                elif adds and not _EXISTING.search(before[-40:]):
-                    proposed.update(parts if "/" not in name else (name,))
-    return frozenset(strict), frozenset(proposed)
+                proposed.add(name)
+                if "/" not in name:
+                    proposed.update(p for p in re.split(r"::|\.", name) if p)
+    return frozenset(proposed)
 
 
-def plan_facts(ctx: FulfillerContext) -> PlanFacts:
-    """The names and paths of the plan with their lines, arguments written and owners; the
-    names it introduces; its open spots (cached per document through the planner)."""
-    from ..planner.offline import mentions
+def plan_facts(ctx: FulfillerContext) -> NameFacts:
+    """The names and paths the plan uses (the document reader's mentions: lines, arguments
+    written, owners), the names it introduces, those it proposes, its open spots."""
     from ..resolve import NameUse
 
     doc = ctx.document
-    uses = []
-    for m in mentions(doc):
-        if m.kind not in ("identifier", "call", "dotted", "path"):
-            continue
-        if m.kind == "path":
-            uses.append(NameUse.of(m.text, m.line, kind="path", coded=m.coded))
-            continue
-        line = doc.lines[m.line]
-        args = None
-        if m.kind in ("call", "dotted"):
-            at = line.find(m.text + "(")
-            if at >= 0:
-                args = count_args(line, at + len(m.text))
-        kind = "call" if (m.kind == "call" or args is not None) and "." not in m.text else m.kind
-        uses.append(NameUse.of(m.text, m.line, kind=kind, args=args, coded=m.coded))
-    introduced, proposed = _introduced(doc)
-    return PlanFacts(tuple(uses), introduced, planned(ctx).open_spots, proposed)
+    facts = read(doc)
+    uses: list[Any] = []
+    for m in facts.mentions:
+        if m.kind in ("identifier", "call", "dotted", "path"):
+            uses.append(m)
+        elif m.kind == "code" and _QUALIFIED.fullmatch(m.text):  # `HiArgs::new`
+            uses.append(NameUse.of(m.text, m.line, coded=m.coded))
+    return NameFacts(tuple(uses), facts.introduced, planned(ctx).open_spots, proposed_names(doc))
 
 
 # --- reading lines of the tree, off the event loop ------------------------------------------
@@ -232,6 +190,30 @@ def read_lines(
 
 
 MAX_READ = 4 * 1024 * 1024
+MAX_BODY = 3000  # lines of a class body read
+
+
+def read_bodies(root: Path, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """For each (relative path, 1-based line of a class/type definition): its body, by
+    indentation (up to the next non-blank line indented no deeper than the definition,
+    a closing brace included). Blocking: run it in a thread."""
+    out: dict[tuple[str, int], str] = {}
+    top = root.resolve()
+    for path, line in wanted:
+        text = _file_lines(top, path)
+        if text is None or not 1 <= line <= len(text):
+            continue
+        head = text[line - 1]
+        indent = len(head) - len(head.lstrip())
+        end = line
+        while end < len(text) and end - line < MAX_BODY:
+            nxt = text[end]
+            if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= indent:
+                end += nxt.lstrip().startswith(("}", ")", "end"))
+                break
+            end += 1
+        out[(path, line)] = "\n".join(text[line - 1 : end])
+    return out
 
 
 def _file_lines(top: Path, rel: str) -> list[str] | None:

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from .known import known_names
+from .. import codefacts
+from ..index import fold as _fold
+from ..index import language_of
+from .known import LANGUAGES, known_names
 from .paths import FileIndex
 
 if TYPE_CHECKING:
@@ -39,7 +43,7 @@ SUGGESTIONS = 3
 SUGGEST_SPREAD = 8.0  # suggestions this far below the best match are left out
 MAX_AMBIGUOUS_FILES = 6  # a name defined in more files than this is a convention, not a choice
 TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"})
-CALLABLE_KINDS = frozenset({"function", "method"})
+CALLABLE_KINDS = frozenset({"function", "method", "class"})  # a class: its constructor
 SOURCE = "source"
 _SELF = frozenset({"self", "this", "cls", "Self", "super"})
 _OWNER_SPLIT = re.compile(r"::|\.|#|->")
@@ -99,7 +103,7 @@ class NameUse:
     def of(cls, text: str, line: int = 0, *, kind: str | None = None, args: int | None = None,
            coded: bool = True) -> NameUse:  # fmt: skip
         """A use from its text: `Client.send`, `HiArgs::new`, `src/x.py`."""
-        parts = [p for p in _OWNER_SPLIT.split(text) if p]
+        parts = [p for p in _OWNER_SPLIT.split(re.sub(r"\(.*$", "", text)) if p]
         if kind is None:
             kind = (
                 "call"
@@ -169,8 +173,13 @@ def source_first(defs: Iterable[Definition]) -> list[Definition]:
 
 
 def tree_languages(index: CodeIndex, share: float = 0.05) -> list[str]:
-    """The languages that hold at least `share` of the tree's definitions (at least the top one)."""
-    counts = index.languages()
+    """The languages of at least `share` of the tree's code files (at least the most common
+    one), by file suffix: a language the index does not parse still has its standard names."""
+    counts: Counter[str] = Counter()
+    for path in index.files():
+        lang = language_of(path) or codefacts.language(path)
+        if lang in LANGUAGES:
+            counts[lang] += 1
     total = sum(counts.values())
     if not total:
         return []
@@ -304,7 +313,7 @@ class Resolver:
             own = list(index.qualified(f"{owner}.{name}")) or [
                 d for d in index.members(owner) if d.name == name
             ]
-            elsewhere = [d for d in defs if d.owner and d.owner != owner]
+            elsewhere = [d for d in defs if d.owner and d.owner != owner and _is_source(d)]
             if any(map(_is_source, own)) or (own and not any(map(_is_source, elsewhere))):
                 return self._found(use, own, verdict)  # a stub or test alone does not count
             if elsewhere:
@@ -384,10 +393,6 @@ def _competing(defs: list[Definition]) -> bool:
     if len(paths) >= 2:
         return True
     return len(defs) >= 2 and defs[0].language not in _OVERLOADING and defs[0].kind != "field"
-
-
-def _fold(name: str) -> str:
-    return re.sub(r"[\s_.\-]+", "", name).lower()
 
 
 def _close(a: str, b: str) -> bool:

@@ -1,4 +1,8 @@
-"""The plan being written: its lines, its Markdown sections and where the cursor is."""
+"""The plan being written: its lines, its Markdown sections and where the cursor is.
+
+The structure (sections, code blocks) comes from the one Markdown parse (`markdown.py`),
+made once per document on first use.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+from .markdown import Blocks, parse_blocks
+
 _IDENT_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -31,24 +35,19 @@ class Document:
         self.cursor = (line, col)
 
     @cached_property
+    def blocks(self) -> Blocks:
+        """The plan's Markdown blocks: headings, code, paragraphs (parsed once)."""
+        return parse_blocks(self.text)
+
+    @cached_property
     def fenced(self) -> frozenset[int]:
-        """Lines inside fenced code blocks (fences included)."""
-        inside, out = False, set()
-        for i, ln in enumerate(self.lines):
-            if _FENCE.match(ln):
-                out.add(i)
-                inside = not inside
-            elif inside:
-                out.add(i)
-        return frozenset(out)
+        """Lines of code blocks, fenced (fences included) or indented: not prose."""
+        return frozenset(i for block in self.blocks.code for i in block.lines)
 
     @cached_property
     def sections(self) -> list[Section]:
-        heads = [
-            (i, len(m.group(1)), m.group(2))
-            for i, ln in enumerate(self.lines)
-            if i not in self.fenced and (m := _HEADING.match(ln))
-        ]
+        """ATX (`## x`) and setext (`x` over `===`/`---`) headings, in order."""
+        heads = [(h.line, h.level, h.title) for h in self.blocks.headings]
         out: list[Section] = []
         first = heads[0][0] if heads else len(self.lines)
         if first > 0:

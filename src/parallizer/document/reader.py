@@ -1,0 +1,167 @@
+"""`read(doc)`: every fact the fulfillers take from a plan, from the one Markdown parse.
+
+The facts cover the reading window (`window`): the whole plan up to 64 KiB, else the lines
+around the cursor (600 lines, 64 KiB), so a 1 MiB plan costs about what 64 KiB does; headings
+and code blocks cover the whole plan. Computed once per document (thread-safe: the service
+reads the plan in a worker thread before any fulfiller runs).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import pairwise
+
+from .introduced import introduced_here, introduced_names
+from .markdown import MAX_LINE, CodeBlock, ProseLine, inline_lines
+from .mentions import Found, Mention, line_mentions
+from .model import Document, Section
+from .open_spots import OpenSpot, block_spots
+from .words import STOP_WORDS
+
+WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
+WINDOW_CHARS = 64 * 1024  # and characters
+
+_PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_CLAUSE = re.compile(r"[^\w\s'-]+")
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    lines: range
+    """The plan lines these facts were read from (`window(doc)`)."""
+    prose: tuple[ProseLine, ...]
+    """Each line of prose read, Markdown gone (code spans and URLs apart), in order."""
+    mentions: tuple[Mention, ...]
+    """In plan order; the word being typed at the cursor is left out."""
+    headings: tuple[Section, ...]
+    """Every section of the plan with a heading."""
+    urls: tuple[str, ...]
+    open_decisions: tuple[OpenSpot, ...]
+    """TBD/TODO, unanswered questions, maybe, etc., and/or, either/or, vague amounts."""
+    introduced: frozenset[str]
+    """Names and paths the plan introduces (see `introduced.py`), with the last part of a
+    qualified one, and every name its code blocks define."""
+    code_blocks: tuple[CodeBlock, ...]
+    """Every code block of the plan, fenced or indented."""
+
+    def names(self) -> list[Mention]:
+        """The mentions that are names (identifiers, calls, dotted names), in plan order."""
+        return [m for m in self.mentions if m.is_name]
+
+    def is_introduced(self, text: str) -> bool:
+        """Does the plan introduce this name or path (as written, or its last part)?"""
+        return text in self.introduced or text.removeprefix("./") in self.introduced
+
+
+def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
+    """The lines worth reading: all of them, or the lines around the cursor, growing on both
+    sides, up to `size` lines and `chars` characters."""
+    n = len(doc.lines)
+    lo, hi = doc.cursor[0], doc.cursor[0] + 1
+    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
+    while hi - lo < size and (lo > 0 or hi < n):
+        grew = False
+        for below in (True, False):
+            i = hi if below else lo - 1
+            if not 0 <= i < n:
+                continue
+            cost = min(len(doc.lines[i]), MAX_LINE) + 1
+            if cost > budget:
+                continue
+            budget -= cost
+            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
+            grew = True
+        if not grew:
+            break
+    return range(lo, hi)
+
+
+def _typing(doc: Document) -> str:
+    """The word being typed at the cursor (the cursor right after it), else ''."""
+    line, col = doc.cursor
+    after = doc.lines[line][col : col + 1]
+    return "" if after.isalnum() or after == "_" else doc.word_at_cursor
+
+
+def _half_typed(m: Mention, doc: Document, word: str) -> bool:
+    return (
+        bool(word)
+        and m.line == doc.cursor[0]
+        and not m.coded
+        and (m.text == word or m.text.endswith("." + word))
+    )
+
+
+def _phrases(lines: list[tuple[ProseLine, str]]) -> list[Mention]:
+    """Key phrases: two content words that recur, or head a section."""
+    bigrams: dict[tuple[str, str], list[int]] = defaultdict(list)
+    heading: set[tuple[str, str]] = set()
+    for pl, rest in lines:
+        for clause in _CLAUSE.split(rest):
+            words = [w.lower() for w in _PROSE_WORD.findall(clause)]
+            for a, b in pairwise(words):
+                if len(a) > 2 and len(b) > 2 and a not in STOP_WORDS and b not in STOP_WORDS:
+                    bigrams[(a, b)].append(pl.line)
+                    if pl.heading:
+                        heading.add((a, b))
+    return [
+        Mention(" ".join(pair), "phrase", i, False)
+        for pair, where in bigrams.items()
+        if len(where) >= 2 or pair in heading
+        for i in where
+    ]
+
+
+def _read(doc: Document) -> PlanFacts:
+    lines = window(doc)
+    blocks = doc.blocks
+    prose: list[ProseLine] = []
+    spots: list[OpenSpot] = []
+    mentions: list[Mention] = []
+    intro: list[Mention] = []
+    rests: list[tuple[ProseLine, str]] = []
+    word = _typing(doc)
+    for block in blocks.prose:
+        if block.line >= lines.stop or block.line + block.content.count("\n") < lines.start:
+            continue
+        read = inline_lines(block, blocks.references, lines)
+        prose += read
+        spots += block_spots(read)
+        for pl in read:
+            found, rest = line_mentions(pl)
+            found = [f for f in found if not _half_typed(f[0], doc, word)]
+            mentions += [m for m, _, _ in found]
+            intro += introduced_here(pl.shown, found)
+            rests.append((pl, rest))
+    mentions += _phrases(rests)
+    mentions.sort(key=lambda m: m.line)  # stable: in line order as found
+    return PlanFacts(
+        lines=lines,
+        prose=tuple(prose),
+        mentions=tuple(mentions),
+        headings=tuple(s for s in doc.sections if s.level),
+        urls=tuple(dict.fromkeys(m.text for m in mentions if m.kind == "url")),
+        open_decisions=tuple(spots),
+        introduced=introduced_names(intro, blocks.code),
+        code_blocks=blocks.code,
+    )
+
+
+_FACTS: weakref.WeakKeyDictionary[Document, PlanFacts] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def read(doc: Document) -> PlanFacts:
+    """The plan's facts, read once per document (concurrent callers wait for one reading)."""
+    with _LOCK:
+        facts = _FACTS.get(doc)
+        if facts is None:
+            facts = _FACTS[doc] = _read(doc)
+        return facts
+
+
+__all__ = ["Found", "PlanFacts", "read", "window"]
