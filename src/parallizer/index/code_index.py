@@ -4,18 +4,45 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 
-from .model import ROLE_RANK, Definition, fold
+from .model import ROLE_RANK, Definition, Role, fold
+
+Row = tuple[str, str, str | None, str, str, str, int, str, int, int]
+"""A definition as the index keeps it: (name, qualname, owner, kind, language, path, line,
+role, min params, max params), -1 for "not callable" (min) and "unbounded" (max). A tuple
+of atomic values is not tracked by the cyclic garbage collector, so half a million of them
+cost a full collection nothing (as many `Definition` objects made one take seconds, with
+the loop blocked); `Definition`s are made per lookup."""
+
+_ROLES = {r.value: r for r in Role}
 
 
-def _order(d: Definition) -> tuple[int, str, int]:
-    return ROLE_RANK[d.role], d.path, d.line
+def make_definition(row: Row) -> Definition:
+    name, qual, owner, kind, language, path, line, role, lo, hi = row
+    params = None if lo < 0 else (lo, None if hi < 0 else hi)
+    return Definition(name, qual, owner, kind, language, path, line, _ROLES[role], params)
+
+
+Slot = int | tuple[int, ...]
+"""A table's value: one row number, or several in lookup order."""
+
+
+def _slots(table: dict[str, list[int]], key: Callable[[int], Any] | None) -> dict[str, Slot]:
+    out: dict[str, Slot] = {}
+    for k, ids in table.items():
+        if len(ids) == 1:
+            out[k] = ids[0]
+        else:
+            if key is not None:
+                ids.sort(key=key)
+            out[k] = tuple(ids)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,60 +69,75 @@ class BuildStats:
 
 
 class CodeIndex:
-    """Definitions of one scope. Immutable, so one snapshot is shared by every request."""
+    """Definitions of one scope. Immutable, so one snapshot is shared by every request.
+    Every lookup is a dict access (`near` a bounded rapidfuzz scan)."""
 
     def __init__(
         self,
         root: Path,
         files: Sequence[str],
-        definitions: Iterable[Definition],
+        rows: Iterable[Row],
         build: BuildStats,
     ) -> None:
         self.root = root
         self.build = build
         self._files = tuple(files)  # sorted
         self._fileset = frozenset(self._files)
-        by_name: dict[str, list[Definition]] = {}
-        by_qual: dict[str, list[Definition]] = {}
-        by_fold: dict[str, list[Definition]] = {}
-        by_owner: dict[str, list[Definition]] = {}
-        roles: Counter[str] = Counter()
+        self._rows: list[Row] = list(rows)
+        by_name: dict[str, list[int]] = {}
+        by_qual: dict[str, list[int]] = {}
+        by_fold: dict[str, list[int]] = {}
+        by_owner: dict[str, list[int]] = {}
         langs: Counter[str] = Counter()
-        count = 0
-        for d in definitions:
-            count += 1
-            by_name.setdefault(d.name, []).append(d)
-            by_qual.setdefault(d.qualname, []).append(d)
-            key = fold(d.name)
-            by_fold.setdefault(key, []).append(d)
-            if d.owner is not None:
-                qkey = fold(d.qualname)
+        roles: Counter[str] = Counter()
+        for i, row in enumerate(self._rows):
+            name, qual, owner = row[0], row[1], row[2]
+            by_name.setdefault(name, []).append(i)
+            by_qual.setdefault(qual, []).append(i)
+            key = fold(name)
+            by_fold.setdefault(key, []).append(i)
+            if owner is not None:
+                qkey = fold(qual)
                 if qkey != key:
-                    by_fold.setdefault(qkey, []).append(d)
-                by_owner.setdefault(d.owner, []).append(d)
-            langs[d.language] += 1
-            roles[f"{d.language}/{d.role.value}"] += 1
-        for table in (by_name, by_qual, by_fold):
-            for defs in table.values():
-                if len(defs) > 1:
-                    defs.sort(key=_order)
-        for defs in by_owner.values():
-            defs.sort(key=lambda d: (d.path, d.line))
-        self._by_name = by_name
-        self._by_qual = by_qual
-        self._by_fold = by_fold
-        self._by_owner = by_owner
-        self._names = list(by_name)
+                    by_fold.setdefault(qkey, []).append(i)
+                by_owner.setdefault(owner, []).append(i)
+            langs[row[4]] += 1
+            roles[f"{row[4]}/{row[7]}"] += 1
+        rows = self._rows
+
+        def order(i: int) -> tuple[int, str, int]:
+            r = rows[i]
+            return ROLE_RANK[_ROLES[r[7]]], r[5], r[6]
+
+        def place(i: int) -> tuple[str, int]:
+            return rows[i][5], rows[i][6]
+
+        self._by_name = _slots(by_name, order)
+        self._by_qual = _slots(by_qual, order)
+        self._by_fold = _slots(by_fold, order)
+        self._by_owner = _slots(by_owner, place)
+        # distinct names, lower-cased and by length, for `near`
+        names = sorted(self._by_name, key=len)
+        self._near_names = names
+        self._near_keys = [n.lower() for n in names]
+        self._near_lens = [len(n) for n in names]
         self._langs = langs
         self._roles = roles
-        self._count = count
 
     @property
     def build_ms(self) -> float:
         return self.build.build_ms
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._rows)
+
+    def _get(self, table: dict[str, Slot], key: str) -> list[Definition]:
+        slot = table.get(key)
+        if slot is None:
+            return []
+        if isinstance(slot, int):
+            return [make_definition(self._rows[slot])]
+        return [make_definition(self._rows[i]) for i in slot]
 
     def files(self) -> Sequence[str]:
         """Relative posix paths of every file rg lists in the scope, sorted."""
@@ -110,45 +152,55 @@ class CodeIndex:
         hi = bisect.bisect_left(self._files, prefix + "\U0010ffff")
         return self._files[lo:hi]
 
-    def definitions(self) -> Iterable[Definition]:
-        for defs in self._by_name.values():
-            yield from defs
+    def definitions(self) -> Iterator[Definition]:
+        """Every definition, file by file."""
+        return map(make_definition, self._rows)
 
     def lookup(self, name: str) -> list[Definition]:
         """Definitions named exactly `name`: source first, then test, docs, stub, vendored,
         generated; by path and line within a role."""
-        return list(self._by_name.get(name, ()))
+        return self._get(self._by_name, name)
 
     def qualified(self, qualname: str) -> list[Definition]:
         """Definitions with exactly this qualified name (`Client.send`, `HiArgs.new`)."""
-        return list(self._by_qual.get(qualname, ()))
+        return self._get(self._by_qual, qualname)
 
     def folded(self, name: str) -> list[Definition]:
         """Definitions whose name (or qualified name) folds like `name`: `HttpTransport`
         finds `HTTPTransport`, `retry_policy` finds `RetryPolicy`."""
-        return list(self._by_fold.get(fold(name), ()))
+        return self._get(self._by_fold, fold(name))
 
     def near(self, name: str, limit: int = 5, cutoff: float = 80) -> list[tuple[Definition, float]]:
-        """Names like `name` by edit distance (rapidfuzz ratio, case-insensitive), best
+        """Names like `name` by edit distance (rapidfuzz `ratio`, case-insensitive), best
         first: one entry per distinct name (its first definition in lookup order; `lookup`
-        gives the others). The name itself is not in the answer."""
-        if not name or not self._names:
+        gives the others). The name itself is not in the answer. Only names whose length
+        can reach `cutoff` are scored, so a call costs a slice of the names."""
+        if not name or not self._near_names or limit < 1:
             return []
+        n = len(name)
+        # ratio = 2·matches / (n + m) ≥ cutoff/100 needs m within these bounds
+        c = max(min(cutoff, 100.0), 1.0) / 100.0
+        lo = bisect.bisect_left(self._near_lens, int(n * c / (2 - c)))
+        hi = bisect.bisect_right(self._near_lens, int(n * (2 - c) / c) + 1)
         hits = process.extract(
-            name,
-            self._names,
+            name.lower(),
+            self._near_keys[lo:hi],
             scorer=fuzz.ratio,
-            processor=utils.default_process,
+            processor=None,
             limit=limit + 1,
             score_cutoff=cutoff,
         )
-        out = [(self._by_name[hit][0], float(score)) for hit, score, _ in hits if hit != name]
+        out = []
+        for _, score, i in hits:
+            hit = self._near_names[lo + i]
+            if hit != name:
+                out.append((self._get(self._by_name, hit)[0], float(score)))
         return out[:limit]
 
     def members(self, owner: str) -> list[Definition]:
         """Definitions whose owner is `owner` (a class's methods and fields, an impl's
         functions, a Go type's methods), by path and line."""
-        return list(self._by_owner.get(owner, ()))
+        return self._get(self._by_owner, owner)
 
     def languages(self) -> Counter[str]:
         """Definitions per language."""
@@ -165,8 +217,8 @@ class CodeIndex:
             "files": b.files,
             "parsed_files": b.parsed_files,
             "reparsed": b.reparsed,
-            "definitions": self._count,
-            "names": len(self._names),
+            "definitions": len(self._rows),
+            "names": len(self._near_names),
             "languages": dict(sorted(self._langs.items())),
             "roles": dict(sorted(self._roles.items())),
             "skipped": dict(sorted(b.skipped.items())),

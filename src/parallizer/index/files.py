@@ -12,7 +12,12 @@ LANGUAGE_BY_SUFFIX: dict[str, str] = {
     ".py": "python", ".pyi": "python", ".pyw": "python",
     ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
     ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "typescript",
-    # MORE_LANGUAGES
+    ".rs": "rust",
+    ".go": "go",
+    ".java": "java",
+    ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".hpp": "cpp", ".hh": "cpp",
+    ".hxx": "cpp", ".h++": "cpp", ".ipp": "cpp", ".inl": "cpp",
 }  # fmt: skip
 
 
@@ -43,6 +48,7 @@ _DOCS_DIRS = frozenset(
     "doc docs documentation example examples sample samples demo demos bench benches "
     "benchmark benchmarks tutorial tutorials".split()
 )
+_SOURCE_DIRS = frozenset("src lib source sources main java kotlin pkg internal cmd".split())
 _GENERATED_NAME = re.compile(
     r"(_pb2(_grpc)?\.pyi?|\.pb\.go|\.pb\.(cc|h)|_generated\.\w+|\.generated\.\w+|\.gen\.go"
     r"|\.min\.js|\.bundle\.js|-min\.js)$",
@@ -76,8 +82,12 @@ def role_of(path: str) -> Role:
         (low := d.lower()) in _TEST_DIRS or low.endswith(("_test", "_tests")) for d in dirs
     ):
         return Role.test
-    if any(d.lower() in _DOCS_DIRS for d in dirs):
-        return Role.docs
+    for d in dirs:
+        low = d.lower()
+        if low in _SOURCE_DIRS:
+            break  # `src/main/java/com/example/`: a package named like a docs folder
+        if low in _DOCS_DIRS:
+            return Role.docs
     return Role.source
 
 

@@ -3,9 +3,10 @@
 * The file list is ripgrep's (`rg --files`: .gitignore honoured even outside git, hidden
   and binary-looking files as rg decides, symlinks not followed, so no loop), capped at
   `max_files` (the index is then marked partial).
-* Files are stat'ed in a thread and parsed in a pool of worker processes (tree-sitter holds
-  the GIL while it parses, so a big file parsed in a thread would stall the loop); a small
-  batch (a few small files: a fixture, an edit) is parsed in a thread instead.
+* Files are stat'ed in a thread and parsed by `workers` worker processes started for the
+  build (tree-sitter holds the GIL while it parses, so a big file parsed in a thread would
+  stall the loop); a small batch (a few small files: a fixture, an edit) is parsed in a
+  thread instead.
 * Up to date by (mtime, size): an update re-reads only files that changed, appeared or were
   left over; the rest keep their definitions.
 * Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
@@ -21,24 +22,21 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import multiprocessing
 import os
 import stat
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import BackendError
-from .code_index import BuildStats, CodeIndex
+from .code_index import BuildStats, CodeIndex, Row
 from .files import language_of, role_of
-from .model import ROLE_RANK, Definition, Role
+from .model import ROLE_RANK, Role
 from .worker import Parsed, parse_batch
+from .workers import WorkerDied, Workers
 
 log = logging.getLogger("parallizer.index")
 
@@ -59,7 +57,7 @@ class _Entry:
     mtime_ns: int
     size: int
     status: str  # ok | binary | too_big | unreadable
-    defs: tuple[Definition, ...] = ()
+    rows: tuple[Row, ...] = ()
     error: str | None = None
 
 
@@ -113,7 +111,6 @@ class IndexStore:
         self.refresh_after = refresh_after
         self._builds = asyncio.Semaphore(max(1, max_builds))
         self._scopes: OrderedDict[str, _Scope] = OrderedDict()
-        self._pool: ProcessPoolExecutor | None = None
         self._tasks: set[asyncio.Task[CodeIndex]] = set()
         self._closed = False
         self.builds = 0
@@ -150,9 +147,6 @@ class IndexStore:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks)
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
         self._scopes.clear()
 
     def __len__(self) -> int:
@@ -301,46 +295,37 @@ class IndexStore:
         if batch:
             batches.append(batch)
 
-        loop = asyncio.get_running_loop()
-        running: dict[asyncio.Future[list[Parsed]], list[tuple[str, str]]] = {}
         queue = iter(batches)
         left = 0
-        try:
-            while True:
-                while len(running) < 2 * self.workers:
-                    nxt = next(queue, None)
-                    if nxt is None:
+        running: dict[asyncio.Task[list[Parsed]], list[tuple[str, str]]] = {}
+        async with Workers(min(self.workers, len(batches))) as workers:
+            try:
+                while True:
+                    while len(running) < workers.n:
+                        nxt = next(queue, None)
+                        if nxt is None:
+                            break
+                        if time.perf_counter() > deadline:
+                            left += len(nxt) + sum(len(b) for b in queue)
+                            break
+                        task = asyncio.create_task(workers.run(str(root), nxt, self.max_file_bytes))
+                        running[task] = nxt
+                    if not running:
                         break
-                    if time.perf_counter() > deadline:
-                        left += len(nxt) + sum(len(b) for b in queue)
-                        break
-                    fut = loop.run_in_executor(
-                        self._executor(), parse_batch, str(root), nxt, self.max_file_bytes
-                    )
-                    running[fut] = nxt
-                if not running:
-                    break
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for fut in done:
-                    sent = running.pop(fut)
-                    try:
-                        take(fut.result())
-                    except BrokenProcessPool:  # a worker died (a crash in a parser)
-                        self._pool = None
-                        take([Parsed(p, "unreadable", lang, error="the parser process died")
-                              for p, lang in sent])  # fmt: skip
-        finally:
-            for fut in running:
-                fut.cancel()
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        sent = running.pop(task)
+                        try:
+                            take(task.result())
+                        except WorkerDied as exc:  # a crash in a parser: those files only
+                            take([Parsed(p, "unreadable", lang, error=str(exc))
+                                  for p, lang in sent])  # fmt: skip
+            finally:
+                for task in running:
+                    task.cancel()
+                if running:
+                    await asyncio.wait(running)
         return out, left
-
-    def _executor(self) -> Executor:
-        if self._pool is None:
-            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
-            )
-        return self._pool
 
     def _assemble(
         self,
@@ -356,18 +341,19 @@ class IndexStore:
         reused; when nothing changed, the old snapshot's tables are reused too."""
         entries = dict(plan.keep)
         errors: list[str] = []
+        intern: dict[str, str] = {}
+        share = intern.setdefault  # one string object per distinct name in the index
         for path, (p, mtime, size) in results.items():
             role = role_of(path)
             if p.generated and role is Role.source:
                 role = Role.generated
-            defs = tuple(
-                Definition(
-                    name=n, qualname=q, owner=o, kind=k, language=p.language, path=path,
-                    line=line, role=role, params=None if lo < 0 else (lo, None if hi < 0 else hi),
-                )
+            language, role_s = share(p.language, p.language), role.value
+            rows = tuple(
+                (share(n, n), share(q, q), None if o is None else share(o, o), share(k, k),
+                 language, path, line, role_s, lo, hi)
                 for n, q, o, k, line, lo, hi in p.defs
             )  # fmt: skip
-            entries[path] = _Entry(mtime, size, p.status, defs, p.error)
+            entries[path] = _Entry(mtime, size, p.status, rows, p.error)
         skipped: dict[str, int] = {}
         parse_errors = 0
         for path, e in entries.items():
@@ -409,5 +395,5 @@ class IndexStore:
             same.build = build
             return same
         return CodeIndex(
-            scope.root, plan.files, (d for e in entries.values() for d in e.defs), build
+            scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
         )
