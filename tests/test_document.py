@@ -340,6 +340,53 @@ def test_a_huge_plan_is_read_only_around_the_cursor():
     assert read(d) is facts  # read once per document
 
 
+def test_the_far_parts_of_a_huge_plan_are_outlined_by_a_line_scan():
+    """Outside the reading window only headings and fenced code are needed: a line scan finds
+    them (setext too, not a `# comment` inside a fence); the window itself is parsed from a
+    line where a block surely starts, so a fence open above it is not misread."""
+    filler = "Plain words on a line of their own, nothing more to see here.\n" * 1200
+    text = (
+        "Far title\n=========\n\n```python\n# not a heading\ndef far_helper(): pass\n```\n\n"
+        + filler
+        + "\n## Middle\n\n~~~\n"
+        + "```\n" * 5
+        + filler[: len(filler) // 3]
+        + "~~~\n\n## Near\n\nNow `near_name` is used.\n"
+    )
+    lines = text.split("\n")
+    d = Document(text, (len(lines) - 2, 0))
+    w = window(d)
+    assert w.start > 0  # too big to read whole
+    assert [(s.title, s.level) for s in d.sections] == [
+        ("Far title", 1),
+        ("Middle", 2),
+        ("Near", 2),
+    ]
+    facts = read(d)
+    assert "far_helper" in facts.introduced
+    assert [m.text for m in facts.mentions if m.is_name] == ["near_name"]
+    fence = next(b for b in facts.code_blocks if b.lang == "" and b.fenced)
+    assert fence.text.startswith("```\n```")  # the tilde fence holds the backtick lines
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n\n".join("[" * 250 for _ in range(250)),  # link labels are searched per bracket
+        "\n\n".join("[a](" * 60 for _ in range(250)),
+        "```\nx\n" * 40_000,  # a fence every other line
+        "\n".join("  " * i + "- x" for i in range(3000)),  # deep lists
+    ],
+)
+def test_pathological_markdown_is_read_in_bounded_work(text):
+    """Paragraphs of brackets are read without link syntax (markdown-it scans for each `[`'s
+    end); dense blocks far from the cursor are only scanned."""
+    d = Document(text, (0, 0))
+    facts = read(d)
+    assert facts.lines == window(d)
+    assert sum(len(pl.shown) for pl in facts.prose) <= WINDOW_CHARS
+
+
 def test_a_plan_of_backticked_names_is_bounded_too():
     text = " ".join(f"`Name{i}`" for i in range(25_000))  # ~250 KB on one line
     d = Document(text, (0, len(text)))

@@ -16,14 +16,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from .introduced import introduced_here, introduced_names
-from .markdown import MAX_LINE, CodeBlock, ProseLine, inline_lines
+from .markdown import CodeBlock, ProseLine, inline_lines
 from .mentions import Found, Mention, line_mentions
-from .model import Document, Section
+from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot, block_spots
 from .words import STOP_WORDS
-
-WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
-WINDOW_CHARS = 64 * 1024  # and characters
 
 _PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CLAUSE = re.compile(r"[^\w\s'-]+")
@@ -55,29 +52,6 @@ class PlanFacts:
     def is_introduced(self, text: str) -> bool:
         """Does the plan introduce this name or path (as written, or its last part)?"""
         return text in self.introduced or text.removeprefix("./") in self.introduced
-
-
-def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
-    """The lines worth reading: all of them, or the lines around the cursor, growing on both
-    sides, up to `size` lines and `chars` characters."""
-    n = len(doc.lines)
-    lo, hi = doc.cursor[0], doc.cursor[0] + 1
-    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
-    while hi - lo < size and (lo > 0 or hi < n):
-        grew = False
-        for below in (True, False):
-            i = hi if below else lo - 1
-            if not 0 <= i < n:
-                continue
-            cost = min(len(doc.lines[i]), MAX_LINE) + 1
-            if cost > budget:
-                continue
-            budget -= cost
-            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
-            grew = True
-        if not grew:
-            break
-    return range(lo, hi)
 
 
 def _typing(doc: Document) -> str:
@@ -164,4 +138,4 @@ def read(doc: Document) -> PlanFacts:
         return facts
 
 
-__all__ = ["Found", "PlanFacts", "read", "window"]
+__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "window"]
