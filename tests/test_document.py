@@ -116,6 +116,25 @@ def test_links_with_parentheses_autolinks_and_bare_urls_are_urls_not_names():
     ]
 
 
+def test_front_matter_is_not_a_heading_and_reference_links_are_urls():
+    d = doc(
+        """
+        ---
+        title: Retry plan
+        ---
+
+        # Retries
+
+        See [the spec][spec] for `RetryPolicy`.
+
+        [spec]: https://example.com/spec_(v2)
+        """
+    )
+    assert [s.title for s in d.sections if s.level] == ["Retries"]
+    assert read(d).urls == ("https://example.com/spec_(v2)",)
+    assert [m.text for m in read(d).mentions if m.is_name] == ["RetryPolicy"]
+
+
 @pytest.mark.parametrize(
     ("line", "spans"),
     [
@@ -393,3 +412,41 @@ def test_a_plan_of_backticked_names_is_bounded_too():
     facts = read(d)
     assert 0 < len(facts.mentions) <= 25_000
     assert all(m.kind == "identifier" for m in facts.mentions)
+
+
+async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monkeypatch):
+    """Parsing and planning are CPU work: `prepare` does them (the service runs it in a
+    worker thread) and `events()` without a prepared job prepares in a thread too."""
+    import threading
+
+    from parallizer.config import Settings
+    from parallizer.document import markdown, model
+    from parallizer.models import FulfillRequest, GlobalContext
+    from parallizer.orchestrator import Orchestrator
+    from parallizer.planner import plan_for
+    from parallizer.runtime import Runtime
+
+    threads: list[int] = []
+
+    def recorded(*args, **kw):
+        threads.append(threading.get_ident())
+        return markdown.parse_blocks(*args, **kw)
+
+    monkeypatch.setattr(model, "parse_blocks", recorded)
+    text = "# Plan\n\nUse `RetryPolicy` in `src/app.py`.\n"
+    request = FulfillRequest(
+        user_id="u",
+        document_text=text,
+        cursor_position=(2, 0),
+        global_context=GlobalContext(scope_root=str(tmp_path)),
+        fulfillers=["code_search"],
+    )
+    async with Runtime(Settings(allowed_roots=str(tmp_path))) as rt:
+        orch = Orchestrator(rt)
+        events = [ev async for ev in orch.events(request)]
+        assert events and threads and threading.get_ident() not in threads
+        job = orch.prepare(request)  # as the service calls it, in its worker thread
+        assert len(threads) == 2
+        before = plan_for(job.document, rt.settings.max_queries, exclude=job.plan_relpath)
+        assert read(job.document).mentions and len(threads) == 2  # nothing parsed again
+        assert [q.term.text for q in before.queries] == ["RetryPolicy", "src/app.py"]

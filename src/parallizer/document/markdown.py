@@ -80,6 +80,11 @@ class Blocks:
     references: dict
     """Link reference definitions, for resolving `[text][ref]` in inline text."""
 
+    @property
+    def reference_urls(self) -> list[str]:
+        """The destinations of link reference definitions (`[ref]: https://...`)."""
+        return [str(r["href"]) for r in self.references.values() if r.get("href")]
+
 
 def _lang(info: str) -> str:
     info = info.strip()
@@ -192,6 +197,16 @@ def _safe_start(lines: list[str], start: int, fenced: set[int]) -> int:
     return start
 
 
+def _front_matter(lines: list[str]) -> int | None:
+    """Lines of a YAML front matter block (`---` ... `---` at the very top), if any."""
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    for i in range(1, min(len(lines), 200)):
+        if lines[i].rstrip() in ("---", "..."):
+            return i + 1
+    return None
+
+
 def parse_blocks(lines: list[str], region: range | None = None) -> Blocks:
     """The block structure of a plan (its lines, numbered as in `text.split("\\n")`).
 
@@ -199,6 +214,8 @@ def parse_blocks(lines: list[str], region: range | None = None) -> Blocks:
     from a safe start above it to its end; the rest of the plan is only outlined (headings,
     fenced code) by a line scan."""
     n = len(lines)
+    if (front := _front_matter(lines)) is not None:  # metadata, not Markdown: blank it
+        lines = [""] * front + lines[front:]
     if region is None or (region.start == 0 and region.stop >= n):
         return _parse("\n".join(lines), 0)
     heads, code, fences = _outline(lines)

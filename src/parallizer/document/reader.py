@@ -45,6 +45,11 @@ class PlanFacts:
     code_blocks: tuple[CodeBlock, ...]
     """Every code block of the plan, fenced or indented."""
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every file path named, once each, in plan order."""
+        return tuple(dict.fromkeys(m.text for m in self.mentions if m.kind == "path"))
+
     def names(self) -> list[Mention]:
         """The mentions that are names (identifiers, calls, dotted names), in plan order."""
         return [m for m in self.mentions if m.is_name]
@@ -118,7 +123,9 @@ def _read(doc: Document) -> PlanFacts:
         prose=tuple(prose),
         mentions=tuple(mentions),
         headings=tuple(s for s in doc.sections if s.level),
-        urls=tuple(dict.fromkeys(m.text for m in mentions if m.kind == "url")),
+        urls=tuple(
+            dict.fromkeys([*(m.text for m in mentions if m.kind == "url"), *blocks.reference_urls])
+        ),
         open_decisions=tuple(spots),
         introduced=introduced_names(intro, blocks.code),
         code_blocks=blocks.code,
