@@ -255,10 +255,25 @@ def test_the_word_being_typed_at_the_cursor_is_not_a_mention():
         ("We add logging; `Client.send` stays as it is.", set()),
         ("Add jitter to the backoff in `src/net/retry.py` and `RetryPolicy`.", set()),
         ("Adding more tests is new work for `TestRunner`.", set()),
+        ("In `Client.send` we add a retry loop.", set()),
+        ("`Client.send`, we add retries there.", set()),
+        ("The `Budget` class, which we add, wraps `Pool`.", {"Budget"}),
     ],
 )
 def test_names_the_plan_introduces(text, introduced):
     assert read(Document(text)).introduced == introduced
+
+
+def test_names_in_sentences_that_add_things_are_proposed_unless_called_existing():
+    d = doc(
+        """
+        Add a `deprecated` keyword to `Parameter.init_args`, next to the existing
+        `Parameter.name`. Then `Cache.get` is called.
+        """
+    )
+    facts = read(d)
+    assert facts.proposed == {"deprecated", "Parameter.init_args", "Parameter", "init_args"}
+    assert facts.introduced == {"deprecated"}
 
 
 def test_names_defined_in_the_plans_own_code_blocks_are_introduced():

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .introduced import introduced_here, introduced_names
+from .introduced import introduced_here, introduced_names, proposed_in
 from .markdown import CodeBlock, ProseLine, inline_lines
 from .mentions import Found, Mention, line_mentions
 from .model import WINDOW, WINDOW_CHARS, Document, Section, window
@@ -42,6 +42,10 @@ class PlanFacts:
     introduced: frozenset[str]
     """Names and paths the plan introduces (see `introduced.py`), with the last part of a
     qualified one, and every name its code blocks define."""
+    proposed: frozenset[str]
+    """Weaker: names and paths in sentences that add, create or replace something (not
+    those called existing), with the parts of qualified names. Not missing when nothing like
+    them exists; a near existing name may still make one a misspelling."""
     code_blocks: tuple[CodeBlock, ...]
     """Every code block of the plan, fenced or indented."""
 
@@ -102,6 +106,7 @@ def _read(doc: Document) -> PlanFacts:
     spots: list[OpenSpot] = []
     mentions: list[Mention] = []
     intro: list[Mention] = []
+    proposing: list[Mention] = []
     rests: list[tuple[ProseLine, str]] = []
     word = _typing(doc)
     for block in blocks.prose:
@@ -110,12 +115,15 @@ def _read(doc: Document) -> PlanFacts:
         read = inline_lines(block, blocks.references, lines)
         prose += read
         spots += block_spots(read)
+        shown: list[tuple[str, list[Found]]] = []
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
             mentions += [m for m, _, _ in found]
             intro += introduced_here(pl.shown, found)
             rests.append((pl, rest))
+            shown.append((pl.shown, found))
+        proposing += proposed_in(shown)
     mentions += _phrases(rests)
     mentions.sort(key=lambda m: m.line)  # stable: in line order as found
     return PlanFacts(
@@ -128,6 +136,9 @@ def _read(doc: Document) -> PlanFacts:
         ),
         open_decisions=tuple(spots),
         introduced=introduced_names(intro, blocks.code),
+        proposed=frozenset(
+            part for m in proposing for part in (m.text, *(m.text.split(".") if m.is_name else ()))
+        ),
         code_blocks=blocks.code,
     )
 
@@ -137,12 +148,15 @@ _LOCK = threading.Lock()
 
 
 def read(doc: Document) -> PlanFacts:
-    """The plan's facts, read once per document (concurrent callers wait for one reading)."""
+    """The plan's facts, read once per document. Reading happens outside the lock, so one
+    big plan never holds up another's; two threads racing on one document keep the first."""
     with _LOCK:
         facts = _FACTS.get(doc)
-        if facts is None:
-            facts = _FACTS[doc] = _read(doc)
+    if facts is not None:
         return facts
+    facts = _read(doc)
+    with _LOCK:
+        return _FACTS.setdefault(doc, facts)
 
 
 __all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "window"]
