@@ -116,6 +116,25 @@ def test_links_with_parentheses_autolinks_and_bare_urls_are_urls_not_names():
     ]
 
 
+def test_front_matter_is_not_a_heading_and_reference_links_are_urls():
+    d = doc(
+        """
+        ---
+        title: Retry plan
+        ---
+
+        # Retries
+
+        See [the spec][spec] for `RetryPolicy`.
+
+        [spec]: https://example.com/spec_(v2)
+        """
+    )
+    assert [s.title for s in d.sections if s.level] == ["Retries"]
+    assert read(d).urls == ("https://example.com/spec_(v2)",)
+    assert [m.text for m in read(d).mentions if m.is_name] == ["RetryPolicy"]
+
+
 @pytest.mark.parametrize(
     ("line", "spans"),
     [
@@ -236,10 +255,25 @@ def test_the_word_being_typed_at_the_cursor_is_not_a_mention():
         ("We add logging; `Client.send` stays as it is.", set()),
         ("Add jitter to the backoff in `src/net/retry.py` and `RetryPolicy`.", set()),
         ("Adding more tests is new work for `TestRunner`.", set()),
+        ("In `Client.send` we add a retry loop.", set()),
+        ("`Client.send`, we add retries there.", set()),
+        ("The `Budget` class, which we add, wraps `Pool`.", {"Budget"}),
     ],
 )
 def test_names_the_plan_introduces(text, introduced):
     assert read(Document(text)).introduced == introduced
+
+
+def test_names_in_sentences_that_add_things_are_proposed_unless_called_existing():
+    d = doc(
+        """
+        Add a `deprecated` keyword to `Parameter.init_args`, next to the existing
+        `Parameter.name`. Then `Cache.get` is called.
+        """
+    )
+    facts = read(d)
+    assert facts.proposed == {"deprecated", "Parameter.init_args", "Parameter", "init_args"}
+    assert facts.introduced == {"deprecated"}
 
 
 def test_names_defined_in_the_plans_own_code_blocks_are_introduced():
@@ -340,9 +374,94 @@ def test_a_huge_plan_is_read_only_around_the_cursor():
     assert read(d) is facts  # read once per document
 
 
+def test_the_far_parts_of_a_huge_plan_are_outlined_by_a_line_scan():
+    """Outside the reading window only headings and fenced code are needed: a line scan finds
+    them (setext too, not a `# comment` inside a fence); the window itself is parsed from a
+    line where a block surely starts, so a fence open above it is not misread."""
+    filler = "Plain words on a line of their own, nothing more to see here.\n" * 1200
+    text = (
+        "Far title\n=========\n\n```python\n# not a heading\ndef far_helper(): pass\n```\n\n"
+        + filler
+        + "\n## Middle\n\n~~~\n"
+        + "```\n" * 5
+        + filler[: len(filler) // 3]
+        + "~~~\n\n## Near\n\nNow `near_name` is used.\n"
+    )
+    lines = text.split("\n")
+    d = Document(text, (len(lines) - 2, 0))
+    w = window(d)
+    assert w.start > 0  # too big to read whole
+    assert [(s.title, s.level) for s in d.sections] == [
+        ("Far title", 1),
+        ("Middle", 2),
+        ("Near", 2),
+    ]
+    facts = read(d)
+    assert "far_helper" in facts.introduced
+    assert [m.text for m in facts.mentions if m.is_name] == ["near_name"]
+    fence = next(b for b in facts.code_blocks if b.lang == "" and b.fenced)
+    assert fence.text.startswith("```\n```")  # the tilde fence holds the backtick lines
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n\n".join("[" * 250 for _ in range(250)),  # link labels are searched per bracket
+        "\n\n".join("[a](" * 60 for _ in range(250)),
+        "```\nx\n" * 40_000,  # a fence every other line
+        "\n".join("  " * i + "- x" for i in range(3000)),  # deep lists
+    ],
+)
+def test_pathological_markdown_is_read_in_bounded_work(text):
+    """Paragraphs of brackets are read without link syntax (markdown-it scans for each `[`'s
+    end); dense blocks far from the cursor are only scanned."""
+    d = Document(text, (0, 0))
+    facts = read(d)
+    assert facts.lines == window(d)
+    assert sum(len(pl.shown) for pl in facts.prose) <= WINDOW_CHARS
+
+
 def test_a_plan_of_backticked_names_is_bounded_too():
     text = " ".join(f"`Name{i}`" for i in range(25_000))  # ~250 KB on one line
     d = Document(text, (0, len(text)))
     facts = read(d)
     assert 0 < len(facts.mentions) <= 25_000
     assert all(m.kind == "identifier" for m in facts.mentions)
+
+
+async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monkeypatch):
+    """Parsing and planning are CPU work: `prepare` does them (the service runs it in a
+    worker thread) and `events()` without a prepared job prepares in a thread too."""
+    import threading
+
+    from parallizer.config import Settings
+    from parallizer.document import markdown, model
+    from parallizer.models import FulfillRequest, GlobalContext
+    from parallizer.orchestrator import Orchestrator
+    from parallizer.planner import plan_for
+    from parallizer.runtime import Runtime
+
+    threads: list[int] = []
+
+    def recorded(*args, **kw):
+        threads.append(threading.get_ident())
+        return markdown.parse_blocks(*args, **kw)
+
+    monkeypatch.setattr(model, "parse_blocks", recorded)
+    text = "# Plan\n\nUse `RetryPolicy` in `src/app.py`.\n"
+    request = FulfillRequest(
+        user_id="u",
+        document_text=text,
+        cursor_position=(2, 0),
+        global_context=GlobalContext(scope_root=str(tmp_path)),
+        fulfillers=["code_search"],
+    )
+    async with Runtime(Settings(allowed_roots=str(tmp_path))) as rt:
+        orch = Orchestrator(rt)
+        events = [ev async for ev in orch.events(request)]
+        assert events and threads and threading.get_ident() not in threads
+        job = orch.prepare(request)  # as the service calls it, in its worker thread
+        assert len(threads) == 2
+        before = plan_for(job.document, rt.settings.max_queries, exclude=job.plan_relpath)
+        assert read(job.document).mentions and len(threads) == 2  # nothing parsed again
+        assert [q.term.text for q in before.queries] == ["RetryPolicy", "src/app.py"]

@@ -4,9 +4,9 @@ code blocks), all from one markdown-it-py parse."""
 
 from .markdown import CodeBlock, ProseLine, Segment, inline_text
 from .mentions import NAME_KINDS, Mention
-from .model import Document, Section
+from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot
-from .reader import WINDOW, WINDOW_CHARS, PlanFacts, read, window
+from .reader import PlanFacts, read
 
 __all__ = [
     "NAME_KINDS",

@@ -36,7 +36,7 @@ _BEFORE = re.compile(rf"(?i)\b{_VERB}\s+(?:{_FILLER}\s+|{_LISTED})*$")
 _AFTER = re.compile(
     rf"""(?ix)(?:\(\))?\s*(?:
         \(\s*(?:new|added|to\ be\ (?:added|created|written)|new\ \w+)\s*\)   # `X` (new)
-      | (?:\s+{_FILLER}){{0,2}}\s*,?\s*(?:that\s+|which\s+)?
+      | (?:\s+{_FILLER}){{0,2}}(?:\s*,\s*(?:that|which)\s+|\s+(?:that\s+|which\s+)?)
         (?:we|I|you|they|this\ plan|the\ plan)\s+(?:will\s+|'ll\s+|must\s+|should\s+|shall\s+|
         are\ going\ to\s+)?(?:also\s+)?(?:add|create|introduce|define|write|implement)\b
                                                                          # `x.py` we add
@@ -45,6 +45,12 @@ _AFTER = re.compile(
                                                                          # `X` is new
       | \s*,?\s+(?:a|an)\s+new\b                                          # `X`, a new class
     )"""
+)
+# a name after a preposition is where something goes, not what is added: "in `Client.send`
+# we add a loop"
+_PLACE = re.compile(
+    rf"(?i)\b(?:in|into|to|for|of|on|at|from|by|with|inside|within|around|via)\s+"
+    rf"(?:(?:the|a|an|its|our)\s+)?(?:{_FILLER}\s+)?$"
 )
 # a new thing placed in a file makes the file new too: "a new `Cache` class in `cache.py`"
 # (but "add retries to `x.py`" only changes a file that should exist)
@@ -65,10 +71,46 @@ def introduced_here(shown: str, found: list[Found]) -> list[Mention]:
         lo = max(0, start - _REACH)
         if (
             _BEFORE.search(shown, lo, start)
-            or _AFTER.match(shown, end, end + _REACH)
+            or (_AFTER.match(shown, end, end + _REACH) and not _PLACE.search(shown, lo, start))
             or (mention.kind == "path" and _NEW_IN.search(shown, lo, start))
         ):
             out.append(mention)
+    return out
+
+
+# a weaker reading for sentences that add or change things: every name in such a sentence
+# may be new ("add a `deprecated` keyword to `Parameter.__init__`"), except those it calls
+# existing; a resolver may treat these as "not missing when nothing like them exists"
+_PROPOSING = re.compile(
+    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating|"
+    r"replace[sd]?|replacing)\b"
+)
+_EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
+
+
+def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+    """The names and paths of one block of prose (its lines' `shown` text and mentions)
+    standing in a sentence that adds, creates or replaces something, unless called existing."""
+    text = " ".join(shown for shown, _ in lines)
+    if not _PROPOSING.search(text):
+        return []
+    placed: list[tuple[Mention, int]] = []  # each mention and its start in `text`
+    at = 0
+    for shown, found in lines:
+        placed += [(m, at + start) for m, start, _ in found if m.is_name or m.kind == "path"]
+        at += len(shown) + 1
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
+    out, lo = [], 0
+    for hi in ends:
+        sentence = text[lo:hi]
+        if _PROPOSING.search(sentence):
+            out += [
+                m
+                for m, start in placed
+                if lo <= start < hi and not _EXISTING.search(text, max(lo, start - 40), start)
+            ]
+        lo = hi
     return out
 
 

@@ -24,6 +24,10 @@ MAX_LINE = 20_000  # characters of one line read (a longer line is pasted data, 
 # CommonMark without raw HTML (a plan's `<T>` or `<br>` is text to us)
 _BLOCKS = MarkdownIt("commonmark", {"html": False}).disable("inline")
 _INLINE = MarkdownIt("commonmark", {"html": False})
+# markdown-it looks for the end of every `[` it meets: a paragraph holding thousands of them
+# (pasted data) would take seconds, so there brackets are plain text
+_INLINE_NO_LINKS = MarkdownIt("commonmark", {"html": False}).disable(["link", "image"])
+MAX_BRACKETS = 32
 _LONE_CR = re.compile(r"\r(?!\n)")
 # a bare URL in text (markdown-it's autolinks and links are read from their tokens): the
 # trailing punctuation of the sentence and an unbalanced closing bracket are not part of it
@@ -76,9 +80,19 @@ class Blocks:
     references: dict
     """Link reference definitions, for resolving `[text][ref]` in inline text."""
 
+    @property
+    def reference_urls(self) -> list[str]:
+        """The destinations of link reference definitions (`[ref]: https://...`)."""
+        return [str(r["href"]) for r in self.references.values() if r.get("href")]
 
-def parse_blocks(text: str) -> Blocks:
-    """The block structure of a whole plan, lines numbered like `text.split("\\n")`."""
+
+def _lang(info: str) -> str:
+    info = info.strip()
+    return info.split(maxsplit=1)[0].lower() if info else ""
+
+
+def _parse(text: str, offset: int) -> Blocks:
+    """markdown-it's blocks of `text`, whose first line is plan line `offset`."""
     env: dict = {}
     # markdown-it ends a line at a lone CR too: keep the plan's numbering
     tokens = _BLOCKS.parse(_LONE_CR.sub(" ", text), env)
@@ -88,17 +102,12 @@ def parse_blocks(text: str) -> Blocks:
     for k, tok in enumerate(tokens):
         if tok.map is None:
             continue
-        start, end = tok.map
+        start, end = tok.map[0] + offset, tok.map[1] + offset
         if tok.type in ("fence", "code_block"):
             fenced = tok.type == "fence"
-            lang = (
-                tok.info.strip().split(maxsplit=1)[0].lower() if fenced and tok.info.strip() else ""
-            )
-            code.append(
-                CodeBlock(
-                    lang, tok.content, start + 1 if fenced else start, range(start, end), fenced
-                )
-            )
+            first = start + 1 if fenced else start
+            lang = _lang(tok.info) if fenced else ""
+            code.append(CodeBlock(lang, tok.content, first, range(start, end), fenced))
         elif tok.type == "inline":
             parent = tokens[k - 1]
             kind: Literal["paragraph", "heading"] = (
@@ -108,6 +117,118 @@ def parse_blocks(text: str) -> Blocks:
             if kind == "heading":
                 headings.append(Heading(int(parent.tag[1]), tok.content.strip(), start))
     return Blocks(tuple(headings), tuple(code), tuple(prose), env.get("references", {}))
+
+
+# --- the outline of the far parts of a huge plan -----------------------------------------------
+# A line scan, linear and cheap, of what lies outside the reading window of a plan too big to
+# parse whole: top-level fences (CommonMark's rule: a closing run of the same character, at
+# least as long) and ATX and setext headings outside them. It also finds where the window's
+# parse may start: a line after a blank one, at the margin, outside any fence.
+
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[-*+>]|\d{1,9}[.)])(?:\s|$)| {0,3}#)")
+SAFE_START_REACH = 200  # lines above the window searched for a place to start parsing
+
+
+def _outline(lines: list[str]) -> tuple[list[Heading], list[CodeBlock], set[int]]:
+    """Headings, fenced code and the lines inside fences, by a line scan."""
+    headings: list[Heading] = []
+    code: list[CodeBlock] = []
+    inside: set[int] = set()
+    fence: tuple[str, int, int, str] | None = None  # (char, length, opening line, lang)
+    para = -1  # first line of the paragraph running into this line, -1 if none
+    for i, line in enumerate(lines):
+        if fence is not None:
+            inside.add(i)
+            char, length, opened, lang = fence
+            stripped = line.strip()
+            if (
+                len(line) - len(line.lstrip(" ")) <= 3
+                and len(stripped) >= length
+                and stripped == char * len(stripped)
+            ):
+                body = "\n".join(lines[opened + 1 : i])
+                code.append(CodeBlock(lang, body, opened + 1, range(opened, i + 1), True))
+                fence = None
+            continue
+        if m := _FENCE_OPEN.match(line):
+            run, info = m.group(1), m.group(2)
+            if not (run[0] == "`" and "`" in info):
+                fence = (run[0], len(run), i, _lang(info))
+                inside.add(i)
+                para = -1
+                continue
+        if not line.strip():
+            para = -1
+            continue
+        if (m := _SETEXT.match(line)) and para >= 0:
+            level = 1 if m.group(1)[0] == "=" else 2
+            headings.append(Heading(level, " ".join(x.strip() for x in lines[para:i]), para))
+            para = -1
+        elif m := _ATX.match(line):
+            headings.append(Heading(len(m.group(1)), (m.group(2) or "").strip(), i))
+            para = -1
+        elif para < 0 and not _NOT_PARAGRAPH.match(line):
+            para = i
+    if fence is not None:  # an unclosed fence runs to the end
+        char, length, opened, lang = fence
+        body = "\n".join(lines[opened + 1 :])
+        code.append(CodeBlock(lang, body, opened + 1, range(opened, len(lines)), True))
+    return headings, code, inside
+
+
+def _safe_start(lines: list[str], start: int, fenced: set[int]) -> int:
+    """A line at or above `start` where a Markdown block surely begins: after a blank line,
+    at the margin, outside fences (within reach; else `start` itself)."""
+    for i in range(start, max(0, start - SAFE_START_REACH) - 1, -1):
+        if i == 0:
+            return 0
+        line = lines[i]
+        if (
+            line.strip()
+            and not lines[i - 1].strip()
+            and line[:1] not in (" ", "\t", ">")
+            and i not in fenced
+            and i - 1 not in fenced
+        ):
+            return i
+    return start
+
+
+def _front_matter(lines: list[str]) -> int | None:
+    """Lines of a YAML front matter block (`---` ... `---` at the very top), if any."""
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    for i in range(1, min(len(lines), 200)):
+        if lines[i].rstrip() in ("---", "..."):
+            return i + 1
+    return None
+
+
+def parse_blocks(lines: list[str], region: range | None = None) -> Blocks:
+    """The block structure of a plan (its lines, numbered as in `text.split("\\n")`).
+
+    With a `region` (the reading window of a plan too big to parse whole), markdown-it parses
+    from a safe start above it to its end; the rest of the plan is only outlined (headings,
+    fenced code) by a line scan."""
+    n = len(lines)
+    if (front := _front_matter(lines)) is not None:  # metadata, not Markdown: blank it
+        lines = [""] * front + lines[front:]
+    if region is None or (region.start == 0 and region.stop >= n):
+        return _parse("\n".join(lines), 0)
+    heads, code, fences = _outline(lines)
+    start = _safe_start(lines, region.start, fences)
+    parsed = _parse("\n".join(lines[start : region.stop]), start)
+    heads = [h for h in heads if not start <= h.line < region.stop]
+    code = [c for c in code if not start <= c.lines.start < region.stop]
+    return Blocks(
+        headings=tuple(sorted((*heads, *parsed.headings), key=lambda h: h.line)),
+        code=tuple(sorted((*code, *parsed.code), key=lambda c: c.line)),
+        prose=parsed.prose,
+        references=parsed.references,
+    )
 
 
 # --- inline text -----------------------------------------------------------------------------
@@ -212,7 +333,8 @@ def inline_lines(
             return []
     src = "\n".join(ln[:MAX_LINE] for ln in raw[lo - block.line : hi - block.line])
     env = {"references": references} if references else {}
-    [inline] = _INLINE.parseInline(src, env) or [Token("inline", "", 0)]
+    parser = _INLINE if src.count("[") <= MAX_BRACKETS else _INLINE_NO_LINKS
+    [inline] = parser.parseInline(src, env) or [Token("inline", "", 0)]
     heading = block.kind == "heading"
     out: list[ProseLine] = []
     segs: list[Segment] = []

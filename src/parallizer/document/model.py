@@ -11,8 +11,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
-from .markdown import Blocks, parse_blocks
+from .markdown import MAX_LINE, Blocks, parse_blocks
 
+WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
+WINDOW_CHARS = 64 * 1024  # and characters
 _IDENT_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -37,7 +39,7 @@ class Document:
     @cached_property
     def blocks(self) -> Blocks:
         """The plan's Markdown blocks: headings, code, paragraphs (parsed once)."""
-        return parse_blocks(self.text)
+        return parse_blocks(self.lines, window(self))
 
     @cached_property
     def fenced(self) -> frozenset[int]:
@@ -97,3 +99,26 @@ class Document:
         where = self._section_index(line) if 0 <= line < len(self.lines) else 0
         dist = abs(where - self._section_index(self.cursor[0]))
         return max(0.25, 0.6 / dist) if dist else 1.0
+
+
+def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
+    """The lines worth reading closely: all of them, or the lines around the cursor, growing
+    on both sides, up to `size` lines and `chars` characters (lines clipped to MAX_LINE)."""
+    n = len(doc.lines)
+    lo, hi = doc.cursor[0], doc.cursor[0] + 1
+    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
+    while hi - lo < size and (lo > 0 or hi < n):
+        grew = False
+        for below in (True, False):
+            i = hi if below else lo - 1
+            if not 0 <= i < n:
+                continue
+            cost = min(len(doc.lines[i]), MAX_LINE) + 1
+            if cost > budget:
+                continue
+            budget -= cost
+            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
+            grew = True
+        if not grew:
+            break
+    return range(lo, hi)

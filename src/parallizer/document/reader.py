@@ -15,15 +15,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .introduced import introduced_here, introduced_names
-from .markdown import MAX_LINE, CodeBlock, ProseLine, inline_lines
+from .introduced import introduced_here, introduced_names, proposed_in
+from .markdown import CodeBlock, ProseLine, inline_lines
 from .mentions import Found, Mention, line_mentions
-from .model import Document, Section
+from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot, block_spots
 from .words import STOP_WORDS
-
-WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
-WINDOW_CHARS = 64 * 1024  # and characters
 
 _PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CLAUSE = re.compile(r"[^\w\s'-]+")
@@ -45,8 +42,17 @@ class PlanFacts:
     introduced: frozenset[str]
     """Names and paths the plan introduces (see `introduced.py`), with the last part of a
     qualified one, and every name its code blocks define."""
+    proposed: frozenset[str]
+    """Weaker: names and paths in sentences that add, create or replace something (not
+    those called existing), with the parts of qualified names. Not missing when nothing like
+    them exists; a near existing name may still make one a misspelling."""
     code_blocks: tuple[CodeBlock, ...]
     """Every code block of the plan, fenced or indented."""
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every file path named, once each, in plan order."""
+        return tuple(dict.fromkeys(m.text for m in self.mentions if m.kind == "path"))
 
     def names(self) -> list[Mention]:
         """The mentions that are names (identifiers, calls, dotted names), in plan order."""
@@ -55,29 +61,6 @@ class PlanFacts:
     def is_introduced(self, text: str) -> bool:
         """Does the plan introduce this name or path (as written, or its last part)?"""
         return text in self.introduced or text.removeprefix("./") in self.introduced
-
-
-def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
-    """The lines worth reading: all of them, or the lines around the cursor, growing on both
-    sides, up to `size` lines and `chars` characters."""
-    n = len(doc.lines)
-    lo, hi = doc.cursor[0], doc.cursor[0] + 1
-    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
-    while hi - lo < size and (lo > 0 or hi < n):
-        grew = False
-        for below in (True, False):
-            i = hi if below else lo - 1
-            if not 0 <= i < n:
-                continue
-            cost = min(len(doc.lines[i]), MAX_LINE) + 1
-            if cost > budget:
-                continue
-            budget -= cost
-            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
-            grew = True
-        if not grew:
-            break
-    return range(lo, hi)
 
 
 def _typing(doc: Document) -> str:
@@ -123,6 +106,7 @@ def _read(doc: Document) -> PlanFacts:
     spots: list[OpenSpot] = []
     mentions: list[Mention] = []
     intro: list[Mention] = []
+    proposing: list[Mention] = []
     rests: list[tuple[ProseLine, str]] = []
     word = _typing(doc)
     for block in blocks.prose:
@@ -131,12 +115,15 @@ def _read(doc: Document) -> PlanFacts:
         read = inline_lines(block, blocks.references, lines)
         prose += read
         spots += block_spots(read)
+        shown: list[tuple[str, list[Found]]] = []
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
             mentions += [m for m, _, _ in found]
             intro += introduced_here(pl.shown, found)
             rests.append((pl, rest))
+            shown.append((pl.shown, found))
+        proposing += proposed_in(shown)
     mentions += _phrases(rests)
     mentions.sort(key=lambda m: m.line)  # stable: in line order as found
     return PlanFacts(
@@ -144,9 +131,14 @@ def _read(doc: Document) -> PlanFacts:
         prose=tuple(prose),
         mentions=tuple(mentions),
         headings=tuple(s for s in doc.sections if s.level),
-        urls=tuple(dict.fromkeys(m.text for m in mentions if m.kind == "url")),
+        urls=tuple(
+            dict.fromkeys([*(m.text for m in mentions if m.kind == "url"), *blocks.reference_urls])
+        ),
         open_decisions=tuple(spots),
         introduced=introduced_names(intro, blocks.code),
+        proposed=frozenset(
+            part for m in proposing for part in (m.text, *(m.text.split(".") if m.is_name else ()))
+        ),
         code_blocks=blocks.code,
     )
 
@@ -156,12 +148,15 @@ _LOCK = threading.Lock()
 
 
 def read(doc: Document) -> PlanFacts:
-    """The plan's facts, read once per document (concurrent callers wait for one reading)."""
+    """The plan's facts, read once per document. Reading happens outside the lock, so one
+    big plan never holds up another's; two threads racing on one document keep the first."""
     with _LOCK:
         facts = _FACTS.get(doc)
-        if facts is None:
-            facts = _FACTS[doc] = _read(doc)
+    if facts is not None:
         return facts
+    facts = _read(doc)
+    with _LOCK:
+        return _FACTS.setdefault(doc, facts)
 
 
-__all__ = ["Found", "PlanFacts", "read", "window"]
+__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "window"]
