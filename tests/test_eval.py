@@ -74,6 +74,23 @@ def test_a_mistake_is_named_then_corrected_by_name_or_by_its_citation(tmp_path: 
     assert (s.cards, s.questions) == (5, 4)
 
 
+def test_in_a_card_listing_several_mistakes_each_item_carries_its_own_correction(tmp_path: Path):
+    plan = Plan(
+        "t", "p", tmp_path / "p.md", False,
+        mistakes=(
+            Mistake("a", "misspelled", ("HttpTransport",), ("HTTPTransport",)),
+            Mistake("b", "misspelled", ("RetryPolcy",), ("RetryPolicy",)),
+        ),
+    )  # fmt: skip
+    grouped = card(
+        "2 names the code does not define",
+        "- `HttpTransport`: did you mean `HTTPTransport`?\n- `RetryPolcy`: nothing close",
+        cites=["pkg/transport.py:1"],
+    )
+    got = {m.id: (m.named, m.corrected) for m in score_plan(plan, [grouped], tmp_path).mistakes}
+    assert got == {"a": (True, True), "b": (True, False)}
+
+
 def test_named_needs_the_whole_token():
     assert not mentions_any("`HttpTransports` is new", ("HttpTransport",))
     assert mentions_any("see src/click/parsing.py here", ("src/click/parsing.py",))
@@ -86,6 +103,10 @@ def test_a_suggestion_is_not_a_claim_that_the_name_is_missing():
     assert claims_missing(text, "TooManyRetry")
     assert not claims_missing(text, "TooManyRetries")
     assert claims_missing("`os.path.join` does not exist in the tree", "os.path.join")
+    assert claims_missing(
+        "The plan names `AtomicU64`, but the code defines no `AtomicU64`.", "AtomicU64"
+    )
+    assert claims_missing("Nothing defines `TooManyRetries`", "TooManyRetries")
     assert not claims_missing("`os.path.join` is used in 3 files", "os.path.join")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +46,7 @@ def eval_(
     from ..eval.cases import CaseError, load_suite
     from ..eval.fetch import FetchError, default_cache, ensure_trees
     from ..eval.run import MODES, PlanRun, run_suite
+    from ..eval.score import check_data
     from ..logs import setup_logging
 
     modes = MODES if mode == "both" else (mode,)
@@ -61,6 +63,9 @@ def eval_(
         trees = ensure_trees(list(suite.trees.values()), cache or default_cache(), console.print)
     except (CaseError, FetchError) as exc:
         raise fail(str(exc)) from exc
+    problems = check_data(suite.plans, trees)
+    if problems:
+        raise fail("the evaluation data is inconsistent: " + "; ".join(problems))
     if fetch_only:
         for name, path in trees.items():
             console.print(f"{name}: {path}")
@@ -77,9 +82,12 @@ def eval_(
 
     runs = asyncio.run(run_suite(suite, trees, modes, progress=progress, **overrides))
     try:
-        written = report.write(out, suite, runs, trees)
+        written = report.write(out, suite, runs)
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror}") from exc
-    Console(width=200).print(report.table(report.rows(suite, runs)))
+    all_rows = report.rows(suite, runs)
+    out_console = Console() if sys.stdout.isatty() else Console(width=200)  # a log: no folding
+    out_console.print(report.table(all_rows))
+    out_console.print(report.kinds_line(all_rows), markup=False, highlight=False)
     for path in written:
         console.print(f"wrote {path}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,10 +85,15 @@ def _pypi_sdist(spec: TreeSpec, dest: Path) -> None:
     page = f"{index}/{spec.package}/"
     accept = "application/vnd.pypi.simple.v1+json"
     try:
-        req = urllib.request.Request(page, headers={"Accept": accept})
+        req = urllib.request.Request(page, headers={"Accept": f"{accept}, text/html;q=0.1"})
         with urllib.request.urlopen(req, timeout=60) as r:
-            files = json.load(r).get("files", [])
-        url = next((f["url"] for f in files if f.get("filename") == spec.file), None)
+            kind, body = r.headers.get_content_type(), r.read()
+        if kind == accept or kind.endswith("json"):
+            files = json.loads(body).get("files", [])
+            url = next((f["url"] for f in files if f.get("filename") == spec.file), None)
+        else:  # an index serving only the HTML simple API (PEP 503)
+            link = re.search(rf'href="([^"]*/{re.escape(spec.file)}(?:#[^"]*)?)"', body.decode())
+            url = html.unescape(link.group(1)) if link else None
         if url is None:
             raise FetchError(f"{spec.name}: {page} lists no {spec.file}")
         with urllib.request.urlopen(urllib.parse.urljoin(page, url), timeout=300) as r:

@@ -138,6 +138,16 @@ def table(all_rows: list[Row]) -> Table:
     return t
 
 
+def kinds_line(all_rows: list[Row]) -> str:
+    """Named per kind of mistake, in total, per mode."""
+    parts = []
+    for r in all_rows:
+        if r.tree == "total":
+            kinds = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(r.by_kind.items()))
+            parts.append(f"{r.mode}: {kinds}")
+    return "Named by kind (total): " + "; ".join(parts)
+
+
 def markdown(all_rows: list[Row]) -> str:
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     for r in all_rows:
@@ -145,18 +155,11 @@ def markdown(all_rows: list[Row]) -> str:
         if r.tree == "total":
             cells = [f"**{c}**" for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
-    kinds: dict[str, dict[str, list[int]]] = {}
-    for r in all_rows:
-        if r.tree == "total":
-            kinds[r.mode] = r.by_kind
-    lines += ["", "Named by kind (total): " + "; ".join(
-        f"{mode}: " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(bk.items()))
-        for mode, bk in kinds.items()
-    ), "", LLM_NOTE]  # fmt: skip
+    lines += ["", kinds_line(all_rows), "", LLM_NOTE]
     return "\n".join(lines) + "\n"
 
 
-def details(runs: list[PlanRun], trees: dict[str, Path]) -> list[dict[str, Any]]:
+def details(runs: list[PlanRun]) -> list[dict[str, Any]]:
     out = []
     for run in runs:
         s = run.score
@@ -179,7 +182,7 @@ def details(runs: list[PlanRun], trees: dict[str, Path]) -> list[dict[str, Any]]
     return out
 
 
-def write(out: Path, suite: Suite, runs: list[PlanRun], trees: dict[str, Path]) -> list[Path]:
+def write(out: Path, suite: Suite, runs: list[PlanRun]) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     all_rows = rows(suite, runs)
     body = {
@@ -196,7 +199,7 @@ def write(out: Path, suite: Suite, runs: list[PlanRun], trees: dict[str, Path]) 
         },
         "note": LLM_NOTE,
         "rows": [r.figures() for r in all_rows],
-        "plans": details(runs, trees),
+        "plans": details(runs),
     }
     j = out / "eval.json"
     j.write_text(json.dumps(body, indent=1, ensure_ascii=False) + "\n")

@@ -3,8 +3,9 @@
 Pure functions over card dicts, a tree and the plan: no network, no product code.
 - a mistake is *named* when a question card's header or text mentions how the plan wrote it
   (a dotted `Foo.bar` also counts when both parts appear in the card), and *corrected* when that
-  card also mentions the correction (or cites the real definition's `path:line`); a mistake with
-  no correction (a vague word, an invented name with no near one) counts as corrected when named;
+  card also mentions the correction (or cites the real definition's `path:line`) — in a card
+  listing several things, the list item naming the mistake must hold its correction; a mistake
+  with no correction (a vague word, an invented name) counts as corrected when named;
 - a *false missing* is a question sentence that mentions a name the plan introduces (or a
   standard-library name) and says it is missing / does not exist (text after "did you mean" is a
   suggestion, not a claim);
@@ -23,7 +24,8 @@ from typing import Any
 from .cases import Mistake, Plan
 
 MISSING = re.compile(
-    r"nothing (?:in the \w+ )?match|no match|not found|(?:does|do|did)(?: not|n't) exist|"
+    r"nothing (?:in the \w+ )?(?:match|define)|no match|not found|(?:does|do|did)(?: not|n't) exist|"
+    r"defines? no\b|(?:has|have) no (?:definition|such)|"
     r"no such|missing|not defined|undefined|(?:can ?not|can't|could not|couldn't) find|"
     r"unknown|no definition|not (?:in|part of) (?:the |this )?(?:repo|tree|code|project)|"
     r"isn't (?:defined|there)|is not (?:defined|there)|never defined",
@@ -102,18 +104,29 @@ class PlanScore:
         return [c for c in self.citations if not c.ok]
 
 
+def _about(card: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    """The parts of a card that speak about one of `names`: the whole card when its header
+    names it or it is not a list; else each list item naming it (a card grouping several
+    mistakes must give each its own correction)."""
+    text = card_text(card)
+    items = [ln for ln in text.splitlines() if ln.lstrip().startswith(("- ", "* "))]
+    if len(items) < 2 or mentions_any(card.get("header", ""), names):
+        return [text] if mentions_any(text, names) else []
+    return [ln for ln in items if mentions_any(ln, names)]
+
+
 def _match_mistake(m: Mistake, qs: list[tuple[int, dict[str, Any]]]) -> MistakeResult:
     res = MistakeResult(id=m.id, kind=m.kind)
     for i, card in qs:
-        text = card_text(card)
-        if not mentions_any(text, m.names):
+        parts = _about(card, m.names)
+        if not parts:
             continue
-        cites = citations(card)
-        cited = m.cite is not None and (m.cite in cites or m.cite in text)
-        corrected = (not m.correct and m.cite is None) or cited or mentions_any(text, m.correct)
-        better = (corrected, cited) > (res.corrected, res.cited) or not res.named
-        if better:
-            res.named, res.corrected, res.cited, res.card = True, corrected, cited, i
+        whole = len(parts) == 1 and parts[0] == card_text(card)
+        for part in parts:
+            cited = m.cite is not None and (m.cite in part or (whole and m.cite in citations(card)))
+            corrected = (not m.correct and m.cite is None) or cited or mentions_any(part, m.correct)
+            if (corrected, cited) > (res.corrected, res.cited) or not res.named:
+                res.named, res.corrected, res.cited, res.card = True, corrected, cited, i
     return res
 
 
@@ -169,3 +182,42 @@ def score_plan(plan: Plan, cards: list[dict[str, Any]], tree: Path) -> PlanScore
     for card in cards:
         out.citations += [check_citation(c, tree, plan.path) for c in citations(card)]
     return out
+
+
+def _cites_definition(m: Mistake, tree: Path) -> bool:
+    """The cited line exists and names the correction (or, for arity and ambiguity, the name)."""
+    assert m.cite is not None
+    found = _CITATION.match(m.cite)
+    path = (tree / found.group("path")).resolve() if found else None
+    if found is None or path is None or not path.is_relative_to(tree.resolve()):
+        return False
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    line = int(found.group("line"))
+    if not 1 <= line <= len(lines):
+        return False
+    names = [n for n in (*m.correct, *m.names) if not _CITATION.match(n) and "/" not in n]
+    return any(re.split(r"\.|::", n)[-1] in lines[line - 1] for n in names)
+
+
+def check_data(plans: list[Plan], trees: dict[str, Path]) -> list[str]:
+    """Mistakes in the expected answers themselves: a name the plan does not contain, a cited
+    definition that is not where the case file says."""
+    problems = []
+    for plan in plans:
+        text = plan.path.read_text(encoding="utf-8")
+        where = f"{plan.tree}/{plan.path.name}"
+        for m in plan.mistakes:
+            if not any(n in text for n in m.names):
+                problems.append(f"{where}: {m.id}: none of {list(m.names)} is in the plan")
+            if m.cite and not _cites_definition(m, trees[plan.tree]):
+                problems.append(f"{where}: {m.id}: {m.cite} is not a line defining the correction")
+        for k in plan.keep:
+            if k.name not in text:
+                problems.append(f"{where}: keep-name {k.name!r} is not in the plan")
+        for o in plan.open:
+            if o not in text:
+                problems.append(f"{where}: open phrase {o!r} is not in the plan")
+    return problems
