@@ -12,7 +12,8 @@ from typing import Any
 from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext
-from ..document import Document, read
+from ..document import CodeBlock, Document, read
+from ..document.mentions import arity
 from ..fanout import Outcome
 from ..planner import OpenSpot, Plan, PlannedQuery, plan_for
 
@@ -98,7 +99,13 @@ _INTRO_WORD = re.compile(
     r"replace[sd]?|replacing)\b"
 )
 _EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
-_QUALIFIED = re.compile(r"[A-Za-z_]\w*(?:::[A-Za-z_]\w*)+(?:\(.*\))?")
+_QUALIFIER = re.compile(r"::|\.")
+_LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
+_TURBOFISH = re.compile(r"::<[^()]*?>")
+_CODE_CALL = re.compile(
+    r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
+)
+_BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
 _SPAN_HEAD = re.compile(r"[\w$@./:-]+")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+|^\s*#")
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
@@ -149,19 +156,65 @@ def proposed_names(doc: Document) -> frozenset[str]:
     return frozenset(proposed)
 
 
-def plan_facts(ctx: FulfillerContext) -> NameFacts:
-    """The names and paths the plan uses (the document reader's mentions: lines, arguments
-    written, owners), the names it introduces, those it proposes, its open spots."""
+def code_use(text: str, line: int, coded: bool = True) -> Any | None:
+    """A name in a code span the reader does not take for one: `HiArgs::new`,
+    `Chain::downcast_ref::<E>()`, `backtrace_if_absent!`, `new WebSocketServer({...})`."""
     from ..resolve import NameUse
 
+    text = _LEADING_WORD.sub("", text.strip())
+    macro = text.endswith("!") or "!(" in text
+    text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
+    m = _CODE_CALL.fullmatch(text)
+    if m is None:
+        return None
+    args = arity(m.group("args")) if m.group("args") is not None else None
+    if args is None and not macro and not _QUALIFIER.search(m.group("name")):
+        return None  # a lone word in backticks: the reader's call (a common word, a keyword)
+    return NameUse.of(m.group("name"), line, args=args, coded=coded)
+
+
+def block_uses(block: CodeBlock) -> list[Any]:
+    """Calls of a type's function in the plan's own code (`Error::msg("x", e)`,
+    `Client.send(a)`): the plan relies on them, with these argument counts."""
+    from ..resolve import NameUse
+
+    out = []
+    for k, text in enumerate(block.text.split("\n")):
+        for m in _BLOCK_CALL.finditer(text):
+            inner = _balanced(text, m.end() - 1)
+            args = arity(inner) if inner is not None else None
+            name = f"{m.group(1)}.{m.group(2)}"
+            out.append(NameUse(name, "dotted", block.line + k, True, args, m.group(1), m.group(2)))
+    return out
+
+
+def _balanced(text: str, at: int) -> str | None:
+    """The text inside the parenthesis opening at `at`, or None if it does not close."""
+    depth = 0
+    for i in range(at, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return text[at + 1 : i]
+    return None
+
+
+def plan_facts(ctx: FulfillerContext) -> NameFacts:
+    """The names and paths the plan uses (the document reader's mentions: lines, arguments
+    written, owners; names in code spans it leaves as code; type calls in the plan's own
+    code blocks), the names it introduces, those it proposes, its open spots."""
     doc = ctx.document
     facts = read(doc)
     uses: list[Any] = []
     for m in facts.mentions:
         if m.kind in ("identifier", "call", "dotted", "path"):
             uses.append(m)
-        elif m.kind == "code" and _QUALIFIED.fullmatch(m.text):  # `HiArgs::new`
-            uses.append(NameUse.of(m.text, m.line, coded=m.coded))
+        elif m.kind == "code" and (use := code_use(m.text, m.line, m.coded)) is not None:
+            uses.append(use)
+    for block in facts.code_blocks:
+        uses += block_uses(block)
     return NameFacts(tuple(uses), facts.introduced, planned(ctx).open_spots, proposed_names(doc))
 
 

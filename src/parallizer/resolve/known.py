@@ -49,7 +49,29 @@ sort_unstable dedup join split trim lines chars bytes as_str as_bytes parse lock
 load store fetch_add fetch_sub compare_exchange swap as_secs as_millis elapsed now from_secs
 from_millis open create read_to_string read_line flush send recv try_recv u8 u16 u32 u64 u128
 usize i8 i16 i32 i64 i128 isize f32 f64 bool Self self crate super anyhow thiserror serde tokio
-Serialize Deserialize""".split()
+Serialize Deserialize FusedIterator Sum Product Step TrustedLen Any TypeId Termination
+UnwindSafe RefUnwindSafe Unsize CoerceUnsized Error Backtrace BacktraceStatus Location
+PanicInfo Infallible Wrapping Saturating Reverse Entry Keys Values Iter IterMut IntoIter Drain
+Chain Cycle Enumerate Flatten FlatMap Fuse Inspect Skip SkipWhile StepBy Take TakeWhile Windows
+Chunks ChunksExact from_be_bytes from_le_bytes from_ne_bytes to_be_bytes to_le_bytes
+to_ne_bytes from_be from_le to_be to_le swap_bytes checked_add checked_sub checked_mul
+checked_div wrapping_add wrapping_sub wrapping_mul saturating_add saturating_sub
+saturating_mul overflowing_add pow abs min max clamp count_ones leading_zeros trailing_zeros
+is_power_of_two next_power_of_two from_str_radix MAX MIN BITS copy_from_slice clone_from_slice
+split_at split_at_mut split_off truncate resize reserve capacity shrink_to_fit as_ptr
+as_mut_ptr as_slice as_mut_slice to_vec into_boxed_slice into_inner get_ref get_mut
+downcast downcast_ref downcast_mut is source description cause provide next next_back
+size_hint rev zip chain enumerate filter_map fold for_each any all find position skip
+take step_by peekable flatten flat_map cloned copied sum product count last nth min_by_key
+max_by_key partition unzip windows chunks first last_mut iter_mut binary_search starts_with
+ends_with strip_prefix strip_suffix find rfind trim_start trim_end to_lowercase
+to_uppercase from_utf8 from_utf8_lossy into_bytes into_string borrow borrow_mut upgrade
+downgrade strong_count weak_count ptr_eq try_unwrap make_mut get_or_insert_with map_or
+map_or_else ok_or ok_or_else filter flatten zip unwrap_unchecked expect_err unwrap_err
+transpose copied inspect into_raw from_raw leak default partial_cmp cmp eq ne lt le gt ge
+hash fmt drop deref deref_mut index index_mut poll wake wake_by_ref from try_from into
+try_into as_any type_name size_of align_of transmute forget replace take swap null null_mut
+Layout alloc dealloc realloc Global System GlobalAlloc Allocator""".split()
 
 _GO = """append cap clear close complex copy delete imag len make max min new panic print println
 real recover bool byte rune string error any comparable int int8 int16 int32 int64 uint uint8
@@ -76,7 +98,37 @@ Marshal Unmarshal MarshalIndent NewEncoder NewDecoder Encode Decode Encoder Deco
 MustCompile Compile MatchString FindString FindAllString Regexp Logger Fatal Fatalf Panicf
 Printf Command CommandContext Run Output Start Notify Interrupt SIGTERM SIGINT GOOS GOARCH
 Intn Float64 Shuffle Seed DeepEqual TypeOf ValueOf Kind T B M Errorf Fatalf Helper Cleanup Run
-Parallel Skip Log Logf""".split()
+Parallel Skip Log Logf Equal Compare Fields FieldsFunc Title ToTitle Map Count LastIndex
+IndexByte IndexRune ContainsAny ContainsRune TrimLeft TrimRight TrimFunc Cut CutPrefix
+CutSuffix NewReplacer Replacer Buffer NewBuffer NewBufferString WriteString WriteByte
+WriteRune Len Cap Reset Grow Bytes Truncate Next Peek ReadString ReadLine ReadBytes Scan Text
+Err Split ScanLines ScanWords Flush Writer Reader LimitReader MultiReader MultiWriter TeeReader
+Pipe SectionReader ReadFull WriteString Seeker ReaderAt WriterAt ByteReader RuneReader
+Stringer GoStringer Formatter State Sscan Sscanln Fscan Append Appendf Sprint Errorf
+Marshaler Unmarshaler Valid Indent Compact Number Delim Token HTMLEscape
+URL Values ParseQuery QueryEscape QueryUnescape PathEscape PathUnescape Query RawQuery
+Cookie SetCookie Redirect NotFound Error StatusText StatusNotFound StatusBadRequest
+StatusInternalServerError StatusMethodNotAllowed MethodGet MethodPost MethodPut MethodDelete
+Transport RoundTripper DefaultClient DefaultServeMux FileServer Dir StripPrefix TimeoutHandler
+MaxBytesReader ServeHTTP Context WithContext Clone Hijacker Flusher Pusher CloseNotifier
+Listener Conn Dial DialTimeout Listen Addr TCPAddr ParseIP IP SplitHostPort JoinHostPort
+Abs Base Clean Dir Ext Glob IsAbs Join Match Rel SplitList Walk WalkDir WalkFunc Separator
+Getwd Chdir Hostname Getpid Environ LookupEnv ExpandEnv Executable TempDir UserHomeDir
+CreateTemp MkdirTemp Chmod Chown Rename Symlink Readlink Truncate ErrNotExist ErrExist
+Signal Kill Process StartProcess FindProcess Pid Sort Stable Slice SliceStable Sort Less Swap
+Interface Reverse IsSorted SearchInts Contains Index Insert Delete Compact Equal Max Min
+Clip Grow BinarySearch SortFunc IndexFunc ContainsFunc Keys Values Clone Copy DeleteFunc
+Pointer Value Type Kind Elem Field Method NumField NumMethod Interface IsNil IsValid IsZero
+Set SetInt SetString Call Indirect New MakeSlice MakeMap Zero Uint Int Float Complex
+Printf Print Println Panic Panicln Fatalln SetFlags SetOutput SetPrefix Default
+NewTextHandler NewJSONHandler Info Warn Debug Attr Group Level LevelInfo LevelDebug
+Once OnceFunc OnceValue Locker NewCond Signal Broadcast Swap CompareAndSwap Value
+Int32 Int64 Uint32 Uint64 Uintptr AddInt32 AddUint64 LoadPointer StorePointer
+Unix UnixNano UnixMilli Date Local UTC LoadLocation Truncate Round Sub Add AddDate Before
+After Equal IsZero Year Month Day Weekday Hours Minutes Seconds Milliseconds Stop Reset C
+ParseDuration Since ErrUnexpectedEOF ErrShortWrite ErrClosedPipe Usage CommandLine FlagSet
+String StringVar Int IntVar Bool BoolVar Duration DurationVar Parse Parsed Arg NArg NFlag
+Lookup VisitAll Visit Value Getter Func TextVar""".split()
 
 _JS = """Array ArrayBuffer AbortController AbortSignal AggregateError Atomics BigInt BigInt64Array
 Blob Boolean Buffer DataView Date Error EvalError Event EventTarget EventEmitter FinalizationRegistry
@@ -103,7 +155,25 @@ bind call apply constructor prototype now floor ceil round min max abs random tr
 replace replaceAll startsWith endsWith padStart padEnd toLowerCase toUpperCase charAt
 charCodeAt substring match matchAll test exec json text arrayBuffer nextTick env argv exit
 cwd readFile writeFile readFileSync writeFileSync existsSync path fs http https os util events
-stream crypto child_process spawn exec""".split()
+stream crypto child_process spawn exec Iterator Generator AsyncGenerator Intl DOMException
+ErrorEvent CloseEvent MessageEvent CustomEvent EventInit Headers Blob File FileReader
+WebSocket Worker MessageChannel MessagePort BroadcastChannel performance queueMicrotask
+atob btoa structuredClone Buffer alloc allocUnsafe byteLength isBuffer copy equals
+readUInt8 readUInt16BE readUInt32LE writeUInt8 subarray toString slice compare concat
+Duplex Readable Writable Transform PassThrough pipeline finished write end destroy pipe
+unpipe pause resume read setEncoding cork uncork destroyed writable readable writableEnded
+createServer listen close address connect request get setHeader getHeader removeHeader
+writeHead statusCode statusMessage headers url method socket setTimeout setNoDelay
+setKeepAlive remoteAddress remotePort localAddress bytesWritten bytesRead once prependListener
+createHash createHmac randomBytes randomUUID timingSafeEqual update digest inherits
+promisify deprecate inspect format isDeepStrictEqual types TextDecoder describe it test
+expect beforeEach afterEach beforeAll afterAll jest mock spyOn assert strictEqual deepEqual
+deepStrictEqual throws rejects ok equal notEqual fail useFakeTimers advanceTimersByTime
+charCodeAt codePointAt fromCharCode localeCompare normalize repeat at trimStart trimEnd
+keys getOwnPropertyNames defineProperties entries isFrozen seal is toFixed toPrecision
+isInteger isSafeInteger MAX_SAFE_INTEGER EPSILON POSITIVE_INFINITY NEGATIVE_INFINITY
+getTime toISOString getFullYear UTC parse now iterator asyncIterator hasInstance
+toStringTag description for keyFor next return throw done value""".split()
 
 _JAVA = """Object String StringBuilder Integer Long Double Float Short Byte Character Boolean Number
 Math System Thread Runnable Callable Exception RuntimeException Error Throwable
@@ -130,7 +200,34 @@ shutdown awaitTermination supplyAsync thenApply thenCompose thenAccept exception
 complete completedFuture incrementAndGet getAndIncrement compareAndSet acquire release
 tryAcquire lock unlock tryLock ofMillis ofSeconds toMillis now currentTimeMillis nanoTime
 println printf format valueOf parseInt length charAt substring split trim append close
-Logger LoggerFactory""".split()
+Logger LoggerFactory Iterator ListIterator Enumeration Spliterator Stream Builder
+Collector BiConsumer ToIntFunction IntFunction LongSupplier BooleanSupplier Runnable
+Annotation Retention Target Documented Inherited ElementType RetentionPolicy Class Enum
+Record Void Cloneable Serializable CharSequence Appendable Readable StringJoiner
+StringBuffer Process ProcessBuilder Runtime ThreadLocal InheritableThreadLocal ClassLoader
+StackTraceElement SecurityException ClassCastException ArithmeticException
+NumberFormatException ConcurrentModificationException NoSuchElementException
+ArrayIndexOutOfBoundsException CloneNotSupportedException ReflectiveOperationException
+ClassNotFoundException DateTimeException Flow Publisher Subscriber Subscription
+DelayQueue SynchronousQueue LinkedTransferQueue ConcurrentLinkedQueue
+ConcurrentLinkedDeque CopyOnWriteArrayList CopyOnWriteArraySet ConcurrentSkipListMap
+StampedLock LongAdder DoubleAdder Phaser Exchanger ThreadFactory RejectedExecutionHandler
+ScheduledFuture RunnableFuture FutureTask ForkJoinTask RecursiveTask RecursiveAction
+EnumMap EnumSet BitSet WeakHashMap IdentityHashMap Hashtable Vector Stack SortedMap
+NavigableMap SortedSet NavigableSet AbstractMap AbstractList AbstractSet
+LocalTime OffsetDateTime ZoneId ZoneOffset Period DateTimeFormatter TemporalUnit Year
+YearMonth DayOfWeek Month schedule scheduleAtFixedRate scheduleWithFixedDelay invokeAll
+invokeAny isDone isCancelled cancel getNow join thenRun thenCombine whenComplete handle
+allOf anyOf orTimeout completeOnTimeout addAndGet getAndAdd decrementAndGet getAndSet
+updateAndGet accumulateAndGet lazySet availablePermits countDown await signal signalAll
+newFixedThreadPool newCachedThreadPool newSingleThreadExecutor newScheduledThreadPool
+newVirtualThreadPerTaskExecutor toArray addAll removeAll retainAll containsAll iterator
+hasNext next putIfAbsent computeIfAbsent computeIfPresent compute merge getOrDefault
+entrySet keySet values replaceAll removeIf sort subList indexOf lastIndexOf asList
+unmodifiableList emptyList singletonList copyOf requireNonNull isNull nonNull hash
+ofEpochMilli plusMillis plusSeconds minus isBefore isAfter between toNanos toSeconds
+getMessage getCause printStackTrace addSuppressed getSuppressed getStackTrace getName
+getSimpleName isInstance cast getAnnotation ordinal name values valueOf""".split()
 
 _C = """std vector string map unordered_map set unordered_set list deque array pair tuple optional
 variant any shared_ptr unique_ptr weak_ptr make_shared make_unique move forward swap mutex

@@ -43,6 +43,7 @@ SUGGESTIONS = 3
 SUGGEST_SPREAD = 8.0  # suggestions this far below the best match are left out
 MAX_AMBIGUOUS_FILES = 6  # a name defined in more files than this is a convention, not a choice
 TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"})
+VALUE_KINDS = frozenset({"constant", "variable", "field"})
 CALLABLE_KINDS = frozenset({"function", "method", "class"})  # a class: its constructor
 SOURCE = "source"
 _SELF = frozenset({"self", "this", "cls", "Self", "super"})
@@ -213,6 +214,7 @@ class Resolver:
         self.introduced = frozenset(introduced)
         self._introduced_folded = frozenset(_fold(n) for n in self.introduced)
         self._proposed_folded = frozenset(_fold(n) for n in proposed)
+        self._families = _families(self.introduced | frozenset(proposed))
         self.languages = list(languages) if languages is not None else tree_languages(index)
         self.known = known_names(self.languages)
         self._files: FileIndex | None = None
@@ -286,7 +288,11 @@ class Resolver:
         return name in self._modules
 
     def _is_introduced(self, text: str) -> bool:
-        return text in self.introduced or _fold(text) in self._introduced_folded
+        return (
+            text in self.introduced
+            or _fold(text) in self._introduced_folded
+            or any(rx.fullmatch(text) for rx in self._families)
+        )
 
     def _is_proposed(self, text: str) -> bool:
         return _fold(text) in self._proposed_folded
@@ -373,9 +379,25 @@ class Resolver:
         for d in src:
             by_qual.setdefault(d.qualname, []).append(d)
         for group in by_qual.values():
-            if _competing(group):
-                return verdict(Verdict.ambiguous, definitions=tuple(group[:MAX_AMBIGUOUS_FILES]))
+            if rivals := _competing(group):
+                return verdict(Verdict.ambiguous, definitions=tuple(rivals[:MAX_AMBIGUOUS_FILES]))
         return verdict(Verdict.found, definitions=tuple(main[:SUGGESTIONS]))
+
+
+def _families(names: frozenset[str]) -> list[re.Pattern[str]]:
+    """Families of names the plan adds: a glob (`put_*_ne`), or a fragment (`_ne`) that an
+    introduced name ends or starts with (`get_u16_ne`): `get_f64_ne` belongs to it."""
+    out = []
+    for n in names:
+        if "*" in n and re.fullmatch(r"[\w*]+", n) and n.strip("*"):
+            out.append(re.compile(".+".join(re.escape(p) for p in n.split("*"))))
+        elif len(n) >= 2 and re.fullmatch(r"_\w+|\w+_", n) and not n.startswith("__"):
+            others = [m for m in names if m != n and len(m) > len(n)]
+            if n.startswith("_") and any(m.endswith(n) for m in others):
+                out.append(re.compile(r"\w+" + re.escape(n)))
+            elif n.endswith("_") and any(m.startswith(n) for m in others):
+                out.append(re.compile(re.escape(n) + r"\w+"))
+    return out
 
 
 # languages where one name defined twice in a file is an overload or a declaration beside
@@ -383,16 +405,24 @@ class Resolver:
 _OVERLOADING = frozenset({"java", "typescript", "c", "cpp"})
 
 
-def _competing(defs: list[Definition]) -> bool:
-    """Two or more source definitions of one qualified name that a reader must choose between:
-    in different files, or twice in one file in a language without overloading (a platform
-    branch: `if sys.platform == ...: def getchar()`)."""
+def _competing(defs: list[Definition]) -> list[Definition]:
+    """The source definitions of one qualified name that a reader must choose between (none
+    when there is no choice): in different files, or twice in one file in a language without
+    overloading (a platform branch: `if sys.platform == ...: def getchar()`)."""
+    real = [d for d in defs if d.kind not in VALUE_KINDS]
+    if real:  # `const WebSocket = require('./lib/websocket')`: an alias, not a rival
+        defs = real
     paths = {d.path for d in defs}
     if len(paths) > MAX_AMBIGUOUS_FILES:
-        return False  # a convention (`main`, `New`), not a choice
+        return []  # a convention (`main`, `New`), not a choice
     if len(paths) >= 2:
-        return True
-    return len(defs) >= 2 and defs[0].language not in _OVERLOADING and defs[0].kind != "field"
+        first: dict[str, Definition] = {}
+        for d in defs:
+            first.setdefault(d.path, d)
+        return list(first.values())
+    if len(defs) >= 2 and defs[0].language not in _OVERLOADING and defs[0].kind != "field":
+        return defs
+    return []
 
 
 def _close(a: str, b: str) -> bool:
