@@ -20,8 +20,9 @@ each, with its correction and citation) rather than being dropped.
 With an LLM configured, the LLM gets the same facts (which names exist where, which do not,
 their near names) and the ripgrep evidence, and writes questions; every citation it writes
 is checked against the index and the file (`evidence.CitationChecker`) and fixed or dropped.
-The certain mistakes found offline are always asked, the LLM's questions fill the other
-slots. Any LLM failure falls back to the offline questions.
+What the index and ripgrep established is asked as offline (it is certain); the LLM's own
+questions take one slot, about something those do not already name. Any LLM failure falls
+back to the offline questions.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ TEXT_CHECK_ROUNDS = 3
 # files whose words do not make a name real: prose, not code
 NOT_CODE_GLOBS = ("!*.md", "!*.markdown", "!*.rst", "!*.txt", "!*.adoc", "!CHANGELOG*", "!*.html")
 MAX_OPEN_QUESTIONS = 1  # at most one card restates the plan's own open spots
+LLM_SLOTS = 1  # LLM mode: cards for the LLM's own questions (the rest: established facts)
 
 # certainty of each kind: mistakes rank above any ambiguity, which ranks above open spots;
 # nearness to the cursor orders within a tier
@@ -500,7 +502,6 @@ class Ambiguities:
             more = await ctx.run([ctx.code_call(q) for q in extra], what="LLM searches")
             results += [o.value for o in more if o.ok and o.value is not None]
         offline = self.write(ctx, facts, checked)
-        mistakes = [q for q in offline if q.mistake]
         cap = ctx.settings.max_questions
         facts_text = llm_planner.resolution_facts(checked.resolutions, checked.words)
         checker = CitationChecker(ctx.job.scope_root, checked.index) if checked.index else None
@@ -525,8 +526,9 @@ class Ambiguities:
             log.info("LLM questions unavailable (%s): offline questions instead", written.error)
             return self.cards(offline, cap)
         ctx.mode = "llm"
-        groups = self.pick(mistakes, cap)
-        asked = {q.about for g in groups for q in g}
-        said = [re.compile(rf"(?<![\w.]){re.escape(a)}(?!\w)") for a in asked if a]
-        llm_cards = [c for c in written.value if not any(rx.search(c.text) for rx in said)]
-        return [self._card(g) for g in groups] + llm_cards[: max(0, cap - len(groups))]
+        # what the index and ripgrep established is asked as offline; the LLM's judgement
+        # takes LLM_SLOTS of the slots, on something those questions do not already name
+        said = [re.compile(rf"(?<![\w.]){re.escape(q.about)}(?!\w)") for q in offline if q.about]
+        fresh = [c for c in written.value if not any(rx.search(c.text) for rx in said)]
+        llm_cards = fresh[: min(LLM_SLOTS, cap)]
+        return self.cards(offline, cap - len(llm_cards)) + llm_cards
