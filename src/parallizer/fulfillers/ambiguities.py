@@ -201,10 +201,12 @@ class Ambiguities:
             checked.error = "empty index"
             return checked
         checked.index = index
+        doc = ctx.document
+        uses = sorted(  # nearest the cursor first: they get the bounded work
+            facts.uses, key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0]))
+        )
         checked.resolutions = await asyncio.to_thread(
-            lambda: Resolver(index, facts.introduced, proposed=facts.proposed).resolve_all(
-                facts.uses
-            )
+            lambda: Resolver(index, facts.introduced, proposed=facts.proposed).resolve_all(uses)
         )
         pending = self._pending(ctx, checked.resolutions)
         wrong_owner = [r for r in checked.resolutions if r.verdict is Verdict.wrong_owner]

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 NEAR_CUTOFF = 80.0  # rapidfuzz ratio at or above which a definition is a "did you mean"
 SUGGESTIONS = 3
+NEAR_BUDGET = 60  # absent names compared with the whole index per plan (the nearest first)
 SUGGEST_SPREAD = 8.0  # suggestions this far below the best match are left out
 MAX_AMBIGUOUS_FILES = 6  # a name defined in more files than this is a convention, not a choice
 TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"})
@@ -219,6 +220,7 @@ class Resolver:
         self.known = known_names(self.languages)
         self._files: FileIndex | None = None
         self._modules: frozenset[str] | None = None
+        self._near_left = NEAR_BUDGET
 
     @property
     def files(self) -> FileIndex:
@@ -354,7 +356,12 @@ class Resolver:
         return self._absent(name, verdict, (name,))
 
     def _absent(self, name: str, verdict, words: tuple[str, ...]) -> Resolution:
-        """Not defined anywhere: a wrong name if something close is, else missing."""
+        """Not defined anywhere: a wrong name if something close is, else missing. Only the
+        first NEAR_BUDGET such names (uses come nearest the cursor first) are compared with
+        every name of the index; later ones make no claim."""
+        if self._near_left <= 0:
+            return verdict(Verdict.skipped)
+        self._near_left -= 1
         index = self.index
         close = [d for d in index.folded(name) if d.name != name]
         close += [d for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)]
