@@ -40,6 +40,7 @@ from rapidfuzz import fuzz
 from ..backends.base import CodeQuery
 from ..codefacts import OUTLINE_REGEX
 from ..document import WINDOW, WINDOW_CHARS, Document, Mention, OpenSpot, read, window
+from ..document.mentions import last_part
 from ..document.words import is_common, is_keyword
 
 __all__ = ["WINDOW", "WINDOW_CHARS", "Plan", "PlannedQuery", "Term", "plan", "plan_for", "window"]
@@ -109,7 +110,7 @@ class Term:
     @property
     def name(self) -> str:
         """The name a definition of it would carry (the last part of a dotted name)."""
-        return self.text.rsplit(".", 1)[-1] if self.kind == "dotted" else self.text
+        return last_part(self.text) if self.kind == "dotted" else self.text
 
     @property
     def is_name(self) -> bool:
