@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from parallizer.document import WINDOW, WINDOW_CHARS, Document, read, window
+from parallizer.document.markdown import FAR_HEADINGS, SAFE_START_REACH
 from parallizer.document.mentions import arity
 
 
@@ -409,7 +410,10 @@ def test_a_huge_plan_is_read_only_around_the_cursor():
     assert facts.lines == w and len(w) <= WINDOW
     assert sum(len(lines[k]) + 1 for k in w) <= WINDOW_CHARS + 1
     assert all(m.line in w for m in facts.mentions) and len(facts.prose) <= len(w)
-    assert len(facts.headings) == i  # every section, from the whole plan
+    # sections from the whole plan: the window's, and the nearest far ones (as boundaries)
+    near = [s for s in facts.headings if s.start >= w.start - SAFE_START_REACH]
+    assert FAR_HEADINGS < i and FAR_HEADINGS < len(facts.headings) <= FAR_HEADINGS + len(near)
+    assert d.cursor_section.title == f"Step {i - 1}" and facts.headings[-1] == d.cursor_section
     assert f"helper_{i - 1}" in facts.introduced and "helper_0" in facts.introduced
     assert read(d) is facts  # read once per document
 

@@ -164,12 +164,23 @@ _NOT_METHOD = frozenset(
 )
 
 
+# a block without any of these words defines nothing (a quick test before reading its lines)
+_DEFINING = re.compile(
+    r"\b(?:def|class|fn|func|function|struct|enum|trait|type|interface|const|let|var|static|"
+    r"union|mod|record|object|typedef|define|module)\b|^[A-Za-z_$][\w$]*\s*[:=(]",
+    re.MULTILINE,
+)
+MAX_CODE_LINES = 20_000  # lines of the plan's code blocks read for definitions, nearest first
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
 def defined_in(block: CodeBlock) -> set[str]:
     """Names (and `Owner.name` qualified names) the block defines, line by line."""
+    if not _DEFINING.search(block.text):
+        return set()
     if block.lang in ("", "text", "txt", "plain", "plaintext"):
         files = _UNLABELLED if block.lang == "" else ()
     else:
@@ -202,12 +213,17 @@ def defined_in(block: CodeBlock) -> set[str]:
 
 def introduced_names(mentions: Iterable[Mention], blocks: Iterable[CodeBlock]) -> frozenset[str]:
     """Everything introduced: each mention's text and, for a qualified name, its last part;
-    and each definition of the plan's code blocks."""
+    and each definition of the plan's code blocks (`blocks` nearest the cursor first, up to
+    MAX_CODE_LINES lines in all)."""
     out: set[str] = set()
     for m in mentions:
         out.add(m.text)
         if m.is_name and m.name != m.text:
             out.add(m.name)
+    budget = MAX_CODE_LINES
     for block in blocks:
+        if budget <= 0:
+            break
+        budget -= len(block.lines)
         out |= defined_in(block)
     return frozenset(out)

@@ -135,7 +135,9 @@ def _read(doc: Document) -> PlanFacts:
             dict.fromkeys([*(m.text for m in mentions if m.kind == "url"), *blocks.reference_urls])
         ),
         open_decisions=tuple(spots),
-        introduced=introduced_names(intro, blocks.code),
+        introduced=introduced_names(
+            intro, sorted(blocks.code, key=lambda b: abs(b.line - doc.cursor[0]))
+        ),
         proposed=frozenset(
             part for m in proposing for part in (m.text, *(split_name(m.text) if m.is_name else ()))
         ),
