@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from parallizer.document import WINDOW, WINDOW_CHARS, Document, read, window
+from parallizer.document.markdown import FAR_HEADINGS, SAFE_START_REACH
 from parallizer.document.mentions import arity
 
 
@@ -177,19 +178,50 @@ def test_list_items_and_quotes_keep_their_plan_lines():
 def test_calls_carry_their_arity_and_dotted_names_their_owner():
     d = doc(
         """
-        Then `client.send(a, b)` and `Client.close()`; prose calls fetch_page(url, [1, 2])
+        Then `client.send(a, b)` and `new Client.Pool(x)`; prose calls fetch_page(url, [1, 2])
         and `Store.put(key, value, ...)`; `self.retry_count` and `this.state` too.
         """
     )
     got = [(m.text, m.kind, m.args, m.owner, m.name) for m in read(d).mentions]
     assert got == [
         ("client.send", "call", 2, "client", "send"),
-        ("Client.close", "call", 0, "Client", "close"),
+        ("Client.Pool", "call", 1, "Client", "Pool"),
         ("fetch_page", "call", 2, None, "fetch_page"),
         ("Store.put", "call", None, "Store", "put"),
         ("self.retry_count", "dotted", None, None, "retry_count"),
         ("this.state", "dotted", None, None, "state"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        ("HiArgs::new(a, b)", ("HiArgs::new", "call", 2, "HiArgs", "new")),
+        (
+            "Error::find_cause::<E>() -> Option<&E>",
+            ("Error::find_cause", "call", 0, "Error", "find_cause"),
+        ),
+        ("errPrefix string", ("errPrefix", "identifier", None, None, "errPrefix")),
+        (
+            "is_unique: unsafe fn(&AtomicPtr<()>) -> bool",
+            ("is_unique", "identifier", None, None, "is_unique"),
+        ),
+        ('ONE_REQUIRED = "x"', ("ONE_REQUIRED", "identifier", None, None, "ONE_REQUIRED")),
+        ("ErrPrefix() string", ("ErrPrefix", "call", 0, None, "ErrPrefix")),
+        ("pub fn warm(&self)", ("warm", "call", 1, None, "warm")),
+        (
+            "new WebsocketServer({ port: 1 })",
+            ("WebsocketServer", "call", 1, None, "WebsocketServer"),
+        ),
+        # a keyword argument, a command line, a value: not declarations
+        ("prompt=True", ("prompt=True", "code", None, None, "prompt=True")),
+        ("make run", ("make run", "code", None, None, "make run")),
+        ("timeout: 30", ("timeout: 30", "code", None, None, "timeout: 30")),
+    ],
+)
+def test_a_span_declaring_or_calling_a_name_is_that_name(span, expected):
+    [m] = read(Document(f"Use `{span}` here.")).mentions
+    assert (m.text, m.kind, m.args, m.owner, m.name) == expected
 
 
 @pytest.mark.parametrize(
@@ -245,6 +277,13 @@ def test_the_word_being_typed_at_the_cursor_is_not_a_mention():
             {"FirstOne", "SecondOne", "ThirdOne"},
         ),
         ("Add a `retry_budget()` method to `Client`.", {"retry_budget"}),
+        ("It is raised as a new\n`DeprecatedWarning` subclass.", {"DeprecatedWarning"}),
+        (
+            "Add `get_u16_ne`, `get_i16_ne`, ... `get_f64_ne` to `Buf`.",
+            {"get_u16_ne", "get_i16_ne", "get_f64_ne"},
+        ),
+        ("A new field `errPrefix string` on `Command`.", {"errPrefix"}),
+        ("We add `Error::find_cause::<E>()`.", {"Error::find_cause", "find_cause"}),
         ("We add `Client.retry_budget` (new).", {"Client.retry_budget", "retry_budget"}),
         (
             "Add a new `ResponseCache` class in `src/app/cache.py`.",
@@ -256,6 +295,8 @@ def test_the_word_being_typed_at_the_cursor_is_not_a_mention():
         ("Add jitter to the backoff in `src/net/retry.py` and `RetryPolicy`.", set()),
         ("Adding more tests is new work for `TestRunner`.", set()),
         ("In `Client.send` we add a retry loop.", set()),
+        ("`Chain` implements `Iterator` and `DoubleEndedIterator`.", set()),
+        ("The new method goes into `src/error.rs` beside `Chain`.", set()),
         ("`Client.send`, we add retries there.", set()),
         ("The `Budget` class, which we add, wraps `Pool`.", {"Budget"}),
     ],
@@ -369,7 +410,10 @@ def test_a_huge_plan_is_read_only_around_the_cursor():
     assert facts.lines == w and len(w) <= WINDOW
     assert sum(len(lines[k]) + 1 for k in w) <= WINDOW_CHARS + 1
     assert all(m.line in w for m in facts.mentions) and len(facts.prose) <= len(w)
-    assert len(facts.headings) == i  # every section, from the whole plan
+    # sections from the whole plan: the window's, and the nearest far ones (as boundaries)
+    near = [s for s in facts.headings if s.start >= w.start - SAFE_START_REACH]
+    assert FAR_HEADINGS < i and FAR_HEADINGS < len(facts.headings) <= FAR_HEADINGS + len(near)
+    assert d.cursor_section.title == f"Step {i - 1}" and facts.headings[-1] == d.cursor_section
     assert f"helper_{i - 1}" in facts.introduced and "helper_0" in facts.introduced
     assert read(d) is facts  # read once per document
 

@@ -46,6 +46,8 @@ def test_ranked_queries_by_kind_frequency_and_cursor_line():
     q = {pq.term.text: pq.query for pq in plan(d).queries}
     assert q["RetryPolicy"] == CodeQuery(pattern="RetryPolicy", mode="word", max_results=200)
     assert q["config.retry.max_attempts"].pattern == r"\b(?i:config)\.retry\.max_attempts\b"
+    rust = {pq.term.text: pq.query for pq in plan(doc("Call `HiArgs::new(a)`.")).queries}
+    assert rust["HiArgs::new"].pattern == r"\b(?i:HiArgs)::new\b"
     assert q["src/net/retry.py"].globs == ("**/src/net/retry.py",)
     assert [pq.term.text for pq in plan(d, 2).queries] == [
         "RetryPolicy",

@@ -98,7 +98,8 @@ async def _run(settings: Settings, request: FulfillRequest, serial: bool) -> Ful
         orch = Orchestrator(runtime)
         try:
             orch.select(request.fulfillers)
-            job = orch.prepare(request, serial=serial)
+            # path checks and reading the plan: blocking and CPU work, off the event loop
+            job = await asyncio.to_thread(orch.prepare, request, serial=serial)
         except BadInput as exc:
             raise fail(str(exc)) from exc
         return await orch.fulfill(request, serial=serial, job=job)

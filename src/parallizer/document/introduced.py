@@ -17,9 +17,10 @@ from .markdown import CodeBlock
 from .mentions import Found, Mention
 from .words import is_keyword
 
+# ("implements `Iterator`" conforms to something that exists; "write to `x`" changes it)
 _VERB = (
     r"(?:new|add|adds|added|adding|introduce[sd]?|introducing|create[sd]?|creating|"
-    r"define[sd]?|defining|write|writes|writing|implement(?:s|ed|ing)?)"
+    r"define[sd]?|defining)"
 )
 # words that may stand between the verb and the name: "add a small helper `x`"
 _FILLER = (
@@ -28,10 +29,16 @@ _FILLER = (
     r"method|file|type|struct|enum|trait|interface|field|constant|const|exception|error|"
     r"variable|property|attribute|package|decorator|hook|test|tests|script|command|flag|"
     r"option|setting|endpoint|route|handler|table|column|model|schema|protocol|abstract|"
-    r"base|dataclass|wrapper|subclass|alias|config|fixture|mixin)"
+    r"base|dataclass|wrapper|subclass|alias|config|fixture|mixin|mapping|map|dict|list|"
+    r"annotation|example|accessor|accessors|getter|getters|setter|setters|variant|variants|"
+    r"event|key|member|parameter|argument|keyword|pointer|callback|matching|corresponding|"
+    r"constructor|generic|static|async|unexported|exported|optional|required|default)"
 )
 # a list the verb distributes over: "add `A`, `B` and `C`"
-_LISTED = r"(?:`[^`]+`\s*(?:,\s*(?:and\s+|or\s+)?|\s+and\s+|\s+or\s+))"
+_LISTED = (
+    r"(?:`[^`]+`\s*(?:,\s*(?:and\s+|or\s+|\.\.\.\s*|…\s*)?|\s+and\s+|\s+or\s+"
+    r"|\s*(?:\.\.\.|…)\s*))"
+)
 _BEFORE = re.compile(rf"(?i)\b{_VERB}\s+(?:{_FILLER}\s+|{_LISTED})*$")
 _AFTER = re.compile(
     rf"""(?ix)(?:\(\))?\s*(?:
@@ -54,25 +61,38 @@ _PLACE = re.compile(
 )
 # a new thing placed in a file makes the file new too: "a new `Cache` class in `cache.py`"
 # (but "add retries to `x.py`" only changes a file that should exist)
+# (but "the new method goes into `error.rs`" puts something new in a file that exists)
 _NEW_IN = re.compile(
-    r"(?i)\b(?:new|create[sd]?|creating|introduce[sd]?|introducing)\b[^.;:!?]{0,80}?"
-    r"\b(?:in|into|under|as)\s+(?:(?:a|the)\s+(?:new\s+)?(?:file|module)\s+)?$"
+    rf"(?i)\b(?:add|adds|adding|create[sd]?|creating|introduce[sd]?|introducing|define[sd]?)\s+"
+    rf"(?:(?:a|an|the|one)\s+)?new\s+(?:{_FILLER}\s+)*(?:`[^`]+`\s+)?(?:{_FILLER}\s+)*"
+    rf"(?:in|into|under|as)\s+(?:(?:a|the)\s+(?:new\s+)?(?:file|module)\s+)?$"
 )
 _REACH = 160  # characters either side of a name read for its introduction
 
 
-def introduced_here(shown: str, found: list[Found]) -> list[Mention]:
-    """The names and paths of one prose line (its `shown` text and its mentions) that the
-    line introduces."""
+def _joined(lines: list[tuple[str, list[Found]]]) -> tuple[str, list[Found]]:
+    """A block's lines as one text (a sentence may wrap) and its mentions placed in it."""
+    placed: list[Found] = []
+    at = 0
+    for shown, found in lines:
+        placed += [(m, at + start, at + end) for m, start, end in found]
+        at += len(shown) + 1
+    return " ".join(shown for shown, _ in lines), placed
+
+
+def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+    """The names and paths of one block of prose (its lines' `shown` text and mentions)
+    that the block introduces."""
+    text, placed = _joined(lines)
     out = []
-    for mention, start, end in found:
+    for mention, start, end in placed:
         if not (mention.is_name or mention.kind == "path"):
             continue
         lo = max(0, start - _REACH)
         if (
-            _BEFORE.search(shown, lo, start)
-            or (_AFTER.match(shown, end, end + _REACH) and not _PLACE.search(shown, lo, start))
-            or (mention.kind == "path" and _NEW_IN.search(shown, lo, start))
+            _BEFORE.search(text, lo, start)
+            or (_AFTER.match(text, end, end + _REACH) and not _PLACE.search(text, lo, start))
+            or (mention.kind == "path" and _NEW_IN.search(text, lo, start))
         ):
             out.append(mention)
     return out
@@ -92,14 +112,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
 def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     standing in a sentence that adds, creates or replaces something, unless called existing."""
-    text = " ".join(shown for shown, _ in lines)
+    text, found = _joined(lines)
     if not _PROPOSING.search(text):
         return []
-    placed: list[tuple[Mention, int]] = []  # each mention and its start in `text`
-    at = 0
-    for shown, found in lines:
-        placed += [(m, at + start) for m, start, _ in found if m.is_name or m.kind == "path"]
-        at += len(shown) + 1
+    placed = [(m, start) for m, start, _ in found if m.is_name or m.kind == "path"]
     ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
     out, lo = [], 0
     for hi in ends:
@@ -148,12 +164,23 @@ _NOT_METHOD = frozenset(
 )
 
 
+# a block without any of these words defines nothing (a quick test before reading its lines)
+_DEFINING = re.compile(
+    r"\b(?:def|class|fn|func|function|struct|enum|trait|type|interface|const|let|var|static|"
+    r"union|mod|record|object|typedef|define|module)\b|^[A-Za-z_$][\w$]*\s*[:=(]",
+    re.MULTILINE,
+)
+MAX_CODE_LINES = 20_000  # lines of the plan's code blocks read for definitions, nearest first
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
 def defined_in(block: CodeBlock) -> set[str]:
     """Names (and `Owner.name` qualified names) the block defines, line by line."""
+    if not _DEFINING.search(block.text):
+        return set()
     if block.lang in ("", "text", "txt", "plain", "plaintext"):
         files = _UNLABELLED if block.lang == "" else ()
     else:
@@ -186,12 +213,17 @@ def defined_in(block: CodeBlock) -> set[str]:
 
 def introduced_names(mentions: Iterable[Mention], blocks: Iterable[CodeBlock]) -> frozenset[str]:
     """Everything introduced: each mention's text and, for a qualified name, its last part;
-    and each definition of the plan's code blocks."""
+    and each definition of the plan's code blocks (`blocks` nearest the cursor first, up to
+    MAX_CODE_LINES lines in all)."""
     out: set[str] = set()
     for m in mentions:
         out.add(m.text)
-        if m.is_name and "." in m.text:
+        if m.is_name and m.name != m.text:
             out.add(m.name)
+    budget = MAX_CODE_LINES
     for block in blocks:
+        if budget <= 0:
+            break
+        budget -= len(block.lines)
         out |= defined_in(block)
     return frozenset(out)

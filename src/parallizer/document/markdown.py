@@ -13,6 +13,7 @@ text of only the blocks that are read (`inline_lines`).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Literal
 
@@ -129,45 +130,45 @@ _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[-*+>]|\d{1,9}[.)])(?:\s|$)| {0,3}#)")
+FAR_HEADINGS = 1000  # headings kept on each side of the window of a plan too big to parse
 SAFE_START_REACH = 200  # lines above the window searched for a place to start parsing
 
 
-def _outline(lines: list[str]) -> tuple[list[Heading], list[CodeBlock], set[int]]:
-    """Headings, fenced code and the lines inside fences, by a line scan."""
+def _outline(lines: list[str]) -> tuple[list[Heading], list[CodeBlock]]:
+    """Headings and fenced code, by a line scan (most lines cost one character test)."""
     headings: list[Heading] = []
     code: list[CodeBlock] = []
-    inside: set[int] = set()
     fence: tuple[str, int, int, str] | None = None  # (char, length, opening line, lang)
     para = -1  # first line of the paragraph running into this line, -1 if none
     for i, line in enumerate(lines):
+        stripped = line.strip()
+        first = stripped[:1]
         if fence is not None:
-            inside.add(i)
             char, length, opened, lang = fence
-            stripped = line.strip()
             if (
-                len(line) - len(line.lstrip(" ")) <= 3
+                first == char
                 and len(stripped) >= length
                 and stripped == char * len(stripped)
+                and len(line) - len(line.lstrip(" ")) <= 3
             ):
                 body = "\n".join(lines[opened + 1 : i])
                 code.append(CodeBlock(lang, body, opened + 1, range(opened, i + 1), True))
                 fence = None
             continue
-        if m := _FENCE_OPEN.match(line):
+        if not first:
+            para = -1
+        elif first in "`~" and (m := _FENCE_OPEN.match(line)):
             run, info = m.group(1), m.group(2)
             if not (run[0] == "`" and "`" in info):
                 fence = (run[0], len(run), i, _lang(info))
-                inside.add(i)
                 para = -1
-                continue
-        if not line.strip():
-            para = -1
-            continue
-        if (m := _SETEXT.match(line)) and para >= 0:
+            elif para < 0:
+                para = i
+        elif first in "=-" and para >= 0 and (m := _SETEXT.match(line)):
             level = 1 if m.group(1)[0] == "=" else 2
             headings.append(Heading(level, " ".join(x.strip() for x in lines[para:i]), para))
             para = -1
-        elif m := _ATX.match(line):
+        elif first == "#" and (m := _ATX.match(line)):
             headings.append(Heading(len(m.group(1)), (m.group(2) or "").strip(), i))
             para = -1
         elif para < 0 and not _NOT_PARAGRAPH.match(line):
@@ -176,12 +177,18 @@ def _outline(lines: list[str]) -> tuple[list[Heading], list[CodeBlock], set[int]
         char, length, opened, lang = fence
         body = "\n".join(lines[opened + 1 :])
         code.append(CodeBlock(lang, body, opened + 1, range(opened, len(lines)), True))
-    return headings, code, inside
+    return headings, code
 
 
-def _safe_start(lines: list[str], start: int, fenced: set[int]) -> int:
+def _safe_start(lines: list[str], start: int, code: list[CodeBlock]) -> int:
     """A line at or above `start` where a Markdown block surely begins: after a blank line,
     at the margin, outside fences (within reach; else `start` itself)."""
+    starts = [c.lines.start for c in code]
+
+    def fenced(i: int) -> bool:
+        k = bisect_right(starts, i) - 1
+        return k >= 0 and i in code[k].lines
+
     for i in range(start, max(0, start - SAFE_START_REACH) - 1, -1):
         if i == 0:
             return 0
@@ -190,8 +197,8 @@ def _safe_start(lines: list[str], start: int, fenced: set[int]) -> int:
             line.strip()
             and not lines[i - 1].strip()
             and line[:1] not in (" ", "\t", ">")
-            and i not in fenced
-            and i - 1 not in fenced
+            and not fenced(i)
+            and not fenced(i - 1)
         ):
             return i
     return start
@@ -218,10 +225,13 @@ def parse_blocks(lines: list[str], region: range | None = None) -> Blocks:
         lines = [""] * front + lines[front:]
     if region is None or (region.start == 0 and region.stop >= n):
         return _parse("\n".join(lines), 0)
-    heads, code, fences = _outline(lines)
-    start = _safe_start(lines, region.start, fences)
+    heads, code = _outline(lines)
+    start = _safe_start(lines, region.start, code)
     parsed = _parse("\n".join(lines[start : region.stop]), start)
-    heads = [h for h in heads if not start <= h.line < region.stop]
+    # far headings matter only as section boundaries: the nearest ones on each side are kept
+    above = [h for h in heads if h.line < start][-FAR_HEADINGS:]
+    below = [h for h in heads if h.line >= region.stop][:FAR_HEADINGS]
+    heads = above + below
     code = [c for c in code if not start <= c.lines.start < region.stop]
     return Blocks(
         headings=tuple(sorted((*heads, *parsed.headings), key=lambda h: h.line)),

@@ -36,9 +36,33 @@ _DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
 # a word with an inner `_` or a case hump: the only bare words that may be code
 _WORD = re.compile(r"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{2}[a-z]))[A-Za-z_]\w*(?![\w(])")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
-_DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-_CALL_FULL = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\((.*)\)")
+# inside backticks a qualified name may use Rust's and C++'s `::` too: `HiArgs::new`
+_QUAL = r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*"
+_DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+")
+_CALL_FULL = re.compile(rf"({_QUAL})\((.*)\)")
+_SEP = re.compile(r"\.|::")
+_GENERIC = re.compile(r"(?:::)?<[^<>()`]*>")  # `find_cause::<E>`, `Vec<u8>`
+_GO_TYPES = (
+    r"bool|string|int|int8|int16|int32|int64|uint|uint8|uint16|uint32|uint64|uintptr|"
+    r"float32|float64|complex64|complex128|byte|rune|error|any"
+)
+# a declaration written in a span: the name is its head. `errPrefix string` (Go),
+# `is_unique: unsafe fn(...) -> bool`, `limit: int = 3`, `ONE = "x"`, `ErrPrefix() string`,
+# `find_cause() -> Option<&E>`; not `prompt=True` (a keyword argument) nor `make run`
+_DECLARED = re.compile(
+    rf"({_QUAL})(\([^()]*\))?(?:"
+    r":\s*[&*\[]?[A-Za-z_]"
+    r"|\s+=\s+\S"
+    r"|\s*->"
+    rf"|\s+(?:\*|\[\]|&|\.\.\.)*(?:{_GO_TYPES}|[A-Z]\w*|map\[|chan\b|func\b|fn\b)(?=$|[\s\[{{(,;.])"
+    r")"
+)
 _CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
+# `new Server(opts)` calls Server; `fn find_cause()`, `class Budget` name what they declare
+_EXPRESSION_HEAD = re.compile(
+    r"^(?:(?:new|await|return|yield|pub(?:\([^)]*\))?|export|async|static|def|fn|func|function|"
+    r"class|struct|enum|trait|interface|type|const|let|var|val)\s+)+(?=[A-Za-z_])"
+)
 _ELIDED = re.compile(r"\.\.\.|…")
 _NOT_DOTTED_END = frozenset({"com", "org", "net", "io", "ai", "dev", "app", "co", "edu", "gov"})
 _OPEN, _CLOSE = "([{", ")]}"
@@ -64,7 +88,7 @@ class Mention:
     def name(self) -> str:
         """The last part: what a definition of it would be called."""
         if self.kind in ("identifier", "call", "dotted"):
-            return self.text.rsplit(".", 1)[-1]
+            return last_part(self.text)
         return self.text
 
     @property
@@ -94,23 +118,34 @@ def arity(args: str) -> int | None:
 
 
 def _owner(text: str) -> str | None:
-    if "." not in text:
+    parts = _SEP.split(text)
+    if len(parts) < 2:
         return None
-    owner = text.rsplit(".", 1)[0].rsplit(".", 1)[-1]
-    return None if is_keyword(owner) else owner
+    return None if is_keyword(parts[-2]) else parts[-2]
+
+
+def split_name(text: str) -> list[str]:
+    """The parts of a qualified name: `Client.send`, `HiArgs::send` → [Client, send]."""
+    return _SEP.split(text)
+
+
+def last_part(text: str) -> str:
+    """`send` for `Client.send` and `HiArgs::send`."""
+    return _SEP.split(text)[-1]
 
 
 def _name_mention(
     text: str, line: int, coded: bool, args: int | None, call: bool
 ) -> Mention | None:
     """A name as written, or weak `code` (a keyword or a common word alone), or nothing."""
-    last = text.rsplit(".", 1)[-1]
-    if is_keyword(last) and (call or "." not in text):
+    last = last_part(text)
+    qualified = last != text
+    if is_keyword(last) and not qualified:
         # `if(x)`, `return(x)`, `self`, `None`: syntax, not names
         return Mention(text, "code", line, coded) if coded and not call else None
     if call:
         return Mention(text, "call", line, coded, args, _owner(text))
-    if "." in text:
+    if qualified:
         return Mention(text, "dotted", line, coded, None, _owner(text))
     if is_common(text):
         return Mention(text, "code", line, coded) if coded else None
@@ -145,7 +180,7 @@ def dotted_ok(text: str) -> bool:
 
 def classify_span(content: str, line: int) -> Mention | None:
     """What a backtick span holds."""
-    content = content.strip()
+    content = _EXPRESSION_HEAD.sub("", content.strip())  # `new Server(opts)` calls Server
     if len(content) < 2 or len(content) > 80:
         return None
     if _SPAN_PATH.fullmatch(content) or _FILE.fullmatch(content):
@@ -156,6 +191,15 @@ def classify_span(content: str, line: int) -> Mention | None:
         return _name_mention(content, line, True, None, call=False)
     if content.endswith("/") or not any(c.isalnum() for c in content):
         return None  # a directory or punctuation: nothing to grep for
+    bare = _GENERIC.sub("", content)
+    if m := (_CALL_FULL.fullmatch(bare) or _DECLARED.match(bare)):
+        args = m.group(2)
+        if args is not None and not args.startswith("("):
+            args = f"({args})"  # _CALL_FULL's group holds the inside only
+        n = arity(args[1:-1]) if args is not None else None
+        found = _name_mention(m.group(1), line, True, n, call=args is not None)
+        if found is not None and found.kind != "code":
+            return found
     return Mention(content, "code", line, True)
 
 

@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .introduced import introduced_here, introduced_names, proposed_in
+from .introduced import introduced_in, introduced_names, proposed_in
 from .markdown import CodeBlock, ProseLine, inline_lines
-from .mentions import Found, Mention, line_mentions
+from .mentions import Found, Mention, line_mentions, split_name
 from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot, block_spots
 from .words import STOP_WORDS
@@ -120,9 +120,9 @@ def _read(doc: Document) -> PlanFacts:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
             mentions += [m for m, _, _ in found]
-            intro += introduced_here(pl.shown, found)
             rests.append((pl, rest))
             shown.append((pl.shown, found))
+        intro += introduced_in(shown)
         proposing += proposed_in(shown)
     mentions += _phrases(rests)
     mentions.sort(key=lambda m: m.line)  # stable: in line order as found
@@ -135,9 +135,11 @@ def _read(doc: Document) -> PlanFacts:
             dict.fromkeys([*(m.text for m in mentions if m.kind == "url"), *blocks.reference_urls])
         ),
         open_decisions=tuple(spots),
-        introduced=introduced_names(intro, blocks.code),
+        introduced=introduced_names(
+            intro, sorted(blocks.code, key=lambda b: abs(b.line - doc.cursor[0]))
+        ),
         proposed=frozenset(
-            part for m in proposing for part in (m.text, *(m.text.split(".") if m.is_name else ()))
+            part for m in proposing for part in (m.text, *(split_name(m.text) if m.is_name else ()))
         ),
         code_blocks=blocks.code,
     )

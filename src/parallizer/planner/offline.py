@@ -40,6 +40,7 @@ from rapidfuzz import fuzz
 from ..backends.base import CodeQuery
 from ..codefacts import OUTLINE_REGEX
 from ..document import WINDOW, WINDOW_CHARS, Document, Mention, OpenSpot, read, window
+from ..document.mentions import last_part
 from ..document.words import is_common, is_keyword
 
 __all__ = ["WINDOW", "WINDOW_CHARS", "Plan", "PlannedQuery", "Term", "plan", "plan_for", "window"]
@@ -109,7 +110,7 @@ class Term:
     @property
     def name(self) -> str:
         """The name a definition of it would carry (the last part of a dotted name)."""
-        return self.text.rsplit(".", 1)[-1] if self.kind == "dotted" else self.text
+        return last_part(self.text) if self.kind == "dotted" else self.text
 
     @property
     def is_name(self) -> bool:
@@ -154,7 +155,8 @@ def mentions(doc: Document) -> list[Weighted]:
         kind: Kind
         if m.kind == "url" or (m.kind == "code" and is_keyword(m.text)):
             continue
-        kind = "dotted" if m.kind == "call" and "." in m.text else m.kind  # type: ignore[assignment]
+        qualified = m.kind == "call" and last_part(m.text) != m.text
+        kind = "dotted" if qualified else m.kind  # type: ignore[assignment]
         if m.line not in near:
             near[m.line] = doc.proximity(m.line) * _line_factor(m.line, cur)
         w = KIND_WEIGHT[kind] * (CODE_SPAN_FACTOR if m.coded else 1.0) * near[m.line]
@@ -328,8 +330,8 @@ def query_for(term: Term, exclude: str | None = None) -> CodeQuery:
             globs=skip,
         )
     if term.kind == "dotted":
-        head, *rest = term.text.split(".")
-        pattern = rf"\b(?i:{re.escape(head)})" + "".join(rf"\.{re.escape(p)}" for p in rest)
+        head, *rest = re.split(r"(\.|::)", term.text)  # separators kept: Client.send, A::new
+        pattern = rf"\b(?i:{re.escape(head)})" + "".join(re.escape(p) for p in rest)
         return CodeQuery(
             pattern=pattern + r"\b",
             mode="regex",
