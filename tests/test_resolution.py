@@ -108,6 +108,8 @@ async def test_introduced_standard_and_text_only_names_are_never_missing(polyglo
         "Read `retry_budget` from the settings. `HiArgs::new` builds them.\n"
         "```python\nclass TokenPool:\n    pass\n```\n"
         "The `TokenPool` is shared.\n"
+        "Keywords and common words are never asked about: `self`, `return`, `None`, `data`, "
+        "`head`, `this`, `fn`.\n"
     )
     cards = await questions(polyglot, plan)
     assert cards == []

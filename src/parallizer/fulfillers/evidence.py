@@ -108,7 +108,7 @@ _CODE_CALL = re.compile(
 _BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
 _SPAN_HEAD = re.compile(r"[\w$@./:-]+")
 _ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+|^\s*#")
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\d])|;\s+")
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,8 @@ def _span_name(span: str) -> str:
 
 
 def proposed_names(doc: Document) -> frozenset[str]:
-    """Every code name in a sentence that adds or creates something ("add a `deprecated`
-    keyword to `Parameter.__init__`"), except those it calls existing. Weaker than the
+    """Every code name after a word that adds or creates something in its sentence ("add a
+    `deprecated` keyword to `Parameter.__init__`"), except those it calls existing. Weaker than the
     reader's `introduced`: such a name is not missing when nothing like it exists, but a
     near existing name still makes it a misspelling."""
     proposed: set[str] = set()
@@ -147,8 +147,9 @@ def proposed_names(doc: Document) -> frozenset[str]:
             if _INTRO_WORD.search(sentence) is None:
                 continue
             for m in re.finditer(r"`([^`]+)`", sentence):
-                if _EXISTING.search(sentence[: m.start()][-40:]):
-                    continue
+                before = sentence[: m.start()]
+                if not _INTRO_WORD.search(before) or _EXISTING.search(before[-40:]):
+                    continue  # the sentence adds something, but not before this name
                 name = _span_name(m.group(1))
                 proposed.add(name)
                 if "/" not in name:
