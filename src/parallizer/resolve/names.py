@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import keyword
 import re
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import codefacts
 from ..index import fold as _fold
@@ -198,6 +200,20 @@ def _is_type(index: CodeIndex, name: str) -> list[Definition]:
     return [d for d in index.lookup(name) if d.kind in TYPE_KINDS]
 
 
+_FILE_INDEXES: weakref.WeakKeyDictionary[Any, FileIndex] = weakref.WeakKeyDictionary()
+_FILE_INDEXES_LOCK = threading.Lock()
+
+
+def file_index(index: CodeIndex) -> FileIndex:
+    """The file list of an index snapshot, indexed once per snapshot (snapshots are shared by
+    every request until the tree changes)."""
+    with _FILE_INDEXES_LOCK:
+        found = _FILE_INDEXES.get(index)
+        if found is None:
+            found = _FILE_INDEXES[index] = FileIndex(index.files())
+        return found
+
+
 class Resolver:
     """Resolution of many uses against one index snapshot (the known names and the file list
     are worked out once).
@@ -219,13 +235,12 @@ class Resolver:
         self.languages = list(languages) if languages is not None else tree_languages(index)
         self.known = known_names(self.languages)
         self._files: FileIndex | None = None
-        self._modules: frozenset[str] | None = None
         self._near_left = NEAR_BUDGET
 
     @property
     def files(self) -> FileIndex:
         if self._files is None:
-            self._files = FileIndex(self.index.files())
+            self._files = file_index(self.index)
         return self._files
 
     # --- entry points -----------------------------------------------------------------------
@@ -283,11 +298,7 @@ class Resolver:
 
     def _is_module(self, name: str) -> bool:
         """A file or directory of the tree is called `name` (`_termui_impl`, `utils`)."""
-        if self._modules is None:
-            self._modules = frozenset(
-                part.rsplit(".", 1)[0] for f in self.index.files() for part in f.split("/")
-            )
-        return name in self._modules
+        return name in self.files.stems
 
     def _is_introduced(self, text: str) -> bool:
         return (
@@ -373,7 +384,7 @@ class Resolver:
         return verdict(Verdict.missing, needs_text=words)
 
     def _found(self, use: UseLike, defs: list[Definition], verdict) -> Resolution:
-        main = source_first(defs)
+        main = sorted(source_first(defs), key=lambda d: d.kind in VALUE_KINDS)  # aliases last
         if use.args is not None:
             callables = [d for d in main if d.kind in CALLABLE_KINDS and d.params is not None]
             if callables and len(callables) == len([d for d in main if d.kind in CALLABLE_KINDS]):

@@ -21,11 +21,16 @@ class FileIndex:
     def __init__(self, files: Iterable[str]) -> None:
         self.by_base: dict[str, list[str]] = {}
         self.dirs: set[str] = set()
+        self.stems: set[str] = set()
+        """Every file's name without its suffix, and every directory's name: what a module
+        may be called (`_termui_impl`, `utils`)."""
         for f in files:
             head, _, base = f.rpartition("/")
             self.by_base.setdefault(base, []).append(f)
+            self.stems.add(base.rsplit(".", 1)[0])
             while head and head not in self.dirs:
                 self.dirs.add(head)
+                self.stems.add(head.rpartition("/")[2])
                 head = head.rpartition("/")[0]
 
     def exists(self, path: str) -> bool:
