@@ -126,7 +126,7 @@ class IndexStore:
         (waits); later calls return the current snapshot at once and, when it was last
         checked over `refresh_after` seconds ago, bring it up to date in the background.
         `fresh=True` waits for an update that starts after the call. Raises `BackendError`
-        when the root cannot be listed."""
+        when the root cannot be listed (or the build failed)."""
         if self._closed:
             raise BackendError("unavailable", "the index store is closed")
         scope = self._scope(root)
@@ -189,7 +189,13 @@ class IndexStore:
         await asyncio.wait({task})
         if task.cancelled():
             raise BackendError("cancelled", "the index build was cancelled")
-        return task.result()
+        exc = task.exception()
+        if exc is None:
+            return task.result()
+        if isinstance(exc, BackendError):
+            raise exc
+        # a bug must reach the caller as a failed index, not as a crash of its request
+        raise BackendError("index_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
 
     def _evict(self, keep: _Scope) -> None:
         def total() -> int:
