@@ -266,17 +266,14 @@ async def test_dotted_names_introduced_names_and_a_missing_dotted_member(shop):
     """
     res = await fulfill(shop, plan, only=["ambiguities"])
     by_header = {c.header: c for c in res.cards}
-    # `Checkout` is written like a class, but nothing defines or mentions it (and the plan
-    # does not add it); `add_item` exists, so the method itself makes no question.
+    # `Checkout` is written like a class nothing defines, but its sentence adds something
+    # (the reader's `proposed`): not missing. `add_item` exists: the method makes no question.
     # `CartSummary` and `PriceRules` are introduced: never missing.
     # `Cart` is a class without `add_items`; its `add_item` is the near member.
     assert set(by_header) == {
         "`Cart.add_items`: did you mean `Cart.add_item`?",
-        "Nothing defines `Checkout`",
         "Open question in the plan",
     }
-    # cited where the plan uses it nearest the cursor
-    assert by_header["Nothing defines `Checkout`"].metadata.citations == ["plan.md:4"]
     member = by_header["`Cart.add_items`: did you mean `Cart.add_item`?"]
     assert member.metadata.citations == ["plan.md:3", "src/shop/cart.py:10"]
     question = by_header["Open question in the plan"]

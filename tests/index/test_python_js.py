@@ -68,6 +68,9 @@ async def test_python_lookups(tmp_path: Path, store: IndexStore) -> None:
     assert all(d.name != "Client" or s < near[0][1] for d, s in near)
     assert index.near("Client") == [] or all(d.name != "Client" for d, _ in index.near("Client"))
     assert index.near("zzzzqqq") == []
+    # names only vendored (or generated) files define are no near names of the tree's own
+    assert index.near("with_metaclas") == [] and index.near("Envelop") == []
+    assert index.lookup("with_metaclass")  # they are still definitions
     assert {d.qualname for d in index.members("Client")} == {
         "Client.base_url", "Client.__init__", "Client.send", "Client.from_env",
         "Client.parse", "Client.aclose", "Client.Limits",

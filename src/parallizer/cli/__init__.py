@@ -34,7 +34,7 @@ def fail(message: str) -> CliError:
 
 
 def _register() -> None:
-    from . import bench, emulate, evaluate, fulfill, serve  # noqa: F401  (each module adds its command to `app`)
+    from . import bench, emulate, evaluate, fulfill, index, serve  # noqa: F401  (each module adds its command to `app`)
 
 
 def main(argv: list[str] | None = None) -> None:

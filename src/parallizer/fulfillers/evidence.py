@@ -12,7 +12,7 @@ from typing import Any
 from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext
-from ..document import CodeBlock, Document, read
+from ..document import CodeBlock, read
 from ..document.mentions import arity
 from ..fanout import Outcome
 from ..planner import OpenSpot, Plan, PlannedQuery, plan_for
@@ -94,11 +94,6 @@ def one_line(text: str, limit: int = 90) -> str:
 
 # --- the plan's facts for name resolution ---------------------------------------------------
 
-_INTRO_WORD = re.compile(
-    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating|"
-    r"replace[sd]?|replacing)\b"
-)
-_EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
 _QUALIFIER = re.compile(r"::|\.")
 _LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
 _TURBOFISH = re.compile(r"::<[^()]*?>")
@@ -106,9 +101,6 @@ _CODE_CALL = re.compile(
     r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
 )
 _BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
-_SPAN_HEAD = re.compile(r"[\w$@./:-]+")
-_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+|^\s*#")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\d])|;\s+")
 
 
 @dataclass(frozen=True)
@@ -118,43 +110,8 @@ class NameFacts:
     introduced: frozenset[str]
     open_spots: tuple[OpenSpot, ...]
     proposed: frozenset[str] = frozenset()
-    """Names in sentences that add or create something (weaker than `introduced`)."""
-
-
-def _span_name(span: str) -> str:
-    """The name a code span stands for: `errPrefix string` → errPrefix, `f(a)` → f."""
-    m = _SPAN_HEAD.match(span.strip())
-    return m.group(0).rstrip(".:") if m else span.strip()
-
-
-def proposed_names(doc: Document) -> frozenset[str]:
-    """Every code name after a word that adds or creates something in its sentence ("add a
-    `deprecated` keyword to `Parameter.__init__`"), except those it calls existing. Weaker than the
-    reader's `introduced`: such a name is not missing when nothing like it exists, but a
-    near existing name still makes it a misspelling."""
-    proposed: set[str] = set()
-    blocks: list[list[str]] = [[]]
-    for i, line in enumerate(doc.lines):
-        if i in doc.fenced or not line.strip() or _ITEM.match(line):
-            blocks.append([])
-        if i not in doc.fenced and line.strip():
-            blocks[-1].append(line.strip())
-    for block in blocks:
-        text = " ".join(block)
-        if "`" not in text:
-            continue
-        for sentence in _SENTENCE.split(text):
-            if _INTRO_WORD.search(sentence) is None:
-                continue
-            for m in re.finditer(r"`([^`]+)`", sentence):
-                before = sentence[: m.start()]
-                if not _INTRO_WORD.search(before) or _EXISTING.search(before[-40:]):
-                    continue  # the sentence adds something, but not before this name
-                name = _span_name(m.group(1))
-                proposed.add(name)
-                if "/" not in name:
-                    proposed.update(p for p in re.split(r"::|\.", name) if p)
-    return frozenset(proposed)
+    """Names in sentences that add or create something (the reader's `proposed`: weaker
+    than `introduced`)."""
 
 
 def code_use(text: str, line: int, coded: bool = True) -> Any | None:
@@ -216,7 +173,7 @@ def plan_facts(ctx: FulfillerContext) -> NameFacts:
             uses.append(use)
     for block in facts.code_blocks:
         uses += block_uses(block)
-    return NameFacts(tuple(uses), facts.introduced, planned(ctx).open_spots, proposed_names(doc))
+    return NameFacts(tuple(uses), facts.introduced, planned(ctx).open_spots, facts.proposed)
 
 
 # --- reading lines of the tree, off the event loop ------------------------------------------

@@ -21,6 +21,7 @@ cost a full collection nothing (as many `Definition` objects made one take secon
 the loop blocked); `Definition`s are made per lookup."""
 
 _ROLES = {r.value: r for r in Role}
+_NOT_OWN = frozenset((Role.vendored.value, Role.generated.value))
 
 
 def make_definition(row: Row) -> Definition:
@@ -116,8 +117,11 @@ class CodeIndex:
         self._by_qual = _slots(by_qual, order)
         self._by_fold = _slots(by_fold, order)
         self._by_owner = _slots(by_owner, place)
-        # distinct names, lower-cased and by length, for `near`
-        names = sorted(self._by_name, key=len)
+        # distinct names of the tree's own code (not vendored or generated: in a tree with
+        # its dependencies inside, those are most names, and no plan means them), lower-cased
+        # and by length, for `near`
+        own = {r[0] for r in rows if r[7] not in _NOT_OWN} or set(self._by_name)
+        names = sorted(own, key=len)
         self._near_names = names
         self._near_keys = [n.lower() for n in names]
         self._near_lens = [len(n) for n in names]
@@ -173,8 +177,9 @@ class CodeIndex:
     def near(self, name: str, limit: int = 5, cutoff: float = 80) -> list[tuple[Definition, float]]:
         """Names like `name` by edit distance (rapidfuzz `ratio`, case-insensitive), best
         first: one entry per distinct name (its first definition in lookup order; `lookup`
-        gives the others). The name itself is not in the answer. Only names whose length
-        can reach `cutoff` are scored, so a call costs a slice of the names."""
+        gives the others). The name itself is not in the answer. Names only vendored or
+        generated files define are left out (unless the tree has no others). Only names
+        whose length can reach `cutoff` are scored, so a call costs a slice of them."""
         if not name or not self._near_names or limit < 1:
             return []
         n = len(name)
@@ -218,7 +223,7 @@ class CodeIndex:
             "parsed_files": b.parsed_files,
             "reparsed": b.reparsed,
             "definitions": len(self._rows),
-            "names": len(self._near_names),
+            "names": len(self._by_name),
             "languages": dict(sorted(self._langs.items())),
             "roles": dict(sorted(self._roles.items())),
             "skipped": dict(sorted(b.skipped.items())),

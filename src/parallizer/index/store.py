@@ -33,6 +33,7 @@ from typing import Protocol
 
 from ..errors import BackendError
 from .code_index import BuildStats, CodeIndex, Row
+from .extract import PARSE_SECONDS
 from .files import language_of, role_of
 from .model import ROLE_RANK, Role
 from .worker import Parsed, parse_batch
@@ -100,6 +101,7 @@ class IndexStore:
         max_definitions: int = 3_000_000,
         refresh_after: float = 2.0,
         max_builds: int = 2,
+        parse_seconds: float = PARSE_SECONDS,
     ) -> None:
         self._list = list_files or _default_lister()
         self.workers = max(0, workers)
@@ -109,6 +111,7 @@ class IndexStore:
         self.max_scopes = max_scopes
         self.max_definitions = max_definitions
         self.refresh_after = refresh_after
+        self.parse_seconds = parse_seconds
         self._builds = asyncio.Semaphore(max(1, max_builds))
         self._scopes: OrderedDict[str, _Scope] = OrderedDict()
         self._tasks: set[asyncio.Task[CodeIndex]] = set()
@@ -123,7 +126,7 @@ class IndexStore:
         (waits); later calls return the current snapshot at once and, when it was last
         checked over `refresh_after` seconds ago, bring it up to date in the background.
         `fresh=True` waits for an update that starts after the call. Raises `BackendError`
-        when the root cannot be listed."""
+        when the root cannot be listed (or the build failed)."""
         if self._closed:
             raise BackendError("unavailable", "the index store is closed")
         scope = self._scope(root)
@@ -186,7 +189,13 @@ class IndexStore:
         await asyncio.wait({task})
         if task.cancelled():
             raise BackendError("cancelled", "the index build was cancelled")
-        return task.result()
+        exc = task.exception()
+        if exc is None:
+            return task.result()
+        if isinstance(exc, BackendError):
+            raise exc
+        # a bug must reach the caller as a failed index, not as a crash of its request
+        raise BackendError("index_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
 
     def _evict(self, keep: _Scope) -> None:
         def total() -> int:
@@ -280,7 +289,11 @@ class IndexStore:
         largest = max(i[3] for i in items)
         if self.workers == 0 or (total <= SMALL_BATCH_BYTES and largest <= SMALL_FILE_BYTES):
             pairs = [(p, lang) for p, lang, _, _ in items]
-            take(await asyncio.to_thread(parse_batch, str(root), pairs, self.max_file_bytes))
+            take(
+                await asyncio.to_thread(
+                    parse_batch, str(root), pairs, self.max_file_bytes, self.parse_seconds
+                )
+            )
             return out, 0
 
         batches: list[list[tuple[str, str]]] = []
@@ -296,7 +309,7 @@ class IndexStore:
             batches.append(batch)
 
         queue = iter(batches)
-        left = 0
+        left = submitted = 0
         running: dict[asyncio.Task[list[Parsed]], list[tuple[str, str]]] = {}
         async with Workers(min(self.workers, len(batches))) as workers:
             try:
@@ -305,11 +318,13 @@ class IndexStore:
                         nxt = next(queue, None)
                         if nxt is None:
                             break
-                        if time.perf_counter() > deadline:
+                        if submitted >= workers.n and time.perf_counter() > deadline:
                             left += len(nxt) + sum(len(b) for b in queue)
                             break
-                        task = asyncio.create_task(workers.run(str(root), nxt, self.max_file_bytes))
+                        job = (str(root), nxt, self.max_file_bytes, self.parse_seconds)
+                        task = asyncio.create_task(workers.run(job))
                         running[task] = nxt
+                        submitted += 1  # the first round goes out whatever the time: progress
                     if not running:
                         break
                     done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)

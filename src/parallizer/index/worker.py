@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .extract import RawDef, extract
+from .extract import PARSE_SECONDS, RawDef, extract
 from .files import generated_header, grammar_of
 
 BINARY_PROBE = 8192
@@ -32,7 +32,9 @@ class Parsed:
     error: str | None = None
 
 
-def parse_file(root: str, path: str, language: str, max_bytes: int) -> Parsed:
+def parse_file(
+    root: str, path: str, language: str, max_bytes: int, seconds: float = PARSE_SECONDS
+) -> Parsed:
     try:
         with open(os.path.join(root, path), "rb") as fh:
             data = fh.read(max_bytes + 1)
@@ -42,19 +44,21 @@ def parse_file(root: str, path: str, language: str, max_bytes: int) -> Parsed:
         return Parsed(path, "too_big", language, error=f"over {max_bytes} bytes, not parsed")
     if b"\x00" in data[:BINARY_PROBE]:
         return Parsed(path, "binary", language, error="binary file, not parsed")
-    defs, language, error = extract(data, language, grammar_of(path, language))
+    defs, language, error = extract(data, language, grammar_of(path, language), seconds)
     return Parsed(path, "ok", language, generated_header(data), tuple(defs), error)
 
 
-def parse_batch(root: str, batch: list[tuple[str, str]], max_bytes: int) -> list[Parsed]:
+def parse_batch(
+    root: str, batch: list[tuple[str, str]], max_bytes: int, seconds: float = PARSE_SECONDS
+) -> list[Parsed]:
     """Parse (path, language) pairs under `root`; one `Parsed` per pair, never raises."""
-    return [parse_file(root, path, language, max_bytes) for path, language in batch]
+    return [parse_file(root, path, language, max_bytes, seconds) for path, language in batch]
 
 
 # --- the worker process: `python -m parallizer.index.worker` ----------------------------
-# Frames on stdin and stdout: a 4-byte big-endian length, then a pickle. In: (root, batch,
-# max_bytes); out: list[Parsed]. EOF on stdin ends the process. Only the store that
-# started the process writes to it, so unpickling its frames is safe.
+# Frames on stdin and stdout: a 4-byte big-endian length, then a pickle; out: list[Parsed]. EOF on stdin ends the process. Only the store that
+# started the process writes to it, so unpickling its frames is safe. In: (root, batch,
+# max_bytes, seconds per file).
 
 _LEN = struct.Struct(">I")
 
@@ -74,8 +78,8 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         body = _read_exactly(stdin, _LEN.unpack(head)[0])
         if body is None:
             return
-        root, batch, max_bytes = pickle.loads(body)
-        answer = pickle.dumps(parse_batch(root, batch, max_bytes), pickle.HIGHEST_PROTOCOL)
+        root, batch, max_bytes, seconds = pickle.loads(body)
+        answer = pickle.dumps(parse_batch(root, batch, max_bytes, seconds), pickle.HIGHEST_PROTOCOL)
         stdout.write(_LEN.pack(len(answer)) + answer)
         stdout.flush()
 

@@ -25,11 +25,11 @@ class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
 
-    async def run(self, root: str, batch: list[tuple[str, str]], max_bytes: int) -> list[Parsed]:
+    async def run(self, job: tuple[str, list[tuple[str, str]], int, float]) -> list[Parsed]:
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None
         try:
-            stdin.write(frame((root, batch, max_bytes)))
+            stdin.write(frame(job))
             await stdin.drain()
             head = await stdout.readexactly(_LEN.size)
             body = await stdout.readexactly(_LEN.unpack(head)[0])
@@ -84,10 +84,11 @@ class Workers:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def run(self, root: str, batch: list[tuple[str, str]], max_bytes: int) -> list[Parsed]:
+    async def run(self, job: tuple[str, list[tuple[str, str]], int, float]) -> list[Parsed]:
+        """Parse one batch: (root, [(path, language)], max bytes, seconds per file)."""
         worker = await self._idle.get()
         try:
-            result = await worker.run(root, batch, max_bytes)
+            result = await worker.run(job)
         except WorkerDied:
             await worker.close(kill=True)
             self._idle.put_nowait(await self._spawn())  # a fresh one for the next batch

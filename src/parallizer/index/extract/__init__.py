@@ -7,11 +7,13 @@ the parse. A syntax error leaves a partial tree: whatever parsed is still extrac
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 
 from tree_sitter import Node, Parser
 
+from . import base
 from .base import NOT_CALLABLE, RawDef, Sink
 
 Extractor = Callable[[Node, Sink], None]
@@ -43,17 +45,41 @@ def parser(grammar: str) -> Parser:
     return get_parser(grammar)  # type: ignore[arg-type]
 
 
-def extract(source: bytes, language: str, grammar: str) -> tuple[list[RawDef], str, str | None]:
-    """(definitions, language, error) of one file. Never raises: a syntax error or a failing
-    walk gives what was found up to there and a one-line error."""
+PARSE_SECONDS = 2.0
+"""Parse time allowed per file. Some grammars are slow on odd input (tree-sitter-python
+takes a second for a function followed by two thousand comment lines): past the limit the
+parser is told the file ends there, and what it read is extracted."""
+CHUNK = 16384
+
+
+def extract(
+    source: bytes, language: str, grammar: str, seconds: float = PARSE_SECONDS
+) -> tuple[list[RawDef], str, str | None]:
+    """(definitions, language, error) of one file. Never raises: a syntax error, a parse
+    that runs out of time or a failing walk give what was found up to there and a one-line
+    error."""
     sink = Sink()
     error: str | None = None
+    end = time.perf_counter() + seconds
+    stopped = False
+
+    def read(offset: int, _point: object) -> bytes:
+        nonlocal stopped
+        if time.perf_counter() > end:
+            stopped = True
+            return b""
+        return source[offset : offset + CHUNK]
+
     try:
-        tree = parser(grammar).parse(source)
+        tree = parser(grammar).parse(read)
         root = tree.root_node
-        if root.has_error:
+        if stopped:
+            line = root.end_point[0] + 1
+            error = f"parse stopped after {seconds:g}s at line {line} (partial result)"
+        elif root.has_error:
             error = "syntax error (partial result)"
-        _extractor(language)(root, sink)
+        with base.source(source):
+            _extractor(language)(root, sink)
     except RecursionError:
         error = "nested too deeply (partial result)"
     except Exception as exc:  # a walk that trips on an odd tree must not lose the file
@@ -61,4 +87,4 @@ def extract(source: bytes, language: str, grammar: str) -> tuple[list[RawDef], s
     return sink.defs, sink.language or language, error
 
 
-__all__ = ["NOT_CALLABLE", "RawDef", "extract", "parser"]
+__all__ = ["NOT_CALLABLE", "PARSE_SECONDS", "RawDef", "extract", "parser"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tree_sitter import Node
 
 RawDef = tuple[str, str, str | None, str, int, int, int]
@@ -11,10 +15,26 @@ max -1: unbounded. Plain tuples: they cross a process boundary by pickle."""
 NOT_CALLABLE = (-1, -1)
 
 
+_current = threading.local()
+"""The source being extracted in this thread. A tree parsed from a read callback (so a
+parse can be cut short) holds no text, and asking it for a node's text re-reads the file
+through the callback: the extractors slice the source instead."""
+
+
+@contextmanager
+def source(data: bytes) -> Iterator[None]:
+    previous = getattr(_current, "data", None)
+    _current.data = data
+    try:
+        yield
+    finally:
+        _current.data = previous
+
+
 def text(node: Node | None) -> str:
     if node is None:
         return ""
-    return (node.text or b"").decode("utf-8", errors="replace")
+    return _current.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
 
 class Sink:
