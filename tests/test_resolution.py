@@ -122,3 +122,13 @@ async def test_two_source_definitions_are_ambiguous_tests_and_stubs_are_not(poly
     assert card.metadata.citations == ["plan.md:3", "src/app/config.py:1", "src/legacy/config.py:2"]
     # a method on two classes is two names, not an ambiguity
     assert await questions(polyglot, "# Plan\n\nCall `AsyncClient.send`.\n") == []
+
+
+async def test_a_plan_of_many_long_invented_names_gets_a_bounded_answer(polyglot: Path):
+    """Thousands of backticked names nothing defines, some very long: one bounded text check
+    (its pattern within a query's limit), claims only about the names it covered."""
+    names = [f"`Zq{i}{'x' * (i % 150)}Name`" for i in range(3000)]
+    plan = "# Plan\n\n" + "\n".join(" ".join(names[i : i + 20]) for i in range(0, 3000, 20))
+    cards = await questions(polyglot, plan)
+    assert 1 <= len(cards) <= 3
+    assert_citations_resolve(cards, polyglot)

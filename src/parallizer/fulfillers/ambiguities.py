@@ -56,6 +56,7 @@ MAX_TEXT_CHECKS = 24  # names the index lacks, nearest the cursor first, confirm
 TEXT_CHECK_RESULTS = 2000
 TEXT_CHECK_PER_FILE = 50
 TEXT_CHECK_ROUNDS = 3
+TEXT_CHECK_CHARS = 900  # the alternation of escaped words in one rg pattern (a query holds 1000)
 # files whose words do not make a name real: prose, not code
 NOT_CODE_GLOBS = ("!*.md", "!*.markdown", "!*.rst", "!*.txt", "!*.adoc", "!CHANGELOG*", "!*.html")
 MAX_OPEN_QUESTIONS = 1  # at most one card restates the plan's own open spots
@@ -258,7 +259,14 @@ class Ambiguities:
         doc = ctx.document
         todo = [r for r in resolutions if r.needs_text]
         todo.sort(key=lambda r: -max(doc.proximity(i) for i in r.lines))
-        return list(dict.fromkeys(w for r in todo for w in r.needs_text))[:MAX_TEXT_CHECKS]
+        words: list[str] = []
+        size = 0
+        for w in dict.fromkeys(w for r in todo for w in r.needs_text):
+            size += len(re.escape(w)) + 1
+            if len(words) >= MAX_TEXT_CHECKS or size > TEXT_CHECK_CHARS:
+                break  # the rest is not checked, so no claim is made about it
+            words.append(w)
+        return words
 
     @staticmethod
     def _words_query(names: Sequence[str], exclude: str | None) -> CodeQuery:
