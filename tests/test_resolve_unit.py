@@ -116,3 +116,17 @@ def test_owner_written_like_a_type_is_resolved_too():
     uses = [NameUse.of("HelpFormater.write_dl", 4)]
     rs = {r.text: r.verdict.value for r in resolver().resolve_all(uses)}
     assert rs == {"HelpFormater.write_dl": "missing", "HelpFormater": "missing"}
+
+
+def test_a_missing_name_points_at_what_it_may_build_on():
+    r = resolver().resolve(NameUse.of("RetryTransport"))
+    assert r.verdict is Verdict.missing
+    assert [x.citation for x in r.suggestions] == []  # no source `Transport`
+    r = resolver().resolve(NameUse.of("ConnectionPoolHttpTransport"))
+    assert r.verdict is Verdict.missing
+    assert [x.qualname for x in r.suggestions] == ["HttpTransport"]
+
+
+def test_a_missing_package_file_suggests_its_module_twin():
+    r = resolver().resolve(NameUse.of("src/client/__init__.py", kind="path"))
+    assert r.verdict is Verdict.missing_path and r.near_paths[0] == "src/client.py"

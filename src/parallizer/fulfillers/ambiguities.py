@@ -142,8 +142,8 @@ def _how(cue: str) -> str:
     return "many" if word in ("some", "several", "lots of", "a lot") else word
 
 
-def _or_list(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+def _or_list(items: Sequence[str], word: str = "or") -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
 def _params(p: tuple[int, int | None] | None) -> str:
@@ -155,6 +155,15 @@ def _params(p: tuple[int, int | None] | None) -> str:
     if lo == hi:
         return f"{lo} argument{'s' * (lo != 1)}"
     return f"{lo} to {hi} arguments"
+
+
+def _takes(defs: Sequence[Definition]) -> str:
+    """"`f` (`a.py:3`) takes 1 argument", each definition with its own count (the same
+    count said once)."""
+    if len({d.params for d in defs}) == 1:
+        who = _or_list([f"{d.kind} `{d.qualname}` (`{d.citation}`)" for d in defs], "and")
+        return f"{who} take{'s' * (len(defs) == 1)} {_params(defs[0].params)}"
+    return ", ".join(f"`{d.qualname}` (`{d.citation}`) takes {_params(d.params)}" for d in defs)
 
 
 def _def_label(d: Definition) -> str:
@@ -386,13 +395,13 @@ class Ambiguities:
         elif v is Verdict.arity:
             d = r.definitions[0]
             n = r.args or 0
+            takes = _takes(r.definitions)
             header = f"`{r.name}` takes {_params(d.params)}, the plan passes {n}"
             text = (
                 f"The plan calls `{t}` with {n} argument{'s' * (n != 1)} (`{plan}`), but "
-                f"{_def_label(d)} takes {_params(d.params)}. Which is right: a new "
-                "signature, or a different call?"
+                f"{takes}. Which is right: a new signature, or a different call?"
             )
-            item = f"`{t}` (`{plan}`): {n} given, `{d.qualname}` (`{d.citation}`) takes {_params(d.params)}"
+            item = f"`{t}` (`{plan}`): {n} given, but {takes}"
             cites = [plan, *(x.citation for x in r.definitions)]
         elif v is Verdict.missing_path:
             close = [f"`{p}`" for p in r.near_paths]
@@ -407,13 +416,22 @@ class Ambiguities:
             cites = [plan]
         elif v is Verdict.missing:
             header = f"Nothing defines `{t}`"
+            rel = r.suggestions[0] if r.suggestions else None
+            has = (
+                f" The tree has {rel.kind} `{rel.qualname}` (`{rel.citation}`): is that what "
+                f"the plan means, or should `{t}` build on it?"
+                if rel
+                else ""
+            )
             text = (
                 f"The plan uses `{t}` (`{plan}`) as if it existed, but nothing in the tree "
-                f"defines or mentions `{r.name}`, and the plan does not say it is new. Is it "
-                "new (then where should it live), or is it called something else?"
+                f"defines or mentions `{r.name}`, and the plan does not say it is new.{has} "
+                "Is it new (then where should it live), or is it called something else?"
             )
-            item = f"`{t}` (`{plan}`): not defined anywhere, and not introduced as new"
-            cites = [plan]
+            item = f"`{t}` (`{plan}`): not defined anywhere, and not introduced as new" + (
+                f"; the tree has `{rel.qualname}` (`{rel.citation}`)" if rel else ""
+            )
+            cites = [plan, *([rel.citation] if rel else [])]
         elif v is Verdict.ambiguous:
             defs = r.definitions
             listing = "\n".join(f"- {_def_label(d)}" for d in defs[:4])

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 NEAR_CUTOFF = 80.0  # rapidfuzz ratio at or above which a definition is a "did you mean"
 SUGGESTIONS = 3
+MIN_RELATED = 4  # characters of the shortest trailing part suggested for a missing name
 NEAR_BUDGET = 60  # absent names compared with the whole index per plan (the nearest first)
 SUGGEST_SPREAD = 8.0  # suggestions this far below the best match are left out
 MAX_AMBIGUOUS_FILES = 6  # a name defined in more files than this is a convention, not a choice
@@ -50,6 +51,7 @@ VALUE_KINDS = frozenset({"constant", "variable", "field"})
 CALLABLE_KINDS = frozenset({"function", "method", "class"})  # a class: its constructor
 SOURCE = "source"
 _SELF = frozenset({"self", "this", "cls", "Self", "super"})
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _OWNER_SPLIT = re.compile(r"::|\.|#|->")
 # words a plan may write in backticks that are never worth resolving
 _LANG_WORDS = frozenset(
@@ -290,9 +292,9 @@ class Resolver:
             return Resolution(**base, verdict=Verdict.introduced)
         if self._is_proposed(path) and (not parent or self.files.has_dir(parent)):
             return Resolution(**base, verdict=Verdict.introduced)  # created in a known place
-        return Resolution(
-            **base, verdict=Verdict.missing_path, near_paths=tuple(self.files.closest(path))
-        )
+        same = [p for p in _module_twins(path) if self.index.has_file(p)]
+        near = list(dict.fromkeys([*same, *self.files.closest(path)]))[:3]
+        return Resolution(**base, verdict=Verdict.missing_path, near_paths=tuple(near))
 
     # --- names ------------------------------------------------------------------------------
 
@@ -381,7 +383,25 @@ class Resolver:
                            needs_text=words)  # fmt: skip
         if self._is_proposed(name):
             return verdict(Verdict.introduced)  # nothing like it exists, and the plan adds things
-        return verdict(Verdict.missing, needs_text=words)
+        return verdict(Verdict.missing, needs_text=words, suggestions=self._related(name))
+
+    def _related(self, name: str) -> tuple[Definition, ...]:
+        """For a missing `RateLimiter`: the tree's `Limiter`, the longest trailing part of the
+        name that a source type or function is called (what the plan may mean, or build on)."""
+        parts = _WORDS.findall(name)
+        for k in range(1, len(parts)):
+            tail = parts[k:]
+            for cand in ("".join(tail), "_".join(tail)):
+                if len(cand) < MIN_RELATED:
+                    continue
+                defs = [
+                    d
+                    for d in self.index.lookup(cand)
+                    if _is_source(d) and (d.kind in TYPE_KINDS or d.kind in ("function", "trait"))
+                ]
+                if defs:
+                    return tuple(defs[:1])
+        return ()
 
     def _found(self, use: UseLike, defs: list[Definition], verdict) -> Resolution:
         main = sorted(source_first(defs), key=lambda d: d.kind in VALUE_KINDS)  # aliases last
@@ -400,6 +420,23 @@ class Resolver:
             if rivals := _competing(group):
                 return verdict(Verdict.ambiguous, definitions=tuple(rivals[:MAX_AMBIGUOUS_FILES]))
         return verdict(Verdict.found, definitions=tuple(main[:SUGGESTIONS]))
+
+
+_PACKAGE_FILES = {"mod.rs": ".rs", "__init__.py": ".py", "index.js": ".js", "index.ts": ".ts"}
+
+
+def _module_twins(path: str) -> list[str]:
+    """The other spelling of one module: `a/b/mod.rs` ↔ `a/b.rs`, `a/b/__init__.py` ↔
+    `a/b.py`, `a/b/index.ts` ↔ `a/b.ts`."""
+    head, _, base = path.rpartition("/")
+    if base in _PACKAGE_FILES and head:
+        return [head + _PACKAGE_FILES[base]]
+    stem, dot, ext = base.rpartition(".")
+    return [
+        f"{head + '/' if head else ''}{stem}/{pkg}"
+        for pkg, e in _PACKAGE_FILES.items()
+        if dot and e == "." + ext
+    ]
 
 
 def _families(names: frozenset[str]) -> list[re.Pattern[str]]:
