@@ -223,11 +223,10 @@ class Ambiguities:
         if not pending and not wrong_owner:
             return checked
         want = {(d.path, d.line) for r in wrong_owner for d in r.owners[:2]}
-        reading = asyncio.create_task(asyncio.to_thread(read_bodies, root, want))
-        try:
+        async with asyncio.TaskGroup() as tg:  # class bodies read while rg checks the words
+            reading = tg.create_task(asyncio.to_thread(read_bodies, root, want))
             await self._text_check(ctx, pending, checked.words)
-        finally:
-            bodies = await reading
+        bodies = reading.result()
         for r in wrong_owner:
             checked.bodies[r.text] = [
                 bodies[(d.path, d.line)] for d in r.owners[:2] if (d.path, d.line) in bodies
@@ -509,13 +508,10 @@ class Ambiguities:
             ),
         )
         calls: list[Call[Any]] = [ctx.code_call(q.query, q.label) for q in plan.queries]
-        checking = asyncio.create_task(self.check(ctx, facts))
-        try:
+        async with asyncio.TaskGroup() as tg:  # resolution beside the searches and planning
+            checking = tg.create_task(self.check(ctx, facts))
             outcomes = await ctx.run([*calls, planning])
-        except BaseException:
-            checking.cancel()
-            raise
-        checked = await checking
+        checked = checking.result()
         results = [o.value for o in outcomes[:-1] if o.ok and o.value is not None]
         extra: list[CodeQuery] = []
         if outcomes[-1].ok:

@@ -60,20 +60,17 @@ class CodeSearch:
             ctx.skipped = "no scope_root to search"
             return []
         plan = planned(ctx)
-        searching = asyncio.create_task(self.search(ctx, plan))
-        try:
-            index = await self.runtime.index.get(root)
-        except Exception as exc:
-            log.warning("code index unavailable for %s: %s", root, exc)
-            index = None
-        except BaseException:
-            searching.cancel()
-            raise
-        defs = self.definitions(index, plan) if index is not None else {}
-        want = {(d.path, d.line) for ds in defs.values() for d in ds[:1]}
-        snippets = await asyncio.to_thread(read_lines, root, want, SNIPPET_LINES - 1)
-        found = await searching
-        return self.write(ctx, found, defs, snippets)
+        async with asyncio.TaskGroup() as tg:  # rg finds the uses while the index answers
+            searching = tg.create_task(self.search(ctx, plan))
+            try:
+                index = await self.runtime.index.get(root)
+            except Exception as exc:  # no index: ripgrep's view alone
+                log.warning("code index unavailable for %s: %s", root, exc)
+                index = None
+            defs = self.definitions(index, plan) if index is not None else {}
+            want = {(d.path, d.line) for ds in defs.values() for d in ds[:1]}
+            snippets = await asyncio.to_thread(read_lines, root, want, SNIPPET_LINES - 1)
+        return self.write(ctx, searching.result(), defs, snippets)
 
     async def search(self, ctx: FulfillerContext, plan: Plan) -> list[Found]:
         outcomes = await ctx.run([ctx.code_call(q.query, q.label) for q in plan.queries])
