@@ -172,3 +172,52 @@ def alive(pid: int) -> bool:
 
 
 PY = sys.executable
+
+
+@pytest.fixture
+def polyglot(tmp_path: Path) -> Path:
+    """Python, Rust and YAML: a method on one of two classes, a stub and a test that must
+    not count as definitions, `load_config` defined in two source files."""
+    root = tmp_path / "poly"
+    write(
+        root,
+        "src/app/client.py",
+        '''
+        """Clients."""
+
+
+        class Client:
+            def close(self) -> None:
+                pass
+
+
+        class AsyncClient:
+            async def send(self, message, timeout=None):
+                return message
+
+
+        class HttpTransport:
+            pass
+        ''',
+    )
+    write(root, "src/app/client.pyi", "class Client:\n    def send(self, message) -> None: ...\n")
+    write(root, "src/app/config.py", "def load_config(path):\n    return {}\n")
+    write(root, "src/legacy/config.py", "\n# old\ndef load_config(path, strict=False):\n    return None\n")
+    write(root, "tests/test_client.py", "class HttpTransports:\n    pass\n")
+    write(
+        root,
+        "src/args.rs",
+        """
+        pub struct HiArgs {
+            pub verbose: bool,
+        }
+
+        impl HiArgs {
+            pub fn new(verbose: bool) -> HiArgs {
+                HiArgs { verbose }
+            }
+        }
+        """,
+    )
+    write(root, "settings.yaml", "retry_budget: 3\n")
+    return root

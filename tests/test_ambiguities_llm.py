@@ -34,8 +34,8 @@ async def test_llm_plans_beside_the_offline_searches_and_writes_grounded_questio
         planned("max_retries", "load_config"),
         questions(
             (
-                "Which load_config should start-up call, the app one or the legacy one?",
-                ["src/app/config.py:1", "src/legacy/config.py:2", "src/invented.py:7"],
+                "Should ConfigWatcher reuse the RetryPolicy backoff?",
+                ["src/app/retry.py:5", "src/invented.py:7"],
             ),
             ("Is ConfigWatcher meant to replace an existing reloader?", []),
         ),
@@ -45,17 +45,19 @@ async def test_llm_plans_beside_the_offline_searches_and_writes_grounded_questio
             resp = await fulfill(rt, PLAN, scope=code_tree, only=["ambiguities"])
     ft = resp.timings.fulfillers["ambiguities"]
     assert ft.ok and ft.mode == "llm"
-    texts = [c.text for c in resp.cards]
-    assert texts == [
-        "Which load_config should start-up call, the app one or the legacy one?",
-        "Is ConfigWatcher meant to replace an existing reloader?",  # grounded in an absence
+    # what the index established first (two `load_config`), the plan's open spot, then the
+    # LLM's first question in its one slot
+    assert [c.header for c in resp.cards] == [
+        "Which `load_config`?",
+        "Still to be decided",
+        "Question",
     ]
-    # the invented citation is dropped; the plan line at the cursor is added
-    assert resp.cards[0].metadata.citations == [
-        "src/app/config.py:1",
-        "src/legacy/config.py:2",
-        "plan:7",
-    ]
+    llm = resp.cards[2]
+    assert llm.text == "Should ConfigWatcher reuse the RetryPolicy backoff?"
+    # the invented citation is corrected to a name of the question (RetryPolicy, already
+    # cited) and so disappears; the plan's last written line (the cursor stands on the
+    # empty line after it) is added
+    assert llm.metadata.citations == ["src/app/retry.py:5", "plan:6"]
     by_query = {(q.backend, q.query): q for q in ft.queries}
     planning = by_query[("llm", "plan code searches")]
     planned_by_llm = {"max_retries"}

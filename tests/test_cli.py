@@ -77,7 +77,7 @@ def test_json_is_exactly_the_post_fulfill_body(example_json):
 
 # A small project of our own, so that what the cards say depends on this file only, not on
 # the state of Parallizer's source: a `Limiter`, `timeout` defined twice, and a plan that
-# names an `AdaptiveLimiter` nobody has written yet.
+# introduces an `AdaptiveLimiter` nobody has written yet and misspells `Memo`.
 SHOP = {
     "src/shop/limits.py": '''
         """Concurrency limits."""
@@ -130,7 +130,7 @@ SHOP = {
         1 and twice the capacity:
 
         1. After each search, `RipgrepBackend` reports its duration to the limiter.
-        2. A search that hits the `timeout` counts as slow.
+        2. A search that hits the `timeout` counts as slow; `fan_out` keeps its `Memmo`.
 
         `Limiter.peak` and `in_flight` keep working as they do now.
         """,
@@ -170,16 +170,20 @@ def test_a_plan_gets_grounded_questions_and_context(shop, shop_json):
         f"src/shop/{f}:{line_of(shop / 'src/shop' / f, 'timeout =')}"
         for f in ("search.py", "web.py")
     ]
+    memo_def = f"src/shop/fanout.py:{line_of(shop / 'src/shop/fanout.py', 'class Memo')}"
     by_header = {q["header"]: q for q in questions}
-    # a name the plan uses that does not exist yet, answered with the real `Limiter`
-    adaptive = by_header["`AdaptiveLimiter`: did you mean `Limiter`?"]
-    assert limiter_def in adaptive["metadata"]["citations"]
+    # a name the plan misspells, answered with the real `Memo` and where it is defined
+    memmo = by_header["`Memmo`: did you mean `Memo`?"]
+    assert memo_def in memmo["metadata"]["citations"]
     # a name defined twice: which one?
     which = by_header["Which `timeout`?"]
     assert set(timeouts) <= set(which["metadata"]["citations"])
-    assert f"`Limiter` — {limiter_def}" in [c["header"] for c in context]
-    # names that exist once and are not in question get no question
-    assert not [h for h in by_header if "RipgrepBackend" in h or "Memo" in h]
+    assert f"`Limiter` — class {limiter_def}" in [c["header"] for c in context]
+    # the class the plan introduces, and names that exist once, get no question
+    assert not [
+        q for q in questions if "AdaptiveLimiter" in q["header"] + q["text"]
+    ], "the plan introduces AdaptiveLimiter"
+    assert not [h for h in by_header if "RipgrepBackend" in h or "`Memo`?" == h]
     # every citation is a real, non-blank line: code relative to the scope, the plan too
     for card in cards:
         for cite in card["metadata"]["citations"]:
@@ -190,19 +194,20 @@ def test_a_plan_gets_grounded_questions_and_context(shop, shop_json):
     assert any(c.startswith("docs/plan.md:") for c in plan_cites)
 
 
-def test_the_queries_overlap_and_code_search_shares_them(shop_json):
+def test_the_queries_overlap(shop_json):
+    """CodeSearch's planned searches run side by side; Ambiguities needs only the code index
+    and one text check for the names the index lacks."""
     amb = shop_json["timings"]["fulfillers"]["ambiguities"]["queries"]
     cs = shop_json["timings"]["fulfillers"]["code_search"]["queries"]
-    first = [q for q in amb if "names like" not in q["query"]]
     overlapping = [
         (a["query"], b["query"])
-        for a in first
-        for b in first
+        for a in cs
+        for b in cs
         if a is not b and a["start_ms"] < b["start_ms"] < a["start_ms"] + a["ms"]
     ]
-    assert overlapping, "stage-1 queries should run side by side"
-    assert {q["query"] for q in cs} <= {q["query"] for q in amb}
-    assert all(q.get("shared") for q in cs)  # Ambiguities claimed them first
+    assert overlapping, "planned queries should run side by side"
+    [check] = [q["query"] for q in amb]  # one rg pass for every name the index lacks
+    assert check.startswith("are they in the code: ") and "Memmo" in check.split()
 
 
 def test_people_get_cards_by_type_and_a_timing_table_via_python_m(shop, shop_json):
@@ -217,7 +222,7 @@ def test_people_get_cards_by_type_and_a_timing_table_via_python_m(shop, shop_jso
         assert card["header"] in out
     assert "Timings —" in out and "(parallel)" in out
     assert out.index("Questions") < out.index("Context") < out.index("Timings")
-    assert "(shared)" in out and "names like" in out
+    assert "are they in the code" in out
     assert "executing" in proc.stderr  # the INFO story of the request goes to stderr
 
 

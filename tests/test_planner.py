@@ -9,8 +9,8 @@ import pytest
 
 from parallizer.backends.base import CodeQuery
 from parallizer.backends.ripgrep import RipgrepBackend
-from parallizer.document import Document
-from parallizer.planner import open_spots, plan, plan_for
+from parallizer.document import Document, read
+from parallizer.planner import plan, plan_for
 from parallizer.planner.offline import terms
 
 from .conftest import write
@@ -46,6 +46,8 @@ def test_ranked_queries_by_kind_frequency_and_cursor_line():
     q = {pq.term.text: pq.query for pq in plan(d).queries}
     assert q["RetryPolicy"] == CodeQuery(pattern="RetryPolicy", mode="word", max_results=200)
     assert q["config.retry.max_attempts"].pattern == r"\b(?i:config)\.retry\.max_attempts\b"
+    rust = {pq.term.text: pq.query for pq in plan(doc("Call `HiArgs::new(a)`.")).queries}
+    assert rust["HiArgs::new"].pattern == r"\b(?i:HiArgs)::new\b"
     assert q["src/net/retry.py"].globs == ("**/src/net/retry.py",)
     assert [pq.term.text for pq in plan(d, 2).queries] == [
         "RetryPolicy",
@@ -177,6 +179,10 @@ def spots(text: str) -> list[tuple[int, str, str]]:
     return [(s.line, s.kind, s.cue) for s in open_spots(doc(text))]
 
 
+def open_spots(d: Document):
+    return read(d).open_decisions
+
+
 def test_each_kind_of_open_spot_with_its_line():
     assert spots(
         """
@@ -273,7 +279,7 @@ def test_absurd_tokens_are_not_queries():
 
 
 def test_the_reading_window_of_a_huge_plan_is_bounded_around_the_cursor():
-    from parallizer.planner.offline import WINDOW, WINDOW_CHARS, window
+    from parallizer.document import WINDOW, WINDOW_CHARS, window
 
     long_lines = Document("\n".join("x" * 2000 for _ in range(600)), (300, 5))
     many_lines = Document("\n".join(f"- item {i}" for i in range(100_000)), (99_990, 0))
@@ -284,3 +290,46 @@ def test_the_reading_window_of_a_huge_plan_is_bounded_around_the_cursor():
     assert window(many_lines).stop == 100_000  # at the end, it grows upwards only
     small = Document("# a\n\nb\n", (1, 0))
     assert window(small) == range(0, 4)  # a small plan is read whole
+
+
+# --- closeness to the cursor, names for resolution -----------------------------------------
+
+
+def test_names_near_the_cursor_win_ties_not_the_alphabet_or_the_first_line():
+    """A summary line naming everything, then a last section where the cursor sits: the
+    names mentioned next to the cursor rank first (this took the first names in alphabetical
+    order: all tied on score and on their first line, the summary)."""
+    names = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel"]
+    summary = "Touches " + ", ".join(f"`{n}Store`" for n in reversed(names)) + "."
+    body = "\n".join(f"- then `{n}Store` handles step {k}" for k, n in enumerate(names))
+    d = doc(f"# Plan\n\n{summary}\n\n## Steps\n\n{body}\n")
+    top = [q.term.text for q in plan(d, 5).queries]
+    assert top == ["HotelStore", "GolfStore", "FoxtrotStore", "EchoStore", "DeltaStore"]
+    cursor_in_first = doc(f"# Plan\n\n{summary}\n\n## Steps\n\n{body}\n", cursor=(6, 0))
+    assert [q.term.text for q in plan(cursor_in_first, 2).queries] == [
+        "AlphaStore",
+        "BravoStore",
+    ]
+
+
+def test_every_name_is_handed_on_ranked_with_arity_owner_and_introduced():
+    d = doc(
+        """
+        # Retries
+
+        We add `TooManyRetries` (new), raised when `client.send(req, timeout)` fails.
+        The `data` and `head` are common words; `self` is a keyword.
+        `RetryPolicy.next_delay()` decides; see `src/net/retry.py`.
+        """
+    )
+    p = plan(d, 2)
+    assert len(p.queries) == 2
+    names = {t.text: t for t in p.names}
+    assert set(names) == {"TooManyRetries", "client.send", "RetryPolicy.next_delay"}
+    send = names["client.send"]
+    assert (send.kind, send.args, send.owner, send.introduced) == ("dotted", 2, "client", False)
+    assert names["RetryPolicy.next_delay"].args == 0
+    assert names["TooManyRetries"].introduced
+    # introduced: it cannot be missing, so it ranks below the names still to check
+    assert p.names[-1].text == "TooManyRetries"
+    assert [t.text for t in p.paths] == ["src/net/retry.py"]

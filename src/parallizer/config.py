@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     rg_timeout: float = Field(default=10.0, gt=0, description="seconds per ripgrep run")
     rg_max_filesize: str = "2M"
 
+    # --- code index (tree-sitter definitions per scope) ---------------------------------
+    index_workers: int = Field(
+        default=2, ge=0, le=64, description="worker processes that parse; 0: parse in a thread"
+    )
+    index_max_files: int = Field(default=100_000, ge=1, description="files listed per scope")
+    index_max_file_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="larger files are not parsed"
+    )
+    index_build_budget: float = Field(
+        default=120.0, gt=0, description="seconds per build; files left over wait for the next"
+    )
+    index_max_scopes: int = Field(
+        default=4, ge=1, description="scopes kept (least recently used out)"
+    )
+
     # --- request shape ----------------------------------------------------------------
     timeout: float = Field(default=30.0, gt=0, description="seconds, per remote call")
     request_timeout: float = Field(

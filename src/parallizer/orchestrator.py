@@ -23,6 +23,7 @@ from .fanout import Call, Deadline, Outcome, fan_out
 from .logs import request_id
 from .models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
 from .paths import resolve_inside
+from .planner import plan_for
 from .runtime import Runtime
 
 log = logging.getLogger("parallizer.orchestrator")
@@ -97,7 +98,7 @@ class Orchestrator:
         )
         if plan is not None and plan.is_dir():
             raise BadInput("plan_path is a directory, not a file")
-        return Job(
+        job = Job(
             request=request,
             document=Document(request.document_text, request.cursor),
             runtime=self.runtime,
@@ -106,6 +107,10 @@ class Orchestrator:
             plan_path=plan,
             serial=serial,
         )
+        # reading the plan (the Markdown parse, its mentions, their ranking) is CPU work: done
+        # here, where the service runs off the event loop, so every fulfiller finds it cached
+        plan_for(job.document, s.max_queries, exclude=job.plan_relpath)
+        return job
 
     # --- running ---------------------------------------------------------------------------
 

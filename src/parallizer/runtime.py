@@ -15,6 +15,7 @@ from .config import Settings
 from .fanout import Flights
 from .fulfillers import build_fulfillers
 from .fulfillers.base import Fulfiller
+from .index import IndexStore
 from .llm import LLMClient
 
 log = logging.getLogger("parallizer.runtime")
@@ -88,10 +89,21 @@ class Runtime:
         self.flights = Flights()
         """Identical queries of concurrent requests share one run; web answers are kept
         `PARALLIZER_WEB_CACHE_TTL` seconds."""
+        self.index = IndexStore(
+            list_files=self.rg.list_files,
+            workers=settings.index_workers,
+            max_files=settings.index_max_files,
+            max_file_bytes=settings.index_max_file_bytes,
+            build_budget=settings.index_build_budget,
+            max_scopes=settings.index_max_scopes,
+        )
+        """Definitions per scope (tree-sitter), built off the event loop on first use and
+        kept up to date by (mtime, size); the file list is the same ripgrep's."""
         self.fulfillers: dict[str, Fulfiller] = build_fulfillers(self)
 
     async def aclose(self) -> None:
         await self.flights.aclose()
+        await self.index.aclose()
         if self.web is not None:
             await self.web.aclose()
         if self.llm is not None:

@@ -12,10 +12,9 @@ import typer
 from pydantic import ValidationError
 
 from ..config import Settings
-from ..errors import BadInput, PathNotAllowed
+from ..errors import BadInput
 from ..models import FulfillRequest, FulfillResponse, GlobalContext, utf16_column
-from ..paths import resolve_inside
-from .common import load_settings_or_fail
+from .common import load_settings_or_fail, resolve_scope
 from .root import app, fail
 
 
@@ -65,13 +64,7 @@ def build_request(
 ) -> FulfillRequest:
     text = read_plan(file, settings.max_document_bytes)
     roots = settings.allowed_root_paths
-    scope_dir = (scope or Path.cwd()).absolute()  # the shell has expanded any `~`
-    try:
-        scope_root = resolve_inside(scope_dir, roots, what=f"--scope {scope_dir}", kind="dir")
-    except PathNotAllowed as exc:
-        raise fail(f"{exc} ({', '.join(map(str, roots))}; set PARALLIZER_ALLOWED_ROOTS)") from exc
-    except BadInput as exc:
-        raise fail(str(exc)) from exc
+    scope_root = resolve_scope(settings, scope)
     plan_abs = file.absolute().resolve()  # read_plan has checked it exists
     # the plan is only cited, never searched: it may live outside the allowed roots
     plan_path = str(plan_abs) if any(plan_abs.is_relative_to(r) for r in roots) else None

@@ -1,15 +1,18 @@
 """CodeSearch: where the things the plan names live in the code.
 
-It runs exactly the planner's queries, the same `CodeQuery` objects Ambiguities runs, so
-within a request each search runs once (the other fulfiller's timing shows it `shared`).
-A card per term, best first: the definition (or, without one, the first mention) as
-`path:line` with a short snippet, the other definitions, and how widely it is used. A path
-the plan names gets its outline: the top-level definitions the file holds.
+Definitions come first, from the scope's code index: kind, qualified name and `path:line`,
+with a short snippet read from the file (in a worker thread). Uses come from ripgrep: it runs
+exactly the planner's queries, the same `CodeQuery` objects Ambiguities runs, so within a
+request each search runs once. A name the index does not know (a config key, a language it
+does not parse) falls back to what ripgrep found: its definition by line pattern, else its
+first mention. A path the plan names gets its outline: the top-level definitions it holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import textwrap
 from typing import TYPE_CHECKING, ClassVar
 
 from .. import codefacts
@@ -17,8 +20,12 @@ from ..backends.base import Availability, CodeMatch
 from ..context import FulfillerContext
 from ..models import Card, CardType
 from ..planner import Plan
+from ..resolve import source_first
 from .base import with_ripgrep
-from .evidence import Found, one_line, planned, snippet
+from .evidence import Found, one_line, planned, read_lines, snippet
+
+if TYPE_CHECKING:
+    from ..index import CodeIndex, Definition
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -28,6 +35,9 @@ log = logging.getLogger("parallizer.fulfillers.code_search")
 MAX_CARDS = 3
 OUTLINE_NAMES = 8
 USED_IN_SHOWN = 3
+OTHER_DEFS_SHOWN = 3
+SNIPPET_LINES = 3
+TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"})
 
 # how much a card is worth beside the planner's score for its term
 DEFINED = 1.0
@@ -43,31 +53,73 @@ class CodeSearch:
         self.runtime = runtime
 
     def availability(self) -> Availability:
-        return with_ripgrep(self.runtime, "where the plan's names live, from ripgrep")
+        return with_ripgrep(
+            self.runtime, "where the plan's names are defined (code index) and used (ripgrep)"
+        )
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
-        if ctx.job.scope_root is None:
+        root = ctx.job.scope_root
+        if root is None:
             ctx.skipped = "no scope_root to search"
             return []
         plan = planned(ctx)
-        found = await self.search(ctx, plan)
-        return self.write(ctx, found)
+        async with asyncio.TaskGroup() as tg:  # rg finds the uses while the index answers
+            searching = tg.create_task(self.search(ctx, plan))
+            try:
+                index = await self.runtime.index.get(root)
+            except Exception as exc:  # no index: ripgrep's view alone
+                log.warning("code index unavailable for %s: %s", root, exc)
+                index = None
+            defs = self.definitions(index, plan) if index is not None else {}
+            want = {(d.path, d.line) for ds in defs.values() for d in ds[:1]}
+            snippets = await asyncio.to_thread(read_lines, root, want, SNIPPET_LINES - 1)
+        return self.write(ctx, searching.result(), defs, snippets)
 
     async def search(self, ctx: FulfillerContext, plan: Plan) -> list[Found]:
         outcomes = await ctx.run([ctx.code_call(q.query, q.label) for q in plan.queries])
         return [Found.read(q, o) for q, o in zip(plan.queries, outcomes, strict=True)]
 
-    def write(self, ctx: FulfillerContext, found: list[Found]) -> list[Card]:
+    @staticmethod
+    def definitions(index: CodeIndex, plan: Plan) -> dict[str, list[Definition]]:
+        """Per planned name: its definitions in the index, source first (on the class the
+        plan says when it names one)."""
+        out: dict[str, list[Definition]] = {}
+        for q in plan.queries:
+            t = q.term
+            if not t.is_name:
+                continue
+            parts = t.text.replace("::", ".").split(".")
+            name = parts[-1]
+            defs: list[Definition] = []
+            if len(parts) > 1 and any(d.kind in TYPE_KINDS for d in index.lookup(parts[-2])):
+                defs = index.qualified(f"{parts[-2]}.{name}")
+            defs = defs or index.lookup(name)
+            if defs:
+                out[t.text] = source_first(defs)
+        return out
+
+    def write(
+        self,
+        ctx: FulfillerContext,
+        found: list[Found],
+        defs: dict[str, list[Definition]] | None = None,
+        snippets: dict[tuple[str, int], str] | None = None,
+    ) -> list[Card]:
+        defs, snippets = defs or {}, snippets or {}
         scored: list[tuple[float, Card]] = []
         for f in found:
-            if not f.ok or not f.matches:
+            term = f.planned.term
+            indexed = defs.get(term.text)
+            if indexed:
+                card, worth = self._indexed(f, indexed, snippets), DEFINED
+            elif not f.ok or not f.matches:
                 continue
-            if f.planned.term.kind == "path":
+            elif term.kind == "path":
                 card, worth = self._outline(f), OUTLINE
             else:
                 card, worth = self._located(f), (DEFINED if f.definitions else MENTIONED)
             if card is not None:
-                scored.append((f.planned.term.score * worth, card))
+                scored.append((term.score * worth, card))
         scored.sort(key=lambda x: -x[0])
         return [card for _, card in scored[:MAX_CARDS]]
 
@@ -79,6 +131,53 @@ class CodeSearch:
             source=self.name,
             citations=list(dict.fromkeys(cites)),
         )
+
+    def _used_in(self, f: Found, skip: set[str]) -> tuple[str, list[str]]:
+        """ "Used in N other files: ..." from ripgrep's matches (source first), or ''."""
+        if not f.ok:
+            return "", []
+        first_use: dict[str, CodeMatch] = {}
+        for m in f.mentions:
+            if m.path not in skip:
+                first_use.setdefault(m.path, m)
+        if not first_use:
+            return "", []
+        n = len(first_use)
+        count = f"{n}+ other files" if f.truncated else f"{n} other file{'s' * (n != 1)}"
+        shown = list(first_use.values())[:USED_IN_SHOWN]
+        listing = ", ".join(f"`{m.citation}`" for m in shown)
+        text = f"Used in {count}" + (", e.g. " if n > len(shown) else ": ") + listing + "."
+        return text, [m.citation for m in shown]
+
+    def _indexed(
+        self, f: Found, defs: list[Definition], snippets: dict[tuple[str, int], str]
+    ) -> Card:
+        term = f.planned.term
+        main = defs[0]
+        parts = [f"{main.kind.capitalize()} `{main.qualname}` at `{main.citation}`:"]
+        text = snippets.get((main.path, main.line))
+        if text:
+            body = textwrap.dedent(text.rstrip()).replace("```", "ʼʼʼ")
+            parts.append(f"```{codefacts.fence_language(main.path)}\n{body}\n```")
+        cites = [main.citation]
+        others = defs[1 : 1 + OTHER_DEFS_SHOWN]
+        if others:
+            parts.append(
+                "Also defined: "
+                + ", ".join(f"{d.kind} `{d.qualname}` at `{d.citation}`" for d in others)
+                + (
+                    f" and {len(defs) - 1 - len(others)} more"
+                    if len(defs) > 1 + len(others)
+                    else ""
+                )
+                + "."
+            )
+            cites += [d.citation for d in others]
+        used, used_cites = self._used_in(f, {d.path for d in defs})
+        if used:
+            parts.append(used)
+            cites += used_cites
+        return self._card(f"`{term.text}` — {main.kind} {main.citation}", "\n\n".join(parts), cites)
 
     def _located(self, f: Found) -> Card:
         term = f.planned.term
@@ -98,20 +197,10 @@ class CodeSearch:
                 + "."
             )
             cites += [m.citation for m in others]
-        seen = {m.path for m in f.definitions} | {main.path}
-        users = [m for m in f.mentions if m.path not in seen]
-        first_use: dict[str, CodeMatch] = {}
-        for m in users:  # source files first: the mentions are sorted that way
-            first_use.setdefault(m.path, m)
-        if first_use:
-            n = len(first_use)
-            count = f"{n}+ other files" if f.truncated else f"{n} other file{'s' * (n != 1)}"
-            shown = list(first_use.values())[:USED_IN_SHOWN]
-            listing = ", ".join(f"`{m.citation}`" for m in shown)
-            parts.append(
-                f"Used in {count}" + (", e.g. " if n > len(shown) else ": ") + listing + "."
-            )
-            cites += [m.citation for m in shown]
+        used, used_cites = self._used_in(f, {m.path for m in f.definitions} | {main.path})
+        if used:
+            parts.append(used)
+            cites += used_cites
         return self._card(f"`{term.text}` — {main.citation}", "\n\n".join(parts), cites)
 
     def _outline(self, f: Found) -> Card | None:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext
+from ..document import CodeBlock, read
+from ..document.mentions import arity
 from ..fanout import Outcome
-from ..planner import Plan, PlannedQuery, plan_for
+from ..planner import OpenSpot, Plan, PlannedQuery, plan_for
 from ..text import clip, single_line
 
 
@@ -85,3 +91,195 @@ def snippet(match: CodeMatch, *, before: int = 1, after: int = 2) -> str:
 def one_line(text: str, limit: int = 90) -> str:
     """A matched line for inline quoting: trimmed, clipped, no backticks."""
     return clip(single_line(text).replace("`", "'"), limit)
+
+
+# --- the plan's facts for name resolution ---------------------------------------------------
+
+_QUALIFIER = re.compile(r"::|\.")
+_LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
+_TURBOFISH = re.compile(r"::<[^()]*?>")
+_CODE_CALL = re.compile(
+    r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
+)
+_BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
+
+
+@dataclass(frozen=True)
+class NameFacts:
+    uses: tuple[Any, ...]
+    """Every name and path the plan uses (`resolve.NameUse`)."""
+    introduced: frozenset[str]
+    open_spots: tuple[OpenSpot, ...]
+    proposed: frozenset[str] = frozenset()
+    """Names in sentences that add or create something (the reader's `proposed`: weaker
+    than `introduced`)."""
+
+
+def code_use(text: str, line: int, coded: bool = True) -> Any | None:
+    """A name in a code span the reader does not take for one: `HiArgs::new`,
+    `Chain::downcast_ref::<E>()`, `backtrace_if_absent!`, `new WebSocketServer({...})`."""
+    from ..resolve import NameUse
+
+    text = _LEADING_WORD.sub("", text.strip())
+    macro = text.endswith("!") or "!(" in text
+    text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
+    m = _CODE_CALL.fullmatch(text)
+    if m is None:
+        return None
+    args = arity(m.group("args")) if m.group("args") is not None else None
+    if args is None and not macro and not _QUALIFIER.search(m.group("name")):
+        return None  # a lone word in backticks: the reader's call (a common word, a keyword)
+    return NameUse.of(m.group("name"), line, args=args, coded=coded)
+
+
+def block_uses(block: CodeBlock) -> list[Any]:
+    """Calls of a type's function in the plan's own code (`Error::msg("x", e)`,
+    `Client.send(a)`): the plan relies on them, with these argument counts."""
+    from ..resolve import NameUse
+
+    out = []
+    for k, text in enumerate(block.text.split("\n")):
+        for m in _BLOCK_CALL.finditer(text):
+            inner = _balanced(text, m.end() - 1)
+            args = arity(inner) if inner is not None else None
+            name = f"{m.group(1)}.{m.group(2)}"
+            out.append(NameUse(name, "dotted", block.line + k, True, args, m.group(1), m.group(2)))
+    return out
+
+
+def _balanced(text: str, at: int) -> str | None:
+    """The text inside the parenthesis opening at `at`, or None if it does not close."""
+    depth = 0
+    for i in range(at, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return text[at + 1 : i]
+    return None
+
+
+def plan_facts(ctx: FulfillerContext) -> NameFacts:
+    """The names and paths the plan uses (the document reader's mentions: lines, arguments
+    written, owners; names in code spans it leaves as code; type calls in the plan's own
+    code blocks), the names it introduces, those it proposes, its open spots."""
+    doc = ctx.document
+    facts = read(doc)
+    uses: list[Any] = []
+    for m in facts.mentions:
+        if m.kind in ("identifier", "call", "dotted", "path"):
+            uses.append(m)
+        elif m.kind == "code" and (use := code_use(m.text, m.line, m.coded)) is not None:
+            uses.append(use)
+    for block in facts.code_blocks:
+        uses += block_uses(block)
+    return NameFacts(tuple(uses), facts.introduced, planned(ctx).open_spots, facts.proposed)
+
+
+# --- reading lines of the tree, off the event loop ------------------------------------------
+
+
+def read_lines(
+    root: Path, wanted: set[tuple[str, int]], span: int = 0
+) -> dict[tuple[str, int], str]:
+    """For each (relative path, 1-based line): that line and `span` lines after it, joined
+    (missing files and lines give nothing). Blocking: run it in a thread. Paths resolving
+    outside `root` (symlinks) are not read."""
+    out: dict[tuple[str, int], str] = {}
+    by_path: dict[str, list[int]] = {}
+    for path, line in wanted:
+        by_path.setdefault(path, []).append(line)
+    top = root.resolve()
+    for path, lines in by_path.items():
+        text = _file_lines(top, path)
+        if text is None:
+            continue
+        for ln in lines:
+            if 1 <= ln <= len(text):
+                out[(path, ln)] = "\n".join(text[ln - 1 : ln + span])
+    return out
+
+
+MAX_READ = 4 * 1024 * 1024
+MAX_BODY = 3000  # lines of a class body read
+
+
+def read_bodies(root: Path, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """For each (relative path, 1-based line of a class/type definition): its body, by
+    indentation (up to the next non-blank line indented no deeper than the definition,
+    a closing brace included). Blocking: run it in a thread."""
+    out: dict[tuple[str, int], str] = {}
+    top = root.resolve()
+    for path, line in wanted:
+        text = _file_lines(top, path)
+        if text is None or not 1 <= line <= len(text):
+            continue
+        head = text[line - 1]
+        indent = len(head) - len(head.lstrip())
+        end = line
+        while end < len(text) and end - line < MAX_BODY:
+            nxt = text[end]
+            if nxt.strip() and len(nxt) - len(nxt.lstrip()) <= indent:
+                end += nxt.lstrip().startswith(("}", ")", "end"))
+                break
+            end += 1
+        out[(path, line)] = "\n".join(text[line - 1 : end])
+    return out
+
+
+def _file_lines(top: Path, rel: str) -> list[str] | None:
+    try:
+        p = (top / rel).resolve()
+        if not p.is_relative_to(top) or not p.is_file() or p.stat().st_size > MAX_READ:
+            return None
+        return p.read_text(encoding="utf-8", errors="replace").split("\n")
+    except (OSError, ValueError):
+        return None
+
+
+class CitationChecker:
+    """Checks `path:line` citations (an LLM's) against the code index and the files: the file
+    is in the index, the line within it, and the name the question is about on or near that
+    line. A wrong one is corrected to the name's definition when the index has one, else
+    dropped. Blocking (reads files): run it in a thread."""
+
+    NEAR = 3  # lines either side of a cited line where the name may stand
+
+    def __init__(self, root: Path | None, index: Any) -> None:
+        self.root = root
+        self.index = index
+        self._cache: dict[str, list[str] | None] = {}
+
+    def lines(self, path: str) -> list[str] | None:
+        if path not in self._cache:
+            self._cache[path] = (
+                _file_lines(self.root.resolve(), path)
+                if self.root is not None and self.index.has_file(path)
+                else None
+            )
+        return self._cache[path]
+
+    def valid(self, citation: str, names: Sequence[str] = ()) -> bool:
+        path, _, num = citation.rpartition(":")
+        text = self.lines(path)
+        if text is None or not num.isdigit() or not 1 <= int(num) <= len(text):
+            return False
+        ln = int(num)
+        if not text[ln - 1].strip():
+            return False
+        if not names:
+            return True
+        near = "\n".join(text[max(0, ln - 1 - self.NEAR) : ln + self.NEAR])
+        return any(re.search(rf"\b{re.escape(n)}\b", near) for n in names)
+
+    def correct(self, citation: str, names: Sequence[str]) -> str | None:
+        """The citation if valid, else the definition of one of `names`, else None."""
+        if self.valid(citation, names):
+            return citation
+        for n in names:
+            defs = self.index.lookup(n)
+            src = [d for d in defs if str(d.role) == "source"] or defs
+            if src:
+                return src[0].citation
+        return None

@@ -16,11 +16,11 @@ from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
 from ..backends.base import Availability, WebBackend, WebResult
-from ..document import Document
+from ..document import Document, ProseLine, inline_text, read
+from ..document.words import STOP_WORDS
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
-from ..planner.offline import STOP_WORDS, window
 
 if TYPE_CHECKING:
     from ..context import FulfillerContext
@@ -33,7 +33,8 @@ LEAD_WORDS = 40  # words of an answer's leading sentences in an offline card
 
 # --- offline query planning -----------------------------------------------------------------
 # Web queries want public topics in words, not the repository's own names, so this reads the
-# cursor's section its own way; it shares the planner's stop words and reading window.
+# cursor's section its own way, from the document reader's prose lines (Markdown already
+# gone: code spans apart, links as their text, URLs dropped); it shares the stop words.
 
 # the planner's English stop words, plus words that name a plan's parts rather than topics
 _STOP = STOP_WORDS | frozenset(
@@ -41,21 +42,20 @@ _STOP = STOP_WORDS | frozenset(
     introduction context details todo tbd""".split()
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[])")
-_CODE_SPAN = re.compile(r"`([^`\n]+)`")
-_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\s]*\)")
-_URLISH = re.compile(r"https?://\S+")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[-.][A-Za-z0-9+#]+)*")
 _INTERNAL = re.compile(
     r"^(?:[a-z0-9]+_[a-z0-9_]+|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+|.*[/\\(){}=].*)$"
 )
 
 
-def _section_text(doc: Document) -> list[tuple[int, str]]:
-    """The cursor's section, within the planner's reading window (bounded for huge plans)."""
+def _section_text(doc: Document) -> list[ProseLine]:
+    """The prose of the cursor's section below its heading, within the reading window."""
     sec = doc.cursor_section
-    near = window(doc)
-    lines = range(max(sec.start + (1 if sec.level else 0), near.start), min(sec.end, near.stop))
-    return [(i, doc.lines[i]) for i in lines if i not in doc.fenced and doc.lines[i].strip()]
+    return [
+        pl
+        for pl in read(doc).prose
+        if sec.start <= pl.line < sec.end and not pl.heading and pl.shown.strip()
+    ]
 
 
 def _is_name(tok: str) -> bool:
@@ -78,7 +78,7 @@ def offline_queries(doc: Document, max_queries: int = 3) -> list[str]:
     lines = _section_text(doc)
     cur = doc.cursor[0]
     title = doc.cursor_section.title
-    title_words = [w for w in _words(_MD_LINK.sub(r"\1", title)) if not w.isdigit()]
+    title_words = [w for w in _words(inline_text(title)) if not w.isdigit()]
     queries: list[str] = []
 
     scores: Counter[str] = Counter()
@@ -93,20 +93,20 @@ def offline_queries(doc: Document, max_queries: int = 3) -> list[str]:
         shown.setdefault(key, phrase)
         scores[key] += weight  # type: ignore[assignment]
 
-    for i, raw in lines:
+    for pl in lines:
+        i = pl.line
         near = 1.0 / (1.0 + abs(i - cur) / 4.0)
-        text = _URLISH.sub(" ", _MD_LINK.sub(r"\1", raw)).strip().lstrip("#>-*+ 0123456789.)")
+        text = pl.render(url=" ").strip()  # code spans in backticks
         for sentence in _SENTENCE.split(text):
             s = sentence.strip()
             if s.endswith("?") and len(s.split()) >= 3 and abs(i - cur) <= 3:
-                q = _CODE_SPAN.sub(r"\1", s)
+                q = s.replace("`", "")
                 if q.lower() not in (x.lower() for x in queries):
                     queries.append(q)
-        for span in _CODE_SPAN.findall(text):
-            span = span.strip()
+        for span in (seg.text.strip() for seg in pl.segments if seg.kind == "code"):
             if 2 <= len(span) <= 40 and not _INTERNAL.match(span) and " " not in span:
                 add(span, 3.0 * near)
-        plain = _CODE_SPAN.sub(" , ", text)
+        plain = pl.render(code=" , ", url=" ")
         # capitalised runs and acronyms (a lone capitalised word opening a sentence is
         # just grammar, not a name)
         for sentence in _SENTENCE.split(plain):

@@ -1,7 +1,8 @@
 """Planners: from a plan (and cursor) to the queries worth running, offline heuristics or an
-LLM (`planner.llm`), and the card writing that goes with them."""
+LLM (`planner.llm`), and the card writing that goes with them. What the plan says comes from
+the document reader (`parallizer.document.read`)."""
 
+from ..document import OpenSpot
 from .offline import Plan, PlannedQuery, Term, plan, plan_for
-from .vague import OpenSpot, open_spots
 
-__all__ = ["OpenSpot", "Plan", "PlannedQuery", "Term", "open_spots", "plan", "plan_for"]
+__all__ = ["OpenSpot", "Plan", "PlannedQuery", "Term", "plan", "plan_for"]

@@ -15,6 +15,7 @@ back to its offline path. What the model says is never trusted as is:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,6 +46,8 @@ COMPLETION_CHARS = 120
 _CITATION = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]{1,10}):(\d+)\b")
 _LINK = re.compile(r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])+)\]\((https?://[^)\s]+)\)")
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
+_CITATION_IN_FACTS = re.compile(r" at ((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]{1,10}:\d+)")
+_MISSING_IN_FACTS = re.compile(r"`([^`]+)`(?: does not exist| has no)")
 
 
 # --- the plan as a prompt -------------------------------------------------------------------
@@ -411,8 +414,66 @@ QUESTIONS_SYSTEM = (
     "is left open. Each question is one sentence ending with '?', and cites in `citations` "
     "the `path:line`s of the evidence it rests on, exactly as written in the evidence "
     "(none when it rests on something not found). Never cite anything not in the evidence. "
+    "The facts from the code index, when given, are certain: a name they say does not exist "
+    "does not; ask first about the mistakes they list (a wrong name, a method on the wrong "
+    "class, a wrong argument count, a missing file) and cite the definitions they give. "
     'Answer in JSON: {{"questions": [{{"question": "...?", "citations": ["path:line"]}}]}}.'
 )
+
+MAX_FACTS = 40
+_NAME_IN_TEXT = re.compile(r"`([^`\n]{2,80})`|\b([A-Za-z_][A-Za-z0-9_]*[A-Z_][A-Za-z0-9_]*)\b")
+
+
+def resolution_facts(resolutions: Sequence[Any], words: dict[str, bool] | None = None) -> str:
+    """What the code index says about the plan's names, one line each, for the prompt: where
+    each is defined, which do not exist (and their near names), wrong classes, arities,
+    missing paths. `words`: the ripgrep text check (a name found as a word is not missing)."""
+    words = words or {}
+    lines: list[str] = []
+    for r in resolutions:
+        v = str(r.verdict)
+        if not r.holds(words):
+            continue  # no claim: it is a word in the code, or that was not checked
+        if v in ("found", "ambiguous", "arity"):
+            defs = ", ".join(f"{d.kind} {d.qualname} at {d.citation}" for d in r.definitions[:3])
+            if v == "found":
+                lines.append(f"- `{r.text}` exists: {defs}")
+            elif v == "ambiguous":
+                lines.append(f"- `{r.text}` is defined in several source files: {defs}")
+            else:
+                lines.append(
+                    f"- `{r.text}` is called with {r.args} arguments but {defs} takes "
+                    f"{r.definitions[0].params}"
+                )
+        elif v == "wrong_owner":
+            has = ", ".join(f"{d.qualname} at {d.citation}" for d in r.definitions[:3])
+            lines.append(f"- MISTAKE `{r.text}`: `{r.owner}` has no `{r.name}`; it is {has}")
+        elif v == "wrong_name":
+            near = ", ".join(f"{d.qualname} at {d.citation}" for d in r.suggestions[:3])
+            lines.append(f"- MISTAKE `{r.text}` does not exist; near names: {near}")
+        elif v == "missing":
+            lines.append(f"- MISTAKE `{r.text}` does not exist anywhere and is not introduced")
+        elif v == "missing_path":
+            near = ", ".join(r.near_paths) or "none"
+            lines.append(f"- MISTAKE file `{r.text}` does not exist; nearest: {near}")
+        elif v == "introduced":
+            lines.append(f"- `{r.text}` is new (the plan introduces it)")
+        if len(lines) >= MAX_FACTS:
+            break
+    return "\n".join(lines)
+
+
+def names_in(text: str) -> list[str]:
+    """The code names a question is about: its backticked spans (their last part) and its
+    code-like words."""
+    out: list[str] = []
+    for span, word in _NAME_IN_TEXT.findall(text):
+        if span:
+            span = re.sub(r"\(.*$", "", span).strip()
+            out += [p for p in re.split(r"::|\.|/", span) if p][-1:]
+        elif word:
+            out.append(word)
+    return list(dict.fromkeys(n for n in out if len(n) >= 2))
 
 
 def evidence_block(evidence: Sequence[CodeSearchResult]) -> tuple[str, set[str], set[str]]:
@@ -456,17 +517,28 @@ async def clarifying_questions(
     *,
     max_questions: int = 3,
     plan_citation: Callable[[int], str] | None = None,
+    facts: str = "",
+    checker: Any = None,
 ) -> list[Card]:
-    """Question cards (`metadata.source="ambiguities"`) citing only `path:line`s of the evidence.
+    """Question cards (`metadata.source="ambiguities"`) citing only real `path:line`s.
 
-    A question whose citations are all invented is dropped; one citing nothing is kept only
-    when it names a pattern that found nothing (grounded in an absence). `plan_citation`
-    (`Job.plan_citation`) adds the cursor's plan line to each card's citations.
+    `facts`: the code index's facts about the plan's names (`resolution_facts`), given to
+    the model. Without a `checker`, a citation is kept only when the evidence shows it; with
+    one (`fulfillers.evidence.CitationChecker`), every citation is checked against the index
+    and the file (the line exists, a name the question is about stands on or near it), and a
+    wrong one is corrected to that name's definition or dropped. A question whose citations
+    are all invented is dropped; one citing nothing is kept only when it names something that
+    does not exist (grounded in an absence). `plan_citation` (`Job.plan_citation`) adds the
+    cursor's plan line to each card's citations.
     """
     block, citable, missing = evidence_block(evidence)
+    if facts:
+        citable |= set(_CITATION_IN_FACTS.findall(facts))
+        missing |= set(_MISSING_IN_FACTS.findall(facts))
+    facts_block = f"\n\nFacts from the code index:\n{facts}" if facts else ""
     value = await llm.complete_json(
         system=QUESTIONS_SYSTEM.format(n=max_questions),
-        user=f"{_plan_block(doc)}\n\nRipgrep evidence from the repository:\n{block}",
+        user=f"{_plan_block(doc)}{facts_block}\n\nRipgrep evidence from the repository:\n{block}",
         schema={
             "type": "object",
             "properties": {
@@ -483,6 +555,47 @@ async def clarifying_questions(
         max_tokens=700,
     )
     raw_items = items_of(value, "questions")
+    if checker is not None:
+        return await asyncio.to_thread(
+            _checked_questions,
+            raw_items,
+            doc,
+            citable,
+            missing,
+            checker,
+            max_questions,
+            plan_citation,
+        )
+    return _questions(raw_items, doc, citable, missing, max_questions, plan_citation)
+
+
+def _written_line(doc: Document) -> int:
+    """The cursor's line, or the last line with text above it (a cursor on the empty line
+    after the plan's last newline is not a line of the file)."""
+    line = doc.cursor[0]
+    while line > 0 and not doc.lines[line].strip():
+        line -= 1
+    return line
+
+
+def _checked_questions(raw_items, doc, citable, missing, checker, max_questions, plan_citation):
+    """`_questions` with each citation checked against the index and the file (blocking)."""
+
+    def accept(citation: str, text: str) -> str | None:
+        return checker.correct(citation, names_in(text))
+
+    return _questions(raw_items, doc, citable, missing, max_questions, plan_citation, accept)
+
+
+def _questions(
+    raw_items: list[Any],
+    doc: Document,
+    citable: set[str],
+    missing: set[str],
+    max_questions: int,
+    plan_citation: Callable[[int], str] | None,
+    accept: Callable[[str, str], str | None] | None = None,
+) -> list[Card]:
     cards: list[Card] = []
     for item in raw_items:
         if isinstance(item, dict):
@@ -496,7 +609,16 @@ async def clarifying_questions(
         if not text or len(text) > MAX_QUESTION_CHARS:
             continue
         normalized = [c for c in map(normalize_citation, proposed) if c]
-        valid = list(dict.fromkeys(c for c in normalized if c in citable))
+        if accept is not None:
+            fixed = {c: accept(c, text) for c in normalized}
+            valid = list(dict.fromkeys(f for f in fixed.values() if f))
+            for c, f in fixed.items():  # a corrected citation is corrected in the text too
+                if f and f != c:
+                    text = text.replace(c, f)
+            normalized = [c for c in normalized if fixed[c] != c]
+            normalized = [c for c in normalized if not fixed[c]]
+        else:
+            valid = list(dict.fromkeys(c for c in normalized if c in citable))
         if proposed and not valid:
             continue  # every citation invented: not grounded
         if not proposed and not any(p.lower() in text.lower() for p in missing):
@@ -506,7 +628,7 @@ async def clarifying_questions(
             text = re.sub(rf"\s*\(?`?{re.escape(c)}`?\)?", "", text)
         citations = valid[:5]
         if plan_citation is not None:
-            citations.append(plan_citation(doc.cursor[0]))
+            citations.append(plan_citation(_written_line(doc)))
         if not text.endswith("?"):
             text = text.rstrip(".") + "?"
         cards.append(

@@ -1,16 +1,19 @@
-"""The offline planner: what a plan talks about, as a short ranked list of code searches.
+"""The offline planner: what a plan talks about, as a ranked list of names and code searches.
 
-No LLM, no network. Reading the plan's prose (fenced code is skipped), it collects
-mentions: inline code spans, file paths, calls `foo()`, dotted names `a.b.c`, code-like
-identifiers (CamelCase, camelCase, snake_case), quoted phrases, and key phrases (two content
-words that recur or head a section). Each mention weighs by its kind (a code span beats bare
-prose), by how close it is to the cursor (`Document.proximity`, a bonus on the cursor's own
-line) and, with diminishing returns, by how often it recurs. Mentions of the same thing
-merge: case variants, a name another name's search would find anyway (`Limiter` and
-`Limiter.slot`), near-duplicates by rapidfuzz (`fan_out` / `fan out` / `fanout`).
+No LLM, no network. It takes the plan's mentions from the document reader (`read(doc)`: one
+Markdown parse; code spans, paths, calls with their arity, dotted names with their owner,
+code-like identifiers, quoted phrases, key phrases) and weighs each by its kind (a code span
+beats bare prose), by how close it is to the cursor (`Document.proximity` for sections, and a
+bonus that fades with the line distance to the cursor) and, with diminishing returns, by how
+often it recurs. A keyword is never a term and a lone common word in backticks (`data`) is a
+weak one; a name the plan introduces ranks lower (it cannot be missing, but may still be
+searched for something to reuse). Mentions of the same thing merge: case variants, a name
+another name's search would find anyway (`Limiter` and `Limiter.slot`), near-duplicates by
+rapidfuzz (`fan_out` / `fan out` / `fanout`). Ties go to the term nearest the cursor.
 
-How each kind is searched is decided here, once, so every fulfiller runs the same query
-(and the request's memo runs it once):
+`Plan.names` holds every name worth resolving, ranked (for cheap index look-ups);
+`Plan.queries` the strongest few as ripgrep searches. How each kind is searched is decided
+here, once, so every fulfiller runs the same query (and the request's memo runs it once):
 
 * identifiers and calls: a fixed string with word boundaries, case-sensitive (case-
   insensitive when the plan itself writes it in several cases);
@@ -28,18 +31,19 @@ from __future__ import annotations
 import re
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import pairwise
 from typing import Literal
 
 from rapidfuzz import fuzz
 
 from ..backends.base import CodeQuery
 from ..codefacts import OUTLINE_REGEX
-from ..document import Document
-from .vague import MAX_LINE, OpenSpot, open_spots
+from ..document import WINDOW, WINDOW_CHARS, Document, Mention, OpenSpot, read, window
+from ..document.mentions import last_part
+from ..document.words import is_common, is_keyword
+
+__all__ = ["WINDOW", "WINDOW_CHARS", "Plan", "PlannedQuery", "Term", "plan", "plan_for", "window"]
 
 Kind = Literal["path", "call", "dotted", "identifier", "code", "quoted", "phrase"]
 NAME_KINDS = frozenset({"identifier", "call", "dotted"})
@@ -56,74 +60,27 @@ KIND_WEIGHT: dict[str, float] = {
     "phrase": 1.0,
 }
 CODE_SPAN_FACTOR = 1.5  # written in backticks: the writer says "this is code"
-CURSOR_LINE_FACTOR = 1.25
+CURSOR_LINE_FACTOR = 1.25  # on the cursor's line
+LINE_BONUS = 0.04  # elsewhere a nudge fading with the distance in lines: of two equal
+LINE_FADE = 8.0  # mentions the nearer wins (it halves over LINE_FADE lines)
+COMMON_WORD_FACTOR = 0.3  # `data`, `head` in backticks: a role more than a definition
+INTRODUCED_FACTOR = 0.6  # a name the plan introduces cannot be missing: less to check
 MERGED_FACTOR = 0.5  # share of a merged term's score its survivor inherits
 NEAR_DUPLICATE = 90  # rapidfuzz ratio of normalised forms at or above which terms merge
 
 NAME_MAX_RESULTS = 200  # enough to see a name's definitions and how widely it is used
-MAX_MENTION = 200  # characters; longer "names" are noise (and would not make a valid query)
-MERGE_POOL = 100  # only the strongest terms are merged and ranked: the rest cannot win
-WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
-WINDOW_CHARS = 64 * 1024  # and characters
+MERGE_POOL = 100  # only the strongest terms are merged and ranked for searches
+MAX_NAMES = 400  # names handed on for resolution (index look-ups are cheap; rg runs are not)
 
-_EXTS = (
-    "py|pyi|ts|tsx|js|jsx|mjs|cjs|go|rs|java|kt|cs|c|h|cc|cpp|hpp|rb|php|swift|sh|bash|"
-    "md|rst|txt|toml|yaml|yml|json|ini|cfg|sql|html|css|scss|proto|lock"
-)
-_PATH = re.compile(r"(?<![\w./-])(?:\.{1,2}/)?(?:[\w.-]+/)+[\w-][\w.-]*\.[A-Za-z0-9]{1,8}(?![\w/])")
-_FILE = re.compile(rf"(?<![\w./-])[\w-]+\.(?:{_EXTS})(?![\w.])")
-# inside backticks a path may hold what prose cannot: `app/[id]/page.tsx`, `(group)/x.ts`
-_SPAN_PATH = re.compile(r"(?:\.{1,2}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*\.[A-Za-z0-9]{1,8}")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-_URL = re.compile(r"(?:https?|ftp)://\S+|\]\([^)\s]*\)|\bwww\.\S+")
-_QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
-_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*\w|[A-Za-z_])\(([^()]{0,60})\)")
-_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
-# a word with an inner `_` or a case hump: the only bare words that may be code
-_WORD = re.compile(r"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{2}[a-z]))[A-Za-z_]\w*(?![\w(])")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
-_DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-_CALL_FULL = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\(.*\)")
-_CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
-_PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_CLAUSE = re.compile(r"[^\w\s'-]+")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
 _NOT_ALNUM = re.compile(r"[\W_]+")
-
-_NOT_DOTTED_END = frozenset({"com", "org", "net", "io", "ai", "dev", "app", "co", "edu", "gov"})
-_PROPER_NOUNS = frozenset(
-    w.lower()
-    for w in (
-        "GitHub GitLab JavaScript TypeScript PyPI OpenAI FastAPI OpenRouter PostgreSQL MySQL "
-        "SQLite MongoDB GraphQL YouTube LinkedIn WebSocket WebSockets macOS iOS iPhone iPad "
-        "DevOps VSCode PyTorch NumPy SciPy LaTeX DuckDB ChatGPT DeepSeek OAuth gRPC SearXNG "
-        "LlamaIndex LangChain HuggingFace CloudFlare DynamoDB BigQuery PowerShell McDonald"
-    ).split()
-)
-# English words that never make a key phrase (nor do the vague words of vague.py)
-STOP_WORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can cannot could did do does doing done down during
-    each else even ever every for from further get gets got had has have having he her here
-    hers him his how however i if in into is isn it its itself just least less let like make
-    makes made may me might more most much must my need needs no nor not now of off on once one
-    only or other our ours out over own per put rather same say says see should so such than
-    that the their theirs them then there these they this those though through to too under
-    until up upon us use used uses using very via want was way we well were what when where
-    whether which while who whom why will with within without would yet you your new add adds
-    added adding keep keeps take takes give gives go goes going thing things first second last
-    next still already always never often instead e g ie eg etc maybe perhaps possibly fast
-    faster large larger many few several soon some quick quickly slow big small lot lots""".split()
-)
 
 
 @dataclass(frozen=True, slots=True)
-class Mention:
-    text: str
+class Weighted:
+    mention: Mention
     kind: Kind
-    line: int
+    """The term kind it counts as (a call on a dotted name searches as a dotted name)."""
     weight: float
-    coded: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +97,20 @@ class Term:
     """Written in backticks at least once."""
     ignore_case: bool = False
     """The plan writes it in several cases."""
+    args: int | None = None
+    """Arguments written in its call nearest the cursor (`f(a, b)` → 2); None if never
+    called with a countable argument list."""
+    owner: str | None = None
+    """`Client` for `Client.send` (None for `self.x` and plain names)."""
+    introduced: bool = False
+    """The plan introduces it ("we add `X` (new)", defined in its own code block)."""
+    near: int = 0
+    """Lines between the cursor and its nearest mention."""
 
     @property
     def name(self) -> str:
         """The name a definition of it would carry (the last part of a dotted name)."""
-        return self.text.rsplit(".", 1)[-1] if self.kind == "dotted" else self.text
+        return last_part(self.text) if self.kind == "dotted" else self.text
 
     @property
     def is_name(self) -> bool:
@@ -165,183 +131,40 @@ class Plan:
     paths: tuple[Term, ...]
     """Every file path the plan names (existence is checked against the file list)."""
     open_spots: tuple[OpenSpot, ...]
+    names: tuple[Term, ...] = ()
+    """Every name worth resolving (identifiers, calls, dotted names; never a keyword nor a
+    lone common word), ranked best first: the searched ones and all the others."""
 
 
 # --- mentions --------------------------------------------------------------------------------
 
 
-def _code_like(word: str) -> str | None:
-    """The identifier if a bare word of prose is clearly code (snake_case, CamelCase,
-    camelCase, _private), else None. Markdown `_emphasis_` is prose."""
-    if word.startswith("_") and word.endswith("_") and not word.startswith("__"):
-        word = word[1:-1]
-    if len(word) < 3 or word.lower() in _PROPER_NOUNS or not any(c.isalpha() for c in word):
-        return None
-    if "_" in word.strip("_") or (word.startswith("_") and not word.endswith("_")):
-        return word
-    return word if _CAMEL.search(word) else None
+def _line_factor(line: int, cursor: int) -> float:
+    if line == cursor:
+        return CURSOR_LINE_FACTOR
+    return 1.0 + LINE_BONUS / (1.0 + abs(line - cursor) / LINE_FADE)
 
 
-def _plain_file_name(name: str) -> bool:
-    stem = name.rsplit(".", 1)[0]
-    return stem.islower() or stem.isupper() or "_" in stem or "-" in stem
-
-
-def _dotted_ok(text: str) -> bool:
-    parts = text.split(".")
-    if any(len(p) < 2 for p in parts):
-        return False  # e.g., i.e., a.b
-    if parts[-1] == "js" and not text.islower():
-        return False  # Node.js, Vue.js: products
-    return not (parts[-1] in _NOT_DOTTED_END and text.islower())
-
-
-def _classify_span(content: str) -> tuple[Kind, str] | None:
-    """What a backtick span holds (and the text to search for it)."""
-    content = content.strip()
-    if len(content) < 2 or len(content) > 80:
-        return None
-    if _SPAN_PATH.fullmatch(content) or _FILE.fullmatch(content):
-        return "path", content.removeprefix("./")
-    if m := _CALL_FULL.fullmatch(content):
-        name = m.group(1)
-        return ("dotted" if "." in name else "call"), name
-    if _IDENT.fullmatch(content):
-        return "identifier", content
-    if _DOTTED_FULL.fullmatch(content):
-        return "dotted", content
-    if content.endswith("/") or not any(c.isalnum() for c in content):
-        return None  # a directory or punctuation: nothing to grep for
-    return "code", content
-
-
-def _span(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    found = _classify_span(m.group(2))
-    return (found[1], found[0], True) if found else None
-
-
-def _quoted(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    return (m.group(1) or m.group(2)).strip(), "quoted", False
-
-
-def _path(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    return m.group(0).removeprefix("./"), "path", False
-
-
-def _file(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    # "Node.js" is a product; node.js, setup.py or README.md are files
-    return (m.group(0), "path", False) if _plain_file_name(m.group(0)) else None
-
-
-def _call(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    name, args = m.group(1), m.group(2).strip()
-    if args in ("s", "es") or ("." in name and not _dotted_ok(name)):
-        return None  # "limit(s)" is prose
-    return name, ("dotted" if "." in name else "call"), False
-
-
-def _dotted(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    return (m.group(0), "dotted", False) if _dotted_ok(m.group(0)) else None
-
-
-def _word(m: re.Match[str]) -> tuple[str, Kind, bool] | None:
-    name = _code_like(m.group(0))
-    return (name, "identifier", False) if name else None
-
-
-# in this order: each pass blanks what it found, so later passes see only the rest
-_Read = Callable[[re.Match[str]], tuple[str, Kind, bool] | None]
-_Add = Callable[[str, Kind, bool, int], None]
-
-_PASSES: tuple[tuple[re.Pattern[str], _Read], ...] = (
-    (_CODE_SPAN, _span),
-    (_QUOTED, _quoted),
-    (_PATH, _path),
-    (_FILE, _file),
-    (_CALL, _call),
-    (_DOTTED, _dotted),
-    (_WORD, _word),
-)
-
-
-def _line_mentions(doc: Document, i: int, add: _Add) -> str:
-    """Report mentions of line `i` through `add(text, kind, coded, end)`; return the line
-    with everything found blanked out (what is left is prose, for key phrases)."""
-    text = _URL.sub(lambda m: " " * len(m.group(0)), doc.lines[i][:MAX_LINE])
-    for rx, read in _PASSES:
-
-        def found(m: re.Match[str], read: _Read = read, spans: bool = rx is _CODE_SPAN) -> str:
-            mention = read(m)
-            if mention is not None:
-                add(*mention, m.end())
-            elif not spans:
-                return m.group(0)  # not a mention: leave it to the later passes
-            return " " * len(m.group(0))
-
-        text = rx.sub(found, text)
-    return text
-
-
-def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
-    """The lines worth reading: all of them, or the lines around the cursor, growing on both
-    sides, up to `size` lines and `chars` characters (so a 1 MiB plan costs what 64 KiB
-    does: planning runs on the event loop)."""
-    n = len(doc.lines)
-    lo, hi = doc.cursor[0], doc.cursor[0] + 1
-    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
-    while hi - lo < size and (lo > 0 or hi < n):
-        grew = False
-        for below in (True, False):
-            i = hi if below else lo - 1
-            if not 0 <= i < n:
-                continue
-            cost = min(len(doc.lines[i]), MAX_LINE) + 1
-            if cost > budget:
-                continue
-            budget -= cost
-            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
-            grew = True
-        if not grew:
-            break
-    return range(lo, hi)
-
-
-def mentions(doc: Document) -> list[Mention]:
-    """Every mention in the plan's prose, with its weight (kind × proximity × cursor line)."""
-    out: list[Mention] = []
-    cur_line, cur_col = doc.cursor
-    bigrams: dict[tuple[str, str], list[int]] = defaultdict(list)
-    heading_bigrams: set[tuple[str, str]] = set()
-    for i in window(doc):
-        if i in doc.fenced or not doc.lines[i].strip():
+def mentions(doc: Document) -> list[Weighted]:
+    """Every mention worth a search, with its weight (kind × proximity × line distance)."""
+    facts = read(doc)
+    cur = doc.cursor[0]
+    near: dict[int, float] = {}
+    out: list[Weighted] = []
+    for m in facts.mentions:
+        kind: Kind
+        if m.kind == "url" or (m.kind == "code" and is_keyword(m.text)):
             continue
-        near = doc.proximity(i) * (CURSOR_LINE_FACTOR if i == cur_line else 1.0)
-
-        def add(
-            text: str, kind: Kind, coded: bool, end: int, i: int = i, near: float = near
-        ) -> None:
-            if i == cur_line and end == cur_col and not coded:
-                return  # the word being typed at the cursor is not finished
-            if len(text) > MAX_MENTION:
-                return
-            w = KIND_WEIGHT[kind] * (CODE_SPAN_FACTOR if coded else 1.0) * near
-            out.append(Mention(text, kind, i, w, coded))
-
-        prose = _line_mentions(doc, i, add)
-        for clause in _CLAUSE.split(prose):
-            words = [w.lower() for w in _PROSE_WORD.findall(clause)]
-            for a, b in pairwise(words):
-                if len(a) > 2 and len(b) > 2 and a not in STOP_WORDS and b not in STOP_WORDS:
-                    bigrams[(a, b)].append(i)
-                    if _HEADING.match(doc.lines[i]):
-                        heading_bigrams.add((a, b))
-    for pair, lines in bigrams.items():
-        if len(lines) >= 2 or pair in heading_bigrams:
-            for i in lines:
-                near = doc.proximity(i) * (CURSOR_LINE_FACTOR if i == cur_line else 1.0)
-                out.append(
-                    Mention(" ".join(pair), "phrase", i, KIND_WEIGHT["phrase"] * near, False)
-                )
+        qualified = m.kind == "call" and last_part(m.text) != m.text
+        kind = "dotted" if qualified else m.kind  # type: ignore[assignment]
+        if m.line not in near:
+            near[m.line] = doc.proximity(m.line) * _line_factor(m.line, cur)
+        w = KIND_WEIGHT[kind] * (CODE_SPAN_FACTOR if m.coded else 1.0) * near[m.line]
+        if m.kind == "code" and is_common(m.text):
+            w *= COMMON_WORD_FACTOR
+        if m.is_name and facts.is_introduced(m.text):
+            w *= INTRODUCED_FACTOR
+        out.append(Weighted(m, kind, w))
     return out
 
 
@@ -372,27 +195,43 @@ def _score(weights: list[float]) -> float:
     return sum(w / (k + 1) for k, w in enumerate(sorted(weights, reverse=True)))
 
 
-def _group(found: list[Mention]) -> list[Term]:
-    groups: dict[tuple[str, str], list[Mention]] = defaultdict(list)
-    for m in found:
-        fam = _family(m.kind)
-        key = m.text.lower() if fam in ("name", "text") else m.text
-        groups[(fam, key)].append(m)
+def _rank_key(t: Term) -> tuple[float, int, int, str]:
+    """Best first; on a tie the term nearest the cursor, then the earlier one."""
+    return (-t.score, t.near, t.lines[0], t.text)
+
+
+def _group(doc: Document, found: list[Weighted]) -> list[Term]:
+    groups: dict[tuple[str, str], list[Weighted]] = defaultdict(list)
+    for w in found:
+        fam = _family(w.kind)
+        key = w.mention.text.lower() if fam in ("name", "text") else w.mention.text
+        groups[(fam, key)].append(w)
+    facts = read(doc)
+    cur = doc.cursor[0]
     terms = []
-    for ms in groups.values():
-        best = max(ms, key=lambda m: m.weight)
-        spellings = Counter(m.text for m in ms)
+    for ws in groups.values():
+        best = max(ws, key=lambda w: w.weight)
+        spellings = Counter(w.mention.text for w in ws)
+        text = spellings.most_common(1)[0][0]
+        calls = [w.mention for w in ws if w.mention.args is not None]
+        call = min(calls, key=lambda m: abs(m.line - cur), default=None)
+        lines = tuple(sorted({w.mention.line for w in ws}))
         terms.append(
             Term(
-                text=spellings.most_common(1)[0][0],
+                text=text,
                 kind=best.kind,
-                lines=tuple(sorted({m.line for m in ms})),
-                score=_score([m.weight for m in ms]),
-                coded=any(m.coded for m in ms),
+                lines=lines,
+                score=_score([w.weight for w in ws]),
+                coded=any(w.mention.coded for w in ws),
                 ignore_case=len(spellings) > 1 and _family(best.kind) == "name",
+                args=call.args if call else None,
+                owner=best.mention.owner,
+                introduced=(best.mention.is_name or best.kind == "path")
+                and facts.is_introduced(text),
+                near=min(abs(i - cur) for i in lines),
             )
         )
-    return sorted(terms, key=lambda t: (-t.score, t.lines[0], t.text))
+    return sorted(terms, key=_rank_key)
 
 
 def _finds(short: Term, long: Term) -> bool:
@@ -439,13 +278,18 @@ def _merge(kept: Term, other: Term) -> Term | None:
         lines=tuple(sorted(set(kept.lines) | set(other.lines))),
         score=kept.score + MERGED_FACTOR * other.score,
         coded=kept.coded or other.coded,
+        near=min(kept.near, other.near),
+        args=survivor.args
+        if survivor.args is not None
+        else (kept.args if kept.args is not None else other.args),
     )
 
 
-def terms(doc: Document) -> list[Term]:
-    """What the plan talks about, merged and ranked (best first)."""
+def _terms(doc: Document) -> tuple[list[Term], list[Term]]:
+    """The strongest terms merged and ranked, and the weaker rest as they are."""
+    grouped = _group(doc, mentions(doc))
     kept: list[Term] = []
-    for t in _group(mentions(doc))[:MERGE_POOL]:
+    for t in grouped[:MERGE_POOL]:
         for k, other in enumerate(kept):
             merged = _merge(other, t)
             if merged is not None:
@@ -453,7 +297,12 @@ def terms(doc: Document) -> list[Term]:
                 break
         else:
             kept.append(t)
-    return sorted(kept, key=lambda t: (-t.score, t.lines[0], t.text))
+    return sorted(kept, key=_rank_key), grouped[MERGE_POOL:]
+
+
+def terms(doc: Document) -> list[Term]:
+    """What the plan talks about, merged and ranked (best first)."""
+    return _terms(doc)[0]
 
 
 # --- queries ---------------------------------------------------------------------------------
@@ -481,8 +330,8 @@ def query_for(term: Term, exclude: str | None = None) -> CodeQuery:
             globs=skip,
         )
     if term.kind == "dotted":
-        head, *rest = term.text.split(".")
-        pattern = rf"\b(?i:{re.escape(head)})" + "".join(rf"\.{re.escape(p)}" for p in rest)
+        head, *rest = re.split(r"(\.|::)", term.text)  # separators kept: Client.send, A::new
+        pattern = rf"\b(?i:{re.escape(head)})" + "".join(re.escape(p) for p in rest)
         return CodeQuery(
             pattern=pattern + r"\b",
             mode="regex",
@@ -517,15 +366,17 @@ def _label(term: Term, query: CodeQuery) -> str:
 
 
 def plan(doc: Document, max_queries: int = 5, exclude: str | None = None) -> Plan:
-    ranked = terms(doc)
+    ranked, rest = _terms(doc)
     queries = tuple(
         PlannedQuery(term=t, query=(q := query_for(t, exclude)), label=_label(t, q))
         for t in ranked[:max_queries]
     )
+    names = [t for t in ranked if t.is_name] + [t for t in rest if t.is_name]
     return Plan(
         queries=queries,
         paths=tuple(t for t in ranked if t.kind == "path"),
-        open_spots=tuple(open_spots(doc, window(doc))),
+        open_spots=read(doc).open_decisions,
+        names=tuple(names[:MAX_NAMES]),
     )
 
 

@@ -1,8 +1,9 @@
 """Where a plan leaves something open: TBD/TODO, open questions, "maybe", "etc.", "and/or",
 either/or, and vague amounts ("fast", "large", "many", "soon", "some") with no number nearby.
 
-One `OpenSpot` per sentence (its strongest cue), each with its plan line. Code spans, quoted
-text, URLs and fenced code are not prose and are never flagged.
+One `OpenSpot` per sentence (its strongest cue), each with its plan line. A sentence may wrap
+across the lines of a paragraph, a list item or a heading (Markdown blocks, from the reader);
+code spans, quoted text, URLs and code blocks are not prose and are never flagged.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from ..document import Document
+from .markdown import ProseLine
 
 # strongest first: a spot is reported under the strongest cue its sentence has
 KINDS = ("todo", "question", "either_or", "and_or", "maybe", "etc", "vague")
@@ -40,18 +41,13 @@ _NUMBER = re.compile(
     r"\d|\b(?i:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|"
     r"hundred|thousand|million|dozen|half|twice|double|triple)\b"
 )
-MAX_LINE = 20_000  # characters of one line read (a longer line is pasted data, not prose)
 _NEARBY = 40  # characters either side of a vague word where a number quantifies it
 
-_CODE_SPAN = re.compile(r"(`+).+?\1")
 _QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
-_URL = re.compile(r"(?:https?|ftp)://\S+|\]\([^)\s]*\)")
 # a sentence ends at "." before a capital (so "etc. go" and "e.g. this" do not end one),
 # at "!", "?" or ";"
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.(?=\s+[^\sa-z])|[!?;](?=\s+\S)")
-_LEAD = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+)*")
-_BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*+]\s|\d+[.)]\s|>)")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
+_TASK_BOX = re.compile(r"^\s*\[[ xX]\]\s+")  # "- [ ] Decide": the list marker is gone already
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,26 +68,6 @@ def _blank(text: str, rx: re.Pattern[str]) -> str:
     return rx.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def _blocks(doc: Document, lines: range) -> list[list[int]]:
-    """Paragraphs, list items and headings: runs of lines a sentence may wrap across."""
-    blocks: list[list[int]] = []
-    current: list[int] = []
-    for i in lines:
-        raw = doc.lines[i]
-        if i in doc.fenced or not raw.strip() or _BLOCK_START.match(raw):
-            if current:
-                blocks.append(current)
-            current = [] if (i in doc.fenced or not raw.strip()) else [i]
-            if current and _HEADING.match(raw):
-                blocks.append(current)
-                current = []
-        else:
-            current.append(i)
-    if current:
-        blocks.append(current)
-    return blocks
-
-
 def _sentences(prose: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in _SENTENCE_END.finditer(prose):
@@ -102,7 +78,7 @@ def _sentences(prose: str) -> list[tuple[int, int]]:
 
 
 def _quote(text: str, limit: int = 160) -> str:
-    text = re.sub(r"\s+", " ", _LEAD.sub("", text)).strip()
+    text = re.sub(r"\s+", " ", _TASK_BOX.sub("", text)).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -111,17 +87,20 @@ def _quantified(prose: str, start: int, end: int, lo: int, hi: int) -> bool:
     return bool(_NUMBER.search(window))
 
 
-def _block_spots(doc: Document, block: list[int]) -> list[OpenSpot]:
-    lines = [doc.lines[i][:MAX_LINE] for i in block]
+def block_spots(block: list[ProseLine]) -> list[OpenSpot]:
+    """The open spots of one block of prose (a paragraph, list item or heading): its lines
+    joined, so a sentence may wrap."""
+    lines = [pl.shown for pl in block]
     raw = " ".join(lines)
     starts = [0]
     for line in lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
+    numbers = [pl.line for pl in block]
 
     def line_of(pos: int) -> int:
-        return block[bisect_right(starts, pos) - 1]
+        return numbers[bisect_right(starts, pos) - 1]
 
-    prose = _blank(_blank(_blank(raw, _URL), _CODE_SPAN), _QUOTED)
+    prose = _blank(" ".join(pl.prose for pl in block), _QUOTED)
     out = []
     for a, b in _sentences(prose):
         found: dict[str, tuple[str, int]] = {}
@@ -143,13 +122,7 @@ def _block_spots(doc: Document, block: list[int]) -> list[OpenSpot]:
                 kind=kind,
                 cue=cue,
                 sentence=_quote(raw[a:b]),
-                lines=tuple(i for i in block if first <= i <= last),
+                lines=tuple(i for i in numbers if first <= i <= last),
             )
         )
     return out
-
-
-def open_spots(doc: Document, lines: range | None = None) -> list[OpenSpot]:
-    """Every open spot of the plan (or of those of its `lines`), in document order."""
-    lines = lines if lines is not None else range(len(doc.lines))
-    return [spot for block in _blocks(doc, lines) for spot in _block_spots(doc, block)]

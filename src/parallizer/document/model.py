@@ -1,4 +1,8 @@
-"""The plan being written: its lines, its Markdown sections and where the cursor is."""
+"""The plan being written: its lines, its Markdown sections and where the cursor is.
+
+The structure (sections, code blocks) comes from the one Markdown parse (`markdown.py`),
+made once per document on first use.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+from .markdown import MAX_LINE, Blocks, parse_blocks
+
+WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
+WINDOW_CHARS = 64 * 1024  # and characters
 _IDENT_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -31,24 +37,19 @@ class Document:
         self.cursor = (line, col)
 
     @cached_property
+    def blocks(self) -> Blocks:
+        """The plan's Markdown blocks: headings, code, paragraphs (parsed once)."""
+        return parse_blocks(self.lines, window(self))
+
+    @cached_property
     def fenced(self) -> frozenset[int]:
-        """Lines inside fenced code blocks (fences included)."""
-        inside, out = False, set()
-        for i, ln in enumerate(self.lines):
-            if _FENCE.match(ln):
-                out.add(i)
-                inside = not inside
-            elif inside:
-                out.add(i)
-        return frozenset(out)
+        """Lines of code blocks, fenced (fences included) or indented: not prose."""
+        return frozenset(i for block in self.blocks.code for i in block.lines)
 
     @cached_property
     def sections(self) -> list[Section]:
-        heads = [
-            (i, len(m.group(1)), m.group(2))
-            for i, ln in enumerate(self.lines)
-            if i not in self.fenced and (m := _HEADING.match(ln))
-        ]
+        """ATX (`## x`) and setext (`x` over `===`/`---`) headings, in order."""
+        heads = [(h.line, h.level, h.title) for h in self.blocks.headings]
         out: list[Section] = []
         first = heads[0][0] if heads else len(self.lines)
         if first > 0:
@@ -98,3 +99,26 @@ class Document:
         where = self._section_index(line) if 0 <= line < len(self.lines) else 0
         dist = abs(where - self._section_index(self.cursor[0]))
         return max(0.25, 0.6 / dist) if dist else 1.0
+
+
+def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> range:
+    """The lines worth reading closely: all of them, or the lines around the cursor, growing
+    on both sides, up to `size` lines and `chars` characters (lines clipped to MAX_LINE)."""
+    n = len(doc.lines)
+    lo, hi = doc.cursor[0], doc.cursor[0] + 1
+    budget = chars - min(len(doc.lines[lo]), MAX_LINE)
+    while hi - lo < size and (lo > 0 or hi < n):
+        grew = False
+        for below in (True, False):
+            i = hi if below else lo - 1
+            if not 0 <= i < n:
+                continue
+            cost = min(len(doc.lines[i]), MAX_LINE) + 1
+            if cost > budget:
+                continue
+            budget -= cost
+            lo, hi = (lo, hi + 1) if below else (lo - 1, hi)
+            grew = True
+        if not grew:
+            break
+    return range(lo, hi)

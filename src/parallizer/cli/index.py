@@ -1,0 +1,74 @@
+"""`parallizer index SCOPE`: build the code index of a scope and say what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..config import Settings
+from ..errors import BackendError
+from . import app, fail
+from .common import load_settings_or_fail, resolve_scope
+
+
+async def _build(settings: Settings, root: Path) -> dict[str, Any]:
+    from ..runtime import Runtime
+
+    async with Runtime(settings, web=None, llm=None) as runtime:
+        try:
+            index = await runtime.index.get(root)
+        except BackendError as exc:
+            raise fail(f"cannot index {root}: {exc.message}") from exc
+        return index.stats()
+
+
+def _human(stats: dict[str, Any]) -> str:
+    skipped = ", ".join(f"{k} {v}" for k, v in stats["skipped"].items())
+    lines = [
+        f"scope        {stats['root']}",
+        f"files        {stats['files']} listed, {stats['parsed_files']} parsed"
+        + (
+            f" ({stats['parse_errors']} with syntax errors, partly read)"
+            if stats["parse_errors"]
+            else ""
+        )
+        + (f"; not parsed: {skipped}" if skipped else ""),
+        f"definitions  {stats['definitions']} ({stats['names']} distinct names)",
+    ]
+    roles: dict[str, list[str]] = {}
+    for key, n in stats["roles"].items():
+        language, role = key.split("/", 1)
+        roles.setdefault(language, []).append(f"{role} {n}")
+    for language, n in sorted(stats["languages"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {language:<11}{n:>9}   {', '.join(roles.get(language, []))}")
+    lines.append(
+        f"build        {stats['build_ms'] / 1000:.2f} s (listing {stats['list_ms'] / 1000:.2f} s)"
+    )
+    for sample in stats["error_samples"][:5]:
+        lines.append(f"  error: {sample}")
+    if stats["partial"]:
+        lines.append("PARTIAL      " + "; ".join(stats["partial_reasons"]))
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def index(
+    scope: Annotated[Path, typer.Argument(help="the code tree to index")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the index's stats as JSON")
+    ] = False,
+) -> None:
+    """Index SCOPE (definitions by tree-sitter) and print what it holds: files, definitions
+    per language and role, parse errors, build time."""
+    settings = load_settings_or_fail()
+    root = resolve_scope(settings, scope, what="SCOPE")
+    stats = asyncio.run(_build(settings, root))
+    if as_json:
+        sys.stdout.write(json.dumps(stats) + "\n")
+    else:
+        sys.stdout.write(_human(stats))

@@ -1,0 +1,26 @@
+"""The plan being written, read once: `Document` (lines, cursor, sections, proximity) and
+`read(doc)` → `PlanFacts` (mentions, paths, URLs, headings, open decisions, introduced names,
+code blocks), all from one markdown-it-py parse."""
+
+from .markdown import CodeBlock, ProseLine, Segment, inline_text
+from .mentions import NAME_KINDS, Mention
+from .model import WINDOW, WINDOW_CHARS, Document, Section, window
+from .open_spots import OpenSpot
+from .reader import PlanFacts, read
+
+__all__ = [
+    "NAME_KINDS",
+    "WINDOW",
+    "WINDOW_CHARS",
+    "CodeBlock",
+    "Document",
+    "Mention",
+    "OpenSpot",
+    "PlanFacts",
+    "ProseLine",
+    "Section",
+    "Segment",
+    "inline_text",
+    "read",
+    "window",
+]

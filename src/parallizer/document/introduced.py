@@ -1,0 +1,229 @@
+"""Names and paths a plan introduces: said to be new, added, created, introduced or defined
+right where it names them, or defined in the plan's own code blocks.
+
+The wording must bind the verb to the name: "we add `TooManyRetries` (new)", "a new
+`RateLimiter` class", "create `src/x/limits.py`", "the file `src/foo.py` we add",
+"`Budget` is new". A name that merely stands near such a word in another phrase is not
+introduced: "add retries to `Client.send`" does not introduce `Client.send`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .. import codefacts
+from .markdown import CodeBlock
+from .mentions import Found, Mention
+from .words import is_keyword
+
+# ("implements `Iterator`" conforms to something that exists; "write to `x`" changes it)
+_VERB = (
+    r"(?:new|add|adds|added|adding|introduce[sd]?|introducing|create[sd]?|creating|"
+    r"define[sd]?|defining)"
+)
+# words that may stand between the verb and the name: "add a small helper `x`"
+_FILLER = (
+    r"(?:a|an|the|one|two|three|our|its|their|new|small|tiny|separate|dedicated|private|"
+    r"public|internal|helper|single|simple|custom|own|top-level|module|class|function|"
+    r"method|file|type|struct|enum|trait|interface|field|constant|const|exception|error|"
+    r"variable|property|attribute|package|decorator|hook|test|tests|script|command|flag|"
+    r"option|setting|endpoint|route|handler|table|column|model|schema|protocol|abstract|"
+    r"base|dataclass|wrapper|subclass|alias|config|fixture|mixin|mapping|map|dict|list|"
+    r"annotation|example|accessor|accessors|getter|getters|setter|setters|variant|variants|"
+    r"event|key|member|parameter|argument|keyword|pointer|callback|matching|corresponding|"
+    r"constructor|generic|static|async|unexported|exported|optional|required|default)"
+)
+# a list the verb distributes over: "add `A`, `B` and `C`"
+_LISTED = (
+    r"(?:`[^`]+`\s*(?:,\s*(?:and\s+|or\s+|\.\.\.\s*|…\s*)?|\s+and\s+|\s+or\s+"
+    r"|\s*(?:\.\.\.|…)\s*))"
+)
+_BEFORE = re.compile(rf"(?i)\b{_VERB}\s+(?:{_FILLER}\s+|{_LISTED})*$")
+_AFTER = re.compile(
+    rf"""(?ix)(?:\(\))?\s*(?:
+        \(\s*(?:new|added|to\ be\ (?:added|created|written)|new\ \w+)\s*\)   # `X` (new)
+      | (?:\s+{_FILLER}){{0,2}}(?:\s*,\s*(?:that|which)\s+|\s+(?:that\s+|which\s+)?)
+        (?:we|I|you|they|this\ plan|the\ plan)\s+(?:will\s+|'ll\s+|must\s+|should\s+|shall\s+|
+        are\ going\ to\s+)?(?:also\s+)?(?:add|create|introduce|define|write|implement)\b
+                                                                         # `x.py` we add
+      | (?:\s+{_FILLER}){{0,2}}\s+(?:is|are|will\s+be|gets|get|is\ being|must\s+be|
+        should\s+be|to\s+be)\s+(?:(?:a|an)\s+)?(?:new|added|created|introduced|defined|written)\b
+                                                                         # `X` is new
+      | \s*,?\s+(?:a|an)\s+new\b                                          # `X`, a new class
+    )"""
+)
+# a name after a preposition is where something goes, not what is added: "in `Client.send`
+# we add a loop"
+_PLACE = re.compile(
+    rf"(?i)\b(?:in|into|to|for|of|on|at|from|by|with|inside|within|around|via)\s+"
+    rf"(?:(?:the|a|an|its|our)\s+)?(?:{_FILLER}\s+)?$"
+)
+# a new thing placed in a file makes the file new too: "a new `Cache` class in `cache.py`"
+# (but "add retries to `x.py`" only changes a file that should exist)
+# (but "the new method goes into `error.rs`" puts something new in a file that exists)
+_NEW_IN = re.compile(
+    rf"(?i)\b(?:add|adds|adding|create[sd]?|creating|introduce[sd]?|introducing|define[sd]?)\s+"
+    rf"(?:(?:a|an|the|one)\s+)?new\s+(?:{_FILLER}\s+)*(?:`[^`]+`\s+)?(?:{_FILLER}\s+)*"
+    rf"(?:in|into|under|as)\s+(?:(?:a|the)\s+(?:new\s+)?(?:file|module)\s+)?$"
+)
+_REACH = 160  # characters either side of a name read for its introduction
+
+
+def _joined(lines: list[tuple[str, list[Found]]]) -> tuple[str, list[Found]]:
+    """A block's lines as one text (a sentence may wrap) and its mentions placed in it."""
+    placed: list[Found] = []
+    at = 0
+    for shown, found in lines:
+        placed += [(m, at + start, at + end) for m, start, end in found]
+        at += len(shown) + 1
+    return " ".join(shown for shown, _ in lines), placed
+
+
+def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+    """The names and paths of one block of prose (its lines' `shown` text and mentions)
+    that the block introduces."""
+    text, placed = _joined(lines)
+    out = []
+    for mention, start, end in placed:
+        if not (mention.is_name or mention.kind == "path"):
+            continue
+        lo = max(0, start - _REACH)
+        if (
+            _BEFORE.search(text, lo, start)
+            or (_AFTER.match(text, end, end + _REACH) and not _PLACE.search(text, lo, start))
+            or (mention.kind == "path" and _NEW_IN.search(text, lo, start))
+        ):
+            out.append(mention)
+    return out
+
+
+# a weaker reading for sentences that add or change things: every name in such a sentence
+# may be new ("add a `deprecated` keyword to `Parameter.__init__`"), except those it calls
+# existing; a resolver may treat these as "not missing when nothing like them exists"
+_PROPOSING = re.compile(
+    r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating|"
+    r"replace[sd]?|replacing)\b"
+)
+_EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
+
+
+def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+    """The names and paths of one block of prose (its lines' `shown` text and mentions)
+    standing in a sentence that adds, creates or replaces something, unless called existing."""
+    text, found = _joined(lines)
+    if not _PROPOSING.search(text):
+        return []
+    placed = [(m, start) for m, start, _ in found if m.is_name or m.kind == "path"]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
+    out, lo = [], 0
+    for hi in ends:
+        sentence = text[lo:hi]
+        if _PROPOSING.search(sentence):
+            out += [
+                m
+                for m, start in placed
+                if lo <= start < hi and not _EXISTING.search(text, max(lo, start - 40), start)
+            ]
+        lo = hi
+    return out
+
+
+# --- the plan's own code ---------------------------------------------------------------------
+
+# a code block's language → a file name `codefacts` knows the definitions of
+_LANG_FILE = {
+    **dict.fromkeys(("python", "py", "python3", "pycon"), "x.py"),
+    **dict.fromkeys(("js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"), "x.ts"),
+    **dict.fromkeys(("rust", "rs"), "x.rs"),
+    **dict.fromkeys(("go", "golang"), "x.go"),
+    **dict.fromkeys(("java", "kotlin", "kt", "csharp", "cs", "c#", "scala"), "x.java"),
+    **dict.fromkeys(("c", "cpp", "c++", "h", "hpp", "cc", "cxx", "objc"), "x.c"),
+    **dict.fromkeys(("sh", "bash", "shell", "zsh"), "x.sh"),
+    **dict.fromkeys(("ruby", "rb"), "x.rb"),
+}
+# a block without a language is tried as each of these (not C: its function rule would
+# take prose-like lines for definitions)
+_UNLABELLED = ("x.py", "x.ts", "x.rs", "x.go", "x.java")
+# lines that open a type whose indented definitions belong to it
+_OWNER = re.compile(
+    r"^(?P<indent>\s*)(?:(?:pub(?:\([^)]*\))?|export|default|abstract|public|private|"
+    r"protected|final|static|sealed|data|open)\s+)*"
+    r"(?:class|struct|trait|interface|enum|record|object|impl(?:<[^>]*>)?(?:\s+\w+\s+for)?)"
+    r"\s+(?P<name>[A-Za-z_$][\w$]*)"
+)
+# a method in a JS/TS/Java class body: `  async send(a, b) {`, `  public int size() {`
+_METHOD = re.compile(
+    r"^\s+(?:(?:async|static|public|private|protected|readonly|override|final|get|set)\s+)*"
+    r"(?:[\w<>\[\],.?]+\s+)?(?P<name>[A-Za-z_$][\w$]*)\s*\([^;]*\)\s*(?::\s*[^{;=]+)?\{?\s*$"
+)
+_GO_RECEIVER = re.compile(r"^func\s+\(\s*\w*\s*\*?\s*(?P<owner>\w+)")
+_NOT_METHOD = frozenset(
+    {"if", "for", "while", "switch", "catch", "return", "function", "constructor"}
+)
+
+
+# a block without any of these words defines nothing (a quick test before reading its lines)
+_DEFINING = re.compile(
+    r"\b(?:def|class|fn|func|function|struct|enum|trait|type|interface|const|let|var|static|"
+    r"union|mod|record|object|typedef|define|module)\b|^[A-Za-z_$][\w$]*\s*[:=(]",
+    re.MULTILINE,
+)
+MAX_CODE_LINES = 20_000  # lines of the plan's code blocks read for definitions, nearest first
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def defined_in(block: CodeBlock) -> set[str]:
+    """Names (and `Owner.name` qualified names) the block defines, line by line."""
+    if not _DEFINING.search(block.text):
+        return set()
+    if block.lang in ("", "text", "txt", "plain", "plaintext"):
+        files = _UNLABELLED if block.lang == "" else ()
+    else:
+        files = (f,) if (f := _LANG_FILE.get(block.lang)) else ()
+    out: set[str] = set()
+    for file in files:
+        owners: list[tuple[int, str]] = []  # (indent, name) of the types enclosing a line
+        for line in block.text.split("\n"):
+            if not line.strip():
+                continue
+            ind = _indent(line)
+            while owners and owners[-1][0] >= ind:
+                owners.pop()
+            owner = owners[-1][1] if owners else None
+            d = codefacts.definition(file, line)
+            name = d.name if d is not None else None
+            if name is None and owner and file in ("x.ts", "x.java"):
+                m = _METHOD.match(line)
+                name = m.group("name") if m and m.group("name") not in _NOT_METHOD else None
+            if file == "x.go" and (r := _GO_RECEIVER.match(line)):
+                owner = r.group("owner")
+            if name and not is_keyword(name):
+                out.add(name)
+                if owner:
+                    out.add(f"{owner}.{name}")
+            if o := _OWNER.match(line):
+                owners.append((ind, o.group("name")))
+    return out
+
+
+def introduced_names(mentions: Iterable[Mention], blocks: Iterable[CodeBlock]) -> frozenset[str]:
+    """Everything introduced: each mention's text and, for a qualified name, its last part;
+    and each definition of the plan's code blocks (`blocks` nearest the cursor first, up to
+    MAX_CODE_LINES lines in all)."""
+    out: set[str] = set()
+    for m in mentions:
+        out.add(m.text)
+        if m.is_name and m.name != m.text:
+            out.add(m.name)
+    budget = MAX_CODE_LINES
+    for block in blocks:
+        if budget <= 0:
+            break
+        budget -= len(block.lines)
+        out |= defined_in(block)
+    return frozenset(out)

@@ -1,0 +1,399 @@
+"""The plan's Markdown, parsed once with markdown-it-py (CommonMark): its blocks with their
+plan lines, and the inline text of a block split into plan lines of typed segments.
+
+Only this module knows Markdown syntax: fences of any length with ``` or ~~~, indented code,
+ATX and setext headings, link destinations holding parentheses, autolinks, code spans of any
+backtick count, emphasis. Everything else reads what it returns.
+
+Two passes, so a huge plan costs what the part being read costs: the block structure
+(headings, code, paragraphs) of the whole plan, with inline parsing disabled; then the inline
+text of only the blocks that are read (`inline_lines`).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Literal
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+MAX_LINE = 20_000  # characters of one line read (a longer line is pasted data, not prose)
+
+# CommonMark without raw HTML (a plan's `<T>` or `<br>` is text to us)
+_BLOCKS = MarkdownIt("commonmark", {"html": False}).disable("inline")
+_INLINE = MarkdownIt("commonmark", {"html": False})
+# markdown-it looks for the end of every `[` it meets: a paragraph holding thousands of them
+# (pasted data) would take seconds, so there brackets are plain text
+_INLINE_NO_LINKS = MarkdownIt("commonmark", {"html": False}).disable(["link", "image"])
+MAX_BRACKETS = 32
+_LONE_CR = re.compile(r"\r(?!\n)")
+# a bare URL in text (markdown-it's autolinks and links are read from their tokens): the
+# trailing punctuation of the sentence and an unbalanced closing bracket are not part of it
+_BARE_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>`\"]+")
+_URL_TAIL = ".,;:!?'\"*_"
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    level: int
+    title: str
+    """As written (inline Markdown kept)."""
+    line: int
+    """0-based plan line of the title (the first line of a setext heading)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    lang: str
+    """The fence's language (first word of its info string, lowercase); '' when none or
+    for indented code."""
+    text: str
+    line: int
+    """0-based plan line of the first line of code (after the opening fence)."""
+    lines: range
+    """Every plan line of the block, fences included."""
+    fenced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProseBlock:
+    """A paragraph or a heading: text a sentence may wrap across."""
+
+    kind: Literal["paragraph", "heading"]
+    line: int
+    """0-based plan line of its first line."""
+    content: str
+    """Its raw inline Markdown, one line per plan line (container markers removed)."""
+
+    @property
+    def lines(self) -> range:
+        return range(self.line, self.line + self.content.count("\n") + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocks:
+    headings: tuple[Heading, ...]
+    code: tuple[CodeBlock, ...]
+    prose: tuple[ProseBlock, ...]
+    references: dict
+    """Link reference definitions, for resolving `[text][ref]` in inline text."""
+
+    @property
+    def reference_urls(self) -> list[str]:
+        """The destinations of link reference definitions (`[ref]: https://...`)."""
+        return [str(r["href"]) for r in self.references.values() if r.get("href")]
+
+
+def _lang(info: str) -> str:
+    info = info.strip()
+    return info.split(maxsplit=1)[0].lower() if info else ""
+
+
+def _parse(text: str, offset: int) -> Blocks:
+    """markdown-it's blocks of `text`, whose first line is plan line `offset`."""
+    env: dict = {}
+    # markdown-it ends a line at a lone CR too: keep the plan's numbering
+    tokens = _BLOCKS.parse(_LONE_CR.sub(" ", text), env)
+    headings: list[Heading] = []
+    code: list[CodeBlock] = []
+    prose: list[ProseBlock] = []
+    for k, tok in enumerate(tokens):
+        if tok.map is None:
+            continue
+        start, end = tok.map[0] + offset, tok.map[1] + offset
+        if tok.type in ("fence", "code_block"):
+            fenced = tok.type == "fence"
+            first = start + 1 if fenced else start
+            lang = _lang(tok.info) if fenced else ""
+            code.append(CodeBlock(lang, tok.content, first, range(start, end), fenced))
+        elif tok.type == "inline":
+            parent = tokens[k - 1]
+            kind: Literal["paragraph", "heading"] = (
+                "heading" if parent.type == "heading_open" else "paragraph"
+            )
+            prose.append(ProseBlock(kind, start, tok.content))
+            if kind == "heading":
+                headings.append(Heading(int(parent.tag[1]), tok.content.strip(), start))
+    return Blocks(tuple(headings), tuple(code), tuple(prose), env.get("references", {}))
+
+
+# --- the outline of the far parts of a huge plan -----------------------------------------------
+# A line scan, linear and cheap, of what lies outside the reading window of a plan too big to
+# parse whole: top-level fences (CommonMark's rule: a closing run of the same character, at
+# least as long) and ATX and setext headings outside them. It also finds where the window's
+# parse may start: a line after a blank one, at the margin, outside any fence.
+
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[-*+>]|\d{1,9}[.)])(?:\s|$)| {0,3}#)")
+FAR_HEADINGS = 1000  # headings kept on each side of the window of a plan too big to parse
+SAFE_START_REACH = 200  # lines above the window searched for a place to start parsing
+
+
+def _outline(lines: list[str]) -> tuple[list[Heading], list[CodeBlock]]:
+    """Headings and fenced code, by a line scan (most lines cost one character test)."""
+    headings: list[Heading] = []
+    code: list[CodeBlock] = []
+    fence: tuple[str, int, int, str] | None = None  # (char, length, opening line, lang)
+    para = -1  # first line of the paragraph running into this line, -1 if none
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        first = stripped[:1]
+        if fence is not None:
+            char, length, opened, lang = fence
+            if (
+                first == char
+                and len(stripped) >= length
+                and stripped == char * len(stripped)
+                and len(line) - len(line.lstrip(" ")) <= 3
+            ):
+                body = "\n".join(lines[opened + 1 : i])
+                code.append(CodeBlock(lang, body, opened + 1, range(opened, i + 1), True))
+                fence = None
+            continue
+        if not first:
+            para = -1
+        elif first in "`~" and (m := _FENCE_OPEN.match(line)):
+            run, info = m.group(1), m.group(2)
+            if not (run[0] == "`" and "`" in info):
+                fence = (run[0], len(run), i, _lang(info))
+                para = -1
+            elif para < 0:
+                para = i
+        elif first in "=-" and para >= 0 and (m := _SETEXT.match(line)):
+            level = 1 if m.group(1)[0] == "=" else 2
+            headings.append(Heading(level, " ".join(x.strip() for x in lines[para:i]), para))
+            para = -1
+        elif first == "#" and (m := _ATX.match(line)):
+            headings.append(Heading(len(m.group(1)), (m.group(2) or "").strip(), i))
+            para = -1
+        elif para < 0 and not _NOT_PARAGRAPH.match(line):
+            para = i
+    if fence is not None:  # an unclosed fence runs to the end
+        char, length, opened, lang = fence
+        body = "\n".join(lines[opened + 1 :])
+        code.append(CodeBlock(lang, body, opened + 1, range(opened, len(lines)), True))
+    return headings, code
+
+
+def _safe_start(lines: list[str], start: int, code: list[CodeBlock]) -> int:
+    """A line at or above `start` where a Markdown block surely begins: after a blank line,
+    at the margin, outside fences (within reach; else `start` itself)."""
+    starts = [c.lines.start for c in code]
+
+    def fenced(i: int) -> bool:
+        k = bisect_right(starts, i) - 1
+        return k >= 0 and i in code[k].lines
+
+    for i in range(start, max(0, start - SAFE_START_REACH) - 1, -1):
+        if i == 0:
+            return 0
+        line = lines[i]
+        if (
+            line.strip()
+            and not lines[i - 1].strip()
+            and line[:1] not in (" ", "\t", ">")
+            and not fenced(i)
+            and not fenced(i - 1)
+        ):
+            return i
+    return start
+
+
+def _front_matter(lines: list[str]) -> int | None:
+    """Lines of a YAML front matter block (`---` ... `---` at the very top), if any."""
+    if not lines or lines[0].rstrip() != "---":
+        return None
+    for i in range(1, min(len(lines), 200)):
+        if lines[i].rstrip() in ("---", "..."):
+            return i + 1
+    return None
+
+
+def parse_blocks(lines: list[str], region: range | None = None) -> Blocks:
+    """The block structure of a plan (its lines, numbered as in `text.split("\\n")`).
+
+    With a `region` (the reading window of a plan too big to parse whole), markdown-it parses
+    from a safe start above it to its end; the rest of the plan is only outlined (headings,
+    fenced code) by a line scan."""
+    n = len(lines)
+    if (front := _front_matter(lines)) is not None:  # metadata, not Markdown: blank it
+        lines = [""] * front + lines[front:]
+    if region is None or (region.start == 0 and region.stop >= n):
+        return _parse("\n".join(lines), 0)
+    heads, code = _outline(lines)
+    start = _safe_start(lines, region.start, code)
+    parsed = _parse("\n".join(lines[start : region.stop]), start)
+    # far headings matter only as section boundaries: the nearest ones on each side are kept
+    above = [h for h in heads if h.line < start][-FAR_HEADINGS:]
+    below = [h for h in heads if h.line >= region.stop][:FAR_HEADINGS]
+    heads = above + below
+    code = [c for c in code if not start <= c.lines.start < region.stop]
+    return Blocks(
+        headings=tuple(sorted((*heads, *parsed.headings), key=lambda h: h.line)),
+        code=tuple(sorted((*code, *parsed.code), key=lambda c: c.line)),
+        prose=parsed.prose,
+        references=parsed.references,
+    )
+
+
+# --- inline text -----------------------------------------------------------------------------
+
+SegmentKind = Literal["text", "code", "url"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    kind: SegmentKind
+    text: str
+    """The text shown (a code span's content, a URL as written)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProseLine:
+    """One plan line of prose, as the reader sees it: Markdown syntax gone (markers,
+    emphasis, link syntax), code spans and URLs kept apart from the text."""
+
+    line: int
+    """0-based plan line."""
+    segments: tuple[Segment, ...]
+    links: tuple[str, ...]
+    """Destinations of the links on this line ([text](url), images)."""
+    heading: bool = False
+
+    def render(self, code: str = "`{}`", url: str = "{}") -> str:
+        """The line with code spans and URLs formatted (`"{}"`: as is; `""`: dropped)."""
+        out = []
+        for s in self.segments:
+            if s.kind == "text":
+                out.append(s.text)
+            else:
+                fmt = code if s.kind == "code" else url
+                out.append(fmt.format(s.text.replace("`", "'")) if fmt else "")
+        return "".join(out)
+
+    @property
+    def shown(self) -> str:
+        """The line as text, code spans in single backticks."""
+        return self.render()
+
+    @property
+    def prose(self) -> str:
+        """`shown` with code spans and URLs blanked to spaces (same length): only words."""
+        return "".join(
+            s.text if s.kind == "text" else " " * (len(s.text) + (2 if s.kind == "code" else 0))
+            for s in self.segments
+        )
+
+    @property
+    def codes(self) -> list[tuple[int, str]]:
+        """Each code span's offset in `shown` and its content."""
+        out, at = [], 0
+        for s in self.segments:
+            if s.kind == "code":
+                out.append((at, s.text))
+                at += len(s.text) + 2
+            else:
+                at += len(s.text)
+        return out
+
+    @property
+    def urls(self) -> list[str]:
+        return [s.text for s in self.segments if s.kind == "url"] + list(self.links)
+
+
+def _trim_url(url: str) -> str:
+    url = url.rstrip(_URL_TAIL)
+    while url.endswith(")") and url.count(")") > url.count("("):
+        url = url[:-1].rstrip(_URL_TAIL)
+    while url.endswith("]") and url.count("]") > url.count("["):
+        url = url[:-1].rstrip(_URL_TAIL)
+    return url
+
+
+def _split_urls(text: str) -> list[Segment]:
+    out: list[Segment] = []
+    at = 0
+    for m in _BARE_URL.finditer(text):
+        url = _trim_url(m.group(0))
+        if len(url) < 5:
+            continue
+        if m.start() > at:
+            out.append(Segment("text", text[at : m.start()]))
+        out.append(Segment("url", url))
+        at = m.start() + len(url)
+    if at < len(text):
+        out.append(Segment("text", text[at:]))
+    return out
+
+
+def inline_lines(
+    block: ProseBlock, references: dict, lines: range | None = None
+) -> list[ProseLine]:
+    """The block's lines (only those in `lines`, when given) as typed segments."""
+    raw = block.content.split("\n")
+    lo, hi = block.line, block.line + len(raw)
+    if lines is not None:
+        lo, hi = max(lo, lines.start), min(hi, lines.stop)
+        if lo >= hi:
+            return []
+    src = "\n".join(ln[:MAX_LINE] for ln in raw[lo - block.line : hi - block.line])
+    env = {"references": references} if references else {}
+    parser = _INLINE if src.count("[") <= MAX_BRACKETS else _INLINE_NO_LINKS
+    [inline] = parser.parseInline(src, env) or [Token("inline", "", 0)]
+    heading = block.kind == "heading"
+    out: list[ProseLine] = []
+    segs: list[Segment] = []
+    links: list[str] = []
+    pending: list[str] = []  # adjacent text pieces, joined before bare URLs are looked for
+    autolink = False
+    line = lo
+
+    def flush_text() -> None:
+        if pending:
+            segs.extend(_split_urls("".join(pending)))
+            pending.clear()
+
+    def end_line() -> None:
+        nonlocal segs, links
+        flush_text()
+        out.append(ProseLine(line, tuple(segs), tuple(links), heading))
+        segs, links = [], []
+
+    for tok in inline.children or []:
+        kind = tok.type
+        if kind in ("softbreak", "hardbreak"):
+            end_line()
+            line += 1
+        elif kind in ("text", "text_special"):
+            if autolink:
+                segs.append(Segment("url", tok.content))
+            else:
+                pending.append(tok.content)
+        elif kind == "code_inline":
+            flush_text()
+            segs.append(Segment("code", tok.content))
+        elif kind == "link_open":
+            if tok.markup == "autolink":
+                flush_text()
+                autolink = True
+            elif href := tok.attrGet("href"):
+                links.append(str(href))
+        elif kind == "link_close":
+            autolink = False
+        elif kind == "image":
+            if src_ := tok.attrGet("src"):
+                links.append(str(src_))
+            pending.append(tok.content)
+    end_line()
+    return out
+
+
+def inline_text(markdown: str) -> str:
+    """Inline Markdown as plain words: link text without its destination, code spans' content."""
+    block = ProseBlock("paragraph", 0, markdown.replace("\n", " "))
+    return " ".join(pl.render(code="{}", url="") for pl in inline_lines(block, {}))

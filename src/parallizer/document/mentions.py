@@ -1,0 +1,273 @@
+"""What one line of the plan's prose mentions: code spans, paths, calls with their arity,
+dotted names with their owner, code-like identifiers, quoted phrases and URLs.
+
+Markdown is already gone (`markdown.ProseLine`): code spans and URLs come as segments, the
+rest is words. Bare words are names only when they look like code (snake_case, CamelCase,
+camelCase, _private); a language keyword or a lone lowercase common word is never an
+identifier (in backticks it is weak `code`), though `self.head` and `head()` are names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .markdown import ProseLine
+from .words import PROPER_NOUNS, is_common, is_keyword
+
+Kind = Literal["identifier", "call", "dotted", "path", "url", "code", "quoted", "phrase"]
+NAME_KINDS = frozenset({"identifier", "call", "dotted"})
+
+MAX_MENTION = 200  # characters; longer "names" are noise (and would not make a valid query)
+
+_EXTS = (
+    "py|pyi|ts|tsx|js|jsx|mjs|cjs|go|rs|java|kt|cs|c|h|cc|cpp|hpp|rb|php|swift|sh|bash|"
+    "md|rst|txt|toml|yaml|yml|json|ini|cfg|sql|html|css|scss|proto|lock"
+)
+_PATH = re.compile(r"(?<![\w./-])(?:\.{1,2}/)?(?:[\w.-]+/)+[\w-][\w.-]*\.[A-Za-z0-9]{1,8}(?![\w/])")
+_FILE = re.compile(rf"(?<![\w./-])[\w-]+\.(?:{_EXTS})(?![\w.])")
+# inside backticks a path may hold what prose cannot: `app/[id]/page.tsx`, `(group)/x.ts`
+_SPAN_PATH = re.compile(r"(?:\.{1,2}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*\.[A-Za-z0-9]{1,8}")
+_QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*\w|[A-Za-z_])\(([^()]{0,60})\)")
+_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
+# a word with an inner `_` or a case hump: the only bare words that may be code
+_WORD = re.compile(r"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{2}[a-z]))[A-Za-z_]\w*(?![\w(])")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+# inside backticks a qualified name may use Rust's and C++'s `::` too: `HiArgs::new`
+_QUAL = r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*"
+_DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+")
+_CALL_FULL = re.compile(rf"({_QUAL})\((.*)\)")
+_SEP = re.compile(r"\.|::")
+_GENERIC = re.compile(r"(?:::)?<[^<>()`]*>")  # `find_cause::<E>`, `Vec<u8>`
+_GO_TYPES = (
+    r"bool|string|int|int8|int16|int32|int64|uint|uint8|uint16|uint32|uint64|uintptr|"
+    r"float32|float64|complex64|complex128|byte|rune|error|any"
+)
+# a declaration written in a span: the name is its head. `errPrefix string` (Go),
+# `is_unique: unsafe fn(...) -> bool`, `limit: int = 3`, `ONE = "x"`, `ErrPrefix() string`,
+# `find_cause() -> Option<&E>`; not `prompt=True` (a keyword argument) nor `make run`
+_DECLARED = re.compile(
+    rf"({_QUAL})(\([^()]*\))?(?:"
+    r":\s*[&*\[]?[A-Za-z_]"
+    r"|\s+=\s+\S"
+    r"|\s*->"
+    rf"|\s+(?:\*|\[\]|&|\.\.\.)*(?:{_GO_TYPES}|[A-Z]\w*|map\[|chan\b|func\b|fn\b)(?=$|[\s\[{{(,;.])"
+    r")"
+)
+_CAMEL = re.compile(r"[a-z0-9][A-Z]|[A-Z]{2}[a-z]")
+# `new Server(opts)` calls Server; `fn find_cause()`, `class Budget` name what they declare
+_EXPRESSION_HEAD = re.compile(
+    r"^(?:(?:new|await|return|yield|pub(?:\([^)]*\))?|export|async|static|def|fn|func|function|"
+    r"class|struct|enum|trait|interface|type|const|let|var|val)\s+)+(?=[A-Za-z_])"
+)
+_ELIDED = re.compile(r"\.\.\.|…")
+_NOT_DOTTED_END = frozenset({"com", "org", "net", "io", "ai", "dev", "app", "co", "edu", "gov"})
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    text: str
+    """As written: "Client.send" (a call without its parentheses), "src/x.py", a URL."""
+    kind: Kind
+    line: int
+    """0-based plan line."""
+    coded: bool
+    """Written in backticks."""
+    args: int | None = None
+    """For calls: the number of arguments written (`f(a, b)` → 2, `f()` → 0); None when
+    not a call or elided (`f(...)`)."""
+    owner: str | None = None
+    """The part before the name (`Client` for `Client.send`), None when there is none or it
+    is `self`/`this`/`cls`/`super`."""
+
+    @property
+    def name(self) -> str:
+        """The last part: what a definition of it would be called."""
+        if self.kind in ("identifier", "call", "dotted"):
+            return last_part(self.text)
+        return self.text
+
+    @property
+    def is_name(self) -> bool:
+        return self.kind in NAME_KINDS
+
+
+def arity(args: str) -> int | None:
+    """How many arguments `args` (the text between a call's parentheses) holds."""
+    if _ELIDED.search(args):
+        return None
+    if not args.strip():
+        return 0
+    depth, count, quote = 0, 1, ""
+    for ch in args:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            count += 1
+    return count - (1 if args.rstrip().endswith(",") else 0)
+
+
+def _owner(text: str) -> str | None:
+    parts = _SEP.split(text)
+    if len(parts) < 2:
+        return None
+    return None if is_keyword(parts[-2]) else parts[-2]
+
+
+def split_name(text: str) -> list[str]:
+    """The parts of a qualified name: `Client.send`, `HiArgs::send` → [Client, send]."""
+    return _SEP.split(text)
+
+
+def last_part(text: str) -> str:
+    """`send` for `Client.send` and `HiArgs::send`."""
+    return _SEP.split(text)[-1]
+
+
+def _name_mention(
+    text: str, line: int, coded: bool, args: int | None, call: bool
+) -> Mention | None:
+    """A name as written, or weak `code` (a keyword or a common word alone), or nothing."""
+    last = last_part(text)
+    qualified = last != text
+    if is_keyword(last) and not qualified:
+        # `if(x)`, `return(x)`, `self`, `None`: syntax, not names
+        return Mention(text, "code", line, coded) if coded and not call else None
+    if call:
+        return Mention(text, "call", line, coded, args, _owner(text))
+    if qualified:
+        return Mention(text, "dotted", line, coded, None, _owner(text))
+    if is_common(text):
+        return Mention(text, "code", line, coded) if coded else None
+    return Mention(text, "identifier", line, coded)
+
+
+def code_like(word: str) -> str | None:
+    """The identifier if a bare word of prose is clearly code (snake_case, CamelCase,
+    camelCase, _private), else None. Markdown `_emphasis_` is prose."""
+    if word.startswith("_") and word.endswith("_") and not word.startswith("__"):
+        word = word[1:-1]
+    if len(word) < 3 or word.lower() in PROPER_NOUNS or not any(c.isalpha() for c in word):
+        return None
+    if "_" in word.strip("_") or (word.startswith("_") and not word.endswith("_")):
+        return word
+    return word if _CAMEL.search(word) else None
+
+
+def _plain_file_name(name: str) -> bool:
+    stem = name.rsplit(".", 1)[0]
+    return stem.islower() or stem.isupper() or "_" in stem or "-" in stem
+
+
+def dotted_ok(text: str) -> bool:
+    parts = text.split(".")
+    if any(len(p) < 2 for p in parts):
+        return False  # e.g., i.e., a.b
+    if parts[-1] == "js" and not text.islower():
+        return False  # Node.js, Vue.js: products
+    return not (parts[-1] in _NOT_DOTTED_END and text.islower())
+
+
+def classify_span(content: str, line: int) -> Mention | None:
+    """What a backtick span holds."""
+    content = _EXPRESSION_HEAD.sub("", content.strip())  # `new Server(opts)` calls Server
+    if len(content) < 2 or len(content) > 80:
+        return None
+    if _SPAN_PATH.fullmatch(content) or _FILE.fullmatch(content):
+        return Mention(content.removeprefix("./"), "path", line, True)
+    if m := _CALL_FULL.fullmatch(content):
+        return _name_mention(m.group(1), line, True, arity(m.group(2)), call=True)
+    if _IDENT.fullmatch(content) or _DOTTED_FULL.fullmatch(content):
+        return _name_mention(content, line, True, None, call=False)
+    if content.endswith("/") or not any(c.isalnum() for c in content):
+        return None  # a directory or punctuation: nothing to grep for
+    bare = _GENERIC.sub("", content)
+    if m := (_CALL_FULL.fullmatch(bare) or _DECLARED.match(bare)):
+        args = m.group(2)
+        if args is not None and not args.startswith("("):
+            args = f"({args})"  # _CALL_FULL's group holds the inside only
+        n = arity(args[1:-1]) if args is not None else None
+        found = _name_mention(m.group(1), line, True, n, call=args is not None)
+        if found is not None and found.kind != "code":
+            return found
+    return Mention(content, "code", line, True)
+
+
+Found = tuple[Mention, int, int]  # the mention, its start and end in the line's `shown` text
+
+
+def _quoted(m: re.Match[str], line: int) -> Mention | None:
+    return Mention((m.group(1) or m.group(2)).strip(), "quoted", line, False)
+
+
+def _path(m: re.Match[str], line: int) -> Mention | None:
+    return Mention(m.group(0).removeprefix("./"), "path", line, False)
+
+
+def _file(m: re.Match[str], line: int) -> Mention | None:
+    # "Node.js" is a product; node.js, setup.py or README.md are files
+    return Mention(m.group(0), "path", line, False) if _plain_file_name(m.group(0)) else None
+
+
+def _call(m: re.Match[str], line: int) -> Mention | None:
+    name, args = m.group(1), m.group(2).strip()
+    if args in ("s", "es") or ("." in name and not dotted_ok(name)):
+        return None  # "limit(s)" is prose
+    return _name_mention(name, line, False, arity(args), call=True)
+
+
+def _dotted(m: re.Match[str], line: int) -> Mention | None:
+    return (
+        _name_mention(m.group(0), line, False, None, call=False) if dotted_ok(m.group(0)) else None
+    )
+
+
+def _word(m: re.Match[str], line: int) -> Mention | None:
+    name = code_like(m.group(0))
+    return _name_mention(name, line, False, None, call=False) if name else None
+
+
+# in this order: each pass blanks what it found, so later passes see only the rest
+_PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Mention | None]], ...] = (
+    (_QUOTED, _quoted),
+    (_PATH, _path),
+    (_FILE, _file),
+    (_CALL, _call),
+    (_DOTTED, _dotted),
+    (_WORD, _word),
+)
+
+
+def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:
+    """Mentions of one prose line in order, with where each stands in `pl.shown`; and the
+    line's prose with everything found blanked out (what is left is words, for key phrases)."""
+    found: list[Found] = []
+    for at, content in pl.codes:
+        if (m := classify_span(content, pl.line)) is not None and len(m.text) <= MAX_MENTION:
+            found.append((m, at, at + len(content) + 2))
+    text = pl.prose
+    for rx, read in _PASSES:
+
+        def hit(m: re.Match[str], read=read) -> str:
+            mention = read(m, pl.line)
+            if mention is None:
+                return m.group(0)  # not a mention: leave it to the later passes
+            if len(mention.text) <= MAX_MENTION:
+                found.append((mention, m.start(), m.end()))
+            return " " * len(m.group(0))
+
+        text = rx.sub(hit, text)
+    for url in pl.urls:
+        found.append((Mention(url, "url", pl.line, False), 0, 0))
+    found.sort(key=lambda f: f[1])
+    return found, text

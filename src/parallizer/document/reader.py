@@ -1,0 +1,164 @@
+"""`read(doc)`: every fact the fulfillers take from a plan, from the one Markdown parse.
+
+The facts cover the reading window (`window`): the whole plan up to 64 KiB, else the lines
+around the cursor (600 lines, 64 KiB), so a 1 MiB plan costs about what 64 KiB does; headings
+and code blocks cover the whole plan. Computed once per document (thread-safe: the service
+reads the plan in a worker thread before any fulfiller runs).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import pairwise
+
+from .introduced import introduced_in, introduced_names, proposed_in
+from .markdown import CodeBlock, ProseLine, inline_lines
+from .mentions import Found, Mention, line_mentions, split_name
+from .model import WINDOW, WINDOW_CHARS, Document, Section, window
+from .open_spots import OpenSpot, block_spots
+from .words import STOP_WORDS
+
+_PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_CLAUSE = re.compile(r"[^\w\s'-]+")
+
+
+@dataclass(frozen=True)
+class PlanFacts:
+    lines: range
+    """The plan lines these facts were read from (`window(doc)`)."""
+    prose: tuple[ProseLine, ...]
+    """Each line of prose read, Markdown gone (code spans and URLs apart), in order."""
+    mentions: tuple[Mention, ...]
+    """In plan order; the word being typed at the cursor is left out."""
+    headings: tuple[Section, ...]
+    """Every section of the plan with a heading."""
+    urls: tuple[str, ...]
+    open_decisions: tuple[OpenSpot, ...]
+    """TBD/TODO, unanswered questions, maybe, etc., and/or, either/or, vague amounts."""
+    introduced: frozenset[str]
+    """Names and paths the plan introduces (see `introduced.py`), with the last part of a
+    qualified one, and every name its code blocks define."""
+    proposed: frozenset[str]
+    """Weaker: names and paths in sentences that add, create or replace something (not
+    those called existing), with the parts of qualified names. Not missing when nothing like
+    them exists; a near existing name may still make one a misspelling."""
+    code_blocks: tuple[CodeBlock, ...]
+    """Every code block of the plan, fenced or indented."""
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every file path named, once each, in plan order."""
+        return tuple(dict.fromkeys(m.text for m in self.mentions if m.kind == "path"))
+
+    def names(self) -> list[Mention]:
+        """The mentions that are names (identifiers, calls, dotted names), in plan order."""
+        return [m for m in self.mentions if m.is_name]
+
+    def is_introduced(self, text: str) -> bool:
+        """Does the plan introduce this name or path (as written, or its last part)?"""
+        return text in self.introduced or text.removeprefix("./") in self.introduced
+
+
+def _typing(doc: Document) -> str:
+    """The word being typed at the cursor (the cursor right after it), else ''."""
+    line, col = doc.cursor
+    after = doc.lines[line][col : col + 1]
+    return "" if after.isalnum() or after == "_" else doc.word_at_cursor
+
+
+def _half_typed(m: Mention, doc: Document, word: str) -> bool:
+    return (
+        bool(word)
+        and m.line == doc.cursor[0]
+        and not m.coded
+        and (m.text == word or m.text.endswith("." + word))
+    )
+
+
+def _phrases(lines: list[tuple[ProseLine, str]]) -> list[Mention]:
+    """Key phrases: two content words that recur, or head a section."""
+    bigrams: dict[tuple[str, str], list[int]] = defaultdict(list)
+    heading: set[tuple[str, str]] = set()
+    for pl, rest in lines:
+        for clause in _CLAUSE.split(rest):
+            words = [w.lower() for w in _PROSE_WORD.findall(clause)]
+            for a, b in pairwise(words):
+                if len(a) > 2 and len(b) > 2 and a not in STOP_WORDS and b not in STOP_WORDS:
+                    bigrams[(a, b)].append(pl.line)
+                    if pl.heading:
+                        heading.add((a, b))
+    return [
+        Mention(" ".join(pair), "phrase", i, False)
+        for pair, where in bigrams.items()
+        if len(where) >= 2 or pair in heading
+        for i in where
+    ]
+
+
+def _read(doc: Document) -> PlanFacts:
+    lines = window(doc)
+    blocks = doc.blocks
+    prose: list[ProseLine] = []
+    spots: list[OpenSpot] = []
+    mentions: list[Mention] = []
+    intro: list[Mention] = []
+    proposing: list[Mention] = []
+    rests: list[tuple[ProseLine, str]] = []
+    word = _typing(doc)
+    for block in blocks.prose:
+        if block.line >= lines.stop or block.line + block.content.count("\n") < lines.start:
+            continue
+        read = inline_lines(block, blocks.references, lines)
+        prose += read
+        spots += block_spots(read)
+        shown: list[tuple[str, list[Found]]] = []
+        for pl in read:
+            found, rest = line_mentions(pl)
+            found = [f for f in found if not _half_typed(f[0], doc, word)]
+            mentions += [m for m, _, _ in found]
+            rests.append((pl, rest))
+            shown.append((pl.shown, found))
+        intro += introduced_in(shown)
+        proposing += proposed_in(shown)
+    mentions += _phrases(rests)
+    mentions.sort(key=lambda m: m.line)  # stable: in line order as found
+    return PlanFacts(
+        lines=lines,
+        prose=tuple(prose),
+        mentions=tuple(mentions),
+        headings=tuple(s for s in doc.sections if s.level),
+        urls=tuple(
+            dict.fromkeys([*(m.text for m in mentions if m.kind == "url"), *blocks.reference_urls])
+        ),
+        open_decisions=tuple(spots),
+        introduced=introduced_names(
+            intro, sorted(blocks.code, key=lambda b: abs(b.line - doc.cursor[0]))
+        ),
+        proposed=frozenset(
+            part for m in proposing for part in (m.text, *(split_name(m.text) if m.is_name else ()))
+        ),
+        code_blocks=blocks.code,
+    )
+
+
+_FACTS: weakref.WeakKeyDictionary[Document, PlanFacts] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def read(doc: Document) -> PlanFacts:
+    """The plan's facts, read once per document. Reading happens outside the lock, so one
+    big plan never holds up another's; two threads racing on one document keep the first."""
+    with _LOCK:
+        facts = _FACTS.get(doc)
+    if facts is not None:
+        return facts
+    facts = _read(doc)
+    with _LOCK:
+        return _FACTS.setdefault(doc, facts)
+
+
+__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "window"]

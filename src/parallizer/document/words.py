@@ -1,0 +1,90 @@
+"""The one home of word lists the plan is read with: English stop words (never a key phrase),
+common English words and language keywords (never a name on their own), proper nouns that
+look like code (`GitHub`, `JavaScript`).
+
+A single lowercase common word in backticks (`head`, `data`) is weak code, not a name; a
+keyword (`self`, `None`, `async`) is never a name; both may still be part of a qualified name
+or a call (`self.head`, `data()`), which the plan writes on purpose.
+"""
+
+from __future__ import annotations
+
+# English words that never make a key phrase (nor do the vague words of open decisions)
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can cannot could did do does doing done down during
+    each else even ever every for from further get gets got had has have having he her here
+    hers him his how however i if in into is isn it its itself just least less let like make
+    makes made may me might more most much must my need needs no nor not now of off on once one
+    only or other our ours out over own per put rather same say says see should so such than
+    that the their theirs them then there these they this those though through to too under
+    until up upon us use used uses using very via want was way we well were what when where
+    whether which while who whom why will with within without would yet you your new add adds
+    added adding keep keeps take takes give gives go goes going thing things first second last
+    next still already always never often instead e g ie eg etc maybe perhaps possibly fast
+    faster large larger many few several soon some quick quickly slow big small lot lots""".split()
+)
+
+# keywords, literals and primitive types of the languages plans are written about (Python,
+# JavaScript/TypeScript, Rust, Go, Java, C/C++): never a name of the plan's own
+KEYWORDS = frozenset(
+    """self cls this super None True False null nil true false undefined NaN void
+    async await return yield impl fn func def class struct enum trait interface type const
+    let var mut pub static public private protected internal final abstract extends
+    implements import from export default package module mod use crate extern unsafe where
+    if else elif for while loop match case switch break continue goto do try except catch
+    finally raise throw throws new delete in is not and or lambda with as pass del global
+    nonlocal assert go chan defer select range map typeof instanceof keyof readonly declare
+    namespace sizeof typedef union volatile register auto inline virtual override operator
+    template typename friend explicit signed unsigned int long short char float double bool
+    boolean byte str string object any never unknown usize isize u8 u16 u32 u64 u128 i8 i16
+    i32 i64 i128 f32 f64 int8 int16 int32 int64 uint uint8 uint16 uint32 uint64 float32
+    float64 rune error""".split()
+)
+
+# everyday English words that make poor names on their own: a plan writing `head` or `data`
+# in backticks means a role, rarely one definition
+COMMON_WORDS = STOP_WORDS | frozenset(
+    """able access account act action active add address after age ago agree air all allow answer
+    app apply area argument ask back bad base basic begin best better bit block body book both
+    bottom box break bring bug build call can card care carry case cause change check child
+    choose clean clear click close code cold come common complete connect content control copy
+    cost count create current cut data date day deal delay delete detail different direct do
+    done down draw drop due each early edge empty end enough entry example expect extra fact
+    fail fair fall false field file fill final find fine fire first fix flow follow form format
+    found frame free full future game general get give global good great group grow guard half
+    hand hard head header hello help here high hit hold home host hot hour idea image item job
+    join just keep key kind know last late later lead leave left length level limit line link
+    list live load local long look low main make many mark max mean message middle min mind
+    minute miss mode model more move name near need net new next none normal note number object
+    off old once open option order other out owner page pair parent part pass path pattern peak
+    pick place plan point policy post power press problem public pull push put quick raise
+    range rate read ready real reason reference region remove reply report rest result return
+    right round row rule run safe same save scale search second section see seed self send set
+    setting shape share short show side sign simple single size skip small sort space split
+    start state status step stop store style sum support table take task team test text thing
+    time title tool top total track tree true try turn type unit up update user value version
+    view wait walk want watch way week well when while window word work world write year yes
+    zone""".split()
+)
+
+# product and proper names written with a case hump: prose, not code
+PROPER_NOUNS = frozenset(
+    w.lower()
+    for w in (
+        "GitHub GitLab JavaScript TypeScript PyPI OpenAI FastAPI OpenRouter PostgreSQL MySQL "
+        "SQLite MongoDB GraphQL YouTube LinkedIn WebSocket WebSockets macOS iOS iPhone iPad "
+        "DevOps VSCode PyTorch NumPy SciPy LaTeX DuckDB ChatGPT DeepSeek OAuth gRPC SearXNG "
+        "LlamaIndex LangChain HuggingFace CloudFlare DynamoDB BigQuery PowerShell McDonald"
+    ).split()
+)
+
+
+def is_keyword(word: str) -> bool:
+    """A language keyword, literal or primitive type (`self`, `None`, `async`, `u64`)."""
+    return word in KEYWORDS or word.lower() in ("none", "true", "false", "null", "nil")
+
+
+def is_common(word: str) -> bool:
+    """A single lowercase everyday word (`head`, `data`, `the`): weak on its own."""
+    return word.islower() and word in COMMON_WORDS

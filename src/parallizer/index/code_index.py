@@ -1,0 +1,236 @@
+"""`CodeIndex`: an immutable snapshot of one scope's definitions, with dict lookups."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from .model import ROLE_RANK, Definition, Role, fold
+
+Row = tuple[str, str, str | None, str, str, str, int, str, int, int]
+"""A definition as the index keeps it: (name, qualname, owner, kind, language, path, line,
+role, min params, max params), -1 for "not callable" (min) and "unbounded" (max). A tuple
+of atomic values is not tracked by the cyclic garbage collector, so half a million of them
+cost a full collection nothing (as many `Definition` objects made one take seconds, with
+the loop blocked); `Definition`s are made per lookup."""
+
+_ROLES = {r.value: r for r in Role}
+_NOT_OWN = frozenset((Role.vendored.value, Role.generated.value))
+
+
+def make_definition(row: Row) -> Definition:
+    name, qual, owner, kind, language, path, line, role, lo, hi = row
+    params = None if lo < 0 else (lo, None if hi < 0 else hi)
+    return Definition(name, qual, owner, kind, language, path, line, _ROLES[role], params)
+
+
+Slot = int | tuple[int, ...]
+"""A table's value: one row number, or several in lookup order."""
+
+
+def _slots(table: dict[str, list[int]], key: Callable[[int], Any] | None) -> dict[str, Slot]:
+    out: dict[str, Slot] = {}
+    for k, ids in table.items():
+        if len(ids) == 1:
+            out[k] = ids[0]
+        else:
+            if key is not None:
+                ids.sort(key=key)
+            out[k] = tuple(ids)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStats:
+    """How a snapshot was made (the `stats()` of its index)."""
+
+    files: int = 0
+    """Files rg lists in the scope (all of them, parsed or not)."""
+    parsed_files: int = 0
+    """Files of a known language whose definitions the index holds."""
+    reparsed: int = 0
+    """Files read and parsed by the build that made this snapshot (the rest were reused)."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Files of a known language not parsed, by reason: too_big, binary, unreadable,
+    over_cap (past the file cap), pending (past the time budget; parsed by the next update)."""
+    parse_errors: int = 0
+    error_samples: tuple[str, ...] = ()
+    partial: bool = False
+    """True when some code files are missing: the listing hit the file cap, the build ran
+    out of time, or files were unreadable."""
+    partial_reasons: tuple[str, ...] = ()
+    build_ms: float = 0.0
+    list_ms: float = 0.0
+
+
+class CodeIndex:
+    """Definitions of one scope. Immutable, so one snapshot is shared by every request.
+    Every lookup is a dict access (`near` a bounded rapidfuzz scan)."""
+
+    def __init__(
+        self,
+        root: Path,
+        files: Sequence[str],
+        rows: Iterable[Row],
+        build: BuildStats,
+    ) -> None:
+        self.root = root
+        self.build = build
+        self._files = tuple(files)  # sorted
+        self._fileset = frozenset(self._files)
+        self._rows: list[Row] = list(rows)
+        by_name: dict[str, list[int]] = {}
+        by_qual: dict[str, list[int]] = {}
+        by_fold: dict[str, list[int]] = {}
+        by_owner: dict[str, list[int]] = {}
+        langs: Counter[str] = Counter()
+        roles: Counter[str] = Counter()
+        for i, row in enumerate(self._rows):
+            name, qual, owner = row[0], row[1], row[2]
+            by_name.setdefault(name, []).append(i)
+            by_qual.setdefault(qual, []).append(i)
+            key = fold(name)
+            by_fold.setdefault(key, []).append(i)
+            if owner is not None:
+                qkey = fold(qual)
+                if qkey != key:
+                    by_fold.setdefault(qkey, []).append(i)
+                by_owner.setdefault(owner, []).append(i)
+            langs[row[4]] += 1
+            roles[f"{row[4]}/{row[7]}"] += 1
+        rows = self._rows
+
+        def order(i: int) -> tuple[int, str, int]:
+            r = rows[i]
+            return ROLE_RANK[_ROLES[r[7]]], r[5], r[6]
+
+        def place(i: int) -> tuple[str, int]:
+            return rows[i][5], rows[i][6]
+
+        self._by_name = _slots(by_name, order)
+        self._by_qual = _slots(by_qual, order)
+        self._by_fold = _slots(by_fold, order)
+        self._by_owner = _slots(by_owner, place)
+        # distinct names of the tree's own code (not vendored or generated: in a tree with
+        # its dependencies inside, those are most names, and no plan means them), lower-cased
+        # and by length, for `near`
+        own = {r[0] for r in rows if r[7] not in _NOT_OWN} or set(self._by_name)
+        names = sorted(own, key=len)
+        self._near_names = names
+        self._near_keys = [n.lower() for n in names]
+        self._near_lens = [len(n) for n in names]
+        self._langs = langs
+        self._roles = roles
+
+    @property
+    def build_ms(self) -> float:
+        return self.build.build_ms
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _get(self, table: dict[str, Slot], key: str) -> list[Definition]:
+        slot = table.get(key)
+        if slot is None:
+            return []
+        if isinstance(slot, int):
+            return [make_definition(self._rows[slot])]
+        return [make_definition(self._rows[i]) for i in slot]
+
+    def files(self) -> Sequence[str]:
+        """Relative posix paths of every file rg lists in the scope, sorted."""
+        return self._files
+
+    def has_file(self, relpath: str) -> bool:
+        return relpath.removeprefix("./") in self._fileset
+
+    def files_under(self, prefix: str) -> Sequence[str]:
+        """Files whose path starts with `prefix` (a directory ends with `/`)."""
+        lo = bisect.bisect_left(self._files, prefix)
+        hi = bisect.bisect_left(self._files, prefix + "\U0010ffff")
+        return self._files[lo:hi]
+
+    def definitions(self) -> Iterator[Definition]:
+        """Every definition, file by file."""
+        return map(make_definition, self._rows)
+
+    def lookup(self, name: str) -> list[Definition]:
+        """Definitions named exactly `name`: source first, then test, docs, stub, vendored,
+        generated; by path and line within a role."""
+        return self._get(self._by_name, name)
+
+    def qualified(self, qualname: str) -> list[Definition]:
+        """Definitions with exactly this qualified name (`Client.send`, `HiArgs.new`)."""
+        return self._get(self._by_qual, qualname)
+
+    def folded(self, name: str) -> list[Definition]:
+        """Definitions whose name (or qualified name) folds like `name`: `HttpTransport`
+        finds `HTTPTransport`, `retry_policy` finds `RetryPolicy`."""
+        return self._get(self._by_fold, fold(name))
+
+    def near(self, name: str, limit: int = 5, cutoff: float = 80) -> list[tuple[Definition, float]]:
+        """Names like `name` by edit distance (rapidfuzz `ratio`, case-insensitive), best
+        first: one entry per distinct name (its first definition in lookup order; `lookup`
+        gives the others). The name itself is not in the answer. Names only vendored or
+        generated files define are left out (unless the tree has no others). Only names
+        whose length can reach `cutoff` are scored, so a call costs a slice of them."""
+        if not name or not self._near_names or limit < 1:
+            return []
+        n = len(name)
+        # ratio = 2·matches / (n + m) ≥ cutoff/100 needs m within these bounds
+        c = max(min(cutoff, 100.0), 1.0) / 100.0
+        lo = bisect.bisect_left(self._near_lens, int(n * c / (2 - c)))
+        hi = bisect.bisect_right(self._near_lens, int(n * (2 - c) / c) + 1)
+        hits = process.extract(
+            name.lower(),
+            self._near_keys[lo:hi],
+            scorer=fuzz.ratio,
+            processor=None,
+            limit=limit + 1,
+            score_cutoff=cutoff,
+        )
+        out = []
+        for _, score, i in hits:
+            hit = self._near_names[lo + i]
+            if hit != name:
+                out.append((self._get(self._by_name, hit)[0], float(score)))
+        return out[:limit]
+
+    def members(self, owner: str) -> list[Definition]:
+        """Definitions whose owner is `owner` (a class's methods and fields, an impl's
+        functions, a Go type's methods), by path and line."""
+        return self._get(self._by_owner, owner)
+
+    def languages(self) -> Counter[str]:
+        """Definitions per language."""
+        return Counter(self._langs)
+
+    def roles(self) -> Counter[str]:
+        """Definitions per `language/role`."""
+        return Counter(self._roles)
+
+    def stats(self) -> dict[str, Any]:
+        b = self.build
+        return {
+            "root": str(self.root),
+            "files": b.files,
+            "parsed_files": b.parsed_files,
+            "reparsed": b.reparsed,
+            "definitions": len(self._rows),
+            "names": len(self._by_name),
+            "languages": dict(sorted(self._langs.items())),
+            "roles": dict(sorted(self._roles.items())),
+            "skipped": dict(sorted(b.skipped.items())),
+            "parse_errors": b.parse_errors,
+            "error_samples": list(b.error_samples),
+            "partial": b.partial,
+            "partial_reasons": list(b.partial_reasons),
+            "build_ms": round(b.build_ms, 1),
+            "list_ms": round(b.list_ms, 1),
+        }

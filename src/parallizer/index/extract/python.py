@@ -1,0 +1,138 @@
+"""Python: classes, functions, methods, class attributes (fields), module constants and
+variables, `type` aliases. Definitions inside function bodies are not indexed; `if`/`try`
+blocks at module or class level are (platform-dependent definitions)."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from .base import Sink, named_children, text
+
+_BLOCKS = ("if_statement", "try_statement", "with_statement", "elif_clause", "else_clause",
+           "except_clause", "finally_clause", "block")  # fmt: skip
+
+
+def _splat(p: Node) -> str | None:
+    """ "list" for *args, "dict" for **kwargs (typed or not), else None."""
+    node = p.named_children[0] if p.type == "typed_parameter" and p.named_children else p
+    if node.type == "list_splat_pattern":
+        return "list"
+    if node.type == "dictionary_splat_pattern":
+        return "dict"
+    return None
+
+
+def _params(params: Node | None, *, drop_first: bool) -> tuple[int, int | None]:
+    """(required, all) parameters a call writes; keyword-only ones count too, since a call
+    writes them as arguments."""
+    lo = hi = 0
+    unbounded = False
+    items = [
+        p
+        for p in named_children(params)
+        if p.type not in ("positional_separator", "keyword_separator", "comment")
+    ]
+    if (
+        drop_first
+        and items
+        and items[0].type in ("identifier", "typed_parameter")
+        and _splat(items[0]) is None
+    ):
+        items = items[1:]
+    for p in items:
+        if _splat(p) is not None:
+            unbounded = True
+            continue
+        hi += 1
+        if p.type in ("identifier", "typed_parameter"):
+            lo += 1
+    return lo, None if unbounded else hi
+
+
+def _decorators(node: Node) -> set[str]:
+    out = set()
+    for d in node.named_children:
+        if d.type == "decorator":
+            out.add(
+                text(d.named_children[0]).split("(")[0].rsplit(".", 1)[-1]
+                if d.named_children
+                else ""
+            )
+    return out
+
+
+class _Python:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    def body(self, node: Node, owners: tuple[str, ...], in_class: bool) -> None:
+        for child in node.named_children:
+            self.statement(child, owners, in_class, set())
+
+    def statement(
+        self, node: Node, owners: tuple[str, ...], in_class: bool, decos: set[str]
+    ) -> None:
+        t = node.type
+        if t == "decorated_definition":
+            inner = node.child_by_field_name("definition")
+            if inner is not None:
+                self.statement(inner, owners, in_class, _decorators(node))
+        elif t == "function_definition":
+            name = node.child_by_field_name("name")
+            params = _params(
+                node.child_by_field_name("parameters"),
+                drop_first=in_class and "staticmethod" not in decos,
+            )
+            self.sink.add(name, name, "method" if in_class else "function", owners, params)
+        elif t == "class_definition":
+            name = node.child_by_field_name("name")
+            if name is None:
+                return
+            body = node.child_by_field_name("body")
+            start = len(self.sink.defs)
+            qual = self.sink.add(name, name, "class", owners)
+            inner = (*owners, text(name))
+            if body is not None:
+                self.body(body, inner, True)
+            # a call to the class is a call to its __init__
+            for d in self.sink.defs[start + 1 :]:
+                if d[1] == f"{qual}.__init__" and d[5] >= 0:
+                    self.sink.defs[start] = (*self.sink.defs[start][:5], d[5], d[6])
+                    break
+        elif t == "assignment":
+            self.assignment(node, owners, in_class)
+        elif t == "expression_statement":
+            for a in node.named_children:
+                if a.type == "assignment":
+                    self.assignment(a, owners, in_class)
+        elif t == "type_alias_statement":
+            left = node.child_by_field_name("left")
+            if left is not None:
+                ident = left.named_children[0] if left.named_children else left
+                self.sink.add(ident, ident, "type", owners)
+        elif t in _BLOCKS:
+            for child in node.named_children:
+                if child.type in _BLOCKS or child.type.endswith(("statement", "definition")):
+                    self.statement(child, owners, in_class, set())
+
+    def assignment(self, node: Node, owners: tuple[str, ...], in_class: bool) -> None:
+        left = node.child_by_field_name("left")
+        targets = [left] if left is not None and left.type == "identifier" else []
+        if left is not None and left.type in ("pattern_list", "tuple_pattern"):
+            targets = [n for n in left.named_children if n.type == "identifier"]
+        right = node.child_by_field_name("right")
+        if right is not None and right.type == "assignment":  # a = b = 1
+            self.assignment(right, owners, in_class)
+        for target in targets:
+            name = text(target)
+            if in_class:
+                kind = "field"
+            elif name.isupper() or (name.upper() == name and any(c.isalpha() for c in name)):
+                kind = "constant"
+            else:
+                kind = "variable"
+            self.sink.add(name, target, kind, owners)
+
+
+def extract(root: Node, sink: Sink) -> None:
+    _Python(sink).body(root, (), False)

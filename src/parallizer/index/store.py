@@ -1,0 +1,414 @@
+"""`IndexStore`: one `CodeIndex` per scope, built off the event loop, shared by requests.
+
+* The file list is ripgrep's (`rg --files`: .gitignore honoured even outside git, hidden
+  and binary-looking files as rg decides, symlinks not followed, so no loop), capped at
+  `max_files` (the index is then marked partial).
+* Files are stat'ed in a thread and parsed by `workers` worker processes started for the
+  build (tree-sitter holds the GIL while it parses, so a big file parsed in a thread would
+  stall the loop); a small batch (a few small files: a fixture, an edit) is parsed in a
+  thread instead.
+* Up to date by (mtime, size): an update re-reads only files that changed, appeared or were
+  left over; the rest keep their definitions.
+* Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
+  A build belongs to the store, not to the request that started it: a request that goes
+  away does not cancel it (the next request will want it); `aclose` does.
+* Bounded: a time budget per build (files left over are parsed by the next update, the
+  snapshot says "partial" meanwhile), a size cap per file, at most `max_scopes` scopes and
+  `max_definitions` definitions kept, least recently used scope out first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import stat
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import BackendError
+from .code_index import BuildStats, CodeIndex, Row
+from .extract import PARSE_SECONDS
+from .files import language_of, role_of
+from .model import ROLE_RANK, Role
+from .worker import Parsed, parse_batch
+from .workers import WorkerDied, Workers
+
+log = logging.getLogger("parallizer.index")
+
+SMALL_BATCH_BYTES = 1 << 20
+"""Up to this many bytes in all, in files of at most SMALL_FILE_BYTES, are parsed in a
+thread: a few ms of held GIL per file, and no worker processes to start."""
+SMALL_FILE_BYTES = 128 * 1024
+BATCH_FILES = 48
+BATCH_BYTES = 1 << 20
+
+
+class Lister(Protocol):
+    def __call__(self, root: Path, *, max_files: int = ...) -> Awaitable[list[str]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    mtime_ns: int
+    size: int
+    status: str  # ok | binary | too_big | unreadable
+    rows: tuple[Row, ...] = ()
+    error: str | None = None
+
+
+class _Scope:
+    __slots__ = ("checked", "entries", "key", "root", "snapshot", "task")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.key = str(root)
+        self.entries: dict[str, _Entry] = {}
+        self.snapshot: CodeIndex | None = None
+        self.task: asyncio.Task[CodeIndex] | None = None
+        self.checked = 0.0  # monotonic time the snapshot was last brought up to date
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    files: list[str]
+    keep: dict[str, _Entry]
+    parse: list[tuple[str, str, int, int]]  # path, language, mtime_ns, size
+    changed: bool  # anything added, removed or changed besides `parse`
+
+
+def _default_lister() -> Lister:
+    from ..backends.ripgrep import RipgrepBackend
+
+    return RipgrepBackend(sort=True, max_filesize="2M").list_files
+
+
+class IndexStore:
+    def __init__(
+        self,
+        *,
+        list_files: Lister | None = None,
+        workers: int = 2,
+        max_files: int = 100_000,
+        max_file_bytes: int = 1 << 20,
+        build_budget: float = 120.0,
+        max_scopes: int = 4,
+        max_definitions: int = 3_000_000,
+        refresh_after: float = 2.0,
+        max_builds: int = 2,
+        parse_seconds: float = PARSE_SECONDS,
+    ) -> None:
+        self._list = list_files or _default_lister()
+        self.workers = max(0, workers)
+        self.max_files = max_files
+        self.max_file_bytes = max_file_bytes
+        self.build_budget = build_budget
+        self.max_scopes = max_scopes
+        self.max_definitions = max_definitions
+        self.refresh_after = refresh_after
+        self.parse_seconds = parse_seconds
+        self._builds = asyncio.Semaphore(max(1, max_builds))
+        self._scopes: OrderedDict[str, _Scope] = OrderedDict()
+        self._tasks: set[asyncio.Task[CodeIndex]] = set()
+        self._closed = False
+        self.builds = 0
+        """Updates run so far (for tests and metrics)."""
+
+    # --- public ---------------------------------------------------------------------------
+
+    async def get(self, root: Path, *, fresh: bool = False) -> CodeIndex:
+        """The index of `root` (an absolute, resolved directory). The first call builds it
+        (waits); later calls return the current snapshot at once and, when it was last
+        checked over `refresh_after` seconds ago, bring it up to date in the background.
+        `fresh=True` waits for an update that starts after the call. Raises `BackendError`
+        when the root cannot be listed (or the build failed)."""
+        if self._closed:
+            raise BackendError("unavailable", "the index store is closed")
+        scope = self._scope(root)
+        if scope.snapshot is None or fresh:
+            if fresh and scope.task is not None:
+                await asyncio.wait({scope.task})  # it may have listed before our edit
+            return await self._join(self._start(scope))
+        if scope.task is None and time.monotonic() - scope.checked > self.refresh_after:
+            self._start(scope)
+        return scope.snapshot
+
+    def peek(self, root: Path) -> CodeIndex | None:
+        """The snapshot of `root` if one is built, without waiting or starting anything."""
+        scope = self._scopes.get(str(root))
+        return scope.snapshot if scope is not None else None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        tasks = [t for t in self._tasks if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._scopes.clear()
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+    # --- scopes and builds ----------------------------------------------------------------
+
+    def _scope(self, root: Path) -> _Scope:
+        key = str(root)
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = _Scope(root)
+        self._scopes.move_to_end(key)
+        return scope
+
+    def _start(self, scope: _Scope) -> asyncio.Task[CodeIndex]:
+        if scope.task is not None and not scope.task.done():
+            return scope.task
+        task = asyncio.get_running_loop().create_task(
+            self._update(scope), name=f"index:{scope.root.name}"
+        )
+        scope.task = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._landed(scope, t))
+        return task
+
+    def _landed(self, scope: _Scope, task: asyncio.Task[CodeIndex]) -> None:
+        self._tasks.discard(task)
+        if scope.task is task:
+            scope.task = None
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("index of %s failed: %s", scope.root.name, exc)
+
+    @staticmethod
+    async def _join(task: asyncio.Task[CodeIndex]) -> CodeIndex:
+        # asyncio.wait: a caller that goes away does not cancel the shared build
+        await asyncio.wait({task})
+        if task.cancelled():
+            raise BackendError("cancelled", "the index build was cancelled")
+        exc = task.exception()
+        if exc is None:
+            return task.result()
+        if isinstance(exc, BackendError):
+            raise exc
+        # a bug must reach the caller as a failed index, not as a crash of its request
+        raise BackendError("index_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+    def _evict(self, keep: _Scope) -> None:
+        def total() -> int:
+            return sum(len(s.snapshot) for s in self._scopes.values() if s.snapshot is not None)
+
+        for key in list(self._scopes):
+            if len(self._scopes) <= self.max_scopes and total() <= self.max_definitions:
+                break
+            scope = self._scopes[key]
+            if scope is keep or scope.task is not None:
+                continue
+            log.info("index of %s dropped (least recently used)", scope.root.name)
+            del self._scopes[key]
+
+    async def _update(self, scope: _Scope) -> CodeIndex:
+        async with self._builds:
+            t0 = time.perf_counter()
+            files = await self._list(scope.root, max_files=self.max_files + 1)
+            list_ms = (time.perf_counter() - t0) * 1000.0
+            over_cap = len(files) > self.max_files
+            files = files[: self.max_files]
+            plan = await asyncio.to_thread(self._plan, scope, files)
+            results, pending = await self._parse(scope.root, plan.parse, t0 + self.build_budget)
+            snapshot = await asyncio.to_thread(
+                self._assemble, scope, plan, results, pending, over_cap, t0, list_ms
+            )
+            scope.snapshot = snapshot
+            scope.checked = time.monotonic()
+            self.builds += 1
+            self._evict(scope)
+            b = snapshot.build
+            log.info(
+                "indexed %s: %d files, %d definitions, %d parsed now, %.0f ms%s",
+                scope.root.name, b.files, len(snapshot), b.reparsed, b.build_ms,
+                " (partial)" if b.partial else "",
+            )  # fmt: skip
+            return snapshot
+
+    def _plan(self, scope: _Scope, files: list[str]) -> _Plan:
+        """Which files to (re)parse: stat every file of a known language (in a thread)."""
+        keep: dict[str, _Entry] = {}
+        parse: list[tuple[str, str, int, int]] = []
+        root = str(scope.root)
+        old = scope.entries
+        for path in files:
+            language = language_of(path)
+            if language is None:
+                continue
+            try:
+                st = os.stat(os.path.join(root, path))
+            except OSError as exc:  # vanished, unreadable, a broken link
+                prev = old.get(path)
+                same = prev is not None and prev.status == "unreadable"
+                keep[path] = prev if same else _Entry(0, 0, "unreadable", error=exc.strerror)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            prev = old.get(path)
+            if prev is not None and prev.mtime_ns == st.st_mtime_ns and prev.size == st.st_size:
+                keep[path] = prev
+            elif st.st_size > self.max_file_bytes:
+                keep[path] = _Entry(st.st_mtime_ns, st.st_size, "too_big",
+                                    error=f"over {self.max_file_bytes} bytes, not parsed")  # fmt: skip
+            else:
+                parse.append((path, language, st.st_mtime_ns, st.st_size))
+        # source files first, so a build that runs out of time has spent it on them
+        parse.sort(key=lambda p: (ROLE_RANK[role_of(p[0])], p[0]))
+        changed = (
+            scope.snapshot is None
+            or len(keep) + len(parse) != len(old)
+            or any(old.get(p) is not e for p, e in keep.items())
+            or list(scope.snapshot.files()) != files
+        )
+        return _Plan(files, keep, parse, changed)
+
+    async def _parse(
+        self, root: Path, items: list[tuple[str, str, int, int]], deadline: float
+    ) -> tuple[dict[str, tuple[Parsed, int, int]], int]:
+        """Parse `items`; returns ({path: (parsed, mtime_ns, size)}, files left unparsed)."""
+        if not items:
+            return {}, 0
+        stamps = {p: (m, s) for p, _, m, s in items}
+        out: dict[str, tuple[Parsed, int, int]] = {}
+
+        def take(parsed: list[Parsed]) -> None:
+            for p in parsed:
+                m, s = stamps[p.path]
+                out[p.path] = (p, m, s)
+
+        total = sum(i[3] for i in items)
+        largest = max(i[3] for i in items)
+        if self.workers == 0 or (total <= SMALL_BATCH_BYTES and largest <= SMALL_FILE_BYTES):
+            pairs = [(p, lang) for p, lang, _, _ in items]
+            take(
+                await asyncio.to_thread(
+                    parse_batch, str(root), pairs, self.max_file_bytes, self.parse_seconds
+                )
+            )
+            return out, 0
+
+        batches: list[list[tuple[str, str]]] = []
+        batch: list[tuple[str, str]] = []
+        size = 0
+        for p, lang, _, s in items:
+            if batch and (len(batch) >= BATCH_FILES or size + s > BATCH_BYTES):
+                batches.append(batch)
+                batch, size = [], 0
+            batch.append((p, lang))
+            size += s
+        if batch:
+            batches.append(batch)
+
+        queue = iter(batches)
+        left = submitted = 0
+        running: dict[asyncio.Task[list[Parsed]], list[tuple[str, str]]] = {}
+        async with Workers(min(self.workers, len(batches))) as workers:
+            try:
+                while True:
+                    while len(running) < workers.n:
+                        nxt = next(queue, None)
+                        if nxt is None:
+                            break
+                        if submitted >= workers.n and time.perf_counter() > deadline:
+                            left += len(nxt) + sum(len(b) for b in queue)
+                            break
+                        job = (str(root), nxt, self.max_file_bytes, self.parse_seconds)
+                        task = asyncio.create_task(workers.run(job))
+                        running[task] = nxt
+                        submitted += 1  # the first round goes out whatever the time: progress
+                    if not running:
+                        break
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        sent = running.pop(task)
+                        try:
+                            take(task.result())
+                        except WorkerDied as exc:  # a crash in a parser: those files only
+                            take([Parsed(p, "unreadable", lang, error=str(exc))
+                                  for p, lang in sent])  # fmt: skip
+            finally:
+                for task in running:
+                    task.cancel()
+                if running:
+                    await asyncio.wait(running)
+        return out, left
+
+    def _assemble(
+        self,
+        scope: _Scope,
+        plan: _Plan,
+        results: dict[str, tuple[Parsed, int, int]],
+        pending: int,
+        over_cap: bool,
+        t0: float,
+        list_ms: float,
+    ) -> CodeIndex:
+        """The new snapshot (in a thread): new entries become Definitions, the rest are
+        reused; when nothing changed, the old snapshot's tables are reused too."""
+        entries = dict(plan.keep)
+        errors: list[str] = []
+        intern: dict[str, str] = {}
+        share = intern.setdefault  # one string object per distinct name in the index
+        for path, (p, mtime, size) in results.items():
+            role = role_of(path)
+            if p.generated and role is Role.source:
+                role = Role.generated
+            language, role_s = share(p.language, p.language), role.value
+            rows = tuple(
+                (share(n, n), share(q, q), None if o is None else share(o, o), share(k, k),
+                 language, path, line, role_s, lo, hi)
+                for n, q, o, k, line, lo, hi in p.defs
+            )  # fmt: skip
+            entries[path] = _Entry(mtime, size, p.status, rows, p.error)
+        skipped: dict[str, int] = {}
+        parse_errors = 0
+        for path, e in entries.items():
+            if e.status != "ok":
+                skipped[e.status] = skipped.get(e.status, 0) + 1
+            elif e.error:
+                parse_errors += 1
+                if len(errors) < 20:
+                    errors.append(f"{path}: {e.error}")
+        reasons = []
+        if over_cap:
+            reasons.append(
+                f"more than {self.max_files} files: only the first {self.max_files} by path"
+            )
+            skipped["over_cap"] = 1
+        if pending:
+            reasons.append(
+                f"time budget of {self.build_budget:g}s spent: {pending} files left for the next update"
+            )
+            skipped["pending"] = pending
+        if skipped.get("unreadable"):
+            reasons.append(f"{skipped['unreadable']} files could not be read")
+        build = BuildStats(
+            files=len(plan.files),
+            parsed_files=sum(1 for e in entries.values() if e.status == "ok"),
+            reparsed=len(results),
+            skipped=skipped,
+            parse_errors=parse_errors,
+            error_samples=tuple(errors),
+            partial=bool(reasons),
+            partial_reasons=tuple(reasons),
+            build_ms=(time.perf_counter() - t0) * 1000.0,
+            list_ms=list_ms,
+        )
+        scope.entries = entries
+        old = scope.snapshot
+        if old is not None and not results and not plan.changed:
+            same = copy.copy(old)
+            same.build = build
+            return same
+        return CodeIndex(
+            scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
+        )

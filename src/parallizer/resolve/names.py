@@ -1,0 +1,523 @@
+"""Name resolution: each name and path the plan uses, checked against a `CodeIndex` snapshot.
+
+A pure function of the index and the plan's facts (no I/O, no clock), so it runs anywhere
+(the request runs it in a worker thread) and a test can feed it definitions it builds.
+
+For a name, in order:
+
+* introduced by the plan ("new `X`", defined in its own code block): fine, never missing;
+* defined in the tree: on the class the plan says (`Client.send`), or on another class only
+  (wrong owner: name the class that has it); a call whose argument count no definition
+  accepts (arity); the same qualified name defined in several source files (ambiguous);
+* a builtin or standard-library name of the tree's language(s): known;
+* not defined, but a definition differs only in case/separators (`HttpTransport`) or by a
+  small edit (`HiArg` → `HiArgs`): a wrong name, with the definitions to suggest;
+* otherwise missing.
+
+"Wrong name" and "missing" are only claims until ripgrep confirms the plan's spelling is not
+a word anywhere in the tree (`Resolution.needs_text`): a name the index does not parse (a
+config key, a language it does not know) is not missing, and a failed search proves nothing.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import codefacts
+from ..index import fold as _fold
+from ..index import language_of
+from .known import LANGUAGES, known_names
+from .paths import FileIndex
+
+if TYPE_CHECKING:
+    from ..index import CodeIndex, Definition
+
+NEAR_CUTOFF = 80.0  # rapidfuzz ratio at or above which a definition is a "did you mean"
+SUGGESTIONS = 3
+MIN_RELATED = 4  # characters of the shortest trailing part suggested for a missing name
+NEAR_BUDGET = 60  # absent names compared with the whole index per plan (the nearest first)
+SUGGEST_SPREAD = 8.0  # suggestions this far below the best match are left out
+MAX_AMBIGUOUS_FILES = 6  # a name defined in more files than this is a convention, not a choice
+TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"})
+VALUE_KINDS = frozenset({"constant", "variable", "field"})
+CALLABLE_KINDS = frozenset({"function", "method", "class"})  # a class: its constructor
+SOURCE = "source"
+_SELF = frozenset({"self", "this", "cls", "Self", "super"})
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_OWNER_SPLIT = re.compile(r"::|\.|#|->")
+# words a plan may write in backticks that are never worth resolving
+_LANG_WORDS = frozenset(
+    keyword.kwlist
+    + """fn func let const var mut pub impl struct enum trait interface type package import
+    return if else for while match switch case break continue true false null nil None True
+    False void new delete this self super static async await yield defer go chan select map
+    string int bool any object""".split()
+)
+
+
+class Verdict(StrEnum):
+    found = "found"
+    introduced = "introduced"
+    known = "known"
+    wrong_owner = "wrong_owner"
+    wrong_name = "wrong_name"
+    missing = "missing"
+    arity = "arity"
+    ambiguous = "ambiguous"
+    path_ok = "path_ok"
+    missing_path = "missing_path"
+    skipped = "skipped"
+
+
+# the verdicts that are mistakes in the plan (once `needs_text` is confirmed)
+MISTAKES = frozenset(
+    {Verdict.wrong_owner, Verdict.wrong_name, Verdict.missing, Verdict.arity, Verdict.missing_path}
+)
+
+
+class UseLike(Protocol):
+    """What resolution needs of a plan mention (the document reader's `Mention` fits)."""
+
+    text: str
+    kind: str
+    line: int
+    coded: bool
+    args: int | None
+    owner: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class NameUse:
+    text: str
+    kind: str  # identifier | call | dotted | path
+    line: int  # 0-based plan line
+    coded: bool = False
+    args: int | None = None
+    owner: str | None = None
+    name: str = ""
+
+    @classmethod
+    def of(cls, text: str, line: int = 0, *, kind: str | None = None, args: int | None = None,
+           coded: bool = True) -> NameUse:  # fmt: skip
+        """A use from its text: `Client.send`, `HiArgs::new`, `src/x.py`."""
+        parts = [p for p in _OWNER_SPLIT.split(re.sub(r"\(.*$", "", text)) if p]
+        if kind is None:
+            kind = (
+                "call"
+                if args is not None and len(parts) == 1
+                else "dotted"
+                if len(parts) > 1
+                else "identifier"
+            )
+        if kind == "path":
+            return cls(text, "path", line, coded, None, None, text)
+        owner = parts[-2] if len(parts) > 1 else None
+        return cls(text, kind, line, coded, args, owner, parts[-1] if parts else text)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    text: str
+    """As the plan writes it."""
+    name: str
+    owner: str | None
+    kind: str
+    lines: tuple[int, ...]
+    """0-based plan lines it is used on."""
+    verdict: Verdict
+    args: int | None = None
+    definitions: tuple[Definition, ...] = ()
+    """Where it is defined (found, arity, ambiguous), or where the name lives on other
+    classes (wrong_owner)."""
+    suggestions: tuple[Definition, ...] = ()
+    """wrong_name: the definitions it probably means, best first."""
+    near_paths: tuple[str, ...] = ()
+    """missing_path: the closest real files."""
+    needs_text: tuple[str, ...] = ()
+    """A claim (wrong_name, missing) holds only if ripgrep finds none of these words in the
+    tree's code outside the plan (the name; for `pytest.warns`, the owner too: a module the
+    code imports is not the tree's to define)."""
+    owners: tuple[Definition, ...] = field(default=())
+    coded: bool = True
+    """Written in backticks at least once (a bare word of prose is weaker evidence)."""
+    """wrong_owner: the definitions of the class the plan names (to check its bases)."""
+
+    @property
+    def mistake(self) -> bool:
+        return self.verdict in MISTAKES
+
+    def holds(self, words: dict[str, bool]) -> bool:
+        """Does the claim stand, given the text check (`word -> found`)? A word not checked
+        (or whose search failed) leaves no claim."""
+        return all(words.get(w) is False for w in self.needs_text)
+
+    @property
+    def citation(self) -> str | None:
+        """Where a reader should look: the suggestion, else the definition."""
+        d = (self.suggestions or self.definitions or (None,))[0]
+        return d.citation if d is not None else None
+
+
+def _is_source(d: Definition) -> bool:
+    return str(d.role) == SOURCE
+
+
+def source_first(defs: Iterable[Definition]) -> list[Definition]:
+    """Source definitions if there are any, else all (tests, docs, stubs only as a last resort)."""
+    defs = list(defs)
+    src = [d for d in defs if _is_source(d)]
+    return src or defs
+
+
+def tree_languages(index: CodeIndex, share: float = 0.05) -> list[str]:
+    """The languages of at least `share` of the tree's code files (at least the most common
+    one), by file suffix: a language the index does not parse still has its standard names."""
+    counts: Counter[str] = Counter()
+    for path in index.files():
+        lang = language_of(path) or codefacts.language(path)
+        if lang in LANGUAGES:
+            counts[lang] += 1
+    total = sum(counts.values())
+    if not total:
+        return []
+    ranked = counts.most_common()
+    return [lang for lang, n in ranked if n >= share * total] or [ranked[0][0]]
+
+
+def _fits(params: tuple[int, int | None], args: int) -> bool:
+    lo, hi = params
+    return args >= lo and (hi is None or args <= hi)
+
+
+def _is_type(index: CodeIndex, name: str) -> list[Definition]:
+    return [d for d in index.lookup(name) if d.kind in TYPE_KINDS]
+
+
+_FILE_INDEXES: weakref.WeakKeyDictionary[Any, FileIndex] = weakref.WeakKeyDictionary()
+_FILE_INDEXES_LOCK = threading.Lock()
+
+
+def file_index(index: CodeIndex) -> FileIndex:
+    """The file list of an index snapshot, indexed once per snapshot (snapshots are shared by
+    every request until the tree changes)."""
+    with _FILE_INDEXES_LOCK:
+        found = _FILE_INDEXES.get(index)
+        if found is None:
+            found = _FILE_INDEXES[index] = FileIndex(index.files())
+        return found
+
+
+class Resolver:
+    """Resolution of many uses against one index snapshot (the known names and the file list
+    are worked out once).
+
+    `introduced`: what the plan says it adds (never missing, and never a wrong name either).
+    `proposed`: names in sentences that add or create something, a weaker sign: they are not
+    "missing" when nothing close exists, but a near existing name still makes them a wrong
+    name (a misspelling in a sentence that happens to say "add" is still a misspelling).
+    """
+
+    def __init__(self, index: CodeIndex, introduced: Iterable[str] = (),
+                 languages: Sequence[str] | None = None,
+                 proposed: Iterable[str] = ()) -> None:  # fmt: skip
+        self.index = index
+        self.introduced = frozenset(introduced)
+        self._introduced_folded = frozenset(_fold(n) for n in self.introduced)
+        self._proposed_folded = frozenset(_fold(n) for n in proposed)
+        self._families = _families(self.introduced | frozenset(proposed))
+        self.languages = list(languages) if languages is not None else tree_languages(index)
+        self.known = known_names(self.languages)
+        self._files: FileIndex | None = None
+        self._near_left = NEAR_BUDGET
+
+    @property
+    def files(self) -> FileIndex:
+        if self._files is None:
+            self._files = file_index(self.index)
+        return self._files
+
+    # --- entry points -----------------------------------------------------------------------
+
+    def resolve_all(self, uses: Iterable[UseLike]) -> list[Resolution]:
+        """One resolution per distinct text, carrying every line it is used on; the first
+        call's argument count written is kept for the arity check. The owner of a dotted
+        name written like a type (`HelpFormater.write_dl`) is resolved as a name too."""
+        groups: dict[tuple[str, str], list[UseLike]] = {}
+        for u in uses:
+            if u.kind not in ("identifier", "call", "dotted", "path"):
+                continue
+            groups.setdefault(("path" if u.kind == "path" else "name", u.text), []).append(u)
+            owner = u.owner
+            if u.kind != "path" and owner and owner[:1].isupper() and owner not in _SELF:
+                as_name = NameUse(owner, "identifier", u.line, u.coded, None, None, owner)
+                groups.setdefault(("owner", owner), []).append(as_name)
+        out = []
+        for (what, text), ms in groups.items():
+            if what == "owner" and ("name", text) in groups:
+                continue  # the plan also writes it on its own
+            lines = tuple(sorted({m.line for m in ms}))
+            calls = [m for m in ms if m.args is not None]
+            use = calls[0] if calls else ms[0]
+            r = self.resolve(use, lines)
+            coded = any(m.coded for m in ms)
+            if r.verdict is Verdict.missing and not coded:
+                r = replace(r, verdict=Verdict.skipped, needs_text=())  # a word of prose
+            out.append(replace(r, coded=coded) if r.coded != coded else r)
+        return out
+
+    def resolve(self, use: UseLike, lines: tuple[int, ...] | None = None) -> Resolution:
+        lines = lines or (use.line,)
+        if use.kind == "path":
+            return self._path(use, lines)
+        return self._name(use, lines)
+
+    # --- paths ------------------------------------------------------------------------------
+
+    def _path(self, use: UseLike, lines: tuple[int, ...]) -> Resolution:
+        path = use.text.strip().removeprefix("./").lstrip("/")
+        base = dict(text=use.text, name=path, owner=None, kind="path", lines=lines)
+        if self.index.has_file(path) or self.files.exists(path):
+            return Resolution(**base, verdict=Verdict.path_ok)
+        parent, _, file = path.rpartition("/")
+        if self._is_introduced(path) or self._is_introduced(file):
+            return Resolution(**base, verdict=Verdict.introduced)
+        if self._is_proposed(path) and (not parent or self.files.has_dir(parent)):
+            return Resolution(**base, verdict=Verdict.introduced)  # created in a known place
+        same = [p for p in _module_twins(path) if self.index.has_file(p)]
+        near = list(dict.fromkeys([*same, *self.files.closest(path)]))[:3]
+        return Resolution(**base, verdict=Verdict.missing_path, near_paths=tuple(near))
+
+    # --- names ------------------------------------------------------------------------------
+
+    def _is_module(self, name: str) -> bool:
+        """A file or directory of the tree is called `name` (`_termui_impl`, `utils`)."""
+        return name in self.files.stems
+
+    def _is_introduced(self, text: str) -> bool:
+        return (
+            text in self.introduced
+            or _fold(text) in self._introduced_folded
+            or any(rx.fullmatch(text) for rx in self._families)
+        )
+
+    def _is_proposed(self, text: str) -> bool:
+        return _fold(text) in self._proposed_folded
+
+    def _name(self, use: UseLike, lines: tuple[int, ...]) -> Resolution:
+        name = use.name or use.text
+        owner = use.owner if use.owner not in _SELF else None
+        base = dict(text=use.text, name=name, owner=owner, kind=use.kind, lines=lines,
+                    args=use.args)  # fmt: skip
+
+        def verdict(v: Verdict, **kw) -> Resolution:
+            return Resolution(**base, verdict=v, **kw)
+
+        if len(name) < 2 or name.isdigit() or (owner is None and name in _LANG_WORDS):
+            return verdict(Verdict.skipped)
+        if self._is_introduced(use.text) or self._is_introduced(name) or (
+            owner is not None and self._is_introduced(owner)
+        ):  # fmt: skip
+            return verdict(Verdict.introduced)
+        index = self.index
+        defs = index.lookup(name)
+        owner_types = _is_type(index, owner) if owner else []
+        if owner and owner_types:
+            own = list(index.qualified(f"{owner}.{name}")) or [
+                d for d in index.members(owner) if d.name == name
+            ]
+            elsewhere = [d for d in defs if d.owner and d.owner != owner and _is_source(d)]
+            if any(map(_is_source, own)) or (own and not any(map(_is_source, elsewhere))):
+                return self._found(use, own, verdict)  # a stub or test alone does not count
+            if elsewhere:
+                return verdict(
+                    Verdict.wrong_owner,
+                    definitions=tuple(source_first(elsewhere)[:SUGGESTIONS]),
+                    owners=tuple(source_first(owner_types)),
+                )
+            if defs:
+                return self._found(use, defs, verdict)
+            if name in self.known:
+                return verdict(Verdict.known)  # maybe inherited from the standard library
+            members = [d for d in index.members(owner) if _close(name, d.name)]
+            if members:
+                return verdict(Verdict.wrong_name, suggestions=tuple(_rank(name, members)),
+                               needs_text=(name,))  # fmt: skip
+            return self._absent(name, verdict, (name,))
+        if defs:
+            return self._found(use, defs, verdict)
+        if name in self.known:
+            return verdict(Verdict.known)
+        if owner is not None and not index.lookup(owner):
+            if owner in self.known:
+                return verdict(Verdict.known)  # `asyncio.Semaphore`, `os.environ`
+            if owner[:1].islower() and not self._is_module(owner):
+                # `websocket._closeTimeout`: an attribute of a variable, which code may create
+                # by assigning it; no claim
+                return verdict(Verdict.skipped)
+            # `pytest.warns`: the owner is not the tree's either; if the code uses it (imports
+            # it), the member is someone else's to define
+            return self._absent(name, verdict, (name, owner))
+        return self._absent(name, verdict, (name,))
+
+    def _absent(self, name: str, verdict, words: tuple[str, ...]) -> Resolution:
+        """Not defined anywhere: a wrong name if something close is, else missing. Only the
+        first NEAR_BUDGET such names (uses come nearest the cursor first) are compared with
+        every name of the index; later ones make no claim."""
+        if self._near_left <= 0:
+            return verdict(Verdict.skipped)
+        self._near_left -= 1
+        index = self.index
+        close = [d for d in index.folded(name) if d.name != name]
+        close += [d for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)]
+        if close:
+            return verdict(Verdict.wrong_name, suggestions=tuple(_rank(name, close)),
+                           needs_text=words)  # fmt: skip
+        if self._is_proposed(name):
+            return verdict(Verdict.introduced)  # nothing like it exists, and the plan adds things
+        return verdict(Verdict.missing, needs_text=words, suggestions=self._related(name))
+
+    def _related(self, name: str) -> tuple[Definition, ...]:
+        """For a missing `RateLimiter`: the tree's `Limiter`, the longest trailing part of the
+        name that a source type or function is called (what the plan may mean, or build on)."""
+        parts = _WORDS.findall(name)
+        for k in range(1, len(parts)):
+            tail = parts[k:]
+            for cand in ("".join(tail), "_".join(tail)):
+                if len(cand) < MIN_RELATED:
+                    continue
+                defs = [
+                    d
+                    for d in self.index.lookup(cand)
+                    if _is_source(d) and (d.kind in TYPE_KINDS or d.kind in ("function", "trait"))
+                ]
+                if defs:
+                    return tuple(defs[:1])
+        return ()
+
+    def _found(self, use: UseLike, defs: list[Definition], verdict) -> Resolution:
+        main = sorted(source_first(defs), key=lambda d: d.kind in VALUE_KINDS)  # aliases last
+        if use.args is not None:
+            callables = [d for d in main if d.kind in CALLABLE_KINDS and d.params is not None]
+            if callables and len(callables) == len([d for d in main if d.kind in CALLABLE_KINDS]):
+                if not any(_fits(d.params, use.args) for d in callables):  # type: ignore[arg-type]
+                    return verdict(Verdict.arity, definitions=tuple(callables[:SUGGESTIONS]))
+        src = [d for d in main if _is_source(d)]
+        if use.owner is None:  # a bare name: its top-level definitions only
+            src = [d for d in src if d.owner is None]
+        by_qual: dict[str, list[Definition]] = {}
+        for d in src:
+            by_qual.setdefault(d.qualname, []).append(d)
+        for group in by_qual.values():
+            if rivals := _competing(group):
+                return verdict(Verdict.ambiguous, definitions=tuple(rivals[:MAX_AMBIGUOUS_FILES]))
+        return verdict(Verdict.found, definitions=tuple(main[:SUGGESTIONS]))
+
+
+_PACKAGE_FILES = {"mod.rs": ".rs", "__init__.py": ".py", "index.js": ".js", "index.ts": ".ts"}
+
+
+def _module_twins(path: str) -> list[str]:
+    """The other spelling of one module: `a/b/mod.rs` ↔ `a/b.rs`, `a/b/__init__.py` ↔
+    `a/b.py`, `a/b/index.ts` ↔ `a/b.ts`."""
+    head, _, base = path.rpartition("/")
+    if base in _PACKAGE_FILES and head:
+        return [head + _PACKAGE_FILES[base]]
+    stem, dot, ext = base.rpartition(".")
+    return [
+        f"{head + '/' if head else ''}{stem}/{pkg}"
+        for pkg, e in _PACKAGE_FILES.items()
+        if dot and e == "." + ext
+    ]
+
+
+def _families(names: frozenset[str]) -> list[re.Pattern[str]]:
+    """Families of names the plan adds: a glob (`put_*_ne`), or a fragment (`_ne`) that an
+    introduced name ends or starts with (`get_u16_ne`): `get_f64_ne` belongs to it."""
+    out = []
+    for n in names:
+        if "*" in n and re.fullmatch(r"[\w*]+", n) and n.strip("*"):
+            out.append(re.compile(".+".join(re.escape(p) for p in n.split("*"))))
+        elif len(n) >= 2 and re.fullmatch(r"_\w+|\w+_", n) and not n.startswith("__"):
+            others = [m for m in names if m != n and len(m) > len(n)]
+            if n.startswith("_") and any(m.endswith(n) for m in others):
+                out.append(re.compile(r"\w+" + re.escape(n)))
+            elif n.endswith("_") and any(m.startswith(n) for m in others):
+                out.append(re.compile(re.escape(n) + r"\w+"))
+    return out
+
+
+# languages where one name defined twice in a file is an overload or a declaration beside
+# its definition, not a choice
+_OVERLOADING = frozenset({"java", "typescript", "c", "cpp"})
+
+
+def _competing(defs: list[Definition]) -> list[Definition]:
+    """The source definitions of one qualified name that a reader must choose between (none
+    when there is no choice): in different files, or twice in one file in a language without
+    overloading (a platform branch: `if sys.platform == ...: def getchar()`)."""
+    real = [d for d in defs if d.kind not in VALUE_KINDS]
+    if real:  # `const WebSocket = require('./lib/websocket')`: an alias, not a rival
+        defs = real
+    paths = {d.path for d in defs}
+    if len(paths) > MAX_AMBIGUOUS_FILES:
+        return []  # a convention (`main`, `New`), not a choice
+    if len(paths) >= 2:
+        first: dict[str, Definition] = {}
+        for d in defs:
+            first.setdefault(d.path, d)
+        return list(first.values())
+    if len(defs) >= 2 and defs[0].language not in _OVERLOADING and defs[0].kind != "field":
+        return defs
+    return []
+
+
+def _close(a: str, b: str) -> bool:
+    from rapidfuzz import fuzz
+
+    return a != b and (_fold(a) == _fold(b) or fuzz.ratio(_fold(a), _fold(b)) >= NEAR_CUTOFF)
+
+
+def _rank(name: str, defs: Iterable[Definition]) -> list[Definition]:
+    """Distinct suggested names, the closest first; for each, its best definition (source
+    before tests/docs/stubs); names only defined outside source come last."""
+    from rapidfuzz import fuzz
+
+    best: dict[str, Definition] = {}
+    for d in defs:
+        key = d.qualname if d.owner else d.name
+        cur = best.get(key)
+        if cur is None or (_is_source(d) and not _is_source(cur)):
+            best[key] = d
+    target = _fold(name)
+
+    def score(d: Definition) -> tuple[int, float, str]:
+        same = _fold(d.name) == target
+        return (
+            0 if _is_source(d) else 1,
+            -(200.0 if same else fuzz.ratio(target, _fold(d.name))),
+            d.qualname,
+        )
+
+    ranked = sorted(best.values(), key=score)
+    if ranked and _is_source(ranked[0]):
+        ranked = [d for d in ranked if _is_source(d)]  # tests, docs, stubs only if nothing else
+    if ranked:  # far weaker matches than the best are not worth a reader's time
+        top = -score(ranked[0])[1]
+        ranked = [d for d in ranked if -score(d)[1] >= min(top, 100.0) - SUGGEST_SPREAD]
+    return ranked[:SUGGESTIONS]
+
+
+def resolve(index: CodeIndex, uses: Iterable[UseLike], introduced: Iterable[str] = (),
+            languages: Sequence[str] | None = None,
+            proposed: Iterable[str] = ()) -> list[Resolution]:  # fmt: skip
+    """Every distinct name and path of `uses`, resolved against `index`."""
+    return Resolver(index, introduced, languages, proposed).resolve_all(uses)

@@ -1,0 +1,96 @@
+"""LLM mode gets the code index's facts, and every citation it writes is checked against the
+index and the file: past a file's end or away from the name it is about, it is corrected to
+the name's definition; a citation of nothing real is dropped. What the index established is
+asked as offline; the LLM's own question takes one slot. Real rg, a real index, the
+OpenAI-compatible emulator over loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from parallizer.document import Document
+from parallizer.emulators import running
+from parallizer.fulfillers.evidence import CitationChecker
+from parallizer.index import IndexStore
+from parallizer.planner.llm import clarifying_questions
+from parallizer.runtime import Runtime
+
+from .webkit import fulfill, llm_client, settings
+
+PLAN = "# Plan\n\nThen `Client.send` the batch through `HttpTransport`.\n"
+
+
+def questions(*items: tuple[str, list[str]]) -> str:
+    return json.dumps({"questions": [{"question": q, "citations": c} for q, c in items]})
+
+
+async def test_the_llm_gets_the_facts_and_one_slot_beside_the_established_mistakes(
+    polyglot: Path,
+):
+    canned = [
+        json.dumps({"queries": [{"pattern": "HttpTransport", "mode": "word"}]}),
+        questions(
+            ("Should `Client.send` retry?", ["src/app/client.py:10"]),  # already asked
+            ("Is `HttpTransport` shared between clients?", ["src/app/client.py:999"]),
+        ),
+    ]
+    (polyglot / "plan.md").write_text(PLAN)
+    async with running("llm", canned=canned) as lm:
+        async with Runtime(settings(polyglot.parent), llm=llm_client(lm), web=None) as rt:
+            resp = await fulfill(
+                rt, PLAN, scope=polyglot, plan=polyglot / "plan.md", only=["ambiguities"]
+            )
+        prompt = lm.stats.requests[-1].text
+    assert resp.timings.fulfillers["ambiguities"].mode == "llm"
+    # the facts reached the prompt: the wrong class, where the method really is
+    assert "Facts from the code index:" in prompt
+    assert (
+        "MISTAKE `Client.send`: `Client` has no `send`; it is AsyncClient.send at "
+        "src/app/client.py:10" in prompt
+    )
+    assert "`HttpTransport` exists: class HttpTransport at src/app/client.py:14" in prompt
+    assert [c.header for c in resp.cards] == [
+        "`send` is not on `Client`: `AsyncClient.send`?",  # established: asked as offline
+        "Question",
+    ]
+    llm = resp.cards[1]
+    assert llm.text == "Is `HttpTransport` shared between clients?"
+    # past the file's end: corrected to the definition of the name it is about
+    assert llm.metadata.citations == ["src/app/client.py:14", "plan.md:3"]
+
+
+async def test_each_citation_is_checked_against_the_index_and_the_file(polyglot: Path):
+    canned = [
+        questions(
+            ("Should `AsyncClient.send` retry on its own?", ["src/app/client.py:999"]),
+            ("Is `HttpTransport` shared between clients?", ["src/app/config.py:1"]),
+            ("Does `load_config` read `src/app/config.py:2`?", ["src/app/config.py:1"]),
+            ("Does `Frobnicator` matter here?", ["nowhere/made_up.py:3"]),
+        )
+    ]
+    doc = Document(PLAN, (2, 0))
+    store = IndexStore()
+    try:
+        index = await store.get(polyglot)
+        async with running("llm", canned=canned) as lm:
+            llm = llm_client(lm)
+            async with llm:
+                cards = await clarifying_questions(
+                    llm, doc, [], max_questions=4, checker=CitationChecker(polyglot, index)
+                )
+    finally:
+        await store.aclose()
+    by_text = {c.text: c.metadata.citations for c in cards}
+    assert by_text == {
+        # past the file's end: the definition of the name the question is about
+        "Should `AsyncClient.send` retry on its own?": ["src/app/client.py:10"],
+        # a real line, but nowhere near `HttpTransport`: corrected too
+        "Is `HttpTransport` shared between clients?": ["src/app/client.py:14"],
+        # right: kept as written (the name stands on the cited line)
+        "Does `load_config` read `src/app/config.py:2`?": [
+            "src/app/config.py:1",
+            "src/app/config.py:2",
+        ],
+        # `Frobnicator` cites only an invented file: dropped
+    }
