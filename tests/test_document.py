@@ -474,8 +474,9 @@ def test_a_plan_of_backticked_names_is_bounded_too():
 
 
 async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monkeypatch):
-    """Parsing and planning are CPU work: `prepare` does them (the service runs it in a
-    worker thread) and `events()` without a prepared job prepares in a thread too."""
+    """Parsing and planning are CPU work: `prepare` does them, and every caller (the
+    service, the CLI, watch, MCP) runs it in a worker thread, never on the event loop."""
+    import asyncio
     import threading
 
     from parallizer.config import Settings
@@ -502,7 +503,8 @@ async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monk
     )
     async with Runtime(Settings(allowed_roots=str(tmp_path))) as rt:
         orch = Orchestrator(rt)
-        events = [ev async for ev in orch.events(request)]
+        job = await asyncio.to_thread(orch.prepare, request)
+        events = [ev async for ev in orch.events(job)]
         assert events and threads and threading.get_ident() not in threads
         job = orch.prepare(request)  # as the service calls it, in its worker thread
         assert len(threads) == 2

@@ -12,8 +12,8 @@ import typer
 
 from ..config import Settings
 from ..errors import BackendError
-from . import app, fail
 from .common import load_settings_or_fail, resolve_scope
+from .root import app, fail
 
 
 async def _build(settings: Settings, root: Path) -> dict[str, Any]:
