@@ -35,6 +35,7 @@ def build_web(settings: Settings) -> WebBackend | None:
             model=settings.perplexity_model,
             timeout=settings.timeout,
             max_concurrent=settings.web_max_concurrent,
+            start_concurrent=settings.web_start_concurrent,
         )
     if settings.searxng_url:
         from .backends.searxng import SearxngBackend
@@ -43,6 +44,7 @@ def build_web(settings: Settings) -> WebBackend | None:
             base_url=settings.searxng_url,
             timeout=settings.timeout,
             max_concurrent=settings.web_max_concurrent,
+            start_concurrent=settings.web_start_concurrent,
         )
     return None
 
@@ -58,6 +60,7 @@ def build_llm(settings: Settings) -> LLMClient | None:
         api_key=key,
         timeout=settings.timeout,
         max_concurrent=settings.llm_max_concurrent,
+        start_concurrent=settings.llm_start_concurrent,
     )
 
 

@@ -77,7 +77,7 @@ async def test_closing_the_stream_cancels_the_work_and_kills_rg(code_tree, slow_
     async with uvicorn_server(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
         async with client.stream("POST", "/fulfill/stream", json=body("dc", scope=code_tree)) as r:
             assert r.status_code == 200
-            await eventually(lambda: len(children_named(rg_binary)) == 2 and slow.meter.started)
+            await eventually(lambda: len(children_named(rg_binary)) == 1 and slow.meter.started)
         # the client hung up: the fulfillers are cancelled and the rg processes reaped
         await eventually(lambda: not children_named(rg_binary) and slow.meter.cancelled)
 
@@ -98,7 +98,7 @@ async def test_a_sync_request_whose_client_hangs_up_stops_and_kills_rg(
     async with uvicorn_server(app) as base:
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
             pending = asyncio.create_task(client.post("/fulfill", json=body("hu", scope=code_tree)))
-            await eventually(lambda: len(children_named(rg_binary)) == 2 and slow.meter.started)
+            await eventually(lambda: len(children_named(rg_binary)) == 1 and slow.meter.started)
             pending.cancel()  # the client gives up: its connection closes
             try:
                 await pending
