@@ -8,12 +8,14 @@ processes (Redis) can later be one more class:
   (remote APIs: web search, LLM). AIMD with a slow start:
 
   - grow while calls succeed within their normal latency and callers are waiting: +1 per
-    success until the first sign of overload (slow start: doubles per round trip), then about
-    +1 per round trip, and only about +1 per 8 round trips near the level that last overloaded
-    the provider (rare, cheap probes once the capacity is known);
+    success until the provider first says it is overloaded (slow start: doubles per round
+    trip), then about +1 per round trip, and only about +1 per 8 round trips near the level
+    that last overloaded the provider (rare, cheap probes once the capacity is known);
   - cut on overload: a 429 or 503 sets the limit to 90% of the calls that were in flight when
     the rejected call was sent (once per rejection wave: a rejection of a call sent before the
-    last cut is old news); a short-term latency more than twice the normal one cuts by 10%;
+    last cut is old news); a timeout cuts by 10%, and so does a short-term latency more than
+    three times the normal one (without ending slow start: latency also rises when this
+    process is short of CPU);
   - a `Retry-After` pauses the whole backend: no caller starts a call until it has passed
     (calls in flight finish).
 
@@ -219,7 +221,7 @@ class AdaptiveLimiter(Limiter):
     """A limit between 1 and `capacity` (the ceiling) learned from the provider: see the
     module docstring. `initial` is where it starts (the provider's capacity is unknown)."""
 
-    LATENCY_TOLERANCE = 2.0  # short-term latency above this × the normal one is congestion
+    LATENCY_TOLERANCE = 3.0  # short-term latency above this × the normal one is congestion
     CUT = 0.9  # a cut keeps this share
     PROBE_EVERY = 8  # round trips per +1 near the level that last overloaded the provider
 
@@ -245,11 +247,12 @@ class AdaptiveLimiter(Limiter):
             self.history.append((time.monotonic(), self.limit))
             metrics.CONCURRENCY_LIMIT.labels(self.name).set(self.limit)
 
-    def _cut_to(self, value: float, ticket: Ticket) -> None:
+    def _cut_to(self, value: float, ticket: Ticket, *, overload: bool = True) -> None:
         if ticket.started < self._last_cut:
             return  # sent before the last cut: old news, already acted on
         self._last_cut = time.monotonic()
-        self._slow_start = False
+        if overload:  # the provider said so: no more doubling
+            self._slow_start = False
         self.cuts += 1
         self._set(min(self._limit, value))
 
@@ -275,7 +278,9 @@ class AdaptiveLimiter(Limiter):
         else:
             self._normal += (sample - self._normal) * 0.01
         if self._recent > self.LATENCY_TOLERANCE * max(self._normal, 0.005):
-            self._cut_to(self._limit * self.CUT, ticket)
+            # latency also rises when this process is short of CPU, which more calls would not
+            # worsen at the provider: cut, but keep growing as fast as before
+            self._cut_to(self._limit * self.CUT, ticket, overload=False)
             self._recent = self._normal  # judge the new limit afresh
             return
         if not self._waiters and ticket.in_flight * 2 < ticket.limit:
