@@ -224,6 +224,7 @@ class AdaptiveLimiter(Limiter):
     LATENCY_TOLERANCE = 3.0  # short-term latency above this × the normal one is congestion
     CUT = 0.9  # a cut keeps this share
     PROBE_EVERY = 8  # round trips per +1 near the level that last overloaded the provider
+    MAX_PAUSE = 60.0  # seconds: a provider asking for longer is not taken at its word
 
     def __init__(self, name: str, capacity: int, *, initial: int | None = None) -> None:
         super().__init__(name, capacity, initial=initial)
@@ -260,7 +261,8 @@ class AdaptiveLimiter(Limiter):
         if ticket.outcome == "overloaded":
             self.overloads += 1
             if ticket.retry_after:
-                self._paused_until = max(self._paused_until, time.monotonic() + ticket.retry_after)
+                pause = min(ticket.retry_after, self.MAX_PAUSE)
+                self._paused_until = max(self._paused_until, time.monotonic() + pause)
             level = max(1, ticket.in_flight)
             if ticket.started >= self._last_cut:
                 self._overload_level = level
