@@ -199,3 +199,14 @@ async def test_no_hedge_without_a_free_slot():
     out, reqs = await _hedge_run(ceiling=1)
     assert not out.ok and out.kind == "timeout"
     assert len(reqs) == 1
+
+
+async def test_a_call_past_its_deadline_cuts_the_limit():
+    async with running("perplexity", latency=0.01, fault_on=["stuck=hang"], hang_s=30) as emu:
+        b = adaptive(emu, ceiling=20, start=10, timeout=0.3)
+        try:
+            (out,) = await fan_out(web_calls(b, ["stuck topic"]))
+        finally:
+            await b.aclose()
+    assert not out.ok and out.kind == "timeout"
+    assert b.limiter.limit == 9 and b.limiter.cuts == 1  # the provider may be drowning

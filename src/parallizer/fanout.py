@@ -263,20 +263,6 @@ def _teach(ticket: Ticket, exc: BaseException | None) -> None:
         ticket.timed_out()
 
 
-async def _attempt(call: Call[T], ticket: Ticket) -> T:
-    """One try of the call in the slot `ticket` holds, hedged when the call allows it."""
-    try:
-        if call.hedge and call.limiter is not None:
-            value = await _hedged(call, call.limiter)
-        else:
-            value = await call.run()
-    except BaseException as exc:
-        _teach(ticket, exc)
-        raise
-    _teach(ticket, None)
-    return value
-
-
 async def _hedged(call: Call[T], limiter: ConcurrencyLimit) -> T:
     """Run the call; if it is slower than the backend's recent p95 and a slot is free right
     then, run a second copy in that slot: the first answer wins, the other is cancelled."""
@@ -357,11 +343,19 @@ async def _run_one(
                 running.inc()
                 try:
                     async with asyncio.timeout(remaining):
-                        if ticket is None:
-                            return await call.run()
-                        return await _attempt(call, ticket)
+                        if call.hedge and call.limiter is not None:
+                            value = await _hedged(call, call.limiter)
+                        else:
+                            value = await call.run()
+                except BaseException as exc:
+                    if ticket is not None:  # a timeout is known only here, outside its scope
+                        _teach(ticket, exc)
+                    raise
                 finally:
                     running.dec()
+                if ticket is not None:
+                    _teach(ticket, None)
+                return value
 
     async with AsyncExitStack() as stack:
         if local is not None:
