@@ -14,7 +14,10 @@ import pytest
 from .hermetic import clean_env
 
 PROJECT = Path(__file__).resolve().parents[1]
-NAMES = {"web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "load-5", "faults"}
+NAMES = {
+    "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "capacity-web", "capacity-llm",
+    "load-5", "faults",
+}  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
 LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
 FAULTS = ("answered_rate", "query_success_rate", "cards_delivered_rate")
@@ -64,6 +67,18 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert all(number(load[k]) for k in LOAD) and load["users"] == 5
     assert load["success_rate"] == 1.0
     assert all(number(by_name["faults"][k]) for k in FAULTS)
+    for name in ("rg-3", "rg-5"):  # one name beside many, and how many rg processes ran
+        assert number(by_name[name]["one_name_s"]) and number(by_name[name]["names_ratio"])
+        assert 1 <= by_name[name]["rg_runs"] <= int(name[-1])
+    web = by_name["capacity-web"]
+    assert all(number(web[k]) for k in ("makespan_s", "ideal_s", "ratio", "rate_limited_share"))
+    assert web["calls"] >= web["searches"] and web["peak_in_flight"] <= web["capacity"]
+    llm = by_name["capacity-llm"]
+    assert all(number(llm[k]) for k in ("alone_s", "p99_s", "ratio", "llm_calls_per_request"))
+    for s in (web, llm):  # the limit over time: [seconds, limit] steps
+        assert s["limit_series"] and all(len(p) == 2 for p in s["limit_series"])
     md = (out / "bench.md").read_text()
     assert "| web-5 | 15 s | 3 s |" in md and "load-5" in md  # beside the seed's figures
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Capacity" in md and "## ripgrep: one name versus many" in md

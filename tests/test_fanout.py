@@ -175,11 +175,9 @@ async def test_empty_fan_out():
 
 
 async def test_cancellation_kills_the_rg_process(code_tree: Path, slow_rg: str):
-    rg = RipgrepBackend(binary=slow_rg, timeout=30)
+    rg = RipgrepBackend(binary=slow_rg, timeout=30, batch_window=None)  # a process each
     q = CodeQuery(pattern="RetryPolicy")
-    call = Call(
-        label="slow", backend="ripgrep", run=lambda: rg.search(q, code_tree), limiter=rg.limiter
-    )
+    call = Call(label="slow", backend="ripgrep", run=lambda: rg.search(q, code_tree))
     task = asyncio.create_task(fan_out([call, call]))
     for _ in range(100):
         await asyncio.sleep(0.02)
@@ -284,8 +282,7 @@ async def test_two_requests_asking_rg_the_same_share_one_process(code_tree: Path
         return Call(
             label="slow",
             backend="ripgrep",
-            run=lambda: rg.search(q, code_tree),
-            limiter=rg.limiter,
+            run=lambda: rg.search(q, code_tree),  # the backend holds its own slot
             key=("code", str(code_tree), q),
         )
 

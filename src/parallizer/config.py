@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     perplexity_url: str = "https://api.perplexity.ai"
     perplexity_model: str = "sonar"
     searxng_url: str | None = None
-    web_max_concurrent: int = Field(default=10, ge=1, le=1000)
+    web_max_concurrent: int = Field(
+        default=64, ge=1, le=1000, description="ceiling of the adaptive web search limit"
+    )
+    web_start_concurrent: int = Field(
+        default=10, ge=1, le=1000, description="where the adaptive web search limit starts"
+    )
     web_cache_ttl: float = Field(
         default=600.0, ge=0, description="seconds a web answer is reused; 0 turns the cache off"
     )
@@ -43,7 +48,12 @@ class Settings(BaseSettings):
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_max_concurrent: int = Field(default=32, ge=1, le=1000)
+    llm_max_concurrent: int = Field(
+        default=256, ge=1, le=4096, description="ceiling of the adaptive LLM call limit"
+    )
+    llm_start_concurrent: int = Field(
+        default=32, ge=1, le=4096, description="where the adaptive LLM call limit starts"
+    )
 
     # --- ripgrep ----------------------------------------------------------------------
     rg_max_concurrent: int = Field(default=4, ge=1, le=256)

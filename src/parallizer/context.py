@@ -96,7 +96,8 @@ class FulfillerContext:
     # --- ready-made calls ------------------------------------------------------------------
 
     def code_call(self, query: CodeQuery, label: str | None = None) -> Call[CodeSearchResult]:
-        """A ripgrep search of scope_root (requires one)."""
+        """A ripgrep search of scope_root (requires one). No slot of the rg limit is held per
+        query: the backend takes one per rg process, which several queries may share."""
         rg = self.runtime.rg
         root = self.job.scope_root
         if root is None:
@@ -105,9 +106,9 @@ class FulfillerContext:
             label=label or query.pattern,
             backend=rg.name,
             run=lambda: rg.search(query, root),
-            limiter=rg.limiter,
             timeout=rg.timeout,
             key=("code", str(root), query),
+            shared=lambda r: r.shared_run,
         )
 
     def files_call(self, max_files: int = 20_000) -> Call[list[str]]:
@@ -119,8 +120,7 @@ class FulfillerContext:
         return Call(
             label="(list files)",
             backend=rg.name,
-            run=lambda: rg.list_files(root, max_files=max_files),
-            limiter=rg.limiter,
+            run=lambda: rg.list_files(root, max_files=max_files),  # holds its own rg slot
             timeout=rg.timeout,
             key=("files", str(root), max_files),
         )

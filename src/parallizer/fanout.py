@@ -3,36 +3,43 @@
 `fan_out(calls)` runs awaitables concurrently and returns one `Outcome` per call, in the
 order of the calls:
 
-* bounded: each call holds a slot of its backend's process-wide `Limiter` while it runs,
-  and the fan-out itself can be capped (`limit=1` is the serial "before" of the seed);
-* a per-call timeout, measured from the moment the call holds its slot (queueing for a
-  slot is reported as `queued_ms`, not charged to the call);
+* bounded: each call holds a slot of its backend's process-wide limit while it runs (a
+  fixed `Limiter`, or an `AdaptiveLimiter` for remote APIs, told how each attempt went), and
+  the fan-out itself can be capped (`limit=1` is the serial "before" of the seed);
+* a per-call deadline, measured from the moment the call first holds its slot (queueing for a
+  slot is reported as `queued_ms`, not charged to the call); an overloaded provider's answer
+  (429, 503) is retried in a fresh slot while the deadline allows (`parallizer.retry`);
+* hedged when the call allows it (idempotent web searches): slower than the backend's recent
+  p95 with a slot free, a second copy runs and the first answer wins;
 * every outcome is a value, ok with a result or failed with a kind and a reason, and its
   timing relative to the request's `Clock`, so overlap is visible;
 * structured: calls run in an `asyncio.TaskGroup`; cancelling the caller cancels every
   call, and backends clean up (kill their subprocesses) on cancellation;
-* de-duplicated: calls with the same `key` sharing a `Memo` (one request) run once; the
-  others wait for the first and are marked `shared`. Across requests, a process-wide
-  `Flights` lets concurrent identical calls share one run while it is in flight, and keeps
-  answers for calls that ask for it (`cache_ttl`, e.g. web searches).
+* de-duplicated by one single flight, `Flights` (on cachetools' TTL caches): calls with the
+  same `key` in one request (its `Memo`) run once, the others are marked `shared`; across
+  requests, the process-wide `Flights` lets concurrent identical calls share one run while it
+  is in flight, and keeps answers for calls that ask for it (`cache_ttl`, e.g. web searches).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from cachetools import TLRUCache
+
 from . import metrics
 from .errors import BackendError
-from .limits import Limiter
+from .limits import ConcurrencyLimit, Ticket
 from .models import QueryTiming
+from .retry import DEFAULT_POLICY, RETRY_KINDS
 
 T = TypeVar("T")
 log = logging.getLogger("parallizer.fanout")
@@ -72,14 +79,19 @@ class Call(Generic[T]):
     backend: str
     run: Callable[[], Awaitable[T]]
     """Called once inside the call's task, when it holds its slot."""
-    limiter: Limiter | None = None
+    limiter: ConcurrencyLimit | None = None
     timeout: float | None = None
     key: Hashable | None = None
-    size: Callable[[T], int | None] | None = None
-    """How many results the value holds, for logs and timings (default: `len` if sized;
-    None: not a count)."""
+    size: Callable[[T], int] | None = None
+    """How many results the value holds, for logs and timings (default: `len` if sized)."""
     cache_ttl: float | None = None
     """With a `Flights`: keep a successful answer this many seconds for identical calls."""
+    shared: Callable[[T], bool] | None = None
+    """Whether a value came from a run shared with other calls (one rg pass for many
+    queries): its outcome is then marked `shared` (its time is the shared run's)."""
+    hedge: bool = False
+    """Idempotent: when slower than the backend's recent p95 and a slot is free, a second copy
+    may run; the first answer wins (web searches)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +107,10 @@ class Outcome(Generic[T]):
     queued_ms: float = 0.0
     results: int | None = None
     shared: bool = False
+    """Another call's run answered this one (same request, another request, a kept answer)."""
+    batched: bool = False
+    """This call ran, in one pass shared with other calls (one rg for many queries): its time
+    is the shared pass's. Shown as `batched` in the timings, counted in the metrics."""
 
     @classmethod
     def cancelled(
@@ -122,26 +138,8 @@ class Outcome(Generic[T]):
             results=self.results,
             queued_ms=round(self.queued_ms, 1) if self.queued_ms >= 0.05 else None,
             shared=self.shared or None,
+            batched=self.batched or None,
         )
-
-
-class Memo:
-    """Request-scoped single-flight table: one run per distinct call key."""
-
-    def __init__(self) -> None:
-        self._futures: dict[Hashable, asyncio.Future[Outcome[Any]]] = {}
-
-    def claim(self, key: Hashable) -> tuple[bool, asyncio.Future[Outcome[Any]]]:
-        """(owner?, future): the first claimant owns the run, later ones wait on the future."""
-        fut = self._futures.get(key)
-        if fut is not None:
-            return False, fut
-        fut = asyncio.get_running_loop().create_future()
-        self._futures[key] = fut
-        return True, fut
-
-    def __len__(self) -> int:
-        return len(self._futures)
 
 
 class _NoGauge:
@@ -158,47 +156,56 @@ class _Flight:
     waiters: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    outcome: Outcome[Any]
+    ttl: float
+
+
 class Flights:
-    """Process-wide single flight and answer cache, keyed by `Call.key`.
+    """The single flight: one run per key at a time, and answers kept for identical calls.
 
     A call whose key is already running joins that run instead of starting another (it holds
     no backend slot while it waits); the run belongs to its waiters and is cancelled (its
-    subprocess killed) when the last of them is cancelled. Successful answers of calls with a
-    `cache_ttl` are kept that long (at most `max_entries`, least recently used out first).
+    subprocess killed) when the last of them is cancelled. Answers are kept in a cachetools
+    `TLRUCache` (each for its own time, at most `max_entries`, least recently used out first):
+
+    * process-wide (`Runtime.flights`): successful answers of calls with a `cache_ttl`
+      (web searches), for that long;
+    * request-wide (`Memo`): every answer, ok or failed, for the request's life, so that a
+      request sees one consistent answer per query.
     """
 
     def __init__(
-        self, max_entries: int = 2048, *, timer: Callable[[], float] = time.monotonic
+        self,
+        max_entries: int = 2048,
+        *,
+        keep_all: bool = False,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`timer`: the clock of the answer cache (seconds; a test passes its own)."""
-        self._timer = timer
+        """`timer`: the clock of the kept answers (seconds; a test passes its own)."""
         self._flying: dict[Hashable, _Flight] = {}
-        self._cache: OrderedDict[Hashable, tuple[float, Outcome[Any]]] = OrderedDict()
-        self.max_entries = max_entries
+        self.keep_all = keep_all
+        self._kept: TLRUCache[Hashable, _Kept] = TLRUCache(
+            maxsize=max_entries, ttu=lambda _key, kept, now: now + kept.ttl, timer=timer
+        )
 
     def cached(self, key: Hashable) -> Outcome[Any] | None:
-        hit = self._cache.get(key)
-        if hit is None:
-            return None
-        if hit[0] < self._timer():
-            del self._cache[key]
-            return None
-        self._cache.move_to_end(key)
-        return hit[1]
+        kept = self._kept.get(key)
+        return kept.outcome if kept is not None else None
 
     def _landed(
         self, key: Hashable, flight: _Flight, ttl: float | None, task: asyncio.Task[Any]
     ) -> None:
         if self._flying.get(key) is flight:
             del self._flying[key]
-        if not ttl or task.cancelled() or task.exception() is not None:
+        if task.cancelled() or task.exception() is not None:
             return
         outcome = task.result()
-        if outcome.ok:
-            self._cache[key] = (self._timer() + ttl, outcome)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.max_entries:
-                self._cache.popitem(last=False)
+        if self.keep_all:
+            self._kept[key] = _Kept(outcome, math.inf)
+        elif ttl and outcome.ok:
+            self._kept[key] = _Kept(outcome, ttl)
 
     async def run(
         self,
@@ -207,7 +214,7 @@ class Flights:
         start: Callable[[], Coroutine[Any, Any, Outcome[T]]],
     ) -> tuple[Outcome[T], str]:
         """(outcome, how): how is "own" (this call ran it), "joined" or "cached"."""
-        if ttl and (hit := self.cached(key)) is not None:
+        if (ttl or self.keep_all) and (hit := self.cached(key)) is not None:
             return hit, "cached"
         while True:
             flight = self._flying.get(key)
@@ -241,10 +248,18 @@ class Flights:
         if tasks:
             await asyncio.wait(tasks)
         self._flying.clear()
-        self._cache.clear()
+        self._kept.clear()
 
     def __len__(self) -> int:
-        return len(self._flying)
+        return len(self._flying) + len(self._kept)
+
+
+class Memo(Flights):
+    """A request's single flight: identical calls of one request run once, every answer
+    (failures too) is kept for the request's life."""
+
+    def __init__(self) -> None:
+        super().__init__(max_entries=100_000, keep_all=True)
 
 
 def _size(call: Call[Any], value: Any) -> int | None:
@@ -265,13 +280,51 @@ def _describe(exc: BaseException, timeout: float | None) -> tuple[str, str]:
     return "internal", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _past_deadline(
-    call: Call[Any], deadline: Deadline, clock: Clock, enqueued: float
-) -> Outcome[Any]:
-    now = time.perf_counter()
-    return Outcome(label=call.label, backend=call.backend, ok=False, kind="timeout",
-                   error=f"the request's deadline ({deadline.seconds:g}s) passed before it ran",
-                   start_ms=clock.ms(now), queued_ms=(now - enqueued) * 1000.0)  # fmt: skip
+def _teach(ticket: Ticket, exc: BaseException | None) -> None:
+    """Tell the backend's limit how the attempt went (overload, timeout, success)."""
+    if exc is None:
+        ticket.ok()
+    elif isinstance(exc, BackendError) and exc.kind in RETRY_KINDS:
+        ticket.overloaded(exc.retry_after)
+    elif isinstance(exc, TimeoutError) or (isinstance(exc, BackendError) and exc.kind == "timeout"):
+        ticket.timed_out()
+
+
+async def _hedged(call: Call[T], limiter: ConcurrencyLimit) -> T:
+    """Run the call; if it is slower than the backend's recent p95 and a slot is free right
+    then, run a second copy in that slot: the first answer wins, the other is cancelled."""
+    first = asyncio.ensure_future(call.run())
+    p95 = limiter.latency_quantile(0.95)
+    try:
+        if p95 is None:
+            return await first
+        done, _ = await asyncio.wait({first}, timeout=p95)
+        if done:
+            return first.result()
+        held = limiter.try_slot()
+        if held is None:
+            return await first
+        async with held as ticket:
+            second = asyncio.ensure_future(call.run())
+            try:
+                done, _ = await asyncio.wait({first, second}, return_when=asyncio.FIRST_COMPLETED)
+                winner = first if first in done and not first.exception() else None
+                if winner is None and second in done and not second.exception():
+                    winner = second
+                if winner is None:  # the first to finish failed: wait for the other
+                    other = second if first in done else first
+                    await asyncio.wait({other})
+                    winner = other if not other.exception() else next(iter(done))
+                metrics.HEDGES.labels(call.backend, "won" if winner is second else "lost").inc()
+                if winner is second:
+                    ticket.ok()
+                return winner.result()
+            finally:
+                second.cancel()
+                await asyncio.wait({second})
+    finally:
+        first.cancel()
+        await asyncio.wait({first})
 
 
 async def _run_one(
@@ -279,40 +332,92 @@ async def _run_one(
     clock: Clock,
     local: asyncio.Semaphore | None,
     gauges: bool,
-    deadline: Deadline | None = None,
+    request: Deadline | None = None,
 ) -> Outcome[T]:
+    """Run the call in a slot of its backend's limit; an overloaded provider's answer (429,
+    503) is retried in a fresh slot by the retry policy while the call's deadline allows.
+
+    The call's deadline is its timeout from when it first holds a slot, capped by what is
+    left of the request's deadline (`request`), which also bounds every wait for a slot."""
     enqueued = time.perf_counter()
     waiting = metrics.QUERIES_WAITING.labels(call.backend) if gauges else _NO_GAUGE
     running = metrics.QUERIES_IN_FLIGHT.labels(call.backend) if gauges else _NO_GAUGE
+    started: float | None = None
+    deadline: float | None = None
+    retries = 0
+
+    def before_retry(state: Any) -> None:
+        nonlocal retries
+        retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("  %s %r: %s; trying again (%d)", call.backend, call.label, exc, retries)
+
+    def left() -> float | None:
+        """Seconds left of the call's deadline (before it holds a slot: of the request's)."""
+        at = deadline
+        if at is None and request is not None:
+            at = time.monotonic() + request.remaining()
+        return None if at is None else max(0.0, at - time.monotonic())
+
+    async def attempt() -> T:
+        nonlocal started, deadline
+        remaining = left()
+        async with asyncio.timeout(remaining):  # a retry waits for its slot on the clock
+            async with AsyncExitStack() as slot:
+                waiting.inc()
+                try:
+                    ticket = (
+                        await slot.enter_async_context(call.limiter.slot())
+                        if call.limiter is not None
+                        else None
+                    )
+                finally:
+                    waiting.dec()
+                if started is None:  # the call's clock starts when it first holds a slot
+                    started = time.perf_counter()
+                    if call.timeout is not None:
+                        deadline = time.monotonic() + call.timeout
+                    if request is not None:
+                        cap = time.monotonic() + request.remaining()
+                        deadline = cap if deadline is None else min(deadline, cap)
+                    remaining = left()
+                running.inc()
+                try:
+                    async with asyncio.timeout(remaining):
+                        if call.hedge and call.limiter is not None:
+                            value = await _hedged(call, call.limiter)
+                        else:
+                            value = await call.run()
+                except BaseException as exc:
+                    if ticket is not None:  # a timeout is known only here, outside its scope
+                        _teach(ticket, exc)
+                    raise
+                finally:
+                    running.dec()
+                if ticket is not None:
+                    _teach(ticket, None)
+                return value
+
     async with AsyncExitStack() as stack:
-        waiting.inc()
+        if local is not None:
+            waiting.inc()
+            try:
+                await stack.enter_async_context(local)
+            finally:
+                waiting.dec()
         try:
-            async with asyncio.timeout(deadline.remaining() if deadline else None):
-                if local is not None:
-                    await stack.enter_async_context(local)
-                if call.limiter is not None:
-                    await stack.enter_async_context(call.limiter.slot())
-        except TimeoutError:
-            assert deadline is not None
-            return _past_deadline(call, deadline, clock, enqueued)
-        finally:
-            waiting.dec()
-        timeout, capped = call.timeout, False
-        if deadline is not None and (timeout is None or deadline.remaining() < timeout):
-            timeout, capped = deadline.remaining(), True
-            if timeout <= 0:
-                return _past_deadline(call, deadline, clock, enqueued)
-        started = time.perf_counter()
-        running.inc()
-        try:
-            async with asyncio.timeout(timeout):
-                value = await call.run()
+            async for tries in DEFAULT_POLICY.retrying(lambda: deadline, before_retry):
+                with tries:
+                    value = await attempt()
         except Exception as exc:
             ended = time.perf_counter()
-            kind, reason = _describe(exc, timeout)
-            if capped and isinstance(exc, TimeoutError):
-                assert deadline is not None
-                reason = f"the request's deadline ({deadline.seconds:g}s) passed while it ran"
+            began = started if started is not None else ended
+            kind, reason = _describe(exc, call.timeout)
+            if request is not None and kind == "timeout" and request.remaining() <= 0:
+                when = "before it ran" if started is None else "while it ran"
+                reason = f"the request's deadline ({request.seconds:g}s) passed {when}"
+            if retries:
+                reason = f"{reason} (after {retries + 1} attempts)"
             if kind == "internal":
                 log.warning(
                     "query %r on %s raised unexpectedly", call.label, call.backend, exc_info=exc
@@ -323,13 +428,12 @@ async def _run_one(
                 ok=False,
                 error=reason,
                 kind=kind,
-                start_ms=clock.ms(started),
-                ms=(ended - started) * 1000.0,
-                queued_ms=(started - enqueued) * 1000.0,
+                start_ms=clock.ms(began),
+                ms=(ended - began) * 1000.0,
+                queued_ms=(began - enqueued) * 1000.0,
             )
-        finally:
-            running.dec()
         ended = time.perf_counter()
+        assert started is not None
         return Outcome(
             label=call.label,
             backend=call.backend,
@@ -339,25 +443,9 @@ async def _run_one(
             ms=(ended - started) * 1000.0,
             queued_ms=(started - enqueued) * 1000.0,
             results=_size(call, value),
+            batched=call.shared is not None and call.shared(value),
         )
     raise AssertionError("unreachable")  # pragma: no cover - AsyncExitStack never swallows
-
-
-async def _run_shared(call: Call[T], clock: Clock, fut: asyncio.Future[Outcome[T]]) -> Outcome[T]:
-    started = time.perf_counter()
-    # asyncio.wait (not `await fut`) so a cancelled owner is not mistaken for our own cancel
-    await asyncio.wait({fut})
-    ended = time.perf_counter()
-    metrics.CACHE_EVENTS.labels(call.backend, "shared").inc()
-    if fut.cancelled():
-        return Outcome.cancelled(
-            call,
-            "the identical query it waited for was cancelled",
-            start_ms=clock.ms(started),
-            ms=(ended - started) * 1000.0,
-            shared=True,
-        )
-    return _restamp(fut.result(), call, clock, started, ended)
 
 
 def _restamp(
@@ -404,7 +492,7 @@ def _log_outcome(o: Outcome[Any]) -> None:
             o.label,
             count,
             o.ms,
-            " (shared)" if o.shared else "",
+            " (shared)" if o.shared or o.batched else "",
         )
     else:
         log.info("  %s %r FAILED (%s) in %.1f ms: %s", o.backend, o.label, o.kind, o.ms, o.error)
@@ -426,7 +514,7 @@ async def fan_out(
     failed call; only cancellation (and a failing `on_outcome` hook) propagates.
 
     `memo` shares identical calls within a request, `flights` across requests. `deadline`
-    (the request's) bounds each call's wait for a slot and caps its timeout.
+    (the request's) bounds each call's wait for a slot and caps its time to run.
 
     `record_metrics=False` keeps a fan-out of non-queries (the orchestrator's fulfillers)
     out of the per-query metrics."""
@@ -447,19 +535,18 @@ async def fan_out(
     )
 
     async def child(i: int, call: Call[T]) -> None:
-        owner, fut = (True, None) if (memo is None or call.key is None) else memo.claim(call.key)
-        if not owner:
-            assert fut is not None
-            outcome = await _run_shared(call, clock, fut)
+        if memo is None or call.key is None:
+            outcome = await _run_owned(call, clock, local, record_metrics, flights, deadline)
         else:
-            try:
-                outcome = await _run_owned(call, clock, local, record_metrics, flights, deadline)
-            except BaseException:
-                if fut is not None and not fut.done():
-                    fut.cancel()
-                raise
-            if fut is not None:
-                fut.set_result(outcome)
+            started = time.perf_counter()
+            outcome, how = await memo.run(
+                call.key,
+                None,
+                lambda: _run_owned(call, clock, local, record_metrics, flights, deadline),
+            )
+            if how != "own":  # an identical call of this request answered it
+                metrics.CACHE_EVENTS.labels(call.backend, "shared").inc()
+                outcome = _restamp(outcome, call, clock, started, time.perf_counter())
         if record_metrics:
             _observe(outcome)
         outcomes[i] = outcome

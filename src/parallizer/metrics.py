@@ -35,6 +35,17 @@ QUERIES_WAITING = Gauge(
     ["backend"],
     multiprocess_mode="livesum",  # summed over live workers with --workers N
 )
+CONCURRENCY_LIMIT = Gauge(
+    "parallizer_concurrency_limit",
+    "Calls a backend may have in flight now (its adaptive limit), by backend",
+    ["backend"],
+    multiprocess_mode="livesum",  # summed over live workers: the process total
+)
+HEDGES = Counter(
+    "parallizer_hedges_total",
+    "Second copies of a slow idempotent query, by backend and whether the copy answered first",
+    ["backend", "result"],
+)
 CACHE_EVENTS = Counter(
     "parallizer_cache_total",
     "Query answers served from a cache or an identical in-flight query, by backend and result",

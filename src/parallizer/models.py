@@ -193,6 +193,11 @@ class QueryTiming(BaseModel):
     shared: bool | None = Field(
         default=None, description="answered by an identical query already in flight or cached"
     )
+    batched: bool | None = Field(
+        default=None,
+        description="ran in one pass shared with other queries (one rg for many patterns); "
+        "ms is that pass's time",
+    )
 
 
 class FulfillerTiming(BaseModel):

@@ -36,6 +36,7 @@ def build_web(settings: Settings) -> WebBackend | None:
             model=settings.perplexity_model,
             timeout=settings.timeout,
             max_concurrent=settings.web_max_concurrent,
+            start_concurrent=settings.web_start_concurrent,
         )
     if settings.searxng_url:
         from .backends.searxng import SearxngBackend
@@ -44,6 +45,7 @@ def build_web(settings: Settings) -> WebBackend | None:
             base_url=settings.searxng_url,
             timeout=settings.timeout,
             max_concurrent=settings.web_max_concurrent,
+            start_concurrent=settings.web_start_concurrent,
         )
     return None
 
@@ -59,6 +61,7 @@ def build_llm(settings: Settings) -> LLMClient | None:
         api_key=key,
         timeout=settings.timeout,
         max_concurrent=settings.llm_max_concurrent,
+        start_concurrent=settings.llm_start_concurrent,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..limits import Limiter
+from ..limits import ConcurrencyLimit
 
 
 class Availability(BaseModel):
@@ -72,6 +72,9 @@ class CodeSearchResult(BaseModel):
     matches: list[CodeMatch] = Field(default_factory=list)
     truncated: bool = Field(default=False, description="stopped at max_results")
     warnings: list[str] = Field(default_factory=list)
+    shared_run: bool = Field(
+        default=False, description="found by one rg pass shared with other queries"
+    )
 
     def __len__(self) -> int:
         return len(self.matches)
@@ -84,7 +87,7 @@ class CodeSearchResult(BaseModel):
 @runtime_checkable
 class CodeBackend(Protocol):
     name: str
-    limiter: Limiter
+    limiter: ConcurrencyLimit
     timeout: float
 
     def availability(self) -> Availability: ...
@@ -115,7 +118,7 @@ class WebResult(BaseModel):
 @runtime_checkable
 class WebBackend(Protocol):
     name: str
-    limiter: Limiter
+    limiter: ConcurrencyLimit
     timeout: float
 
     def availability(self) -> Availability: ...

@@ -14,9 +14,8 @@ credentials, no query string):
 | refused, reset, dropped mid-answer     | `connection`   |
 | a body that is not the expected JSON   | `malformed`    |
 
-One retry, deliberately narrow: a 429 or 503 that says `Retry-After` is retried once when that
-wait still fits inside the call's time budget. Anything else fails at once: a second try of a
-hung or dropped call would only spend the budget the user is waiting on.
+No retry here: the fan-out applies the one retry policy (`parallizer.retry`) to every remote
+call, in a fresh slot of the backend's adaptive limit, within the call's deadline.
 """
 
 from __future__ import annotations
@@ -24,12 +23,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from ..errors import BackendError, redact
 from ..text import clip, single_line
@@ -39,8 +36,6 @@ log = logging.getLogger("parallizer.http")
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a TCP connection (capped by the call's timeout)
 MAX_BODY = 8 * 1024 * 1024  # bytes of an answer we are willing to read
-RETRY_STATUSES = frozenset({429, 503})
-RETRY_MARGIN = 0.2  # seconds the retried call must still have after waiting
 
 
 def _short(text: str, n: int = 200) -> str:
@@ -48,7 +43,7 @@ def _short(text: str, n: int = 200) -> str:
 
 
 class HttpClient:
-    """A lazily created, pooled `aiohttp.ClientSession` with error mapping and one polite retry.
+    """A lazily created, pooled `aiohttp.ClientSession` with error mapping.
 
     `secrets` are redacted from every message built from what the server sent back (some
     APIs echo the key they rejected)."""
@@ -70,7 +65,6 @@ class HttpClient:
         self._headers = dict(headers or {})
         self._secrets = tuple(s for s in secrets if s)
         self._session: aiohttp.ClientSession | None = None
-        self.retries = 0  # retried calls since start (for logs and tests)
 
     @property
     def where(self) -> str:
@@ -104,41 +98,8 @@ class HttpClient:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON body; retry once as described above."""
-        deadline = time.monotonic() + self.timeout
-
-        def should_retry(exc: BaseException) -> bool:
-            if not isinstance(exc, BackendError) or exc.retry_after is None:
-                return False
-            if exc.kind not in ("rate_limited", "http_503"):
-                return False
-            return exc.retry_after + RETRY_MARGIN < deadline - time.monotonic()
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            return getattr(exc, "retry_after", None) or 0.0
-
-        def before_sleep(state: RetryCallState) -> None:
-            self.retries += 1
-            exc = state.outcome.exception() if state.outcome else None
-            log.info("%s: %s; retrying once in %.2fs", self.service, exc, wait(state))
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(2),
-            retry=retry_if_exception(should_retry),
-            wait=wait,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise BackendError(
-                        "timeout", f"{self.service}: no answer within {self.timeout:g}s"
-                    )
-                return await self._once(method, path, json_body, params, remaining)
-        raise AssertionError("unreachable")  # pragma: no cover - reraise=True
+        """Send one request and return the decoded JSON body (BackendError otherwise)."""
+        return await self._once(method, path, json_body, params, self.timeout)
 
     async def _once(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BackendError
-from ..limits import Limiter
+from ..limits import AdaptiveLimiter
 from .base import Availability, WebResult, WebSource
 from .http import HttpClient
 
@@ -31,6 +31,7 @@ class PerplexityBackend:
         base_url: str = "https://api.perplexity.ai",
         model: str = "sonar",
         timeout: float = 30.0,
+        start_concurrent: int | None = None,
         max_concurrent: int = 10,
         max_tokens: int = 512,
         temperature: float = 0.2,
@@ -41,7 +42,7 @@ class PerplexityBackend:
         self.timeout = timeout
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self.limiter = Limiter(self.name, max_concurrent)
+        self.limiter = AdaptiveLimiter(self.name, max_concurrent, initial=start_concurrent)
         self.http = HttpClient(
             "perplexity",
             base_url,
@@ -57,7 +58,8 @@ class PerplexityBackend:
     def availability(self) -> Availability:
         return Availability.yes(
             f"Perplexity at {self.http.where}, model {self.model}, "
-            f"up to {self.limiter.capacity} searches in flight (API key set)"
+            f"up to {self.limiter.limit} searches in flight now, adaptive up to "
+            f"{self.limiter.capacity} (API key set)"
         )
 
     async def search(self, query: str) -> WebResult:

@@ -26,12 +26,18 @@ from ..errors import BackendError
 from ..limits import Limiter
 from ..text import clip_around
 from .base import Availability, CodeMatch, CodeQuery, CodeSearchResult, ContextLine
+from .rg_batch import Batcher, QueryMatcher, combined_patterns, python_pattern
 
 log = logging.getLogger("parallizer.ripgrep")
 
 MAX_TEXT = 240  # characters of a matched line kept (centred on the match when longer)
 MAX_JSON_LINE = 16 * 1024 * 1024  # one rg JSON event; longer ones are skipped
 STDERR_KEEP = 4096
+VALVE_LINES = 2000
+"""A combined run stops when this many lines have come in since its first query had all it
+wanted while others still wait (a frequent name must not make the rare ones read all of its
+matches): the unfinished queries run again, together, without it."""
+AGAIN = object()  # a query a combined run was cut short before serving
 
 
 def find_rg() -> str | None:
@@ -69,21 +75,80 @@ class _FileBuffer:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: dict[int, str] = {}
-        self.matches: list[CodeMatch] = []
+        self.matches: list[tuple[int, str, list[str]]] = []  # (line, text, submatches)
 
     def finish(self, context: int) -> list[CodeMatch]:
-        for m in self.matches:
-            m.before = [
-                ContextLine(line=n, text=self.lines[n])
-                for n in range(m.line - context, m.line)
-                if n in self.lines
+        def around(first: int, last: int) -> list[ContextLine]:
+            return [
+                ContextLine(line=k, text=self.lines[k])
+                for k in range(first, last + 1)
+                if k in self.lines
             ]
-            m.after = [
-                ContextLine(line=n, text=self.lines[n])
-                for n in range(m.line + 1, m.line + context + 1)
-                if n in self.lines
-            ]
-        return self.matches
+
+        return [
+            CodeMatch(
+                path=self.path,
+                line=n,
+                text=text,
+                submatches=subs,
+                before=around(n - context, n - 1),
+                after=around(n + 1, n + context),
+            )
+            for n, text, subs in self.matches
+        ]
+
+
+async def _caught(coro: Any) -> Any:
+    """The coroutine's value, or the BackendError it raised (one per query of a batch)."""
+    try:
+        return await coro
+    except BackendError as exc:
+        return exc
+
+
+class _Collector:
+    """One query's result built from the events a run of it prints, file by file: matches
+    with their context, the global cap (the run is stopped one match past it)."""
+
+    def __init__(self, query: CodeQuery) -> None:
+        self.query = query
+        self.result = CodeSearchResult(query=query)
+        self.current: _FileBuffer | None = None
+        self.cap_hit = False
+        self.done = False
+
+    def begin(self, path: str) -> None:
+        self.current = _FileBuffer(path)
+
+    def line(self, kind: str, line_no: int, raw_text: str, subs: list[dict[str, Any]]) -> bool:
+        """Take one match or context line; True when the query has all it wants."""
+        current = self.current
+        if current is None:
+            return False
+        focus = subs[0].get("start", 0) if subs else 0
+        text = clip(raw_text, focus)
+        if kind == "match" and self.cap_hit:
+            # one match past the cap: there is more. It may still be context of
+            # the last kept match, then we stop.
+            current.lines[line_no] = text
+            self.result.truncated = True
+            self.done = True
+            return True
+        if kind == "match":
+            current.matches.append((line_no, text, [_text(s.get("match")) for s in subs][:20]))
+            if len(self.result.matches) + len(current.matches) >= self.query.max_results:
+                self.cap_hit = True  # read on only for after-context and to learn if more
+        current.lines[line_no] = text
+        return False
+
+    def end(self) -> None:
+        if self.current is not None:
+            self.result.matches.extend(self.current.finish(self.query.context))
+            self.current = None
+
+    def close(self) -> CodeSearchResult:
+        self.end()
+        return self.result
 
 
 async def _drain_capped(stream: asyncio.StreamReader, keep: int) -> bytes:
@@ -158,6 +223,10 @@ async def _reap_spawned(spawning: asyncio.Future[asyncio.subprocess.Process]) ->
 
 
 class RipgrepBackend:
+    """`limiter` counts rg processes: `search` and `list_files` hold a slot of it per process
+    they run (one process may serve several queries), so a fan-out `Call` must not hold one
+    too."""
+
     name = "ripgrep"
 
     def __init__(
@@ -168,12 +237,18 @@ class RipgrepBackend:
         max_filesize: str = "2M",
         binary: str | None = None,
         sort: bool = True,
+        batch_window: float | None = 0.003,
     ) -> None:
         self.binary = binary or find_rg()
         self.limiter = Limiter(self.name, max_concurrent)
         self.timeout = timeout
         self.max_filesize = max_filesize
         self.sort = sort  # deterministic order (and caps) at the price of one walker thread
+        self.batch_window = batch_window
+        self.searches_run = 0  # rg processes started for searches (one may serve many queries)
+        self._batcher: Batcher[CodeQuery, CodeSearchResult] = Batcher(
+            self._run_batch, window=batch_window or 0.0
+        )
 
     def availability(self) -> Availability:
         if not self.binary:
@@ -261,8 +336,17 @@ class RipgrepBackend:
                 raise
 
     async def search(self, query: CodeQuery, root: Path) -> CodeSearchResult:
+        """Search `root`; searches of the same root and globs arriving within `batch_window`
+        seconds share one rg pass (each gets what its own run would have found)."""
         self._check(query)
+        if self.batch_window is None or python_pattern(query) is None:
+            async with self.limiter.slot():
+                return await self._search_alone(query, root)
+        return await self._batcher.submit((str(root), query.globs), query)
+
+    async def _search_alone(self, query: CodeQuery, root: Path) -> CodeSearchResult:
         proc = await self._spawn(self.command(query), root)
+        self.searches_run += 1
         try:
             async with asyncio.TaskGroup() as tg:
                 err = tg.create_task(_drain_capped(proc.stderr, STDERR_KEEP))  # type: ignore[arg-type]
@@ -300,9 +384,7 @@ class RipgrepBackend:
         self, stdout: asyncio.StreamReader, query: CodeQuery
     ) -> tuple[CodeSearchResult, bool]:
         """Parse rg's JSON events; returns (result, stopped_early)."""
-        result = CodeSearchResult(query=query)
-        current: _FileBuffer | None = None
-        cap_hit = False
+        col = _Collector(query)
         async for raw in _json_lines(stdout):
             try:
                 event = json.loads(raw)
@@ -311,42 +393,165 @@ class RipgrepBackend:
             kind = event.get("type")
             data = event.get("data") or {}
             if kind == "begin":
-                current = _FileBuffer(_rel(_text(data.get("path"))))
-            elif kind in ("match", "context") and current is not None:
+                col.begin(_rel(_text(data.get("path"))))
+            elif kind in ("match", "context"):
                 line_no = data.get("line_number")
                 if line_no is None:
                     continue
-                raw_text = _text(data.get("lines"))
                 subs = data.get("submatches") or []
-                focus = subs[0].get("start", 0) if subs else 0
-                text = clip(raw_text, focus)
-                if kind == "match" and cap_hit:
-                    # one match past the cap: there is more. It may still be context of
-                    # the last kept match, then we stop.
-                    current.lines[line_no] = text
-                    result.truncated = True
+                if col.line(kind, line_no, _text(data.get("lines")), subs):
                     break
-                if kind == "match":
-                    current.matches.append(
-                        CodeMatch(
-                            path=current.path,
-                            line=line_no,
-                            text=text,
-                            submatches=[_text(s.get("match")) for s in subs][:20],
-                        )
-                    )
-                    if len(result.matches) + len(current.matches) >= query.max_results:
-                        cap_hit = True  # read on only for after-context and to learn if more
-                current.lines[line_no] = text
-            elif kind == "end" and current is not None:
-                result.matches.extend(current.finish(query.context))
-                current = None
-        if current is not None:
-            result.matches.extend(current.finish(query.context))
-        return result, cap_hit
+            elif kind == "end":
+                col.end()
+        return col.close(), col.cap_hit
+
+    # --- one pass for many queries ----------------------------------------------------------
+
+    async def _run_batch(
+        self, key: Any, queries: list[CodeQuery]
+    ) -> list[CodeSearchResult | BaseException]:
+        root = Path(key[0])
+        results: list[Any] = [AGAIN] * len(queries)
+        async with self.limiter.slot():
+            while pending := [i for i, r in enumerate(results) if r is AGAIN]:
+                if len(pending) == 1 and len(queries) == 1:
+                    return [await _caught(self._search_alone(queries[0], root))]
+                if len(pending) == 1:
+                    results[pending[0]] = await _caught(self._search_alone(queries[pending[0]], root))
+                    break
+                got = await self._search_combined([queries[i] for i in pending], root)
+                for i, r in zip(pending, got, strict=True):
+                    results[i] = r
+        for r in results:
+            if isinstance(r, CodeSearchResult):
+                r.shared_run = True
+        redo = [i for i, r in enumerate(results) if r is None]
+        if redo:  # the combined run could not serve these: each on its own, concurrently
+            async def alone(q: CodeQuery) -> CodeSearchResult | BackendError:
+                async with self.limiter.slot():
+                    return await _caught(self._search_alone(q, root))
+
+            again = await asyncio.gather(*(alone(queries[i]) for i in redo))
+            for i, r in zip(redo, again, strict=True):
+                results[i] = r
+        return results  # type: ignore[return-value]
+
+    def combined_command(self, queries: list[CodeQuery]) -> list[str]:
+        patterns, fixed, ignore_case = combined_patterns(queries)
+        args = [
+            *self._base_args(),
+            "--json",
+            "--regex-size-limit=8M",
+            "--dfa-size-limit=16M",
+            f"--context={max(q.context for q in queries)}",
+            "--ignore-case" if ignore_case else "--case-sensitive",
+        ]
+        if fixed:
+            args.append("--fixed-strings")
+        for g in queries[0].globs:
+            args.append(f"--glob={g}")
+        for p in patterns:
+            args += ["-e", p]
+        return [*args, "--", "."]
+
+    async def _search_combined(
+        self, queries: list[CodeQuery], root: Path
+    ) -> list[Any]:
+        """One rg run for `queries` (same root and globs): per query its result or error,
+        None when the combined pattern was refused (separate runs will say which query is at
+        fault), AGAIN when the run was cut short before it was done (see VALVE_LINES)."""
+        matchers = [QueryMatcher(q, p) for q in queries if (p := python_pattern(q)) is not None]
+        assert len(matchers) == len(queries), "only queries with a Python pattern are batched"
+        cols = [_Collector(q) for q in queries]
+        proc = await self._spawn(self.combined_command(queries), root)
+        self.searches_run += 1
+        path = ""
+        lines: dict[int, str] = {}
+        hits: list[int] = []  # the lines rg reported as matches (of some query)
+        since_done = 0  # lines read since the first query finished
+        cut_short = False
+        try:
+            async with asyncio.TaskGroup() as tg:
+                err = tg.create_task(_drain_capped(proc.stderr, STDERR_KEEP))  # type: ignore[arg-type]
+                async for raw in _json_lines(proc.stdout):  # type: ignore[arg-type]
+                    try:
+                        event = json.loads(raw)
+                    except ValueError:
+                        continue
+                    kind = event.get("type")
+                    data = event.get("data") or {}
+                    if kind == "begin":
+                        path, lines, hits = _rel(_text(data.get("path"))), {}, []
+                    elif kind in ("match", "context"):
+                        line_no = data.get("line_number")
+                        if line_no is not None:
+                            lines[line_no] = _text(data.get("lines"))
+                            if kind == "match":
+                                hits.append(line_no)
+                    elif kind == "end":
+                        self._attribute(path, lines, hits, matchers, cols)
+                        finished = sum(c.cap_hit and c.done for c in cols)
+                        if finished == len(cols):
+                            break
+                        if finished:
+                            since_done += len(lines)
+                            if since_done > VALVE_LINES:
+                                cut_short = True  # the finished ones' lines swamp the rest
+                                break
+                        lines, hits = {}, []
+                else:
+                    if lines:
+                        self._attribute(path, lines, hits, matchers, cols)
+                await self._reap(proc)
+                rc = await proc.wait()
+        finally:
+            await self._reap(proc)
+        stderr = err.result().decode("utf-8", errors="replace").strip()
+        out: list[Any] = []
+        for col in cols:
+            result = col.close()
+            if cut_short and not col.done:
+                out.append(AGAIN)
+            elif rc == 2 and not (cut_short or all(c.done for c in cols)):
+                if "regex parse error" in stderr or "size limit" in stderr:
+                    out.append(None)  # which pattern is at fault is for separate runs to say
+                    continue
+                try:
+                    self._raise_or_warn(stderr, result)
+                    out.append(result)
+                except BackendError as exc:
+                    out.append(exc)
+            else:
+                out.append(result)
+        return out
+
+    @staticmethod
+    def _attribute(
+        path: str,
+        lines: dict[int, str],
+        hits: list[int],
+        matchers: list[QueryMatcher],
+        cols: list[_Collector],
+    ) -> None:
+        for m, col in zip(matchers, cols, strict=True):
+            if col.done:
+                continue
+            events = m.events(lines, hits)
+            if not events:
+                continue
+            col.begin(path)
+            for kind, n, text, subs in events:
+                if col.line(kind, n, text, subs):
+                    break
+            else:
+                col.end()
 
     async def list_files(self, root: Path, *, max_files: int = 20_000) -> list[str]:
         """Paths rg would search under `root` (gitignore honoured), sorted, capped."""
+        async with self.limiter.slot():
+            return await self._list_files(root, max_files)
+
+    async def _list_files(self, root: Path, max_files: int) -> list[str]:
         proc = await self._spawn([*self._base_args(), "--files", "--", "."], root)
         files: list[str] = []
         try:

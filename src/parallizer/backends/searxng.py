@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BackendError
-from ..limits import Limiter
+from ..limits import AdaptiveLimiter
 from .base import Availability, WebResult, WebSource
 from .http import HttpClient
 
@@ -27,12 +27,13 @@ class SearxngBackend:
         *,
         base_url: str,
         timeout: float = 30.0,
+        start_concurrent: int | None = None,
         max_concurrent: int = 10,
         language: str = "en",
     ) -> None:
         self.timeout = timeout
         self.language = language
-        self.limiter = Limiter(self.name, max_concurrent)
+        self.limiter = AdaptiveLimiter(self.name, max_concurrent, initial=start_concurrent)
         self.http = HttpClient(
             "searxng",
             base_url,
@@ -43,7 +44,8 @@ class SearxngBackend:
 
     def availability(self) -> Availability:
         return Availability.yes(
-            f"SearXNG at {self.http.where}, up to {self.limiter.capacity} searches in flight"
+            f"SearXNG at {self.http.where}, up to {self.limiter.limit} searches in flight now, "
+            f"adaptive up to {self.limiter.capacity}"
         )
 
     async def search(self, query: str) -> WebResult:

@@ -98,6 +98,15 @@ async def emulator_process(kind: str, latency: float, **options: Any) -> AsyncIt
         await _stop(proc)
 
 
+async def emulator_stats(url: str) -> dict[str, Any]:
+    """A running emulator's record (`GET /_stats`): total, peak, rejected, rate_limited..."""
+    root = url.removesuffix("/v1")
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{root}/_stats") as r:
+            r.raise_for_status()
+            return await r.json()
+
+
 async def configure_emulator(url: str, **changes: Any) -> None:
     """Change a running emulator's settings (fail rate, latency...) and clear its record."""
     root = url.removesuffix("/v1")

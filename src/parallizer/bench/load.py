@@ -116,7 +116,9 @@ def _backend_breakdown(responses: list[dict[str, Any] | None]) -> dict[str, dict
             continue
         for f in (data.get("timings") or {}).get("fulfillers", {}).values():
             for q in f.get("queries", []):
-                if q.get("shared"):
+                if q.get("shared") or q.get("batched"):
+                    # another query's run, or one rg pass of several (whose time would count
+                    # once per query): left out, so the slot bound stays a lower bound
                     continue
                 b = q.get("backend", "?")
                 running.setdefault(b, []).append(float(q.get("ms", 0.0)))

@@ -61,6 +61,60 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"{_fmt(s['parallel_s'], ' s')} | {_fmt(s['ideal_s'], ' s')} | "
             f"{_fmt(s['speedup'], '×', 1)} | {_fmt(s['efficiency'], '', 2)} |"
         )
+    rgs = [s for s in scenarios if s["name"].startswith("rg-") and "one_name_s" in s]
+    if rgs:
+        lines += [
+            "",
+            "## ripgrep: one name versus many",
+            "",
+            "N names (whole words, as CodeSearch looks them up) share one `rg` pass (`-e` per "
+            "pattern); goal: N names ≤ 1.3 × one name. rg processes: how many the scenario's "
+            "mixed queries (above) took.",
+            "",
+            "| Scenario | One name | N names at once | Ratio | rg processes |",
+            "|---|---|---|---|---|",
+        ]
+        for s in rgs:
+            lines.append(
+                f"| {s['name']} | {_fmt(s['one_name_s'], ' s', 3)} | {_fmt(s['names_s'], ' s', 3)} | "
+                f"{_fmt(s['names_ratio'], '×', 2)} | {s.get('rg_runs', '—')} |"
+            )
+    web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
+    llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
+    if web_cap or llm_cap:
+        lines += ["", "## Capacity: providers that turn away the excess (adaptive limits)", ""]
+    if web_cap:
+        w = web_cap
+        lines += [
+            f"Web provider serving {w['capacity']} at once (429 with Retry-After "
+            f"{w['retry_after_s']:g} s beyond), {w['users']} users, {w['searches']} searches at "
+            f"{w['latency_s']:g} s; limit starts at {w['limit_start']}, ceiling "
+            f"{w['limit_ceiling']}. Goals: makespan ≤ 1.3 × ideal, ≤ 1% failed, 429s ≤ 15% of calls.",
+            "",
+            "| Makespan | Ideal | Ratio | Calls | 429s | 429 share | Failed queries | Peak in flight | Final limit |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {_fmt(w['makespan_s'], ' s')} | {_fmt(w['ideal_s'], ' s')} | {_fmt(w['ratio'], '×')} | "
+            f"{w['calls']} | {w['rate_limited']} | {w['rate_limited_share'] * 100:.1f}% | "
+            f"{w['failed_queries']} ({w['failed_share'] * 100:.1f}%) | {w['peak_in_flight']} | "
+            f"{w['limit_final']} |",
+            "",
+        ]
+    if llm_cap:
+        c = llm_cap
+        lines += [
+            f"LLM at {c['latency_s']:g} s with room for {c['capacity']} calls at once: one request "
+            f"(every fulfiller) alone versus {c['users']} distinct requests at once. Goal: p99 ≤ "
+            "1.5 × alone.",
+            "",
+            "| Alone | p50 | p99 | p99 ÷ alone | LLM calls/request | 429s | Peak LLM calls in flight |",
+            "|---|---|---|---|---|---|---|",
+            f"| {_fmt(c['alone_s'], ' s')} | {_fmt(c['p50_s'], ' s')} | {_fmt(c['p99_s'], ' s')} | "
+            f"{_fmt(c['ratio'], '×')} | {c['llm_calls_per_request']} | {c['rate_limited']} | "
+            f"{c['peak_in_flight']} |",
+            "",
+        ]
+    if web_cap or llm_cap:
+        lines.append("The adaptive limit over time: `capacity.png`.")
     loads = [s for s in scenarios if s["name"].startswith("load-")]
     if loads:
         lines += [
@@ -116,6 +170,36 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
 def write_md(out: Path, environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> Path:
     path = out / "bench.md"
     path.write_text(markdown(environment, scenarios))
+    return path
+
+
+def write_capacity_png(out: Path, scenarios: list[dict[str, Any]]) -> Path | None:
+    """The adaptive limit over time in the capacity scenarios, against the provider's capacity."""
+    caps = [s for s in scenarios if s["name"].startswith("capacity-") and s.get("limit_series")]
+    if not caps:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - the bench extra installs it
+        return None
+    fig, axes = plt.subplots(1, len(caps), figsize=(6 * len(caps), 4), squeeze=False)
+    for ax, s in zip(axes[0], caps, strict=True):
+        xs = [p[0] for p in s["limit_series"]]
+        ys = [p[1] for p in s["limit_series"]]
+        ax.step(xs, ys, where="post", label="limit", color="#4f81bd")
+        ax.axhline(s["capacity"], color="#c0504d", linestyle="--", label="provider capacity")
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("calls in flight allowed")
+        ax.set_title(f"{s['name']}: adaptive limit over time")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+    fig.tight_layout()
+    path = out / "capacity.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path
 
 

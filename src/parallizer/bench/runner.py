@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import platform
+import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..config import Settings
 from . import load as load_mod
 from . import scenarios as S
-from .harness import configure_emulator, emulator_process, server_process
+from .harness import configure_emulator, emulator_process, emulator_stats, server_process
 
 FAULT_KINDS = ["500", "429", "hang", "malformed", "drop"]
 
@@ -27,6 +31,11 @@ class RunConfig:
     users: int = 500
     quick: bool = False
     out: Path = Path("bench-out")
+    only: tuple[str, ...] = ()
+    """Scenario names (or prefixes such as `capacity`) to run; empty: all of them."""
+
+    def wants(self, name: str) -> bool:
+        return not self.only or any(name == o or name.startswith(o) for o in self.only)
 
     @property
     def load_levels(self) -> list[int]:
@@ -157,6 +166,8 @@ async def _served(
             # one request to warm the server (imports, pools) before measuring
             await load_mod.load(1, url, pid, bodies, request_timeout=timeout)
             for users in cfg.load_levels:
+                if not cfg.wants(f"load-{users}"):
+                    continue
                 await step(
                     f"load-{users}",
                     load_mod.load(users, url, pid, bodies, request_timeout=timeout, slots=slots),
@@ -168,6 +179,8 @@ async def _served(
                         u, fail_rate=rate, faults=FAULT_KINDS, hang_s=cfg.remote_timeout * 3
                     )
 
+            if not cfg.wants("faults"):
+                return
             await step(
                 "faults",
                 load_mod.faults(
@@ -180,6 +193,93 @@ async def _served(
                     kinds=FAULT_KINDS,
                 ),
             )
+
+
+async def _limit_sampler(url: str, backend: str, series: list[list[float]], t0: float) -> None:
+    """Poll the server's /metrics for `backend`'s adaptive limit into `series` until cancelled."""
+    pattern = re.compile(
+        rf'^parallizer_concurrency_limit{{backend="{re.escape(backend)}"}} ([0-9.e+]+)$', re.M
+    )
+    async with aiohttp.ClientSession() as s:
+        while True:
+            try:
+                async with s.get(f"{url}/metrics") as r:
+                    m = pattern.search(await r.text())
+                if m and (not series or series[-1][1] != float(m.group(1))):
+                    series.append([round(time.perf_counter() - t0, 3), float(m.group(1))])
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+async def capacity_llm(
+    cfg: RunConfig, *, users: int = 50, capacity: int = 256, latency: float = 1.0
+) -> dict[str, Any]:
+    """One request with every fulfiller alone, then `users` distinct requests at once, against
+    a real `parallizer serve` (emulators in their own processes); the LLM at `latency` with
+    room for `capacity` calls at once (429 beyond). The web starts at its ceiling here, so the
+    LLM is what is measured. p99 of the crowd against the lone request, LLM calls per request,
+    429s, the LLM limit over time (sampled from /metrics)."""
+    text, repo = S.example_plan()
+    plan = repo / "examples" / "plan.md"
+    bodies = request_bodies(text, repo, plan, users + 2)
+    async with (
+        emulator_process("perplexity", latency, require_key="bench-key") as web_url,
+        emulator_process(
+            "llm", latency, require_key="bench-key", capacity=capacity, retry_after=latency
+        ) as llm_url,
+    ):
+        served = Settings(_env_file=None)  # type: ignore[call-arg]
+        env = {
+            "PERPLEXITY_API_KEY": "bench-key",
+            "PARALLIZER_PERPLEXITY_URL": web_url,
+            "PARALLIZER_LLM_URL": llm_url,
+            "PARALLIZER_LLM_MODEL": "emulated-model",
+            "PARALLIZER_LLM_API_KEY": "bench-key",
+            "PARALLIZER_ALLOWED_ROOTS": str(repo),
+            "PARALLIZER_TIMEOUT": str(max(30.0, 10 * latency)),
+            "PARALLIZER_LOG_LEVEL": "WARNING",
+            "PARALLIZER_WEB_CACHE_TTL": "0",
+            "PARALLIZER_WEB_START_CONCURRENT": str(served.web_max_concurrent),
+        }
+        timeout = 120.0 + 40 * latency
+        async with server_process(env, cwd=repo) as (url, pid):
+            await load_mod.load(1, url, pid, bodies[-1:], request_timeout=timeout)  # warm
+            await configure_emulator(llm_url)
+            alone = await load_mod.load(1, url, pid, bodies[:1], request_timeout=timeout)
+            alone_stats = await emulator_stats(llm_url)
+            await configure_emulator(llm_url)
+            series: list[list[float]] = []
+            t0 = time.perf_counter()
+            sampler = asyncio.create_task(_limit_sampler(url, "llm", series, t0))
+            try:
+                crowd = await load_mod.load(
+                    users, url, pid, bodies[1 : users + 1], request_timeout=timeout
+                )
+            finally:
+                sampler.cancel()
+            stats = await emulator_stats(llm_url)
+    if series:
+        series.append([round(crowd["wall_s"], 3), series[-1][1]])
+    alone_s = alone["p50_ms"] / 1000.0
+    p99_s = crowd["p99_ms"] / 1000.0
+    return {
+        "name": "capacity-llm",
+        "users": users,
+        "capacity": capacity,
+        "latency_s": latency,
+        "alone_s": round(alone_s, 3),
+        "p50_s": round(crowd["p50_ms"] / 1000.0, 3),
+        "p99_s": round(p99_s, 3),
+        "ratio": round(p99_s / alone_s, 3) if alone_s > 0 else None,
+        "success_rate": crowd["success_rate"],
+        "llm_calls_alone": alone_stats["total"],
+        "llm_calls_per_request": round(stats["total"] / users, 2),
+        "rate_limited": stats["rejected"],
+        "peak_in_flight": stats["peak"],
+        "backends": crowd["backends"],
+        "limit_series": series,
+    }
 
 
 async def run(
@@ -203,11 +303,28 @@ async def run(
             progress.update(task, completed=1, description=f"[bold]{name}[/bold]  {summary(res)}")
 
         for n in (3, 5, 10):
-            await step(f"web-{n}", S.web(n, b))
+            if cfg.wants(f"web-{n}"):
+                await step(f"web-{n}", S.web(n, b))
         for n in (3, 5):
-            await step(f"rg-{n}", S.rg(n, b))
-        await step("fulfill", S.fulfill(b))
-        await _served(cfg, step)
+            if cfg.wants(f"rg-{n}"):
+                await step(f"rg-{n}", S.rg(n, b))
+        if cfg.wants("fulfill"):
+            await step("fulfill", S.fulfill(b))
+        if cfg.wants("capacity-web"):
+            if cfg.quick:  # the same shape, small: 100 searches through room for 8
+                work = S.capacity_web(b, users=20, capacity=8, latency=cfg.latency,
+                                      retry_after=cfg.latency)  # fmt: skip
+            else:
+                work = S.capacity_web(b)
+            await step("capacity-web", work)
+        if cfg.wants("capacity-llm"):
+            if cfg.quick:
+                work = capacity_llm(cfg, users=5, capacity=8, latency=cfg.latency)
+            else:
+                work = capacity_llm(cfg)
+            await step("capacity-llm", work)
+        if any(cfg.wants(n) for n in ("load", "faults")):
+            await _served(cfg, step)
     return environment(cfg), results
 
 
@@ -222,6 +339,17 @@ def summary(r: dict[str, Any]) -> str:
             f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, success {r['success_rate']:.1%}, "
             f"{r['rps']} req/s, peak RSS {r['peak_rss_mb']:.0f} MB"
         )
+    if r["name"] == "capacity-web":
+        return (
+            f"makespan {r['makespan_s']:.2f} s vs ideal {r['ideal_s']:.2f} s ({r['ratio']}×), "
+            f"429s {r['rate_limited_share']:.1%} of calls, failed {r['failed_queries']}"
+        )
+    if r["name"] == "capacity-llm":
+        return (
+            f"alone {r['alone_s']:.2f} s, {r['users']} at once p99 {r['p99_s']:.2f} s "
+            f"({r['ratio']}×), {r['llm_calls_per_request']} LLM calls/request, "
+            f"429s {r['rate_limited']}"
+        )
     if r["name"] == "faults":
         return (
             f"answered {r['answered_rate']:.1%}, queries ok {r['query_success_rate']:.1%}, "
@@ -231,11 +359,14 @@ def summary(r: dict[str, Any]) -> str:
 
 
 def write_reports(out: Path, env: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[Path]:
-    from .report import write_json, write_md, write_png
+    from .report import write_capacity_png, write_json, write_md, write_png
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [write_json(out, env, scenarios), write_md(out, env, scenarios)]
     png = write_png(out, env, scenarios)
     if png:
         paths.append(png)
+    cap_png = write_capacity_png(out, scenarios)
+    if cap_png:
+        paths.append(cap_png)
     return paths

@@ -7,12 +7,12 @@ Parallizer's own overhead and concurrency, not the internet.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import sysconfig
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,12 @@ WEB_QUERIES = [
     "perplexity sonar api citations",
     "uvicorn graceful shutdown",
 ]
+
+# Names a plan about async Python would mention (CodeSearch looks each up as a whole word).
+RG_NAMES = [
+    "TaskGroup", "ThreadPoolExecutor", "BoundedSemaphore", "run_coroutine_threadsafe",
+    "get_running_loop",
+]  # fmt: skip
 
 # Code-search queries a plan about async Python would plan; run over the stdlib.
 RG_QUERIES = [
@@ -130,26 +136,33 @@ async def rg(n: int, cfg: BenchConfig) -> dict[str, Any]:
         for q in RG_QUERIES[:n]
     ]
 
-    def calls() -> list[Call[Any]]:
+    names = [CodeQuery(pattern=p, globs=("!site-packages",)) for p in RG_NAMES[:n]]
+
+    def calls(qs: list[CodeQuery] = queries) -> list[Call[Any]]:
         return [
             Call(
                 label=q.pattern,
                 backend="ripgrep",
-                run=partial(backend.search, q, corpus),
-                limiter=backend.limiter,
+                run=lambda q=q: backend.search(q, corpus),  # holds its own rg slots
                 timeout=60,
             )
-            for q in queries
+            for q in qs
         ]
 
     await fan_out(calls())  # warm the page cache: measure search, not the disk
-    serial, parallel, own = [], [], []
+    serial, parallel, own, one, many = [], [], [], [], []
     for _ in range(cfg.reps):
+        o, _ = await _timed(lambda: fan_out(calls(names[:1])))
+        one.append(o)
+        m, _ = await _timed(lambda: fan_out(calls(names)))
+        many.append(m)
         s, outs = await _timed(lambda: fan_out(calls(), limit=1))
         serial.append(s)
         own.append([o.ms / 1000.0 for o in outs])
+        before = backend.searches_run
         p, _ = await _timed(lambda: fan_out(calls()))
         parallel.append(p)
+        rg_runs = backend.searches_run - before
     per_query = [median([r[i] for r in own]) for i in range(len(queries))]
     cores = min(os.cpu_count() or 1, cfg.rg_limit, n)
     ideal = max(max(per_query), sum(per_query) / cores)
@@ -163,6 +176,11 @@ async def rg(n: int, cfg: BenchConfig) -> dict[str, Any]:
         corpus=str(corpus),
         cpu_bound=True,
         query_s={q.pattern: round(t, 4) for q, t in zip(queries, per_query, strict=True)},
+        names=RG_NAMES[:n],
+        one_name_s=round(median(one), 4),
+        names_s=round(median(many), 4),
+        names_ratio=round(median(many) / median(one), 2) if median(one) > 0 else None,
+        rg_runs=rg_runs,
     )
 
 
@@ -260,4 +278,75 @@ def _compare(
         "speedup": round(serial / parallel, 2) if parallel > 0 else None,
         "efficiency": round(min(ideal / parallel, 1.0), 3) if parallel > 0 else None,
         **extra,
+    }
+
+
+# --- capacity-web, capacity-llm ---------------------------------------------------------------
+
+
+def _limit_series(limiter: Any, t0: float, t_end: float) -> list[list[float]]:
+    """The adaptive limit over time as [seconds since t0, limit] steps, up to t_end."""
+    hist = list(getattr(limiter, "history", []))
+    before = [lim for t, lim in hist if t <= t0]
+    series = [[0.0, float(before[-1] if before else limiter.limit)]]
+    series += [[round(t - t0, 3), float(lim)] for t, lim in hist if t0 < t <= t_end]
+    series.append([round(t_end - t0, 3), float(limiter.limit)])
+    return series
+
+
+async def capacity_web(
+    cfg: BenchConfig, *, users: int = 60, per_user: int = 5, capacity: int = 24,
+    latency: float = 0.5, retry_after: float = 0.5,
+) -> dict[str, Any]:  # fmt: skip
+    """`users` requests of `per_user` web searches each, all at once, against a provider that
+    serves `capacity` at once (429 with Retry-After beyond): makespan against the ideal
+    ⌈searches ÷ capacity⌉ × latency, with the adaptive limit at its defaults."""
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    async with running(
+        "perplexity", latency=latency, api_key="bench-key", capacity=capacity,
+        retry_after=retry_after,
+    ) as emu:  # fmt: skip
+        backend = PerplexityBackend(
+            api_key="bench-key",
+            base_url=emu.url,
+            timeout=30,
+            max_concurrent=defaults.web_max_concurrent,
+            start_concurrent=defaults.web_start_concurrent,
+        )
+        try:
+            t0 = time.monotonic()
+            per_request = await asyncio.gather(
+                *(
+                    fan_out([web_call(backend, f"user {u} topic {i} capacity")
+                             for i in range(per_user)])
+                    for u in range(users)
+                )
+            )  # fmt: skip
+            makespan = time.monotonic() - t0
+        finally:
+            await backend.aclose()
+    searches = users * per_user
+    outs = [o for req in per_request for o in req]
+    ideal = math.ceil(searches / capacity) * latency
+    calls = emu.stats.total
+    return {
+        "name": "capacity-web",
+        "users": users,
+        "searches": searches,
+        "capacity": capacity,
+        "latency_s": latency,
+        "retry_after_s": retry_after,
+        "makespan_s": round(makespan, 3),
+        "ideal_s": round(ideal, 3),
+        "ratio": round(makespan / ideal, 3),
+        "calls": calls,
+        "rate_limited": emu.stats.rejected,
+        "rate_limited_share": round(emu.stats.rejected / calls, 4) if calls else 0.0,
+        "failed_queries": sum(not o.ok for o in outs),
+        "failed_share": round(sum(not o.ok for o in outs) / len(outs), 4),
+        "peak_in_flight": emu.stats.peak,
+        "limit_start": defaults.web_start_concurrent,
+        "limit_ceiling": defaults.web_max_concurrent,
+        "limit_final": backend.limiter.limit,
+        "limit_series": _limit_series(backend.limiter, t0, t0 + makespan),
     }

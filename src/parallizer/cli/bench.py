@@ -31,12 +31,21 @@ def bench(
     out: Annotated[
         Path, typer.Option("--out", help="directory for bench.json, bench.md, bench.png")
     ] = Path("bench-out"),
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="comma-separated scenarios or prefixes to run (web, rg-5, fulfill, "
+            "capacity, capacity-web, capacity-llm, load, faults); default: all",
+        ),
+    ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="one repetition, small latency and load: under a minute")
     ] = False,
 ) -> None:
-    """Serial versus parallel for web-3/5/10, rg-3/5 and a whole fulfill; load-50/N users
-    over HTTP; 5% faults. Writes OUT/bench.json, OUT/bench.md and OUT/bench.png."""
+    """Serial versus parallel for web-3/5/10, rg-3/5 and a whole fulfill; capacity-web and
+    capacity-llm (providers with a capacity: adaptive limits); load-50/N users over HTTP; 5%
+    faults. Writes OUT/bench.json, OUT/bench.md and OUT/bench.png."""
     from ..bench.runner import RunConfig, run, write_reports
 
     load_settings_or_fail(log_level="WARNING")
@@ -50,7 +59,11 @@ def bench(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror}") from exc
-    cfg = RunConfig(latency=latency, users=users, quick=quick, out=out)
+    names = tuple(n.strip() for n in (only or "").split(",") if n.strip())
+    known = ("web", "rg", "fulfill", "capacity", "load", "faults")
+    if bad := [n for n in names if not n.startswith(known)]:
+        raise fail(f"--only: unknown scenario {bad[0]!r} (known: {', '.join(known)})")
+    cfg = RunConfig(latency=latency, users=users, quick=quick, out=out, only=names)
     console = Console(stderr=True)
     env, scenarios = asyncio.run(run(cfg, console))
     for path in write_reports(out, env, scenarios):

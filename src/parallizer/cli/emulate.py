@@ -30,7 +30,12 @@ async def _serve(kind: str, host: str, port: int, options: dict[str, object]) ->
         f"{name} emulator listening on {emu.url}",
         f"  latency {cfg.latency}s, fail rate {cfg.fail_rate:g}"
         + (f" ({', '.join(cfg.faults)})" if cfg.fail_rate else "")
-        + (f", format {cfg.llm_format}" if kind == "llm" else ""),
+        + (f", format {cfg.llm_format}" if kind == "llm" else "")
+        + (
+            f", capacity {cfg.capacity} (429, Retry-After {cfg.retry_after:g}s)"
+            if cfg.capacity
+            else ""
+        ),
         "  request record: GET " + emu.root + "/_stats   reset: POST " + emu.root + "/_reset",
         "Point parallizer at it:",
         *(f"  export {k}={v}" for k, v in emu.env().items()),
@@ -80,6 +85,13 @@ def emulate(
             "--format", help="llm only: schema, reject, fenced, list, prose, refuse or empty"
         ),
     ] = "schema",
+    capacity: Annotated[
+        int | None,
+        typer.Option(
+            "--capacity",
+            help="calls served at once; more get 429 with Retry-After (--retry-after)",
+        ),
+    ] = None,
     api_key: Annotated[
         str | None,
         typer.Option("--require-key", help="reject requests without this bearer key (401)"),
@@ -97,6 +109,7 @@ def emulate(
         "retry_after": retry_after,
         "llm_format": llm_format,
         "api_key": api_key,
+        "capacity": capacity,
     }
     from ..emulators import EmulatorConfig
 

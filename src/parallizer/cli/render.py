@@ -99,6 +99,8 @@ def timing_table(response: FulfillResponse, *, serial: bool = False, width: int 
                 res = f"failed ({q.error_kind}): {q.error}"
             if q.shared:
                 res += " (shared)"
+            elif q.batched:
+                res += " (one rg pass)"
             row(
                 "  " + q.query,
                 q.backend,

@@ -39,7 +39,7 @@ async def running(
     """Start an emulator in this event loop (port 0: any free port); yield it; stop it.
 
     Options are `EmulatorConfig` fields: latency, fail_rate, faults, fault_on, seed,
-    retry_after, hang_s, api_key, llm_format."""
+    retry_after, hang_s, api_key, llm_format, capacity."""
     emu = build(kind, EmulatorConfig(**options))
     await emu.start(host, port)
     try:

@@ -8,6 +8,10 @@
   closed without an answer). Chosen at `fail_rate` by the same seeded draw, from `faults`; and
   `fault_on` rules force a fault for requests whose text contains a substring
   (`"slow topic=hang"`, optionally only the first N times: `"flaky=429*1"`).
+* Capacity: with `capacity` C, a request arriving while C are in flight is answered at once
+  with 429 and `Retry-After` (as real providers do), recorded with fault `capacity`, and not
+  counted in flight; `/_stats` counts them (`rejected`) beside every 429 (`rate_limited`).
+  Settable at run time through `POST /_config` (`{"capacity": 32}`, `null` for none).
 * Record: every request (path, text, fault, status, timing) plus in-flight and peak in-flight
   counts; `GET /_stats`, `POST /_reset`, `POST /_config` over HTTP, `.stats` in process.
 * Loopback only: the server refuses to listen anywhere else.
@@ -129,6 +133,8 @@ class EmulatorConfig:
     llm_format: LLMFormat = "schema"
     canned: list[str] = field(default_factory=list)
     """llm only: answer contents given verbatim, one per request, before generated ones."""
+    capacity: int | None = None
+    """Requests served at once; beyond, 429 with `Retry-After: retry_after` (None: no limit)."""
 
     def __post_init__(self) -> None:
         self.latency = Latency.parse(self.latency)
@@ -142,6 +148,12 @@ class EmulatorConfig:
             raise ValueError(f"faults must be among {', '.join(FAULT_KINDS)}")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
+        if self.capacity is not None and (
+            isinstance(self.capacity, bool) or not isinstance(self.capacity, int) or self.capacity < 1
+        ):
+            raise ValueError("capacity must be a whole number >= 1 (or null for none)")
+        if self.retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
         if self.llm_format not in LLM_FORMATS:
             raise ValueError(f"llm_format must be one of {', '.join(LLM_FORMATS)}")
 
@@ -201,6 +213,16 @@ class Stats:
         self.peak = max(self.peak, self.in_flight)
         return rec
 
+    def reject(self, path: str, text: str, attempt: int) -> None:
+        """A request turned away at capacity (429 at once; never in flight)."""
+        start = round(time.monotonic() - self.t0, 4)
+        self.requests.append(
+            RequestRecord(
+                seq=len(self.requests), path=path, text=text[:4000], attempt=attempt,
+                fault="capacity", start_s=start, ms=0.0, status=429,
+            )
+        )  # fmt: skip
+
     def end(self, rec: RequestRecord, status: int | None) -> None:
         self.in_flight -= 1
         rec.status = status
@@ -215,6 +237,11 @@ class Stats:
     def total(self) -> int:
         return len(self.requests)
 
+    @property
+    def rejected(self) -> int:
+        """Requests turned away at capacity."""
+        return sum(r.fault == "capacity" for r in self.requests)
+
     def texts(self) -> list[str]:
         return [r.text for r in self.requests]
 
@@ -224,6 +251,8 @@ class Stats:
             "in_flight": self.in_flight,
             "peak": self.peak,
             "faults": sum(r.fault is not None for r in self.requests),
+            "rejected": self.rejected,
+            "rate_limited": sum(r.status == 429 for r in self.requests),
             "requests": [asdict(r) for r in self.requests],
         }
 
@@ -332,6 +361,18 @@ class Emulator:
                     status=400,
                 )
             text = request_text(body)
+            cap = self.config.capacity
+            if cap is not None and self.stats.in_flight >= cap:
+                self.stats.reject(request.path, text, self._attempts.get(text, 0))
+                return web.json_response(
+                    error_body(
+                        f"Too many requests in flight (emulated capacity {cap})",
+                        "rate_limit_error",
+                        429,
+                    ),
+                    status=429,
+                    headers={"Retry-After": f"{self.config.retry_after:g}"},
+                )
             attempt = self._attempts.get(text, 0)
             self._attempts[text] = attempt + 1
             fault = self._fault(text, attempt)

@@ -223,6 +223,7 @@ def web_call(web: WebBackend, query: str, cache_ttl: float | None = None) -> Cal
         timeout=web.timeout,
         key=("web", web.name, query.lower()),
         cache_ttl=cache_ttl,
+        hedge=True,  # a search is idempotent: a slow one may be raced by a second copy
     )
 
 

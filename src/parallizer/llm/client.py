@@ -1,8 +1,9 @@
 """An OpenAI-compatible chat endpoint (K2 Think, OpenAI, OpenRouter, vLLM, Ollama, llama.cpp)
 through the `openai` SDK's `AsyncOpenAI`.
 
-* Its own process-wide `Limiter` (`PARALLIZER_LLM_MAX_CONCURRENT`), timeout from
-  `PARALLIZER_TIMEOUT`, SDK retries off: the fan-out owns time budgets and failures.
+* Its own process-wide `AdaptiveLimiter` (ceiling `PARALLIZER_LLM_MAX_CONCURRENT`, start
+  `PARALLIZER_LLM_START_CONCURRENT`), timeout from `PARALLIZER_TIMEOUT`, SDK retries off: the
+  fan-out owns time budgets, failures and the one retry policy (429/503 within the deadline).
 * `complete_json` asks for structured output (`response_format` with a JSON schema). When the
   endpoint rejects that (HTTP 400/422), the client remembers it for the process and asks
   again with the schema written into the prompt; whatever comes back is read tolerantly
@@ -23,7 +24,7 @@ from ..backends.base import Availability
 from ..backends.wire import api_error_message, host_of, retry_after_seconds
 from ..errors import BackendError, redact
 from ..fanout import Call
-from ..limits import Limiter
+from ..limits import AdaptiveLimiter
 from .parse import drop_reasoning, parse_structured, strip_reasoning
 
 if TYPE_CHECKING:  # the SDK takes ~0.4 s to import: only when an LLM is configured
@@ -46,6 +47,7 @@ class LLMClient:
         model: str | None = None,
         api_key: str | None = None,
         timeout: float = 30.0,
+        start_concurrent: int | None = None,
         max_concurrent: int = 8,
         temperature: float = 0.2,
     ) -> None:
@@ -53,7 +55,7 @@ class LLMClient:
         self.model = model or "default"
         self.timeout = timeout
         self.temperature = temperature
-        self.limiter = Limiter(self.name, max_concurrent)
+        self.limiter = AdaptiveLimiter(self.name, max_concurrent, initial=start_concurrent)
         self._api_key = api_key or None
         # built now, at startup: importing the SDK (~0.4 s) and its TLS setup (~60 ms) are
         # blocking work that must not land on a request's event loop

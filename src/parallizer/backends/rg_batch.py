@@ -1,0 +1,177 @@
+"""One ripgrep pass for many queries: batching and attribution.
+
+`Batcher` collects the searches that arrive within a few milliseconds for the same key (the
+search root and its globs) into one batch and runs it once. A batch belongs to the callers
+waiting for it: one of them cancelled leaves the run to the others; the last one cancelled
+cancels it (and so kills its `rg`).
+
+`QueryMatcher` gives a query's share of a combined run back: the combined run matches every
+line any of its queries would (word mode without word edges, one case setting for all), then
+each line is matched again, in Python, against each query (word edges, case, literal or regex),
+and the events a separate run of that query would have printed are rebuilt: its matches, its
+context lines, its per-file cap and the after-context rg prints past that cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from .base import CodeQuery
+
+Q = TypeVar("Q")
+R = TypeVar("R")
+
+
+@dataclass(eq=False)
+class _Batch(Generic[Q]):
+    items: list[Q] = field(default_factory=list)
+    wanted: list[bool] = field(default_factory=list)
+    waiters: int = 0
+    closed: bool = False
+    task: asyncio.Task[list[Any]] | None = None
+
+
+class Batcher(Generic[Q, R]):
+    """Runs `run(key, items)` once for the items submitted for `key` within `window` seconds
+    (or as soon as `max_size` are in). `run` returns one result or exception per item."""
+
+    def __init__(
+        self,
+        run: Callable[[Hashable, list[Q]], Awaitable[list[R | BaseException]]],
+        *,
+        window: float = 0.003,
+        max_size: int = 32,
+    ) -> None:
+        self._run = run
+        self.window = window
+        self.max_size = max_size
+        self._open: dict[Hashable, _Batch[Q]] = {}
+        self.runs = 0  # batches run (for tests and the bench)
+
+    async def _fly(self, key: Hashable, batch: _Batch[Q]) -> list[R | BaseException]:
+        try:
+            if len(batch.items) < self.max_size:
+                await asyncio.sleep(self.window)
+        finally:
+            batch.closed = True
+            if self._open.get(key) is batch:
+                del self._open[key]
+        keep = [i for i, w in enumerate(batch.wanted) if w]
+        self.runs += 1
+        results = await self._run(key, [batch.items[i] for i in keep])
+        out: list[R | BaseException] = [asyncio.CancelledError()] * len(batch.items)
+        for i, r in zip(keep, results, strict=True):
+            out[i] = r
+        return out
+
+    async def submit(self, key: Hashable, item: Q) -> R:
+        batch = self._open.get(key)
+        if batch is None or batch.closed or len(batch.items) >= self.max_size:
+            batch = _Batch()
+            self._open[key] = batch
+            batch.task = asyncio.get_running_loop().create_task(self._fly(key, batch))
+        index = len(batch.items)
+        batch.items.append(item)
+        batch.wanted.append(True)
+        batch.waiters += 1
+        task = batch.task
+        assert task is not None
+        if len(batch.items) >= self.max_size and self._open.get(key) is batch:
+            del self._open[key]  # full: later callers start another batch
+        try:
+            # asyncio.wait: only our own cancellation raises here, not the batch's
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            batch.waiters -= 1
+            batch.wanted[index] = False  # not yet started: leave it out of the run
+            if batch.waiters == 0 and not task.done():
+                if self._open.get(key) is batch:
+                    del self._open[key]
+                task.cancel()
+                await asyncio.wait({task})  # gone (rg reaped) on return
+            raise
+        batch.waiters -= 1
+        if task.cancelled():
+            raise asyncio.CancelledError("the shared search was cancelled")
+        result = task.result()[index]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+# --- attribution ----------------------------------------------------------------------------
+
+Event = tuple[str, int, str, list[dict[str, Any]]]
+"""(kind "match"|"context", line number, the line as rg sent it, submatches as rg sends them)."""
+
+
+def python_pattern(query: CodeQuery) -> re.Pattern[str] | None:
+    """The query as a Python regex matching what rg matches on one line; None when it cannot
+    be one (a regex Python does not read the same way runs on its own)."""
+    if query.mode == "regex":
+        body = query.pattern
+    elif query.mode == "literal":
+        body = re.escape(query.pattern)
+    else:  # rg's -w: a match whose neighbours are not word characters (half word boundaries)
+        body = rf"(?<!\w){re.escape(query.pattern)}(?!\w)"
+    try:
+        return re.compile(body, re.IGNORECASE if query.ignore_case else 0)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+def combined_patterns(queries: list[CodeQuery]) -> tuple[list[str], bool, bool]:
+    """(patterns, fixed_strings, ignore_case) of one rg run matching every line any of the
+    queries matches (word edges and per-query case are left to `QueryMatcher`)."""
+    fixed = all(q.mode != "regex" for q in queries)
+    patterns = [q.pattern if fixed or q.mode == "regex" else re.escape(q.pattern) for q in queries]
+    return list(dict.fromkeys(patterns)), fixed, any(q.ignore_case for q in queries)
+
+
+class QueryMatcher:
+    """One query's view of a combined run, file by file."""
+
+    def __init__(self, query: CodeQuery, pattern: re.Pattern[str]) -> None:
+        self.query = query
+        self.pattern = pattern
+
+    def submatches(self, line: str) -> list[dict[str, Any]]:
+        text = line[:-1] if line.endswith("\n") else line
+        out = []
+        for m in self.pattern.finditer(text):
+            if m.end() == m.start():
+                continue  # rg reports no empty submatch
+            start = len(text[: m.start()].encode("utf-8", "surrogatepass"))
+            out.append({"match": {"text": m.group()}, "start": start})
+            if len(out) >= 20:
+                break
+        return out
+
+    def events(self, lines: dict[int, str], candidates: Iterable[int]) -> list[Event]:
+        """What `rg --max-count=N --context=C` for this query alone prints for a file whose
+        lines (all within the combined run's context of its matches) are `lines`, of which
+        `candidates` matched some query of the run."""
+        hits: dict[int, list[dict[str, Any]]] = {}
+        for n in candidates:
+            subs = self.submatches(lines[n])
+            if subs:
+                hits[n] = subs
+        if not hits:
+            return []
+        c, cap = self.query.context, self.query.max_per_file
+        visible: set[int] = set()
+        stop: int | None = None
+        for count, m in enumerate(sorted(hits), start=1):
+            visible.update(range(m - c, m + c + 1))
+            if count == cap:  # rg stops here, after printing this match's after-context
+                stop = m + c
+                break
+        return [
+            ("match" if n in hits else "context", n, lines[n], hits.get(n, []))
+            for n in sorted(visible)
+            if n in lines and (stop is None or n <= stop)
+        ]
