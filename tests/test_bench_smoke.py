@@ -16,7 +16,7 @@ from .hermetic import clean_env
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "capacity-web", "capacity-llm",
-    "load-5", "faults",
+    "load-5", "faults", "load-5-redis-2w",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
 LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
@@ -66,6 +66,9 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     load = by_name["load-5"]
     assert all(number(load[k]) for k in LOAD) and load["users"] == 5
     assert load["success_rate"] == 1.0
+    cluster = by_name["load-5-redis-2w"]  # two workers sharing a real redis-server
+    assert all(number(cluster[k]) for k in LOAD) and cluster["success_rate"] == 1.0
+    assert cluster["workers"] == 2 and cluster["redis_commands_per_request"] > 0
     assert all(number(by_name["faults"][k]) for k in FAULTS)
     for name in ("rg-3", "rg-5"):  # one name beside many, and how many rg processes ran
         assert number(by_name[name]["one_name_s"]) and number(by_name[name]["names_ratio"])

@@ -35,7 +35,11 @@ class Settings(BaseSettings):
     perplexity_model: str = "sonar"
     searxng_url: str | None = None
     web_max_concurrent: int = Field(
-        default=64, ge=1, le=1000, description="ceiling of the adaptive web search limit"
+        default=10,
+        ge=1,
+        le=1000,
+        description="ceiling of the adaptive web search limit (SPEC's default: 10); raise it "
+        "to what the provider's key allows",
     )
     web_start_concurrent: int = Field(
         default=10, ge=1, le=1000, description="where the adaptive web search limit starts"

@@ -82,7 +82,7 @@ class Call(Generic[T]):
     limiter: ConcurrencyLimit | None = None
     timeout: float | None = None
     key: Hashable | None = None
-    size: Callable[[T], int] | None = None
+    size: Callable[[T], int | None] | None = None
     """How many results the value holds, for logs and timings (default: `len` if sized)."""
     cache_ttl: float | None = None
     """With a `Flights`: keep a successful answer this many seconds for identical calls."""
@@ -359,8 +359,14 @@ async def _run_one(
             at = time.monotonic() + request.remaining()
         return None if at is None else max(0.0, at - time.monotonic())
 
+    def over() -> None:
+        """A deadline that has passed fails the call now, never after one more await."""
+        if request is not None and request.remaining() <= 0:
+            raise TimeoutError("the request's deadline passed")
+
     async def attempt() -> T:
         nonlocal started, deadline
+        over()
         remaining = left()
         async with asyncio.timeout(remaining):  # a retry waits for its slot on the clock
             async with AsyncExitStack() as slot:
@@ -373,6 +379,7 @@ async def _run_one(
                     )
                 finally:
                     waiting.dec()
+                over()
                 if started is None:  # the call's clock starts when it first holds a slot
                     started = time.perf_counter()
                     if call.timeout is not None:

@@ -66,12 +66,22 @@ class Ticket:
 class ConcurrencyLimit(Protocol):
     """What the fan-out needs of a limit: a slot to hold, a way to try for one, counters."""
 
-    name: str
-    capacity: int
-    """The ceiling: the limit never goes above it."""
-    in_flight: int
-    peak: int
-    waiting: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capacity(self) -> int:
+        """The ceiling: the limit never goes above it."""
+        ...
+
+    @property
+    def in_flight(self) -> int: ...
+
+    @property
+    def peak(self) -> int: ...
+
+    @property
+    def waiting(self) -> int: ...
 
     @property
     def limit(self) -> int: ...

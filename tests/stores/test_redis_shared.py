@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from parallizer.limits import Limiter
 from parallizer.stores.redis_client import RedisLink, RedisUnavailable
 from parallizer.stores.redis_limits import RedisLimiter
 from parallizer.stores.registry import RequestRegistry
@@ -38,7 +39,8 @@ def dead_link() -> RedisLink:
 
 
 async def test_a_limit_holds_across_workers(links: Links):
-    workers = [RedisLimiter(link, "web", 3) for link in links(3)]
+    # three workers, each with a local limit of 3: together never more than 3 either
+    workers = [RedisLimiter(link, Limiter("web", 3)) for link in links(3)]
     now = peak = 0
 
     async def call(limiter: RedisLimiter) -> None:
@@ -56,9 +58,9 @@ async def test_a_limit_holds_across_workers(links: Links):
 
 async def test_a_crashed_workers_slot_comes_back_when_its_lease_expires(links: Links):
     a, b = links(2)
-    crashed = RedisLimiter(a, "llm", 1, lease_ms=300)
+    crashed = RedisLimiter(a, Limiter("llm", 1), lease_ms=300)
     await crashed._take("dead-worker")  # taken and never given back nor renewed
-    alive = RedisLimiter(b, "llm", 1)
+    alive = RedisLimiter(b, Limiter("llm", 1))
     assert await alive.held() == 1
     async with asyncio.timeout(5):
         async with alive.slot():
@@ -68,11 +70,11 @@ async def test_a_crashed_workers_slot_comes_back_when_its_lease_expires(links: L
 
 async def test_a_limit_with_redis_gone_falls_back_to_the_process_limit():
     link = dead_link()
-    limiter = RedisLimiter(link, "web", 2)
+    limiter = RedisLimiter(link, Limiter("web", 2))
     try:
         async with asyncio.timeout(10):
             async with limiter.slot(), limiter.slot():
-                assert limiter.fallback.in_flight == 2
+                assert limiter.in_flight == 2  # the local limit's slots alone
         assert not link.state.available and "unavailable" in link.state.reason
     finally:
         await link.aclose()

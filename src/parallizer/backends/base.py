@@ -86,9 +86,15 @@ class CodeSearchResult(BaseModel):
 
 @runtime_checkable
 class CodeBackend(Protocol):
-    name: str
-    limiter: ConcurrencyLimit
-    timeout: float
+    # read-only in the protocol: a backend may hold a narrower limit (AdaptiveLimiter)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def limiter(self) -> ConcurrencyLimit: ...
+
+    @property
+    def timeout(self) -> float: ...
 
     def availability(self) -> Availability: ...
 
@@ -117,9 +123,15 @@ class WebResult(BaseModel):
 
 @runtime_checkable
 class WebBackend(Protocol):
-    name: str
-    limiter: ConcurrencyLimit
-    timeout: float
+    # read-only in the protocol: a backend may hold a narrower limit (AdaptiveLimiter)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def limiter(self) -> ConcurrencyLimit: ...
+
+    @property
+    def timeout(self) -> float: ...
 
     def availability(self) -> Availability: ...
 

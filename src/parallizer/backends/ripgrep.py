@@ -434,7 +434,7 @@ class RipgrepBackend:
             again = await asyncio.gather(*(alone(queries[i]) for i in redo))
             for i, r in zip(redo, again, strict=True):
                 results[i] = r
-        return results  # type: ignore[return-value]
+        return results
 
     def combined_command(self, queries: list[CodeQuery]) -> list[str]:
         patterns, fixed, ignore_case = combined_patterns(queries)

@@ -8,9 +8,11 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -118,7 +120,9 @@ async def configure_emulator(url: str, **changes: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def server_process(env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[str, int]]:
+async def server_process(
+    env: dict[str, str], cwd: Path, *args: str
+) -> AsyncIterator[tuple[str, int]]:
     """A real `parallizer serve` on a free loopback port; yields (base URL, pid)."""
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
@@ -128,6 +132,7 @@ async def server_process(env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[
         "127.0.0.1",
         "--port",
         str(port),
+        *args,
         env={**os.environ, **env},
         cwd=cwd,
         stdout=asyncio.subprocess.DEVNULL,
@@ -152,3 +157,44 @@ async def server_process(env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[
         yield url, proc.pid
     finally:
         await _stop(proc)
+
+
+@contextlib.asynccontextmanager
+async def redis_process() -> AsyncIterator[str]:
+    """A throwaway `redis-server` on a free loopback port (no persistence); yields its URL."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="parallizer-bench-redis-") as tmp:
+        proc = await asyncio.create_subprocess_exec(
+            exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", tmp,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            for _ in range(100):
+                if await redis_commands(url) is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("redis-server did not start")
+            yield url
+        finally:
+            await _stop(proc)
+
+
+async def redis_commands(url: str) -> int | None:
+    """Commands Redis has processed since it started (None if it does not answer)."""
+    from redis import asyncio as aioredis
+    from redis import exceptions as rexc
+
+    client = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        info = await client.info("stats")
+        return int(info["total_commands_processed"])
+    except (rexc.ConnectionError, rexc.TimeoutError, OSError):
+        return None
+    finally:
+        await client.aclose()

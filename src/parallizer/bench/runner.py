@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import platform
 import re
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ..config import Settings
 from . import load as load_mod
 from . import scenarios as S
-from .harness import configure_emulator, emulator_process, emulator_stats, server_process
+from .harness import (
+    configure_emulator,
+    emulator_process,
+    emulator_stats,
+    redis_commands,
+    redis_process,
+    server_process,
+)
 
 FAULT_KINDS = ["500", "429", "hang", "malformed", "drop"]
 
@@ -142,19 +150,7 @@ async def _served(
         emulator_process("perplexity", cfg.latency, require_key="bench-key") as web_url,
         emulator_process("llm", cfg.latency, require_key="bench-key") as llm_url,
     ):
-        env = {
-            "PERPLEXITY_API_KEY": "bench-key",
-            "PARALLIZER_PERPLEXITY_URL": web_url,
-            "PARALLIZER_LLM_URL": llm_url,
-            "PARALLIZER_LLM_MODEL": "emulated-model",
-            "PARALLIZER_LLM_API_KEY": "bench-key",
-            "PARALLIZER_ALLOWED_ROOTS": str(repo),
-            "PARALLIZER_TIMEOUT": str(cfg.remote_timeout),
-            "PARALLIZER_LOG_LEVEL": "WARNING",
-            # every request does its own remote calls (the faults run must reach the
-            # emulators); concurrent identical calls still share one run
-            "PARALLIZER_WEB_CACHE_TTL": "0",
-        }
+        env = _served_env(cfg, web_url, llm_url, repo)
         timeout = 120.0 + 4 * cfg.remote_timeout
         served = Settings()  # the server's defaults (environment only, never a file)
         slots = {
@@ -195,6 +191,54 @@ async def _served(
             )
 
 
+def _served_env(cfg: RunConfig, web_url: str, llm_url: str, repo: Path) -> dict[str, str]:
+    return {
+        "PERPLEXITY_API_KEY": "bench-key",
+        "PARALLIZER_PERPLEXITY_URL": web_url,
+        "PARALLIZER_LLM_URL": llm_url,
+        "PARALLIZER_LLM_MODEL": "emulated-model",
+        "PARALLIZER_LLM_API_KEY": "bench-key",
+        "PARALLIZER_ALLOWED_ROOTS": str(repo),
+        "PARALLIZER_TIMEOUT": str(cfg.remote_timeout),
+        "PARALLIZER_LOG_LEVEL": "WARNING",
+        # every request does its own remote calls (the faults run must reach the
+        # emulators); concurrent identical calls still share one run
+        "PARALLIZER_WEB_CACHE_TTL": "0",
+    }
+
+
+CLUSTER_WORKERS = 4
+
+
+async def load_cluster(cfg: RunConfig, workers: int = CLUSTER_WORKERS) -> dict[str, Any]:
+    """The biggest load level against `workers` workers sharing one Redis (feed, superseding,
+    web single flight, limits per provider): latency, requests per second, and the Redis
+    commands each request cost, to set beside the single-process run of the same load."""
+    text, repo = S.example_plan()
+    plan = repo / "examples" / "plan.md"
+    users = max(cfg.load_levels)
+    bodies = request_bodies(text, repo, plan, users)
+    async with (
+        emulator_process("perplexity", cfg.latency, require_key="bench-key") as web_url,
+        emulator_process("llm", cfg.latency, require_key="bench-key") as llm_url,
+        redis_process() as redis_url,
+    ):
+        env = {**_served_env(cfg, web_url, llm_url, repo), "PARALLIZER_REDIS_URL": redis_url}
+        timeout = 120.0 + 4 * cfg.remote_timeout
+        async with server_process(env, repo, "--workers", str(workers)) as (url, pid):
+            # warm every worker (a new connection per request lands on any of them)
+            await load_mod.load(4 * workers, url, pid, bodies, request_timeout=timeout)
+            before = await redis_commands(redis_url) or 0
+            result = await load_mod.load(users, url, pid, bodies, request_timeout=timeout)
+            after = await redis_commands(redis_url) or before
+    result.update(
+        name=f"load-{users}-redis-{workers}w",
+        workers=workers,
+        redis_commands_per_request=round((after - before) / users, 1),
+    )
+    return result
+
+
 async def _limit_sampler(url: str, backend: str, series: list[list[float]], t0: float) -> None:
     """Poll the server's /metrics for `backend`'s adaptive limit into `series` until cancelled."""
     pattern = re.compile(
@@ -229,7 +273,7 @@ async def capacity_llm(
             "llm", latency, require_key="bench-key", capacity=capacity, retry_after=latency
         ) as llm_url,
     ):
-        served = Settings(_env_file=None)  # type: ignore[call-arg]
+        served = Settings(_env_file=None)
         env = {
             "PERPLEXITY_API_KEY": "bench-key",
             "PARALLIZER_PERPLEXITY_URL": web_url,
@@ -325,6 +369,14 @@ async def run(
             await step("capacity-llm", work)
         if any(cfg.wants(n) for n in ("load", "faults")):
             await _served(cfg, step)
+        if cfg.wants("load-cluster"):
+            if shutil.which("redis-server") is None:
+                console.print("[yellow]load-cluster skipped: redis-server is not installed")
+            else:
+                workers = 2 if cfg.quick else CLUSTER_WORKERS
+                await step(
+                    f"load-{max(cfg.load_levels)}-redis-{workers}w", load_cluster(cfg, workers)
+                )
     return environment(cfg), results
 
 
@@ -335,9 +387,14 @@ def summary(r: dict[str, Any]) -> str:
             f"({r['speedup']}×, ideal {r['ideal_s']:.3f} s, efficiency {r['efficiency']})"
         )
     if r["name"].startswith("load-"):
+        redis = (
+            f", {r['redis_commands_per_request']} Redis commands a request"
+            if "redis_commands_per_request" in r
+            else ""
+        )
         return (
             f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, success {r['success_rate']:.1%}, "
-            f"{r['rps']} req/s, peak RSS {r['peak_rss_mb']:.0f} MB"
+            f"{r['rps']} req/s, peak RSS {r['peak_rss_mb']:.0f} MB{redis}"
         )
     if r["name"] == "capacity-web":
         return (

@@ -24,7 +24,7 @@ from ..backends.base import Availability
 from ..backends.wire import api_error_message, host_of, retry_after_seconds
 from ..errors import BackendError, redact
 from ..fanout import Call
-from ..limits import AdaptiveLimiter
+from ..limits import AdaptiveLimiter, ConcurrencyLimit
 from .parse import drop_reasoning, parse_structured, strip_reasoning
 
 if TYPE_CHECKING:  # the SDK takes ~0.4 s to import: only when an LLM is configured
@@ -55,7 +55,9 @@ class LLMClient:
         self.model = model or "default"
         self.timeout = timeout
         self.temperature = temperature
-        self.limiter = AdaptiveLimiter(self.name, max_concurrent, initial=start_concurrent)
+        self.limiter: ConcurrencyLimit = AdaptiveLimiter(
+            self.name, max_concurrent, initial=start_concurrent
+        )
         self._api_key = api_key or None
         # built now, at startup: importing the SDK (~0.4 s) and its TLS setup (~60 ms) are
         # blocking work that must not land on a request's event loop

@@ -14,7 +14,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from ..backends.base import Availability, WebBackend, WebResult
-from ..limits import Limiter
+from ..limits import ConcurrencyLimit
 from ..stores.redis_client import RedisLink
 from ..stores.redis_limits import RedisLimiter
 from ..stores.shared_cache import SharedFlights
@@ -31,7 +31,7 @@ class SharedWeb:
         self.inner = inner
         self.name = inner.name
         self.timeout = inner.timeout
-        self.limiter: Limiter | RedisLimiter = inner.limiter
+        self.limiter: ConcurrencyLimit = inner.limiter
         self.ttl = ttl
         self.flights: SharedFlights[WebResult] = SharedFlights(
             link,
@@ -61,20 +61,10 @@ def share_backends(runtime: Runtime, link: RedisLink, settings: Settings) -> Non
     if runtime.web is not None:
         shared = SharedWeb(runtime.web, link, settings.web_cache_ttl)
         url = settings.perplexity_url if web_key else settings.searxng_url
-        shared.limiter = RedisLimiter(
-            link,
-            runtime.web.name,
-            settings.web_max_concurrent,
-            scope=_scope(url, web_key),
-            fallback=runtime.web.limiter,
-        )
-        runtime.web = shared  # type: ignore[assignment]  # limiter: see issue12 merge
+        shared.limiter = RedisLimiter(link, runtime.web.limiter, scope=_scope(url, web_key))
+        runtime.web = shared
     if runtime.llm is not None:
         llm_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-        runtime.llm.limiter = RedisLimiter(  # type: ignore[assignment]
-            link,
-            runtime.llm.name,
-            settings.llm_max_concurrent,
-            scope=_scope(settings.llm_url, llm_key),
-            fallback=runtime.llm.limiter,
+        runtime.llm.limiter = RedisLimiter(
+            link, runtime.llm.limiter, scope=_scope(settings.llm_url, llm_key)
         )

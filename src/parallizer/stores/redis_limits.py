@@ -1,15 +1,17 @@
 """A per-backend concurrency limit shared by every worker and host: leases in Redis.
 
-The limit of a provider is per API key, not per process. `RedisLimiter` holds a slot as a
-lease in a sorted set (member: a random token, score: when the lease expires, by Redis's own
-clock). Taking a slot is one Lua script: drop expired leases, then add ours if fewer than
-`capacity` are held. A holder renews its lease while it runs, so a long call keeps its slot,
-and a crashed worker's slots come back when their leases expire. Waiters poll with a short,
-growing, jittered back-off.
+The limit of a provider is per API key, not per process. `RedisLimiter` wraps the process's
+own limit (`limits.AdaptiveLimiter`: it learns the provider's capacity from 429s and latency,
+and pauses on `Retry-After`) and, inside each of its slots, holds a lease in a sorted set in
+Redis (member: a random token, score: when the lease expires, by Redis's own clock). Taking a
+lease is one Lua script: drop expired leases, then add ours if fewer than the limit are held.
+A holder renews its lease while its call runs, so a long call keeps its slot, and a crashed
+worker's slots come back when their leases expire. Waiters poll with a short, growing,
+jittered back-off.
 
-It has the same face as `limits.Limiter` (`slot()`, `in_flight`, `peak`, `waiting`) — the
-counters are this process's share. If Redis is unreachable, the slot falls back to the
-process's own limiter, so a dead Redis slows nothing down and blocks nobody.
+It is a `ConcurrencyLimit` like the local one (counters are this process's share). If Redis
+is unreachable, a slot is the local limit's alone: a dead Redis slows nothing down and blocks
+nobody.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import logging
 import random
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
-from ..limits import Limiter
+from ..limits import ConcurrencyLimit, Ticket
 from .redis_client import RedisLink, RedisUnavailable
 
 log = logging.getLogger("parallizer.redis")
@@ -58,34 +60,98 @@ class RedisLimiter:
     def __init__(
         self,
         link: RedisLink,
-        name: str,
-        capacity: int,
+        local: ConcurrencyLimit,
         *,
         scope: str = "",
         lease_ms: int = LEASE_MS,
-        fallback: Limiter | None = None,
     ) -> None:
-        """`scope` tells apart limits of one backend that are not shared (e.g. a digest of
-        the provider's key: never the key itself)."""
-        if capacity < 1:
-            raise ValueError("capacity must be >= 1")
+        """`local`: this process's limit for the backend (its current `limit` is the shared
+        one). `scope` tells apart limits of one backend that are not shared (e.g. a digest
+        of the provider's URL and key: never the key itself)."""
         self.link = link
-        self.name = name
-        self.capacity = capacity
+        self.local = local
         self.lease_ms = lease_ms
-        self.key = link.key("limit", name, scope) if scope else link.key("limit", name)
-        self.fallback = fallback or Limiter(name, capacity)
+        self.key = link.key("limit", local.name, scope) if scope else link.key("limit", local.name)
         self._acquire = link.client.register_script(_ACQUIRE)
         self._renew = link.client.register_script(_RENEW)
-        self.in_flight = 0
-        self.peak = 0
-        self.waiting = 0
+
+    # --- the ConcurrencyLimit face: this process's counters, the local limit's learning ------
+
+    @property
+    def name(self) -> str:
+        return self.local.name
+
+    @property
+    def capacity(self) -> int:
+        return self.local.capacity
+
+    @property
+    def limit(self) -> int:
+        return self.local.limit
+
+    @property
+    def in_flight(self) -> int:
+        return self.local.in_flight
+
+    @property
+    def peak(self) -> int:
+        return self.local.peak
+
+    @property
+    def waiting(self) -> int:
+        return self.local.waiting
+
+    def latency_quantile(self, q: float) -> float | None:
+        return self.local.latency_quantile(q)
+
+    def paused_for(self) -> float:
+        return self.local.paused_for()
+
+    def reset_peak(self) -> None:
+        self.local.reset_peak()
+
+    # --- slots ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[Ticket]:
+        async with self.local.slot() as ticket, self._lease():
+            yield ticket
+
+    def try_slot(self) -> AbstractAsyncContextManager[Ticket] | None:
+        held = self.local.try_slot()
+        return None if held is None else self._leased(held)
+
+    @asynccontextmanager
+    async def _leased(self, held: AbstractAsyncContextManager[Ticket]) -> AsyncIterator[Ticket]:
+        async with held as ticket, self._lease():
+            yield ticket
+
+    @asynccontextmanager
+    async def _lease(self) -> AsyncIterator[None]:
+        """A lease in Redis for the duration of the body (none if Redis is away)."""
+        token = secrets.token_hex(8)
+        try:
+            await self._take(token)
+        except RedisUnavailable as exc:
+            log.warning("%s limit: %s; this process's own limit only", self.name, exc)
+            yield
+            return
+        keeper = asyncio.create_task(self._keep(token), name=f"lease:{self.name}")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeper
+            # the lease goes back even when the holder was cancelled
+            await asyncio.shield(self._give_back(token))
 
     async def _take(self, token: str) -> None:
         delay = POLL_MIN
         while True:
+            args = [self.local.limit, self.lease_ms, token]  # the limit as it is now
             got = await self.link.call(
-                lambda r: self._acquire(keys=[self.key], args=[self.capacity, self.lease_ms, token])
+                lambda r, args=args: self._acquire(keys=[self.key], args=args)  # type: ignore[misc]
             )
             if got:
                 return
@@ -105,44 +171,12 @@ class RedisLimiter:
         with suppress(RedisUnavailable):
             await self.link.call(lambda r: r.zrem(self.key, token))
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        token = secrets.token_hex(8)
-        self.waiting += 1
-        try:
-            await self._take(token)
-        except RedisUnavailable as exc:
-            self.waiting -= 1
-            log.warning("%s limit: %s; using this process's own limit", self.name, exc)
-            async with self.fallback.slot():
-                yield
-            return
-        except BaseException:
-            self.waiting -= 1
-            raise
-        self.waiting -= 1
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        keeper = asyncio.create_task(self._keep(token), name=f"lease:{self.name}")
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            keeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await keeper
-            # the slot goes back even when the holder was cancelled
-            await asyncio.shield(self._give_back(token))
-
     async def held(self) -> int:
         """Leases held now by every process (for tests and /health)."""
         return int(await self.link.call(lambda r: r.zcard(self.key)))
 
-    def reset_peak(self) -> None:
-        self.peak = self.in_flight
-
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "capacity": self.capacity, "shared": True}
+        return {"name": self.name, "limit": self.limit, "capacity": self.capacity, "shared": True}
 
     def __repr__(self) -> str:
-        return f"RedisLimiter({self.name!r}, {self.in_flight}/{self.capacity}, peak={self.peak})"
+        return f"RedisLimiter({self.name!r}, {self.in_flight}/{self.limit}, peak={self.peak})"
