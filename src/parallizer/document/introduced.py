@@ -181,6 +181,7 @@ def defined_in(block: CodeBlock) -> set[str]:
     """Names (and `Owner.name` qualified names) the block defines, line by line."""
     if not _DEFINING.search(block.text):
         return set()
+    files: tuple[str, ...]
     if block.lang in ("", "text", "txt", "plain", "plaintext"):
         files = _UNLABELLED if block.lang == "" else ()
     else:

@@ -258,7 +258,9 @@ def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:
     text = pl.prose
     for rx, read in _PASSES:
 
-        def hit(m: re.Match[str], read=read) -> str:
+        def hit(
+            m: re.Match[str], read: Callable[[re.Match[str], int], Mention | None] = read
+        ) -> str:
             mention = read(m, pl.line)
             if mention is None:
                 return m.group(0)  # not a mention: leave it to the later passes

@@ -49,6 +49,7 @@ from .evidence import CitationChecker, NameFacts, plan_facts, planned, read_bodi
 
 if TYPE_CHECKING:
     from ..index import CodeIndex, Definition
+    from ..runtime import Runtime
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
 
@@ -174,7 +175,7 @@ class Ambiguities:
     name: ClassVar[str] = "ambiguities"
     card_type: ClassVar[CardType] = CardType.question
 
-    def __init__(self, runtime) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
     def availability(self) -> Availability:
@@ -380,17 +381,17 @@ class Ambiguities:
             item = f"`{t}` (`{plan}`): did you mean `{s[0].qualname}` (`{s[0].citation}`)?"
             cites = [plan, *(d.citation for d in s)]
         elif v is Verdict.wrong_owner:
-            has = r.definitions
+            defs = r.definitions
             owner = r.owners[0] if r.owners else None
             where = f" (`{owner.citation}`)" if owner else ""
-            header = f"`{r.name}` is not on `{r.owner}`: `{has[0].qualname}`?"
+            header = f"`{r.name}` is not on `{r.owner}`: `{defs[0].qualname}`?"
             text = (
                 f"The plan uses `{t}` (`{plan}`), but `{r.owner}`{where} has no `{r.name}`; "
-                f"it is defined on {_or_list([f'`{d.owner}` (`{d.citation}`)' for d in has])}. "
-                f"Did you mean `{has[0].qualname}`?"
+                f"it is defined on {_or_list([f'`{d.owner}` (`{d.citation}`)' for d in defs])}. "
+                f"Did you mean `{defs[0].qualname}`?"
             )
-            item = f"`{t}` (`{plan}`): `{r.name}` is on `{has[0].owner}` (`{has[0].citation}`)"
-            cites = [plan, *(d.citation for d in has), *([owner.citation] if owner else [])]
+            item = f"`{t}` (`{plan}`): `{r.name}` is on `{defs[0].owner}` (`{defs[0].citation}`)"
+            cites = [plan, *(d.citation for d in defs), *([owner.citation] if owner else [])]
         elif v is Verdict.arity:
             d = r.definitions[0]
             n = r.args or 0
@@ -475,7 +476,7 @@ class Ambiguities:
         header, ask = _OPEN_WORDING[spot.kind]
         header, ask = header.format(cue=_how(spot.cue)), ask.format(cue=spot.cue)
         cites = [plan]
-        concerns = []
+        concerns: list[str] = []
         sentence = spot.sentence.lower()
         for r in checked.resolutions:
             if r.verdict is not Verdict.found or len(concerns) >= 2:

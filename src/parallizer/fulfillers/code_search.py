@@ -107,6 +107,7 @@ class CodeSearch:
     ) -> list[Card]:
         defs, snippets = defs or {}, snippets or {}
         scored: list[tuple[float, Card]] = []
+        card: Card | None
         for f in found:
             term = f.planned.term
             indexed = defs.get(term.text)

@@ -248,8 +248,11 @@ class IndexStore:
                 st = os.stat(os.path.join(root, path))
             except OSError as exc:  # vanished, unreadable, a broken link
                 prev = old.get(path)
-                same = prev is not None and prev.status == "unreadable"
-                keep[path] = prev if same else _Entry(0, 0, "unreadable", error=exc.strerror)
+                keep[path] = (
+                    prev
+                    if prev is not None and prev.status == "unreadable"
+                    else _Entry(0, 0, "unreadable", error=exc.strerror)
+                )
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue

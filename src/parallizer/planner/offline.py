@@ -156,7 +156,7 @@ def mentions(doc: Document) -> list[Weighted]:
         if m.kind == "url" or (m.kind == "code" and is_keyword(m.text)):
             continue
         qualified = m.kind == "call" and last_part(m.text) != m.text
-        kind = "dotted" if qualified else m.kind  # type: ignore[assignment]
+        kind = "dotted" if qualified else m.kind
         if m.line not in near:
             near[m.line] = doc.proximity(m.line) * _line_factor(m.line, cur)
         w = KIND_WEIGHT[kind] * (CODE_SPAN_FACTOR if m.coded else 1.0) * near[m.line]

@@ -268,14 +268,14 @@ def python_names() -> frozenset[str]:
     for modname in _PY_HARVEST:
         names.update(modname.split("."))
         try:
-            mod = importlib.import_module(modname)
+            module = importlib.import_module(modname)
         except Exception:
             continue
-        for n in getattr(mod, "__all__", None) or dir(mod):
+        for n in getattr(module, "__all__", None) or dir(module):
             if n.startswith("_"):
                 continue
             names.add(n)
-            obj = getattr(mod, n, None)
+            obj = getattr(module, n, None)
             if isinstance(obj, type):
                 names.update(m for m in vars(obj) if not m.startswith("_"))
     names.update(("self", "cls", "__init__", "__call__", "__enter__", "__exit__", "__aenter__",

@@ -54,9 +54,8 @@ _SELF = frozenset({"self", "this", "cls", "Self", "super"})
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _OWNER_SPLIT = re.compile(r"::|\.|#|->")
 # words a plan may write in backticks that are never worth resolving
-_LANG_WORDS = frozenset(
-    keyword.kwlist
-    + """fn func let const var mut pub impl struct enum trait interface type package import
+_LANG_WORDS = frozenset(keyword.kwlist).union(
+    """fn func let const var mut pub impl struct enum trait interface type package import
     return if else for while match switch case break continue true false null nil None True
     False void new delete this self super static async await yield defer go chan select map
     string int bool any object""".split()
@@ -84,15 +83,23 @@ MISTAKES = frozenset(
 
 
 class UseLike(Protocol):
-    """What resolution needs of a plan mention (the document reader's `Mention` fits)."""
+    """What resolution needs of a plan mention (the document reader's `Mention` fits);
+    read-only, so frozen dataclasses fit too."""
 
-    text: str
-    kind: str
-    line: int
-    coded: bool
-    args: int | None
-    owner: str | None
-    name: str
+    @property
+    def text(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def coded(self) -> bool: ...
+    @property
+    def args(self) -> int | None: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,17 +291,18 @@ class Resolver:
 
     def _path(self, use: UseLike, lines: tuple[int, ...]) -> Resolution:
         path = use.text.strip().removeprefix("./").lstrip("/")
-        base = dict(text=use.text, name=path, owner=None, kind="path", lines=lines)
+        base = Resolution(text=use.text, name=path, owner=None, kind="path", lines=lines,
+                          verdict=Verdict.path_ok)  # fmt: skip
         if self.index.has_file(path) or self.files.exists(path):
-            return Resolution(**base, verdict=Verdict.path_ok)
+            return base
         parent, _, file = path.rpartition("/")
         if self._is_introduced(path) or self._is_introduced(file):
-            return Resolution(**base, verdict=Verdict.introduced)
+            return replace(base, verdict=Verdict.introduced)
         if self._is_proposed(path) and (not parent or self.files.has_dir(parent)):
-            return Resolution(**base, verdict=Verdict.introduced)  # created in a known place
+            return replace(base, verdict=Verdict.introduced)  # created in a known place
         same = [p for p in _module_twins(path) if self.index.has_file(p)]
         near = list(dict.fromkeys([*same, *self.files.closest(path)]))[:3]
-        return Resolution(**base, verdict=Verdict.missing_path, near_paths=tuple(near))
+        return replace(base, verdict=Verdict.missing_path, near_paths=tuple(near))
 
     # --- names ------------------------------------------------------------------------------
 
@@ -315,18 +323,16 @@ class Resolver:
     def _name(self, use: UseLike, lines: tuple[int, ...]) -> Resolution:
         name = use.name or use.text
         owner = use.owner if use.owner not in _SELF else None
-        base = dict(text=use.text, name=name, owner=owner, kind=use.kind, lines=lines,
-                    args=use.args)  # fmt: skip
-
-        def verdict(v: Verdict, **kw) -> Resolution:
-            return Resolution(**base, verdict=v, **kw)
+        # every verdict below is this with its own verdict and evidence
+        base = Resolution(text=use.text, name=name, owner=owner, kind=use.kind, lines=lines,
+                          verdict=Verdict.skipped, args=use.args)  # fmt: skip
 
         if len(name) < 2 or name.isdigit() or (owner is None and name in _LANG_WORDS):
-            return verdict(Verdict.skipped)
+            return replace(base, verdict=Verdict.skipped)
         if self._is_introduced(use.text) or self._is_introduced(name) or (
             owner is not None and self._is_introduced(owner)
         ):  # fmt: skip
-            return verdict(Verdict.introduced)
+            return replace(base, verdict=Verdict.introduced)
         index = self.index
         defs = index.lookup(name)
         owner_types = _is_type(index, owner) if owner else []
@@ -336,54 +342,59 @@ class Resolver:
             ]
             elsewhere = [d for d in defs if d.owner and d.owner != owner and _is_source(d)]
             if any(map(_is_source, own)) or (own and not any(map(_is_source, elsewhere))):
-                return self._found(use, own, verdict)  # a stub or test alone does not count
+                return self._found(use, own, base)  # a stub or test alone does not count
             if elsewhere:
-                return verdict(
-                    Verdict.wrong_owner,
+                return replace(
+                    base,
+                    verdict=Verdict.wrong_owner,
                     definitions=tuple(source_first(elsewhere)[:SUGGESTIONS]),
                     owners=tuple(source_first(owner_types)),
                 )
             if defs:
-                return self._found(use, defs, verdict)
+                return self._found(use, defs, base)
             if name in self.known:
-                return verdict(Verdict.known)  # maybe inherited from the standard library
+                # maybe inherited from the standard library
+                return replace(base, verdict=Verdict.known)
             members = [d for d in index.members(owner) if _close(name, d.name)]
             if members:
-                return verdict(Verdict.wrong_name, suggestions=tuple(_rank(name, members)),
+                return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, members)),
                                needs_text=(name,))  # fmt: skip
-            return self._absent(name, verdict, (name,))
+            return self._absent(name, base, (name,))
         if defs:
-            return self._found(use, defs, verdict)
+            return self._found(use, defs, base)
         if name in self.known:
-            return verdict(Verdict.known)
+            return replace(base, verdict=Verdict.known)
         if owner is not None and not index.lookup(owner):
             if owner in self.known:
-                return verdict(Verdict.known)  # `asyncio.Semaphore`, `os.environ`
+                return replace(base, verdict=Verdict.known)  # `asyncio.Semaphore`, `os.environ`
             if owner[:1].islower() and not self._is_module(owner):
                 # `websocket._closeTimeout`: an attribute of a variable, which code may create
                 # by assigning it; no claim
-                return verdict(Verdict.skipped)
+                return replace(base, verdict=Verdict.skipped)
             # `pytest.warns`: the owner is not the tree's either; if the code uses it (imports
             # it), the member is someone else's to define
-            return self._absent(name, verdict, (name, owner))
-        return self._absent(name, verdict, (name,))
+            return self._absent(name, base, (name, owner))
+        return self._absent(name, base, (name,))
 
-    def _absent(self, name: str, verdict, words: tuple[str, ...]) -> Resolution:
+    def _absent(self, name: str, base: Resolution, words: tuple[str, ...]) -> Resolution:
         """Not defined anywhere: a wrong name if something close is, else missing. Only the
         first NEAR_BUDGET such names (uses come nearest the cursor first) are compared with
         every name of the index; later ones make no claim."""
         if self._near_left <= 0:
-            return verdict(Verdict.skipped)
+            return replace(base, verdict=Verdict.skipped)
         self._near_left -= 1
         index = self.index
         close = [d for d in index.folded(name) if d.name != name]
         close += [d for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)]
         if close:
-            return verdict(Verdict.wrong_name, suggestions=tuple(_rank(name, close)),
+            return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, close)),
                            needs_text=words)  # fmt: skip
         if self._is_proposed(name):
-            return verdict(Verdict.introduced)  # nothing like it exists, and the plan adds things
-        return verdict(Verdict.missing, needs_text=words, suggestions=self._related(name))
+            # nothing like it exists, and the plan adds things
+            return replace(base, verdict=Verdict.introduced)
+        return replace(
+            base, verdict=Verdict.missing, needs_text=words, suggestions=self._related(name)
+        )
 
     def _related(self, name: str) -> tuple[Definition, ...]:
         """For a missing `RateLimiter`: the tree's `Limiter`, the longest trailing part of the
@@ -403,13 +414,16 @@ class Resolver:
                     return tuple(defs[:1])
         return ()
 
-    def _found(self, use: UseLike, defs: list[Definition], verdict) -> Resolution:
+    def _found(self, use: UseLike, defs: list[Definition], base: Resolution) -> Resolution:
         main = sorted(source_first(defs), key=lambda d: d.kind in VALUE_KINDS)  # aliases last
         if use.args is not None:
             callables = [d for d in main if d.kind in CALLABLE_KINDS and d.params is not None]
             if callables and len(callables) == len([d for d in main if d.kind in CALLABLE_KINDS]):
-                if not any(_fits(d.params, use.args) for d in callables):  # type: ignore[arg-type]
-                    return verdict(Verdict.arity, definitions=tuple(callables[:SUGGESTIONS]))
+                args = use.args
+                if not any(d.params is not None and _fits(d.params, args) for d in callables):
+                    return replace(
+                        base, verdict=Verdict.arity, definitions=tuple(callables[:SUGGESTIONS])
+                    )
         src = [d for d in main if _is_source(d)]
         if use.owner is None:  # a bare name: its top-level definitions only
             src = [d for d in src if d.owner is None]
@@ -418,8 +432,10 @@ class Resolver:
             by_qual.setdefault(d.qualname, []).append(d)
         for group in by_qual.values():
             if rivals := _competing(group):
-                return verdict(Verdict.ambiguous, definitions=tuple(rivals[:MAX_AMBIGUOUS_FILES]))
-        return verdict(Verdict.found, definitions=tuple(main[:SUGGESTIONS]))
+                return replace(
+                    base, verdict=Verdict.ambiguous, definitions=tuple(rivals[:MAX_AMBIGUOUS_FILES])
+                )
+        return replace(base, verdict=Verdict.found, definitions=tuple(main[:SUGGESTIONS]))
 
 
 _PACKAGE_FILES = {"mod.rs": ".rs", "__init__.py": ".py", "index.js": ".js", "index.ts": ".ts"}

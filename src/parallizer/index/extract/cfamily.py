@@ -100,6 +100,7 @@ class _CFamily:
             spec = item.child_by_field_name("type")
             if spec is not None and spec.type in (*_RECORDS, "enum_specifier"):
                 self.record(spec, owners)
+            decl: Node | None
             for decl in item.children_by_field_name("declarator"):
                 # `typedef int (*cmp)(const void *, const void *)` names `cmp`
                 while decl is not None and decl.type in (*_WRAPPERS, "function_declarator"):
@@ -108,7 +109,8 @@ class _CFamily:
                     self.sink.add(decl, decl, "type", owners)
         elif t == "alias_declaration":
             name = item.child_by_field_name("name")
-            self.sink.add(name, name, "type", owners)
+            if name is not None:
+                self.sink.add(name, name, "type", owners)
         elif t in ("preproc_def", "preproc_function_def"):
             name = item.child_by_field_name("name")
             if t == "preproc_def" and item.child_by_field_name("value") is None:
@@ -119,7 +121,8 @@ class _CFamily:
                 plist = item.child_by_field_name("parameters")
                 n = sum(1 for c in named_children(plist) if c.type == "identifier")
                 params = (n, None if plist is not None and "..." in text(plist) else n)
-            self.sink.add(name, name, "macro", owners, params)
+            if name is not None:
+                self.sink.add(name, name, "macro", owners, params)
         elif t == "namespace_definition":
             name = item.child_by_field_name("name")
             if name is not None:
@@ -180,6 +183,7 @@ class _CFamily:
                 spec = m.child_by_field_name("type")
                 if spec is not None and spec.type in (*_RECORDS, "enum_specifier"):
                     self.record(spec, owners)
+                decl: Node | None
                 for decl in m.children_by_field_name("declarator"):
                     fd = _function_declarator(decl)
                     if fd is not None:
@@ -200,7 +204,8 @@ class _CFamily:
                 self.record(m, owners)
             elif t == "alias_declaration":
                 name = m.child_by_field_name("name")
-                self.sink.add(name, name, "type", owners)
+                if name is not None:
+                    self.sink.add(name, name, "type", owners)
 
 
 def extract(root: Node, sink: Sink) -> None:

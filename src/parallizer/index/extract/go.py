@@ -74,14 +74,16 @@ def extract(root: Node, sink: Sink) -> None:
         t = node.type
         if t == "function_declaration":
             name = node.child_by_field_name("name")
-            sink.add(name, name, "function", (), _params(node))
+            if name is not None:
+                sink.add(name, name, "function", (), _params(node))
         elif t == "method_declaration":
             name = node.child_by_field_name("name")
             recv = node.child_by_field_name("receiver")
             owner = ""
             for p in named_children(recv):
                 owner = _receiver_type(p.child_by_field_name("type"))
-            sink.add(name, name, "method", (owner,) if owner else (), _params(node))
+            if name is not None:
+                sink.add(name, name, "method", (owner,) if owner else (), _params(node))
         elif t == "type_declaration":
             for spec in node.named_children:
                 if spec.type in ("type_spec", "type_alias"):

@@ -68,7 +68,8 @@ def _body(body: Node | None, sink: Sink, owners: tuple[str, ...], ctors: list) -
             _type(m, sink, owners)
         elif t in ("method_declaration", "annotation_type_element_declaration"):
             name = m.child_by_field_name("name")
-            sink.add(name, name, "method", owners, _params(m))
+            if name is not None:
+                sink.add(name, name, "method", owners, _params(m))
         elif t in ("constructor_declaration", "compact_constructor_declaration"):
             if t == "constructor_declaration":
                 ctors.append(_params(m))
@@ -85,7 +86,8 @@ def _body(body: Node | None, sink: Sink, owners: tuple[str, ...], ctors: list) -
                 sink.add(name, name, "constant" if constant else "field", owners)
         elif t == "enum_constant":
             name = m.child_by_field_name("name")
-            sink.add(name, name, "constant", owners)
+            if name is not None:
+                sink.add(name, name, "constant", owners)
         elif t == "enum_body_declarations":
             _body(m, sink, owners, ctors)
 

@@ -151,7 +151,7 @@ class _Script:
         prop = left.child_by_field_name("property")
         obj = left.child_by_field_name("object")
         name = _member_name(prop)
-        if not name or obj is None or right is None:
+        if not name or prop is None or obj is None or right is None:
             return
         if right.type in ("identifier", "member_expression", "this"):
             return  # `exports.X = X`: a re-export or an alias, defined elsewhere
@@ -165,11 +165,11 @@ class _Script:
             elif via == "exports" and text(base) == "module":
                 self.sink.add(name, prop, "function" if callable_ else "variable", owners, params)
         elif obj.type == "identifier":
-            base = text(obj)
-            if base == "exports":
+            target = text(obj)
+            if target == "exports":
                 self.sink.add(name, prop, "function" if callable_ else "variable", owners, params)
-            elif callable_ and base not in ("module", "window", "global", "globalThis", "self"):
-                self.sink.add(name, prop, "method", (base,), params)
+            elif callable_ and target not in ("module", "window", "global", "globalThis", "self"):
+                self.sink.add(name, prop, "method", (target,), params)
 
     def klass(self, node: Node, name: str, name_node: Node, owners: tuple[str, ...]) -> None:
         start = len(self.sink.defs)

@@ -74,11 +74,13 @@ class _Python:
     ) -> None:
         t = node.type
         if t == "decorated_definition":
-            inner = node.child_by_field_name("definition")
-            if inner is not None:
-                self.statement(inner, owners, in_class, _decorators(node))
+            definition = node.child_by_field_name("definition")
+            if definition is not None:
+                self.statement(definition, owners, in_class, _decorators(node))
         elif t == "function_definition":
             name = node.child_by_field_name("name")
+            if name is None:
+                return
             params = _params(
                 node.child_by_field_name("parameters"),
                 drop_first=in_class and "staticmethod" not in decos,

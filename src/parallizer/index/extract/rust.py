@@ -66,7 +66,8 @@ def _items(node: Node | None, sink: Sink, owners: tuple[str, ...]) -> None:
         t = item.type
         name = item.child_by_field_name("name")
         if t == "function_item":
-            sink.add(name, name, "function", owners, _params(item))
+            if name is not None:
+                sink.add(name, name, "function", owners, _params(item))
         elif t in _KINDS and name is not None:
             sink.add(name, name, _KINDS[t], owners)
             inner = (*owners, text(name))
