@@ -182,7 +182,7 @@ def _worker_pids() -> list[int]:
     out = []
     for pid in {*children_named("python"), *children_named(Path(sys.executable).name)}:
         try:
-            if b"parallizer.index.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"parallizer.index.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out.append(pid)
         except OSError:
             pass
