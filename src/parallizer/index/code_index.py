@@ -237,6 +237,7 @@ class CodeIndex:
             "roles": dict(sorted(self._roles.items())),
             "skipped": dict(sorted(b.skipped.items())),
             "parse_errors": b.parse_errors,
+            "errors": b.parse_errors + b.skipped.get("unreadable", 0),
             "error_samples": list(b.error_samples),
             "partial": b.partial,
             "partial_reasons": list(b.partial_reasons),

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import os
 import stat
@@ -63,7 +62,7 @@ class _Entry:
 
 
 class _Scope:
-    __slots__ = ("checked", "entries", "key", "root", "snapshot", "task")
+    __slots__ = ("checked", "entries", "key", "last", "root", "snapshot", "task")
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -72,6 +71,7 @@ class _Scope:
         self.snapshot: CodeIndex | None = None
         self.task: asyncio.Task[CodeIndex] | None = None
         self.checked = 0.0  # monotonic time the snapshot was last brought up to date
+        self.last: BuildStats | None = None  # the latest update's (its snapshot may be older)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +142,12 @@ class IndexStore:
         """The snapshot of `root` if one is built, without waiting or starting anything."""
         scope = self._scopes.get(str(root))
         return scope.snapshot if scope is not None else None
+
+    def last_update(self, root: Path) -> BuildStats | None:
+        """How the latest update of `root` went (files re-parsed, time). When nothing had
+        changed, the snapshot it left is the previous one, with that build's stats."""
+        scope = self._scopes.get(str(root))
+        return scope.last if scope is not None else None
 
     async def aclose(self) -> None:
         self._closed = True
@@ -405,10 +411,9 @@ class IndexStore:
         )
         scope.entries = entries
         old = scope.snapshot
+        scope.last = build
         if old is not None and not results and not plan.changed:
-            same = copy.copy(old)
-            same.build = build
-            return same
+            return old  # nothing changed: the same snapshot (callers' caches stay valid)
         return CodeIndex(
             scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
         )
