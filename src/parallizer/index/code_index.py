@@ -76,6 +76,8 @@ class BuildStats:
     partial_reasons: tuple[str, ...] = ()
     build_ms: float = 0.0
     list_ms: float = 0.0
+    check_ms: float = 0.0
+    """Listing and stat'ing every file: what an update that finds no change costs."""
 
 
 class CodeIndex:
@@ -243,4 +245,5 @@ class CodeIndex:
             "partial_reasons": list(b.partial_reasons),
             "build_ms": round(b.build_ms, 1),
             "list_ms": round(b.list_ms, 1),
+            "check_ms": round(b.check_ms, 1),
         }
