@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from parallizer.errors import BackendError
 from parallizer.index import IndexStore
 
 from ..conftest import children_named
@@ -253,3 +254,24 @@ async def test_a_slow_parse_is_cut_short_with_what_it_read(tmp_path: Path) -> No
     assert index.stats()["error_samples"][0].startswith(
         "slow.py: parse stopped after 0.02s at line"
     )
+
+
+async def test_closing_the_store_mid_build_kills_and_reaps_its_workers(tmp_path: Path) -> None:
+    root = tmp_path / "closing"
+    root.mkdir()
+    pad = '"""' + "padding\n" * 2500 + '"""\n'
+    for i in range(200):
+        (root / f"m{i:03}.py").write_text(pad + f"def f{i}():\n    pass\n")
+    store = IndexStore(workers=2)
+    build = asyncio.create_task(store.get(root))
+    for _ in range(1000):
+        if _worker_pids():
+            break
+        await asyncio.sleep(0.01)
+    assert _worker_pids(), "the build started its worker processes"
+    await store.aclose()
+    assert _worker_pids() == []
+    with pytest.raises(BackendError):
+        await build
+    with pytest.raises(BackendError):
+        await store.get(root)  # closed
