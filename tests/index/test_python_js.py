@@ -148,3 +148,54 @@ async def test_javascript_and_typescript_definitions(tmp_path: Path, store: Inde
     assert [d.role for d in index.lookup("minified")] == [Role.generated]
     assert [(d.citation, d.params) for d in index.lookup("Wrapped")] == [("types/umd.js:2", (2, 2))]
     assert index.languages() == {"javascript": 17, "typescript": 21}
+
+
+async def test_python_instance_fields_set_in_initialisers(
+    tmp_path: Path, store: IndexStore
+) -> None:
+    root = tmp_path / "fields"
+    root.mkdir()
+    (root / "pool.py").write_text(
+        "class Pool:\n"
+        "    size: int = 0\n"
+        "    def __init__(me, size, *, name=None):\n"
+        "        me.size = size\n"
+        "        me.name: str = name\n"
+        "        other.flag = 1\n"
+        "        if size:\n"
+        "            me.nested = 2\n"
+        "    def grow(self):\n"
+        "        self.later = 1\n"
+    )
+    index = await store.get(root.resolve())
+    assert table(index, "pool.py") == {
+        ("Pool", "class", "pool.py", 1, (1, 2), "source"),
+        ("Pool.size", "field", "pool.py", 2, None, "source"),  # once: the class body's
+        ("Pool.__init__", "method", "pool.py", 3, (1, 2), "source"),
+        ("Pool.name", "field", "pool.py", 5, None, "source"),
+        ("Pool.grow", "method", "pool.py", 9, (0, 0), "source"),
+    }
+
+
+async def test_javascript_fields_set_in_the_constructor(tmp_path: Path, store: IndexStore) -> None:
+    root = tmp_path / "jsfields"
+    root.mkdir()
+    (root / "queue.js").write_text(
+        "class Queue {\n"
+        "  size = 0;\n"
+        "  constructor(limit) {\n"
+        "    this.size = limit;\n"
+        "    this.pending = [];\n"
+        "    if (limit) { this.nested = 1; }\n"
+        "  }\n"
+        "  push(job) { this.later = job; }\n"
+        "}\n"
+    )
+    index = await store.get(root.resolve())
+    assert table(index, "queue.js") == {
+        ("Queue", "class", "queue.js", 1, (1, 1), "source"),
+        ("Queue.size", "field", "queue.js", 2, None, "source"),
+        ("Queue.constructor", "method", "queue.js", 3, (1, 1), "source"),
+        ("Queue.pending", "field", "queue.js", 5, None, "source"),
+        ("Queue.push", "method", "queue.js", 8, (1, 1), "source"),
+    }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from parallizer.errors import BackendError
 from parallizer.index import IndexStore
 
 from ..conftest import children_named
@@ -20,13 +21,13 @@ async def test_an_edit_reparses_only_that_file(tmp_path: Path, store: IndexStore
     root = copy_fixture("python", tmp_path)
     first = await store.get(root)
     assert first.stats()["reparsed"] == 8
-    # no change: nothing is read again, the same tables serve
+    # no change: nothing is read again, the same snapshot serves
     again = await store.get(root, fresh=True)
-    assert again.stats()["reparsed"] == 0 and again.lookup("send") == first.lookup("send")
+    assert again is first and store.last_update(root).reparsed == 0
     client = root / "pkg" / "client.py"
     client.write_text(client.read_text() + "\n\ndef added(a, b, c):\n    pass\n")
     edited = await store.get(root, fresh=True)
-    assert edited.stats()["reparsed"] == 1
+    assert edited.stats()["reparsed"] == 1 and store.last_update(root).reparsed == 1
     assert [(d.citation, d.params) for d in edited.lookup("added")] == [
         ("pkg/client.py:48", (3, 3))
     ]
@@ -46,12 +47,15 @@ async def test_a_snapshot_is_served_at_once_and_refreshed_behind(tmp_path: Path)
     try:
         first = await store.get(root)
         (root / "pkg" / "late.py").write_text("def late():\n    pass\n")
-        served = await store.get(root)  # stale: returned now, an update starts behind it
-        assert served is first
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if (snap := store.peek(root)) is not first and snap is not None:
+        # stale: the snapshot in hand is returned at once; an update starts behind it once
+        # due (ten times what checking the tree took)
+        assert await store.get(root) is first
+        for _ in range(500):
+            served = await store.get(root)
+            if served.lookup("late"):
                 break
+            assert served is first
+            await asyncio.sleep(0.02)
         assert store.peek(root).lookup("late")[0].citation == "pkg/late.py:1"
     finally:
         await store.aclose()
@@ -182,7 +186,7 @@ def _worker_pids() -> list[int]:
     out = []
     for pid in {*children_named("python"), *children_named(Path(sys.executable).name)}:
         try:
-            if b"parallizer.index.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"parallizer.index.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out.append(pid)
         except OSError:
             pass
@@ -250,3 +254,24 @@ async def test_a_slow_parse_is_cut_short_with_what_it_read(tmp_path: Path) -> No
     assert index.stats()["error_samples"][0].startswith(
         "slow.py: parse stopped after 0.02s at line"
     )
+
+
+async def test_closing_the_store_mid_build_kills_and_reaps_its_workers(tmp_path: Path) -> None:
+    root = tmp_path / "closing"
+    root.mkdir()
+    pad = '"""' + "padding\n" * 2500 + '"""\n'
+    for i in range(200):
+        (root / f"m{i:03}.py").write_text(pad + f"def f{i}():\n    pass\n")
+    store = IndexStore(workers=2)
+    build = asyncio.create_task(store.get(root))
+    for _ in range(1000):
+        if _worker_pids():
+            break
+        await asyncio.sleep(0.01)
+    assert _worker_pids(), "the build started its worker processes"
+    await store.aclose()
+    assert _worker_pids() == []
+    with pytest.raises(BackendError):
+        await build
+    with pytest.raises(BackendError):
+        await store.get(root)  # closed

@@ -34,16 +34,25 @@ Slot = int | tuple[int, ...]
 """A table's value: one row number, or several in lookup order."""
 
 
-def _slots(table: dict[str, list[int]], key: Callable[[int], Any] | None) -> dict[str, Slot]:
-    out: dict[str, Slot] = {}
+def _add(table: dict[str, int | list[int]], key: str, i: int) -> None:
+    """One row number per key, a list only when a key has several: lists are objects the
+    cyclic GC tracks, and a full collection over a million of them holds the GIL (the
+    loop) for half a second."""
+    have = table.get(key)
+    if have is None:
+        table[key] = i
+    elif isinstance(have, int):
+        table[key] = [have, i]
+    else:
+        have.append(i)
+
+
+def _slots(table: dict[str, int | list[int]], key: Callable[[int], Any]) -> dict[str, Slot]:
     for k, ids in table.items():
-        if len(ids) == 1:
-            out[k] = ids[0]
-        else:
-            if key is not None:
-                ids.sort(key=key)
-            out[k] = tuple(ids)
-    return out
+        if not isinstance(ids, int):
+            ids.sort(key=key)
+            table[k] = tuple(ids)
+    return table  # type: ignore[return-value]  # every list is now a tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,8 @@ class BuildStats:
     partial_reasons: tuple[str, ...] = ()
     build_ms: float = 0.0
     list_ms: float = 0.0
+    check_ms: float = 0.0
+    """Listing and stat'ing every file: what an update that finds no change costs."""
 
 
 class CodeIndex:
@@ -85,23 +96,23 @@ class CodeIndex:
         self._files = tuple(files)  # sorted
         self._fileset = frozenset(self._files)
         self._rows: list[Row] = list(rows)
-        by_name: dict[str, list[int]] = {}
-        by_qual: dict[str, list[int]] = {}
-        by_fold: dict[str, list[int]] = {}
-        by_owner: dict[str, list[int]] = {}
+        by_name: dict[str, int | list[int]] = {}
+        by_qual: dict[str, int | list[int]] = {}
+        by_fold: dict[str, int | list[int]] = {}
+        by_owner: dict[str, int | list[int]] = {}
         langs: Counter[str] = Counter()
         roles: Counter[str] = Counter()
         for i, row in enumerate(self._rows):
             name, qual, owner = row[0], row[1], row[2]
-            by_name.setdefault(name, []).append(i)
-            by_qual.setdefault(qual, []).append(i)
+            _add(by_name, name, i)
+            _add(by_qual, qual, i)
             key = fold(name)
-            by_fold.setdefault(key, []).append(i)
+            _add(by_fold, key, i)
             if owner is not None:
                 qkey = fold(qual)
                 if qkey != key:
-                    by_fold.setdefault(qkey, []).append(i)
-                by_owner.setdefault(owner, []).append(i)
+                    _add(by_fold, qkey, i)
+                _add(by_owner, owner, i)
             langs[row[4]] += 1
             roles[f"{row[4]}/{row[7]}"] += 1
         rows = self._rows
@@ -228,9 +239,11 @@ class CodeIndex:
             "roles": dict(sorted(self._roles.items())),
             "skipped": dict(sorted(b.skipped.items())),
             "parse_errors": b.parse_errors,
+            "errors": b.parse_errors + b.skipped.get("unreadable", 0),
             "error_samples": list(b.error_samples),
             "partial": b.partial,
             "partial_reasons": list(b.partial_reasons),
             "build_ms": round(b.build_ms, 1),
             "list_ms": round(b.list_ms, 1),
+            "check_ms": round(b.check_ms, 1),
         }

@@ -2,17 +2,16 @@
 a worker thread). Plain values only, so a batch and its answer cross the process boundary
 by pickle.
 
-The worker processes are plain subprocesses (`python -m parallizer.index.worker`) rather
-than a multiprocessing pool: a spawn/forkserver pool re-imports the caller's `__main__`
-(every script using the index would need a main guard), and fork is unsafe in a process
-with threads."""
+The worker processes are plain subprocesses (`python -m parallizer.index.worker_process`)
+rather than a multiprocessing pool: a spawn/forkserver pool re-imports the caller's
+`__main__` (every script using the index would need a main guard), and fork is unsafe in a
+process with threads."""
 
 from __future__ import annotations
 
 import os
 import pickle
 import struct
-import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -55,7 +54,7 @@ def parse_batch(
     return [parse_file(root, path, language, max_bytes, seconds) for path, language in batch]
 
 
-# --- the worker process: `python -m parallizer.index.worker` ----------------------------
+# --- the worker process: `python -m parallizer.index.worker_process` --------------------
 # Frames on stdin and stdout: a 4-byte big-endian length, then a pickle; out: list[Parsed]. EOF on stdin ends the process. Only the store that
 # started the process writes to it, so unpickling its frames is safe. In: (root, batch,
 # max_bytes, seconds per file).
@@ -87,10 +86,3 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
 def frame(obj: object) -> bytes:
     data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
     return _LEN.pack(len(data)) + data
-
-
-if __name__ == "__main__":
-    # run the module under its own name, so answers pickle as parallizer.index.worker.Parsed
-    from parallizer.index import worker as _named
-
-    _named.serve(sys.stdin.buffer, sys.stdout.buffer)

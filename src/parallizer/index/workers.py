@@ -1,4 +1,4 @@
-"""A build's worker processes: `python -m parallizer.index.worker`, one batch at a time
+"""A build's worker processes: `python -m parallizer.index.worker_process`, one batch at a time
 each, killed and reaped when the build ends however it ends."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Workers:
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "parallizer.index.worker",
+            sys.executable, "-m", "parallizer.index.worker_process",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,

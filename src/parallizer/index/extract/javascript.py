@@ -180,6 +180,30 @@ class _Script:
                 self.sink.defs[start] = (*self.sink.defs[start][:5], d[5], d[6])
                 break
 
+    def this_fields(self, ctor: Node, owners: tuple[str, ...]) -> None:
+        """`this.x = ...` statements of a constructor's body are fields of the class, unless
+        the class body already declares them."""
+        prefix = ".".join(owners) + "."
+        known = {d[1] for d in self.sink.defs if d[1].startswith(prefix)}
+        for stmt in named_children(ctor.child_by_field_name("body")):
+            expr = (
+                stmt.named_children[0]
+                if stmt.type == "expression_statement" and stmt.named_children
+                else None
+            )
+            if expr is None or expr.type != "assignment_expression":
+                continue
+            left = expr.child_by_field_name("left")
+            if left is None or left.type != "member_expression":
+                continue
+            obj, prop = left.child_by_field_name("object"), left.child_by_field_name("property")
+            key = _member_name(prop)
+            if obj is None or obj.type != "this" or not key or prop is None:
+                continue
+            if prefix + key not in known:
+                known.add(prefix + key)
+                self.sink.add(key, prop, "field", owners)
+
     def members(self, body: Node | None, owners: tuple[str, ...]) -> None:
         for m in named_children(body):
             t = m.type
@@ -188,6 +212,8 @@ class _Script:
                 key = _member_name(name)
                 if key and name is not None:
                     self.sink.add(key, name, "method", owners, _params(m))
+                    if key == "constructor":
+                        self.this_fields(m, owners)
             elif t in ("field_definition", "public_field_definition", "property_signature"):
                 name = m.child_by_field_name("property") or m.child_by_field_name("name")
                 key = _member_name(name)

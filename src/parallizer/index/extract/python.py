@@ -61,6 +61,9 @@ def _decorators(node: Node) -> set[str]:
     return out
 
 
+_INITIALISERS = frozenset(("__init__", "__post_init__", "__new__", "setUp"))
+
+
 class _Python:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
@@ -86,6 +89,8 @@ class _Python:
                 drop_first=in_class and "staticmethod" not in decos,
             )
             self.sink.add(name, name, "method" if in_class else "function", owners, params)
+            if in_class and text(name) in _INITIALISERS:
+                self.instance_fields(node, owners)
         elif t == "class_definition":
             name = node.child_by_field_name("name")
             if name is None:
@@ -116,6 +121,36 @@ class _Python:
             for child in node.named_children:
                 if child.type in _BLOCKS or child.type.endswith(("statement", "definition")):
                     self.statement(child, owners, in_class, set())
+
+    def instance_fields(self, fn: Node, owners: tuple[str, ...]) -> None:
+        """`self.x = ...` statements of an initialiser's body (not nested blocks) are fields
+        of the class, unless the class body already defines them."""
+        params = [p for p in named_children(fn.child_by_field_name("parameters"))
+                  if p.type in ("identifier", "typed_parameter")]  # fmt: skip
+        if not params:
+            return
+        first = params[0] if params[0].type == "identifier" else params[0].named_children[0]
+        me = text(first)
+        prefix = ".".join(owners) + "."
+        known = {d[1] for d in self.sink.defs if d[1].startswith(prefix)}
+        for stmt in named_children(fn.child_by_field_name("body")):
+            node = (
+                stmt.named_children[0]
+                if stmt.type == "expression_statement" and stmt.named_children
+                else stmt
+            )
+            if node.type != "assignment":
+                continue
+            left = node.child_by_field_name("left")
+            if left is None or left.type != "attribute":
+                continue
+            obj, attr = left.child_by_field_name("object"), left.child_by_field_name("attribute")
+            if obj is None or attr is None or text(obj) != me:
+                continue
+            qual = prefix + text(attr)
+            if qual not in known:
+                known.add(qual)
+                self.sink.add(attr, attr, "field", owners)
 
     def assignment(self, node: Node, owners: tuple[str, ...], in_class: bool) -> None:
         left = node.child_by_field_name("left")
