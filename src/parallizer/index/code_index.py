@@ -48,11 +48,11 @@ def _add(table: dict[str, int | list[int]], key: str, i: int) -> None:
 
 
 def _slots(table: dict[str, int | list[int]], key: Callable[[int], Any]) -> dict[str, Slot]:
+    """The table with every list sorted by `key` and frozen into a tuple."""
+    out: dict[str, Slot] = {}
     for k, ids in table.items():
-        if not isinstance(ids, int):
-            ids.sort(key=key)
-            table[k] = tuple(ids)
-    return table  # type: ignore[return-value]  # every list is now a tuple
+        out[k] = ids if isinstance(ids, int) else tuple(sorted(ids, key=key))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
