@@ -84,9 +84,10 @@ class CodeSearchResult(BaseModel):
         return list(dict.fromkeys(m.path for m in self.matches))
 
 
-@runtime_checkable
-class CodeBackend(Protocol):
-    # read-only in the protocol: a backend may hold a narrower limit (AdaptiveLimiter)
+class _Backend(Protocol):
+    """What the fan-out reads of any backend (read-only: a backend may hold a narrower limit,
+    an AdaptiveLimiter)."""
+
     @property
     def name(self) -> str: ...
 
@@ -95,6 +96,10 @@ class CodeBackend(Protocol):
 
     @property
     def timeout(self) -> float: ...
+
+
+@runtime_checkable
+class CodeBackend(_Backend, Protocol):
 
     def availability(self) -> Availability: ...
 
@@ -122,16 +127,7 @@ class WebResult(BaseModel):
 
 
 @runtime_checkable
-class WebBackend(Protocol):
-    # read-only in the protocol: a backend may hold a narrower limit (AdaptiveLimiter)
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def limiter(self) -> ConcurrencyLimit: ...
-
-    @property
-    def timeout(self) -> float: ...
+class WebBackend(_Backend, Protocol):
 
     def availability(self) -> Availability: ...
 

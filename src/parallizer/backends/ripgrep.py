@@ -98,6 +98,16 @@ class _FileBuffer:
         ]
 
 
+async def _events(stream: asyncio.StreamReader) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(type, data) of each event rg --json prints (lines that are not JSON are skipped)."""
+    async for raw in _json_lines(stream):
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            continue
+        yield event.get("type"), event.get("data") or {}
+
+
 async def _caught(coro: Any) -> Any:
     """The coroutine's value, or the BackendError it raised (one per query of a batch)."""
     try:
@@ -385,13 +395,7 @@ class RipgrepBackend:
     ) -> tuple[CodeSearchResult, bool]:
         """Parse rg's JSON events; returns (result, stopped_early)."""
         col = _Collector(query)
-        async for raw in _json_lines(stdout):
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            kind = event.get("type")
-            data = event.get("data") or {}
+        async for kind, data in _events(stdout):
             if kind == "begin":
                 col.begin(_rel(_text(data.get("path"))))
             elif kind in ("match", "context"):
@@ -473,13 +477,7 @@ class RipgrepBackend:
         try:
             async with asyncio.TaskGroup() as tg:
                 err = tg.create_task(_drain_capped(proc.stderr, STDERR_KEEP))  # type: ignore[arg-type]
-                async for raw in _json_lines(proc.stdout):  # type: ignore[arg-type]
-                    try:
-                        event = json.loads(raw)
-                    except ValueError:
-                        continue
-                    kind = event.get("type")
-                    data = event.get("data") or {}
+                async for kind, data in _events(proc.stdout):  # type: ignore[arg-type]
                     if kind == "begin":
                         path, lines, hits = _rel(_text(data.get("path"))), {}, []
                     elif kind in ("match", "context"):

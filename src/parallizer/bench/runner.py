@@ -275,15 +275,8 @@ async def capacity_llm(
     ):
         served = Settings(_env_file=None)
         env = {
-            "PERPLEXITY_API_KEY": "bench-key",
-            "PARALLIZER_PERPLEXITY_URL": web_url,
-            "PARALLIZER_LLM_URL": llm_url,
-            "PARALLIZER_LLM_MODEL": "emulated-model",
-            "PARALLIZER_LLM_API_KEY": "bench-key",
-            "PARALLIZER_ALLOWED_ROOTS": str(repo),
+            **_served_env(cfg, web_url, llm_url, repo),
             "PARALLIZER_TIMEOUT": str(max(30.0, 10 * latency)),
-            "PARALLIZER_LOG_LEVEL": "WARNING",
-            "PARALLIZER_WEB_CACHE_TTL": "0",
             "PARALLIZER_WEB_START_CONCURRENT": str(served.web_max_concurrent),
         }
         timeout = 120.0 + 40 * latency
