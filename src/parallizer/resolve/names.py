@@ -187,7 +187,18 @@ def source_first(defs: Iterable[Definition]) -> list[Definition]:
 
 def tree_languages(index: CodeIndex, share: float = 0.05) -> list[str]:
     """The languages of at least `share` of the tree's code files (at least the most common
-    one), by file suffix: a language the index does not parse still has its standard names."""
+    one), by file suffix: a language the index does not parse still has its standard names.
+    Worked out once per snapshot (a walk over every file: not a per-request cost)."""
+    with _FILE_INDEXES_LOCK:
+        found = _LANGUAGES.get(index, {}).get(share)
+    if found is None:
+        found = _tree_languages(index, share)
+        with _FILE_INDEXES_LOCK:
+            _LANGUAGES.setdefault(index, {})[share] = found
+    return list(found)
+
+
+def _tree_languages(index: CodeIndex, share: float) -> list[str]:
     counts: Counter[str] = Counter()
     for path in index.files():
         lang = language_of(path) or codefacts.language(path)
@@ -211,6 +222,7 @@ def _is_type(index: CodeIndex, name: str) -> list[Definition]:
 
 _FILE_INDEXES: weakref.WeakKeyDictionary[Any, FileIndex] = weakref.WeakKeyDictionary()
 _FILE_INDEXES_LOCK = threading.Lock()
+_LANGUAGES: weakref.WeakKeyDictionary[Any, dict[float, list[str]]] = weakref.WeakKeyDictionary()
 
 
 def file_index(index: CodeIndex) -> FileIndex:
