@@ -59,7 +59,7 @@ async def test_llm_plans_beside_the_offline_searches_and_writes_grounded_questio
     # empty line after it) is added
     assert llm.metadata.citations == ["src/app/retry.py:5", "plan:6"]
     by_query = {(q.backend, q.query): q for q in ft.queries}
-    planning = by_query[("llm", "plan code searches")]
+    planning = by_query[("llm", "plan searches")]
     planned_by_llm = {"max_retries"}
     stage_2_lookups = ("names like ", "is there a ")
     # stage 1, the offline planner's searches: told apart by what they are, not by when
@@ -90,7 +90,7 @@ async def test_when_the_llm_fails_the_offline_questions_are_asked(code_tree: Pat
     ft = resp.timings.fulfillers["ambiguities"]
     assert ft.ok and ft.mode == "offline"
     assert [(q.query, q.error_kind) for q in ft.queries if q.backend == "llm"] == [
-        ("plan code searches", "http_500"),
+        ("plan searches", "http_500"),
         ("write questions", "http_500"),
     ]
     headers = [c.header for c in resp.cards]

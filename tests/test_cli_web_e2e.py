@@ -96,7 +96,7 @@ async def test_fulfill_shows_linked_web_cards_from_overlapping_queries(tmp_path)
         for key in KEYS:
             for text in (out, err, human, err2):
                 assert key not in text
-        assert "plan web queries" in err2  # the DEBUG/INFO log told the story
+        assert "plan searches" in err2  # the DEBUG/INFO log told the story
 
 
 async def test_serial_flag_runs_web_queries_one_after_another(tmp_path):

@@ -238,6 +238,55 @@ async def test_code_queries_from_a_list_answer():
     ]
 
 
+# --- the request's one planning call: both lists in one answer ---------------------------
+
+
+async def test_one_planning_call_returns_code_searches_and_web_queries():
+    cm, emu, c = await _with()
+    try:
+        plan = await planner.plan_searches(c, DOC, code=4, web=3)
+    finally:
+        await _close(cm, c)
+    assert emu.stats.total == 1  # one call, one schema holding both lists
+    assert 1 <= len(plan.code) <= 4 and 1 <= len(plan.web) <= 3
+    assert all(isinstance(q, CodeQuery) for q in plan.code)
+    prompt = emu.stats.requests[0].text
+    assert planner.PLAN_ASK in prompt and "▌" in prompt
+
+
+async def test_a_planning_answer_is_validated_part_by_part():
+    answer = json.dumps(
+        {
+            "code_searches": [
+                {"pattern": "RetryPolicy", "mode": "word", "ignore_case": False, "why": ""},
+                {"pattern": ".*", "mode": "regex", "ignore_case": False, "why": ""},
+            ],
+            "web_queries": ["  redis   streams ", "Redis Streams", "ab"],
+        }
+    )
+    cm, _, c = await _with([answer, json.dumps({"code_searches": [], "web_queries": ["ab"]})])
+    try:
+        plan = await planner.plan_searches(c, DOC, code=5, web=3)
+        with pytest.raises(BackendError) as err:  # nothing usable in either part
+            await planner.plan_searches(c, DOC, code=5, web=3)
+    finally:
+        await _close(cm, c)
+    assert [(q.pattern, q.mode) for q in plan.code] == [("RetryPolicy", "word")]
+    assert plan.web == ["redis streams"]
+    assert err.value.kind == "malformed"
+
+
+async def test_a_list_answer_to_the_planning_call_is_split_into_its_parts():
+    answer = "Searches:\n1. `RetryPolicy`\n2. load_config\n3. redis streams consumer groups\n"
+    cm, _, c = await _with([answer])
+    try:
+        plan = await planner.plan_searches(c, DOC, code=5, web=3)
+    finally:
+        await _close(cm, c)
+    assert [q.pattern for q in plan.code] == ["RetryPolicy", "load_config"]
+    assert plan.web == ["redis streams consumer groups"]
+
+
 # --- (d) clarifying questions ---------------------------------------------------------------
 
 

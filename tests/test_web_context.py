@@ -118,7 +118,7 @@ async def test_llm_mode_plans_queries_and_writes_cards():
     assert ft.mode == "llm"
     backends = [q.backend for q in ft.queries]
     assert backends[0] == "llm" and backends[-1] == "llm" and backends.count("perplexity") == 3
-    assert ft.queries[0].query == "plan web queries" and ft.queries[-1].query == "write web cards"
+    assert ft.queries[0].query == "plan searches" and ft.queries[-1].query == "write web cards"
     # the searches asked are the ones the LLM planned
     assert [r.text for r in pp.stats.requests] == [q.query for q in ft.queries[1:-1]]
     assert resp.cards and all(c.metadata.source == "web_context" for c in resp.cards)
@@ -138,7 +138,7 @@ async def test_when_the_llm_fails_web_context_falls_back_to_offline():
     assert ft.ok and ft.mode == "offline"
     llm_calls = [q for q in ft.queries if q.backend == "llm"]
     assert [(q.query, q.ok, q.error_kind) for q in llm_calls] == [
-        ("plan web queries", False, "http_500"),
+        ("plan searches", False, "http_500"),
         ("write web cards", False, "http_500"),
     ]
     assert pp.stats.texts()[0] == offline_queries(Document(PLAN, (8, 0)), 3)[0]

@@ -17,7 +17,8 @@ the plan's own open spots (TBD, an open question, maybe, and/or ...). When the p
 more mistakes than there are question slots, mistakes of one kind share a card (one line
 each, with its correction and citation) rather than being dropped.
 
-With an LLM configured, the LLM gets the same facts (which names exist where, which do not,
+With an LLM configured, the request's one planning call (`planning.plan_call`, shared with
+WebContext) proposes code searches beside the offline ones, and the LLM gets the same facts (which names exist where, which do not,
 their near names) and the ripgrep evidence, and writes questions; every citation it writes
 is checked against the index and the file (`evidence.CitationChecker`) and fixed or dropped.
 What the index and ripgrep established is asked as offline (it is certain); the LLM's own
@@ -42,10 +43,12 @@ from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import OpenSpot
 from ..planner import llm as llm_planner
+from ..planner.llm import SearchPlan
 from ..planner.offline import exclude_globs
 from ..resolve import Resolution, Resolver, Verdict
 from .base import with_ripgrep
 from .evidence import CitationChecker, NameFacts, plan_facts, planned, read_bodies
+from .planning import plan_call
 
 if TYPE_CHECKING:
     from ..index import CodeIndex, Definition
@@ -502,12 +505,7 @@ class Ambiguities:
         llm = self.runtime.llm
         assert llm is not None
         plan = planned(ctx)
-        planning = llm.call(
-            "plan code searches",
-            lambda: llm_planner.code_queries(
-                llm, ctx.document, max_queries=ctx.settings.max_queries
-            ),
-        )
+        planning = plan_call(ctx)  # the request's one planning call, shared with WebContext
         calls: list[Call[Any]] = [ctx.code_call(q.query, q.label) for q in plan.queries]
         async with asyncio.TaskGroup() as tg:  # resolution beside the searches and planning
             checking = tg.create_task(self.check(ctx, facts))
@@ -515,12 +513,13 @@ class Ambiguities:
         checked = checking.result()
         results = [o.value for o in outcomes[:-1] if o.ok and o.value is not None]
         extra: list[CodeQuery] = []
-        if outcomes[-1].ok:
+        searches = outcomes[-1].value
+        if outcomes[-1].ok and isinstance(searches, SearchPlan):
             known = {(q.query.pattern, q.query.mode, q.query.ignore_case) for q in plan.queries}
             skip = exclude_globs(ctx.job.plan_relpath)
             extra = [
                 q.model_copy(update={"globs": (*q.globs, *skip)})
-                for q in outcomes[-1].value or []
+                for q in searches.code
                 if (q.pattern, q.mode, q.ignore_case) not in known
             ]
         if extra:

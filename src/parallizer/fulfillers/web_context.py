@@ -1,6 +1,7 @@
 """WebContext: what the web knows about the part of the plan at the cursor.
 
-plan queries (the LLM when one is configured, else key phrases of the cursor's section) →
+plan queries (the LLM when one is configured: the request's one planning call, shared with
+Ambiguities, `planning.plan_call`; else key phrases of the cursor's section) →
 every web search at once through the fan-out → at most 3 context cards, each with Markdown
 links to its sources (LLM-written, else the answers' leading sentences with their citation
 markers turned into links). Any LLM step that fails falls back to its offline twin; a failed
@@ -21,6 +22,7 @@ from ..document.words import STOP_WORDS
 from ..fanout import Call
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
+from .planning import plan_call
 
 if TYPE_CHECKING:
     from ..context import FulfillerContext
@@ -253,17 +255,10 @@ class WebContext:
         doc = ctx.document
         n = ctx.settings.max_queries
         queries: list[str] = []
-        if llm is not None:
-            [planned] = await ctx.run(
-                [
-                    llm.call(
-                        "plan web queries", lambda: llm_planner.web_queries(llm, doc, max_queries=n)
-                    )
-                ],
-                what="LLM calls",
-            )
-            if planned.ok and planned.value:
-                queries = planned.value
+        if llm is not None:  # the request's one planning call, shared with Ambiguities
+            [planned] = await ctx.run([plan_call(ctx)], what="LLM calls")
+            if planned.ok and planned.value is not None:
+                queries = planned.value.web[:n]
         source = "the LLM"
         if not queries:
             queries, source = offline_queries(doc, n), "the offline planner"

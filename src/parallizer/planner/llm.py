@@ -3,7 +3,10 @@
 Each function makes one LLM call (run it inside `ctx.run([llm.call(label, lambda: ...)])` so
 it is bounded, timed and reported with backend `llm`) and returns typed results or raises
 `BackendError` (`malformed` when nothing usable survives validation), so the caller can fall
-back to its offline path. What the model says is never trusted as is:
+back to its offline path. A request makes one planning call (`plan_searches`: the code
+searches and the web queries in one answer, shared by its fulfillers through
+`fulfillers.planning`), then one writing call per fulfiller with evidence. What the model says
+is never trusted as is:
 
 * web queries: trimmed, de-duplicated, length-capped;
 * web cards: at most 3, at most 60 words each, links only to URLs the search returned, and a
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -92,44 +96,163 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\x00", " ").split()).strip().strip('"').strip()
 
 
-# --- (a) web queries ------------------------------------------------------------------------
+# --- (a) the request's one planning call: code searches and web queries ------------------
 
 
-def _queries_schema(n: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SearchPlan:
+    """What one planning call proposed for a request: ripgrep searches (Ambiguities) and web
+    queries (WebContext), each validated; a part not asked for, or with nothing usable, is
+    empty (its fulfiller plans offline)."""
+
+    code: list[CodeQuery] = field(default_factory=list)
+    web: list[str] = field(default_factory=list)
+
+
+PLAN_SYSTEM = (
+    "You help an engineer who is writing a technical plan inside its code repository, by "
+    "planning searches for the part of the plan at the cursor."
+)
+PLAN_CODE_PART = (
+    "`code_searches`: at most {n} ripgrep searches of the repository, to check the plan "
+    "against the code: where the things it names are defined and used, whether they exist at "
+    "all, and whether there are competing versions. `mode`: `word` for an identifier (whole "
+    "word), `literal` for an exact phrase or path fragment, `regex` only when needed (Rust "
+    f"regex syntax, no look-around, at most {MAX_REGEX_CHARS} characters)."
+)
+PLAN_WEB_PART = (
+    "`web_queries`: at most {n} web search queries (each at most 12 words, self-contained, "
+    "specific) whose answers would help with the part of the plan at the cursor: facts, "
+    "pitfalls, limits, best practices of the public technologies and techniques it mentions. "
+    "Do not search the web for names that only exist in their private code."
+)
+PLAN_CODE_EXAMPLE = (
+    '"code_searches": [{"pattern": "...", "mode": "word", "ignore_case": false, "why": "..."}]'
+)
+PLAN_WEB_EXAMPLE = '"web_queries": ["..."]'
+PLAN_ASK = "Plan the searches for the section at the cursor."
+"""Ends the planning call's prompt (and only its): what an emulator's fault rule can name."""
+
+CODE_QUERIES_SCHEMA_ITEM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "pattern": {"type": "string"},
+        "mode": {"type": "string", "enum": ["word", "literal", "regex"]},
+        "ignore_case": {"type": "boolean"},
+        "why": {"type": "string"},
+    },
+    "required": ["pattern", "mode", "ignore_case", "why"],
+    "additionalProperties": False,
+}
+
+
+def plan_schema(code: int, web: int) -> dict[str, Any]:
+    """One JSON schema holding both lists (only the parts asked for)."""
+    props: dict[str, Any] = {}
+    if code:
+        props["code_searches"] = {
+            "type": "array",
+            "items": CODE_QUERIES_SCHEMA_ITEM,
+            "maxItems": code,
+        }
+    if web:
+        props["web_queries"] = {"type": "array", "items": {"type": "string"}, "maxItems": web}
     return {
         "type": "object",
-        "properties": {"queries": {"type": "array", "items": {"type": "string"}, "maxItems": n}},
-        "required": ["queries"],
+        "properties": props,
+        "required": list(props),
         "additionalProperties": False,
     }
 
 
-WEB_QUERIES_SYSTEM = (
-    "You help an engineer who is writing a technical plan. Propose at most {n} web search "
-    "queries (each at most 12 words, self-contained, specific) whose answers would help with "
-    "the part of the plan at the cursor: facts, pitfalls, limits, best practices of the "
-    "public technologies and techniques it mentions. Do not search for names that only "
-    'exist in their private code. Answer in JSON: {{"queries": ["..."]}}.'
-)
+def plan_system(code: int, web: int) -> str:
+    parts = [PLAN_SYSTEM, "Propose:"]
+    example = []
+    if code:
+        parts.append("- " + PLAN_CODE_PART.format(n=code))
+        example.append(PLAN_CODE_EXAMPLE)
+    if web:
+        parts.append("- " + PLAN_WEB_PART.format(n=web))
+        example.append(PLAN_WEB_EXAMPLE)
+    return "\n".join(parts) + "\nAnswer in JSON: {" + ", ".join(example) + "}."
 
 
-async def web_queries(llm: LLMClient, doc: Document, *, max_queries: int = 3) -> list[str]:
-    """Web search queries for the part of the plan at the cursor."""
-    value = await llm.complete_json(
-        system=WEB_QUERIES_SYSTEM.format(n=max_queries),
-        user=_plan_block(doc),
-        schema=_queries_schema(max_queries),
-        name="web_queries",
-        max_tokens=300,
-    )
+def _web_items(items: Sequence[Any], n: int) -> list[str]:
+    """Web queries: trimmed, de-duplicated (case aside), length-capped, at most `n`."""
     out: dict[str, str] = {}
-    for q in _strings(items_of(value, "queries")):
+    for q in _strings(items):
         q = _clean(q)
         if 3 <= len(q) <= MAX_QUERY_CHARS:
             out.setdefault(q.lower(), q)
-    if not out:
-        raise BackendError("malformed", "llm: no usable web query in the model's answer")
-    return list(out.values())[:max_queries]
+    return list(out.values())[:n]
+
+
+def _code_items(items: Sequence[Any], n: int) -> list[CodeQuery]:
+    """Code searches: validated (`validate_code_query`), de-duplicated, at most `n`."""
+    out: dict[tuple[str, str, bool], CodeQuery] = {}
+    for item in items:
+        if isinstance(item, dict):
+            q = validate_code_query(
+                str(item.get("pattern") or ""),
+                str(item.get("mode") or ""),
+                bool(item.get("ignore_case", False)),
+            )
+        elif isinstance(item, str):  # a list answer: each line is a pattern
+            q = validate_code_query(item.split(" — ")[0].split(": ")[0], "")
+        else:
+            q = None
+        if q is not None:
+            out.setdefault((q.pattern, q.mode, q.ignore_case), q)
+    return list(out.values())[:n]
+
+
+def _part(value: Any, key: str, both: bool) -> list[Any]:
+    """The items of one part of a planning answer. Asked for one part, any list will do
+    (`items_of`); asked for both, a dict must name the part, and a bare list (a model that
+    answered with a numbered list) is split: one identifier per line is a code search, a
+    phrase of several words a web query."""
+    if not both:
+        try:
+            return items_of(value, key)
+        except BackendError:
+            return []
+    if isinstance(value, dict):
+        got = value.get(key)
+        return got if isinstance(got, list) else []
+    if isinstance(value, list):
+        strings = [v.strip().strip("`") for v in value if isinstance(v, str)]
+        if key == "code_searches":
+            return [s for s in strings if _IDENTIFIER.fullmatch(s)]
+        return [s for s in strings if len(s.split()) >= 2]
+    return []
+
+
+async def plan_searches(llm: LLMClient, doc: Document, *, code: int, web: int) -> SearchPlan:
+    """The request's one planning call: at most `code` ripgrep searches and `web` web queries
+    for the part of the plan at the cursor (0: that part is not asked for). Every fulfiller
+    of the request that plans with the LLM shares this call (`fulfillers.planning`)."""
+    if code <= 0 and web <= 0:
+        raise ValueError("plan_searches: ask for code searches, web queries or both")
+    value = await llm.complete_json(
+        system=plan_system(code, web),
+        user=f"{_plan_block(doc)}\n\n{PLAN_ASK}",
+        schema=plan_schema(code, web),
+        name="search_plan",
+        max_tokens=100 + 100 * max(code, 0) + 60 * max(web, 0),
+    )
+    both = code > 0 and web > 0
+    plan = SearchPlan(
+        code=_code_items(_part(value, "code_searches", both), code) if code > 0 else [],
+        web=_web_items(_part(value, "web_queries", both), web) if web > 0 else [],
+    )
+    if not plan.code and not plan.web:
+        raise BackendError("malformed", "llm: no usable search in the model's answer")
+    return plan
+
+
+async def web_queries(llm: LLMClient, doc: Document, *, max_queries: int = 3) -> list[str]:
+    """Web search queries alone (`plan_searches` asked for only them)."""
+    return (await plan_searches(llm, doc, code=0, web=max_queries)).web
 
 
 # --- (b) web context cards ------------------------------------------------------------------
@@ -289,29 +412,7 @@ async def web_cards(
     return cards
 
 
-# --- (c) code search queries ----------------------------------------------------------------
-
-CODE_QUERIES_SCHEMA_ITEM: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "pattern": {"type": "string"},
-        "mode": {"type": "string", "enum": ["word", "literal", "regex"]},
-        "ignore_case": {"type": "boolean"},
-        "why": {"type": "string"},
-    },
-    "required": ["pattern", "mode", "ignore_case", "why"],
-    "additionalProperties": False,
-}
-
-CODE_QUERIES_SYSTEM = (
-    "You plan ripgrep searches of the code repository a technical plan is about, to check "
-    "the plan against the code: where the things it names are defined and used, whether "
-    "they exist at all, and whether there are competing versions. Propose at most {n} "
-    "searches. `mode`: `word` for an identifier (whole word), `literal` for an exact phrase "
-    "or path fragment, `regex` only when needed (Rust regex syntax, no look-around, at most "
-    f"{MAX_REGEX_CHARS} characters). Answer in JSON: "
-    '{{"queries": [{{"pattern": "...", "mode": "word", "ignore_case": false, "why": "..."}}]}}.'
-)
+# --- (c) code search validation ----------------------------------------------------------------
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!]|\\[1-9]|\\k<")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -359,39 +460,8 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
 
 
 async def code_queries(llm: LLMClient, doc: Document, *, max_queries: int = 5) -> list[CodeQuery]:
-    """Validated ripgrep queries for checking the plan against the repository."""
-    schema = {
-        "type": "object",
-        "properties": {
-            "queries": {"type": "array", "items": CODE_QUERIES_SCHEMA_ITEM, "maxItems": max_queries}
-        },
-        "required": ["queries"],
-        "additionalProperties": False,
-    }
-    value = await llm.complete_json(
-        system=CODE_QUERIES_SYSTEM.format(n=max_queries),
-        user=_plan_block(doc),
-        schema=schema,
-        name="code_queries",
-        max_tokens=500,
-    )
-    out: dict[tuple[str, str, bool], CodeQuery] = {}
-    for item in items_of(value, "queries"):
-        if isinstance(item, dict):
-            q = validate_code_query(
-                str(item.get("pattern") or ""),
-                str(item.get("mode") or ""),
-                bool(item.get("ignore_case", False)),
-            )
-        elif isinstance(item, str):  # a list answer: each line is a pattern
-            q = validate_code_query(item.split(" — ")[0].split(": ")[0], "")
-        else:
-            q = None
-        if q is not None:
-            out.setdefault((q.pattern, q.mode, q.ignore_case), q)
-    if not out:
-        raise BackendError("malformed", "llm: no usable code search in the model's answer")
-    return list(out.values())[:max_queries]
+    """Validated ripgrep queries alone (`plan_searches` asked for only them)."""
+    return (await plan_searches(llm, doc, code=max_queries, web=0)).code
 
 
 # --- (d) clarifying questions from the evidence ---------------------------------------------
