@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,14 +231,35 @@ def read_bodies(root: Path, wanted: set[tuple[str, int]]) -> dict[tuple[str, int
     return out
 
 
+_LINES_CACHE = 256  # files whose lines are kept (by path, checked against their stat)
+_lines_cache: OrderedDict[tuple[str, str], tuple[tuple[int, int, int], list[str]]] = OrderedDict()
+_lines_lock = threading.Lock()
+
+
 def _file_lines(top: Path, rel: str) -> list[str] | None:
+    """The lines of `rel` under `top` (None if missing, too big, or resolving outside `top`).
+    Kept for files read recently, while their inode, size and mtime stay the same: every
+    request's cards cite the same few files. Do not change the list returned."""
+    key = (str(top), rel)
     try:
+        st = os.stat(top / rel)
+        sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with _lines_lock:
+            hit = _lines_cache.get(key)
+            if hit is not None and hit[0] == sig:
+                _lines_cache.move_to_end(key)
+                return hit[1]
         p = (top / rel).resolve()
-        if not p.is_relative_to(top) or not p.is_file() or p.stat().st_size > MAX_READ:
+        if not p.is_relative_to(top) or not p.is_file() or st.st_size > MAX_READ:
             return None
-        return p.read_text(encoding="utf-8", errors="replace").split("\n")
+        lines = p.read_text(encoding="utf-8", errors="replace").split("\n")
     except (OSError, ValueError):
         return None
+    with _lines_lock:
+        _lines_cache[key] = (sig, lines)
+        while len(_lines_cache) > _LINES_CACHE:
+            _lines_cache.popitem(last=False)
+    return lines
 
 
 class CitationChecker:
@@ -248,13 +272,20 @@ class CitationChecker:
 
     def __init__(self, root: Path | None, index: Any) -> None:
         self.root = root
+        self._top: Path | None = None  # the root resolved, once (in the checking thread)
         self.index = index
         self._cache: dict[str, list[str] | None] = {}
+
+    def _resolved_root(self) -> Path:
+        assert self.root is not None
+        if self._top is None:
+            self._top = self.root.resolve()
+        return self._top
 
     def lines(self, path: str) -> list[str] | None:
         if path not in self._cache:
             self._cache[path] = (
-                _file_lines(self.root.resolve(), path)
+                _file_lines(self._resolved_root(), path)
                 if self.root is not None and self.index.has_file(path)
                 else None
             )
