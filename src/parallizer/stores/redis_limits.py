@@ -22,7 +22,6 @@ import random
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from typing import Any
 
 from ..limits import ConcurrencyLimit, Ticket
 from .redis_client import RedisLink, RedisUnavailable
@@ -174,9 +173,6 @@ class RedisLimiter:
     async def held(self) -> int:
         """Leases held now by every process (for tests and /health)."""
         return int(await self.link.call(lambda r: r.zcard(self.key)))
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "limit": self.limit, "capacity": self.capacity, "shared": True}
 
     def __repr__(self) -> str:
         return f"RedisLimiter({self.name!r}, {self.in_flight}/{self.limit}, peak={self.peak})"

@@ -65,7 +65,6 @@ class SharedFlights(Generic[T]):
         self.lock_ms = lock_ms
         self._release = link.client.register_script(_RELEASE)
         self._extend = link.client.register_script(_EXTEND)
-        self.remote_runs = 0  # calls this process made itself (for tests and metrics)
 
     async def _cached(self, name: str) -> T | None:
         raw = await self.link.call(lambda r: r.get(self.link.key("answer", name)))
@@ -106,7 +105,6 @@ class SharedFlights(Generic[T]):
                         return hit, "joined"
         except RedisUnavailable as exc:
             log.warning("shared cache: %s; calling directly", exc)
-            self.remote_runs += 1
             return await start(), "own"
 
     async def _own(
@@ -114,7 +112,6 @@ class SharedFlights(Generic[T]):
     ) -> T:
         holder = asyncio.create_task(self._hold(lock, token), name="flight-lock")
         try:
-            self.remote_runs += 1
             value = await start()
             if self.ok(value):
                 # with the cache off, the answer still waits briefly for this flight's waiters
