@@ -21,7 +21,7 @@ WORDS = [
     "RetryPolicy", "retrypolicy", "retry_policy", "retry policy", "Limiter", "limiter",
     "AdaptiveLimiter", "limiter_peak", "-limiter", "fan_out", "fan-out", "foo.bar", "fooXbar",
     "def", "class", "self", "x", "=", "(", ")", "ümlaut", "Ümlaut", "ÜMLAUT", "class Error(",
-    "TaskGroup", "taskgroup",
+    "TaskGroup", "taskgroup", "\u212aelvin", "kelvin", "ſelf", "SELF", "Limit", "LimiterX",
 ]  # fmt: skip
 
 QUERIES = [
@@ -36,6 +36,20 @@ QUERIES = [
     CodeQuery(pattern="self", mode="literal", max_results=15),
     CodeQuery(pattern="ümlaut", ignore_case=True, max_results=12, max_per_file=3),
     CodeQuery(pattern="TaskGroup", max_results=7, context=2),
+    CodeQuery(pattern="KELVIN", mode="literal", ignore_case=True),  # the Kelvin sign folds to k
+    CodeQuery(pattern="self", ignore_case=True, max_per_file=2),  # the long s folds to s
+]
+# word queries whose names overlap (one a prefix of another): one `rg -w` pass must still
+# report every line where any of them stands as a word
+WORD_QUERIES = [
+    CodeQuery(pattern="Limit"),
+    CodeQuery(pattern="Limiter", max_per_file=3),
+    CodeQuery(pattern="LimiterX", context=0),
+    CodeQuery(pattern="AdaptiveLimiter"),
+    CodeQuery(pattern="-limiter"),
+    CodeQuery(pattern="fan", context=1),
+    CodeQuery(pattern="TaskGroup", max_results=7),
+    CodeQuery(pattern="x", max_results=20),
 ]
 
 
@@ -57,13 +71,16 @@ def dump(result) -> dict:
     return result.model_dump(exclude={"shared_run"})
 
 
-async def test_one_pass_finds_per_query_exactly_what_separate_runs_find(tree: Path):
+@pytest.mark.parametrize("queries", [QUERIES, WORD_QUERIES], ids=["mixed", "words"])
+async def test_one_pass_finds_per_query_exactly_what_separate_runs_find(
+    tree: Path, queries: list[CodeQuery]
+):
     rg = RipgrepBackend()
-    alone = [await rg._search_alone(q, tree) for q in QUERIES]
-    together = await rg._search_combined(list(QUERIES), tree)
+    alone = [await rg._search_alone(q, tree) for q in queries]
+    together = await rg._search_combined(list(queries), tree)
     assert sum(len(r.matches) for r in alone) > 200  # the fixture really exercises it
     assert any(r.truncated for r in alone)
-    for q, a, b in zip(QUERIES, alone, together, strict=True):
+    for q, a, b in zip(queries, alone, together, strict=True):
         assert b is not None and not isinstance(b, BaseException), q
         assert dump(b) == dump(a), q
 
@@ -80,11 +97,11 @@ async def test_globs_of_a_batch_are_honoured(tree: Path, globs: tuple[str, ...])
 
 async def test_concurrent_searches_share_one_process_and_are_marked_shared(tree: Path):
     rg = RipgrepBackend()
-    expected = [dump(await rg._search_alone(q, tree)) for q in QUERIES]
+    expected = [dump(await rg._search_alone(q, tree)) for q in WORD_QUERIES]
     calls = [
         Call(label=q.pattern, backend="ripgrep", run=lambda q=q: rg.search(q, tree),
              shared=lambda r: r.shared_run)
-        for q in QUERIES
+        for q in WORD_QUERIES
     ]  # fmt: skip
     outs = await fan_out(calls)
     assert rg._batcher.runs == 1 and rg.limiter.peak == 1  # one rg for all of them
@@ -94,6 +111,17 @@ async def test_concurrent_searches_share_one_process_and_are_marked_shared(tree:
     other = CodeQuery(pattern="Limiter", globs=("*.py",))
     await asyncio.gather(rg.search(QUERIES[0], tree), rg.search(other, tree))
     assert rg._batcher.runs == 3
+
+
+async def test_queries_share_a_pass_only_with_their_own_kind(tree: Path):
+    """Word edges and case split a batch: a pass without -w for a short name would read every
+    longer word holding it, tree-wide."""
+    rg = RipgrepBackend()
+    kinds = {(q.mode == "word", q.ignore_case) for q in QUERIES}
+    outs = await asyncio.gather(*(rg.search(q, tree) for q in QUERIES))
+    assert rg._batcher.runs == len(kinds) == 4
+    for q, o in zip(QUERIES, outs, strict=True):
+        assert dump(o) == dump(await rg._search_alone(q, tree)), q
 
 
 async def test_an_invalid_regex_in_a_batch_fails_only_its_own_query(tree: Path):
@@ -124,7 +152,7 @@ async def test_cancelling_one_request_does_not_kill_a_run_another_still_needs(
 ):
     rg = RipgrepBackend(binary=late_rg, timeout=30)
     flights = Flights()
-    want_a, want_b = QUERIES[0], QUERIES[4]
+    want_a, want_b = QUERIES[0], QUERIES[2]
 
     def request(q: CodeQuery) -> asyncio.Task:
         call = Call(label=q.pattern, backend="ripgrep", run=lambda: rg.search(q, tree),
@@ -151,7 +179,7 @@ async def test_cancelling_one_request_does_not_kill_a_run_another_still_needs(
 
 async def test_cancelling_every_request_of_a_shared_run_kills_it(tree: Path, late_rg: str):
     rg = RipgrepBackend(binary=late_rg, timeout=30)
-    tasks = [asyncio.create_task(rg.search(q, tree)) for q in QUERIES[:3]]
+    tasks = [asyncio.create_task(rg.search(q, tree)) for q in WORD_QUERIES[:3]]
     for _ in range(100):
         await asyncio.sleep(0.02)
         if children_named("rg"):

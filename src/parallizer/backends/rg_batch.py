@@ -124,12 +124,21 @@ def python_pattern(query: CodeQuery) -> re.Pattern[str] | None:
         return None
 
 
-def combined_patterns(queries: list[CodeQuery]) -> tuple[list[str], bool, bool]:
-    """(patterns, fixed_strings, ignore_case) of one rg run matching every line any of the
-    queries matches (word edges and per-query case are left to `QueryMatcher`)."""
+def combined_patterns(queries: list[CodeQuery]) -> tuple[list[str], bool, bool, bool]:
+    """(patterns, fixed_strings, word_regexp, ignore_case) of one rg run matching every line
+    any of the queries matches (per-query case and word edges are left to `QueryMatcher`).
+    Word edges narrow the run only when every query wants them: without them a short name
+    ("rg", "id") drags in every longer word holding it, tree-wide."""
     fixed = all(q.mode != "regex" for q in queries)
+    word = all(q.mode == "word" for q in queries)
     patterns = [q.pattern if fixed or q.mode == "regex" else re.escape(q.pattern) for q in queries]
-    return list(dict.fromkeys(patterns)), fixed, any(q.ignore_case for q in queries)
+    return list(dict.fromkeys(patterns)), fixed, word, any(q.ignore_case for q in queries)
+
+
+def batch_key(root: str, query: CodeQuery) -> Hashable:
+    """Queries that share one rg pass: same root and globs, and alike in word edges and case,
+    so that the pass matches no more lines than their own runs together would."""
+    return (root, query.globs, query.mode == "word", query.ignore_case)
 
 
 class QueryMatcher:
@@ -138,6 +147,22 @@ class QueryMatcher:
     def __init__(self, query: CodeQuery, pattern: re.Pattern[str]) -> None:
         self.query = query
         self.pattern = pattern
+        # a fixed string every match contains: lines without it are passed over in C, not
+        # run through the regex (most lines of a combined run belong to the other queries)
+        self.needle: str | None = None
+        if query.mode != "regex":
+            self.needle = query.pattern.lower() if query.ignore_case else query.pattern
+        self.folded = query.ignore_case
+
+    def may_match(self, line: str) -> bool:
+        """False only when the line cannot hold a match. Case-folding with str.lower is exact
+        for ASCII lines only (the Kelvin sign, the long s), so other lines go to the regex."""
+        needle = self.needle
+        if needle is None:
+            return True
+        if not self.folded:
+            return needle in line
+        return not line.isascii() or needle in line.lower()
 
     def submatches(self, line: str) -> list[dict[str, Any]]:
         text = line[:-1] if line.endswith("\n") else line
@@ -154,22 +179,26 @@ class QueryMatcher:
     def events(self, lines: dict[int, str], candidates: Iterable[int]) -> list[Event]:
         """What `rg --max-count=N --context=C` for this query alone prints for a file whose
         lines (all within the combined run's context of its matches) are `lines`, of which
-        `candidates` matched some query of the run."""
+        `candidates` (in ascending order) matched some query of the run."""
+        c, cap = self.query.context, self.query.max_per_file
         hits: dict[int, list[dict[str, Any]]] = {}
+        stop: int | None = None  # rg stops after the cap's match and its after-context
         for n in candidates:
-            subs = self.submatches(lines[n])
+            if stop is not None and n > stop:
+                break
+            line = lines[n]
+            if not self.may_match(line):
+                continue
+            subs = self.submatches(line)
             if subs:
                 hits[n] = subs
+                if stop is None and len(hits) == cap:
+                    stop = n + c
         if not hits:
             return []
-        c, cap = self.query.context, self.query.max_per_file
         visible: set[int] = set()
-        stop: int | None = None
-        for count, m in enumerate(sorted(hits), start=1):
+        for m in hits:
             visible.update(range(m - c, m + c + 1))
-            if count == cap:  # rg stops here, after printing this match's after-context
-                stop = m + c
-                break
         return [
             ("match" if n in hits else "context", n, lines[n], hits.get(n, []))
             for n in sorted(visible)

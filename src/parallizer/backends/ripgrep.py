@@ -26,7 +26,7 @@ from ..errors import BackendError
 from ..limits import Limiter
 from ..text import clip_around
 from .base import Availability, CodeMatch, CodeQuery, CodeSearchResult, ContextLine
-from .rg_batch import Batcher, QueryMatcher, combined_patterns, python_pattern
+from .rg_batch import Batcher, QueryMatcher, batch_key, combined_patterns, python_pattern
 
 log = logging.getLogger("parallizer.ripgrep")
 
@@ -352,7 +352,7 @@ class RipgrepBackend:
         if self.batch_window is None or python_pattern(query) is None:
             async with self.limiter.slot():
                 return await self._search_alone(query, root)
-        return await self._batcher.submit((str(root), query.globs), query)
+        return await self._batcher.submit(batch_key(str(root), query), query)
 
     async def _search_alone(self, query: CodeQuery, root: Path) -> CodeSearchResult:
         proc = await self._spawn(self.command(query), root)
@@ -441,7 +441,7 @@ class RipgrepBackend:
         return results
 
     def combined_command(self, queries: list[CodeQuery]) -> list[str]:
-        patterns, fixed, ignore_case = combined_patterns(queries)
+        patterns, fixed, word, ignore_case = combined_patterns(queries)
         args = [
             *self._base_args(),
             "--json",
@@ -452,6 +452,8 @@ class RipgrepBackend:
         ]
         if fixed:
             args.append("--fixed-strings")
+        if word:
+            args.append("--word-regexp")
         for g in queries[0].globs:
             args.append(f"--glob={g}")
         for p in patterns:
