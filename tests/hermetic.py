@@ -13,7 +13,7 @@ import pytest
 
 from parallizer.config import ENV_FILE_VARIABLE
 
-# what configures Parallizer or the libraries it calls (openai reads OPENAI_*)
+# what configures Parallizer or the libraries it may call (OPENAI_* for OpenAI-style clients)
 PREFIXES = ("PARALLIZER_", "PERPLEXITY_", "OPENAI_")
 # the test suite's own knobs (tests/service/kit.py), not settings
 KEEP = ("PARALLIZER_TEST_",)

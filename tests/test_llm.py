@@ -1,4 +1,4 @@
-"""The LLM client against the OpenAI-compatible emulator (real HTTP through the openai SDK),
+"""The LLM client against the OpenAI-compatible emulator (real HTTP over loopback),
 its structured output and fallbacks, and the tolerant parser."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ async def test_transport_faults_are_failed_outcomes_and_only_overload_is_retried
     if fault == "429":  # the one retry policy: again and again until the deadline runs out
         assert tries > 1 and "attempts" in (bad.error or "")
     else:
-        assert tries == 1  # SDK retries are off and nothing else is retried
+        assert tries == 1  # nothing but overload is retried
 
 
 async def test_a_rejected_key_echoed_back_is_redacted():

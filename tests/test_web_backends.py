@@ -139,7 +139,7 @@ async def test_a_rejected_key_echoed_by_the_api_is_redacted():
         await b.aclose()
     assert err.value.kind == "http_401"
     assert "Incorrect API key provided: ***" in err.value.message
-    assert "(check the API key)" in err.value.message
+    assert "(check PERPLEXITY_API_KEY)" in err.value.message
     assert PPLX_KEY not in err.value.message and PPLX_KEY[:8] not in err.value.message
 
 

@@ -9,7 +9,7 @@ spend the time the user is waiting on.
 
 The fan-out applies it around each attempt (each attempt takes a fresh slot of the backend's
 limit, which a `Retry-After` pauses for every caller); backends and the LLM client raise
-`BackendError` and never retry on their own (the openai SDK's retries are off).
+`BackendError` and never retry on their own.
 """
 
 from __future__ import annotations

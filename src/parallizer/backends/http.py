@@ -57,6 +57,7 @@ class HttpClient:
         max_connections: int,
         headers: Mapping[str, str] | None = None,
         secrets: tuple[str, ...] = (),
+        key_setting: str | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -64,6 +65,8 @@ class HttpClient:
         self.max_connections = max_connections
         self._headers = dict(headers or {})
         self._secrets = tuple(s for s in secrets if s)
+        self.key_setting = key_setting
+        """The setting that holds the API key, named when the server rejects it."""
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -85,7 +88,8 @@ class HttpClient:
             await self._session.close()
         self._session = None
 
-    def _safe(self, text: str) -> str:
+    def safe(self, text: str) -> str:
+        """`text` with the client's secrets redacted."""
         return redact(text, self._secrets)
 
     # --- one request --------------------------------------------------------------------
@@ -165,7 +169,7 @@ class HttpClient:
         if resp.status >= 400:
             raise self._status_error(resp.status, body if parsed else None, text, resp.headers)
         if not parsed or body is None:
-            snippet = self._safe(_short(text, 60)) or "an empty body"
+            snippet = self.safe(_short(text, 60)) or "an empty body"
             ctype = resp.headers.get("Content-Type", "?").split(";")[0]
             raise BackendError(
                 "malformed", f"{self.service}: answer is not JSON ({ctype}): {snippet!r}"
@@ -176,11 +180,11 @@ class HttpClient:
         self, status: int, body: Any, text: str, headers: Mapping[str, str]
     ) -> BackendError:
         msg = api_error_message(body) or _short(text, 120) or "no error message"
-        msg = self._safe(_short(msg))
+        msg = self.safe(_short(msg))
         retry_after = retry_after_seconds(headers.get("Retry-After"))
         hint = ""
         if status in (401, 403):
-            hint = " (check the API key)"
+            hint = f" (check {self.key_setting or 'the API key'})"
         if status == 429:
             wait = f"; retry after {retry_after:g}s" if retry_after is not None else ""
             return BackendError(

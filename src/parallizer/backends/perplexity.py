@@ -53,6 +53,7 @@ class PerplexityBackend:
                 "Accept": "application/json",
             },
             secrets=(api_key,),
+            key_setting="PERPLEXITY_API_KEY",
         )
 
     def availability(self) -> Availability:
