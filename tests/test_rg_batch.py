@@ -38,6 +38,9 @@ QUERIES = [
     CodeQuery(pattern="TaskGroup", max_results=7, context=2),
     CodeQuery(pattern="KELVIN", mode="literal", ignore_case=True),  # the Kelvin sign folds to k
     CodeQuery(pattern="self", ignore_case=True, max_per_file=2),  # the long s folds to s
+    CodeQuery(pattern="kelvin", ignore_case=True),  # a word starting with a foldable k
+    CodeQuery(pattern="class Error(", mode="literal"),  # Rust regex escaping: space, paren
+    CodeQuery(pattern="fan-out", mode="word", max_results=9),  # and the dash
 ]
 # word queries whose names overlap (one a prefix of another): one `rg -w` pass must still
 # report every line where any of them stands as a word
@@ -113,13 +116,12 @@ async def test_concurrent_searches_share_one_process_and_are_marked_shared(tree:
     assert rg._batcher.runs == 3
 
 
-async def test_queries_share_a_pass_only_with_their_own_kind(tree: Path):
-    """Word edges and case split a batch: a pass without -w for a short name would read every
-    longer word holding it, tree-wide."""
+async def test_queries_of_every_kind_and_case_share_one_pass(tree: Path):
+    """Each query's case and word edges travel in its own pattern, so words, literals and
+    regexes of either case share one pass without widening each other."""
     rg = RipgrepBackend()
-    kinds = {(q.mode == "word", q.ignore_case) for q in QUERIES}
     outs = await asyncio.gather(*(rg.search(q, tree) for q in QUERIES))
-    assert rg._batcher.runs == len(kinds) == 4
+    assert rg._batcher.runs == 1 and rg.searches_run == 1
     for q, o in zip(QUERIES, outs, strict=True):
         assert dump(o) == dump(await rg._search_alone(q, tree)), q
 

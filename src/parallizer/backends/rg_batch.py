@@ -6,9 +6,9 @@ waiting for it: one of them cancelled leaves the run to the others; the last one
 cancels it (and so kills its `rg`).
 
 `QueryMatcher` gives a query's share of a combined run back: the combined run matches every
-line any of its queries would (word mode without word edges, one case setting for all), then
-each line is matched again, in Python, against each query (word edges, case, literal or regex),
-and the events a separate run of that query would have printed are rebuilt: its matches, its
+line any of its queries would (`combined_pattern`: each query's own case, word edges where
+they are cheap and safe), then each line is matched again, in Python, against each query
+(word edges, case, literal or regex), and the events a separate run of that query would have printed are rebuilt: its matches, its
 context lines, its per-file cap and the after-context rg prints past that cap.
 """
 
@@ -124,21 +124,51 @@ def python_pattern(query: CodeQuery) -> re.Pattern[str] | None:
         return None
 
 
-def combined_patterns(queries: list[CodeQuery]) -> tuple[list[str], bool, bool, bool]:
-    """(patterns, fixed_strings, word_regexp, ignore_case) of one rg run matching every line
-    any of the queries matches (per-query case and word edges are left to `QueryMatcher`).
-    Word edges narrow the run only when every query wants them: without them a short name
-    ("rg", "id") drags in every longer word holding it, tree-wide."""
-    fixed = all(q.mode != "regex" for q in queries)
-    word = all(q.mode == "word" for q in queries)
-    patterns = [q.pattern if fixed or q.mode == "regex" else re.escape(q.pattern) for q in queries]
-    return list(dict.fromkeys(patterns)), fixed, word, any(q.ignore_case for q in queries)
+_RUST_META = frozenset("\\.+*?()|[]{}^$#&-~")
+
+
+def rust_escape(text: str) -> str:
+    """`text` as a literal in a Rust regex (the characters `regex_syntax::escape` escapes)."""
+    return "".join("\\" + c if c in _RUST_META else c for c in text)
+
+
+def _ascii_edge(c: str, ignore_case: bool) -> bool:
+    """An ASCII `\\b` beside `c` misses nothing the query matches: `c` is an ASCII word
+    character, and no non-ASCII character matches it (under case folding the long s matches
+    s and the Kelvin sign k)."""
+    return (
+        c.isascii() and (c.isalnum() or c == "_") and not (ignore_case and c in "sSkK")
+    )
+
+
+def combined_pattern(query: CodeQuery) -> str:
+    """The query as one alternative of a combined rg run, matching every line its own run
+    would (the run may match a few more; `QueryMatcher` is exact). Word edges become ASCII
+    `\\b` on sides whose character is an ASCII word character (elsewhere a boundary could
+    miss, so there is none); case goes into the pattern, so queries of either case share the
+    run without widening each other."""
+    if query.mode == "regex":
+        body = query.pattern
+    else:
+        body = rust_escape(query.pattern)
+        if query.mode == "word":
+            if _ascii_edge(query.pattern[0], query.ignore_case):
+                body = "(?-u:\\b)" + body
+            if _ascii_edge(query.pattern[-1], query.ignore_case):
+                body += "(?-u:\\b)"
+    return f"(?i:{body})" if query.ignore_case else f"(?:{body})"
+
+
+def combined_patterns(queries: list[CodeQuery]) -> list[str]:
+    """The patterns (`-e` each) of one rg run matching every line any of the queries
+    matches: kinds and cases mixed, none widening another (a short name without its word
+    edges would drag in every longer word holding it, tree-wide)."""
+    return list(dict.fromkeys(combined_pattern(q) for q in queries))
 
 
 def batch_key(root: str, query: CodeQuery) -> Hashable:
-    """Queries that share one rg pass: same root and globs, and alike in word edges and case,
-    so that the pass matches no more lines than their own runs together would."""
-    return (root, query.globs, query.mode == "word", query.ignore_case)
+    """Queries that may share one rg pass: same root and globs."""
+    return (root, query.globs)
 
 
 class QueryMatcher:

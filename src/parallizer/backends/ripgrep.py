@@ -441,22 +441,17 @@ class RipgrepBackend:
         return results
 
     def combined_command(self, queries: list[CodeQuery]) -> list[str]:
-        patterns, fixed, word, ignore_case = combined_patterns(queries)
         args = [
             *self._base_args(),
             "--json",
             "--regex-size-limit=8M",
             "--dfa-size-limit=16M",
             f"--context={max(q.context for q in queries)}",
-            "--ignore-case" if ignore_case else "--case-sensitive",
+            "--case-sensitive",  # each pattern carries its own case
         ]
-        if fixed:
-            args.append("--fixed-strings")
-        if word:
-            args.append("--word-regexp")
         for g in queries[0].globs:
             args.append(f"--glob={g}")
-        for p in patterns:
+        for p in combined_patterns(queries):
             args += ["-e", p]
         return [*args, "--", "."]
 
