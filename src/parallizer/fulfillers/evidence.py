@@ -54,13 +54,14 @@ class Found:
         matches = outcome.value.matches
         definable = pq.term.kind in ("identifier", "call")  # a dotted match is a use
         defs = [m for m in matches if definable and codefacts.defines(m.path, m.text, pq.term.name)]
+        is_def = {id(m) for m in defs}  # by identity: comparing models field by field is slow
         return cls(
             planned=pq,
             ok=True,
             matches=matches,
             truncated=outcome.value.truncated,
             definitions=_source_first(defs),
-            mentions=_source_first([m for m in matches if m not in defs]),
+            mentions=_source_first([m for m in matches if id(m) not in is_def]),
         )
 
     @property
@@ -302,7 +303,9 @@ class CitationChecker:
         if not names:
             return True
         near = "\n".join(text[max(0, ln - 1 - self.NEAR) : ln + self.NEAR])
-        return any(re.search(rf"\b{re.escape(n)}\b", near) for n in names)
+        # the substring test first: most names are not near, and a regex per name would
+        # also churn the re module's compile cache
+        return any(n in near and re.search(rf"\b{re.escape(n)}\b", near) for n in names)
 
     def correct(self, citation: str, names: Sequence[str]) -> str | None:
         """The citation if valid, else the definition of one of `names`, else None."""

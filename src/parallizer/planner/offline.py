@@ -261,6 +261,9 @@ def _near_duplicate(a: Term, b: Term) -> bool:
 
 def _merge(kept: Term, other: Term) -> Term | None:
     """`kept` (the stronger) absorbs `other` if they are the same thing; None if not."""
+    a, b = kept.text.lower(), other.text.lower()
+    if a not in b and b not in a and not _near_duplicate(kept, other):
+        return None  # neither search could find the other's text (the common case, cheaply)
     if _finds(other, kept) and other.kind != "path":
         survivor = other  # the shorter name: its search finds both
     elif _finds(kept, other) and kept.kind != "path":

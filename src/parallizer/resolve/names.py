@@ -326,7 +326,7 @@ class Resolver:
         return (
             text in self.introduced
             or _fold(text) in self._introduced_folded
-            or any(rx.fullmatch(text) for rx in self._families)
+            or (self._families is not None and self._families.fullmatch(text) is not None)
         )
 
     def _is_proposed(self, text: str) -> bool:
@@ -467,20 +467,21 @@ def _module_twins(path: str) -> list[str]:
     ]
 
 
-def _families(names: frozenset[str]) -> list[re.Pattern[str]]:
+def _families(names: frozenset[str]) -> re.Pattern[str] | None:
     """Families of names the plan adds: a glob (`put_*_ne`), or a fragment (`_ne`) that an
-    introduced name ends or starts with (`get_u16_ne`): `get_f64_ne` belongs to it."""
-    out = []
+    introduced name ends or starts with (`get_u16_ne`): `get_f64_ne` belongs to it. One
+    pattern for all of them (None: no family), asked once per name."""
+    out: list[str] = []
     for n in names:
         if "*" in n and re.fullmatch(r"[\w*]+", n) and n.strip("*"):
-            out.append(re.compile(".+".join(re.escape(p) for p in n.split("*"))))
+            out.append(".+".join(re.escape(p) for p in n.split("*")))
         elif len(n) >= 2 and re.fullmatch(r"_\w+|\w+_", n) and not n.startswith("__"):
             others = [m for m in names if m != n and len(m) > len(n)]
             if n.startswith("_") and any(m.endswith(n) for m in others):
-                out.append(re.compile(r"\w+" + re.escape(n)))
+                out.append(r"\w+" + re.escape(n))
             elif n.endswith("_") and any(m.startswith(n) for m in others):
-                out.append(re.compile(re.escape(n) + r"\w+"))
-    return out
+                out.append(re.escape(n) + r"\w+")
+    return re.compile("|".join(f"(?:{p})" for p in sorted(out))) if out else None
 
 
 # languages where one name defined twice in a file is an overload or a declaration beside
