@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from parallizer.backends.base import CodeQuery
@@ -184,6 +186,21 @@ async def test_list_files_honours_gitignore(rg, code_tree):
         "src/legacy/config.py",
     ]
     assert await rg.list_files(code_tree, max_files=2) == files[:2]
+
+
+async def test_a_search_whose_output_backed_up_is_still_reaped(rg, tmp_path):
+    """asyncio reports a child's exit only once its pipes are closed. A search that stops
+    reading at its cap leaves megabytes in a pipe whose transport has paused: reaping it
+    must still end (it once waited for the query's whole timeout, 10 s)."""
+    line = "plan " + "x" * 8000 + "\n"
+    for f in range(8):
+        write(tmp_path, f"f{f}.txt", line * 200)
+    query = CodeQuery(pattern="plan", max_results=10_000, max_per_file=10_000)
+    proc = await rg._spawn(rg.command(query), tmp_path)
+    await asyncio.sleep(0.3)  # nobody reads: the buffer fills, reading pauses, rg blocks
+    assert proc.returncode is None
+    await asyncio.wait_for(rg._reap(proc), 10)
+    assert proc.returncode is not None
 
 
 def test_clip_keeps_short_lines_and_strips_newlines():

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import os
 import shutil
-import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 from ..errors import BackendError
 from ..limits import Limiter
+from ..subprocs import exit_code, kill
 from ..text import clip_around
 from .base import Availability, CodeMatch, CodeQuery, CodeSearchResult, ContextLine
 from .rg_batch import Batcher, QueryMatcher, batch_key, combined_patterns, python_pattern
@@ -202,27 +201,6 @@ def _in_background(aw: Awaitable[Any]) -> None:
     fut.add_done_callback(_BACKGROUND.discard)
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the process without `Popen.kill()`: its `poll()` reaps a child that has just
-    exited before the child watcher's thread waits for it, and the watcher then reports
-    "Unknown child process pid N, will report returncode 255". Through a pidfd, the signal
-    can only reach this process, never a later one that reuses its pid."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except ProcessLookupError:
-        return  # already reaped: nothing to kill
-    except (AttributeError, OSError):  # no pidfd here (not Linux 5.3+)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        return
-    try:
-        signal.pidfd_send_signal(fd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # it exited meanwhile
-    finally:
-        os.close(fd)
-
-
 async def _reap_spawned(spawning: asyncio.Future[asyncio.subprocess.Process]) -> None:
     """The end of a spawn whose caller was cancelled: kill and reap what it started."""
     try:
@@ -334,16 +312,17 @@ class RipgrepBackend:
 
     @staticmethod
     async def _reap(proc: asyncio.subprocess.Process) -> None:
-        """Kill and wait for the process; cancelled meanwhile, the wait goes on in the
-        background (so the process is always reaped by the child watcher, nobody else)."""
+        """Kill the process if it still runs and wait for it, reading its pipes to the end;
+        cancelled meanwhile, the wait goes on in the background (so the process is always
+        reaped by the child watcher, nobody else, and its pipes are closed)."""
         if proc.returncode is None:
-            _kill(proc)
-            waiting = asyncio.ensure_future(proc.wait())
-            try:
-                await asyncio.shield(waiting)
-            except asyncio.CancelledError:
-                _in_background(waiting)
-                raise
+            kill(proc)
+        waiting = asyncio.ensure_future(exit_code(proc))
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            _in_background(waiting)
+            raise
 
     async def search(self, query: CodeQuery, root: Path) -> CodeSearchResult:
         """Search `root`; searches of the same root and globs arriving within `batch_window`
@@ -363,7 +342,7 @@ class RipgrepBackend:
                 result, stopped = await self._consume(proc.stdout, query)  # type: ignore[arg-type]
                 if stopped:
                     await self._reap(proc)
-                rc = await proc.wait()
+                rc = await exit_code(proc)
         finally:
             await self._reap(proc)
         stderr = err.result().decode("utf-8", errors="replace").strip()
@@ -498,7 +477,7 @@ class RipgrepBackend:
                     if lines:
                         self._attribute(path, lines, hits, matchers, cols)
                 await self._reap(proc)
-                rc = await proc.wait()
+                rc = await exit_code(proc)
         finally:
             await self._reap(proc)
         stderr = err.result().decode("utf-8", errors="replace").strip()
@@ -557,7 +536,7 @@ class RipgrepBackend:
                     if len(files) >= max_files:
                         await self._reap(proc)
                         break
-                rc = await proc.wait()
+                rc = await exit_code(proc)
         finally:
             await self._reap(proc)
         if rc == 2 and not files:

@@ -11,6 +11,7 @@ import pickle
 import struct
 import sys
 
+from .. import subprocs
 from .worker import Parsed, frame
 
 log = logging.getLogger("parallizer.index")
@@ -43,13 +44,12 @@ class _Worker:
             with contextlib.suppress(Exception):
                 proc.stdin.close()
             try:
-                await asyncio.wait_for(proc.wait(), 2.0)
+                await asyncio.wait_for(subprocs.exit_code(proc), 2.0)
             except TimeoutError:
                 pass
         if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+            subprocs.kill(proc)
+        await subprocs.exit_code(proc)  # a killed worker may leave half an answer unread
 
 
 class Workers:
