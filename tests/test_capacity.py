@@ -69,6 +69,21 @@ async def test_the_limit_converges_under_the_capacity_and_no_query_fails():
     assert 3 <= b.limiter.limit <= 8
 
 
+async def test_starting_far_above_the_capacity_costs_one_wave_of_429s_not_one_a_round_trip():
+    async with running("perplexity", latency=0.2, capacity=6, retry_after=0.05) as emu:
+        b = adaptive(emu, ceiling=64, start=64)
+        try:
+            outs = await _search_all(b, 64, "burst")
+        finally:
+            await b.aclose()
+    assert all(o.ok for o in outs)
+    first_wave = 64 - 6
+    # the first rejection of the wave (a call sent with 7 in flight) cuts it to 6: its
+    # retries go out under the capacity, not 10% fewer a round trip
+    assert first_wave <= emu.stats.rejected <= first_wave + 12
+    assert min(limit for _, limit in b.limiter.history) <= 6
+
+
 async def test_the_limit_grows_again_when_the_provider_has_more_room():
     async with running("perplexity", latency=0.02, capacity=4, retry_after=0.02) as emu:
         b = adaptive(emu, start=2)

@@ -56,7 +56,11 @@ class Settings(BaseSettings):
         default=256, ge=1, le=4096, description="ceiling of the adaptive LLM call limit"
     )
     llm_start_concurrent: int = Field(
-        default=32, ge=1, le=4096, description="where the adaptive LLM call limit starts"
+        default=256,
+        ge=1,
+        le=4096,
+        description="where the adaptive LLM call limit starts (at most its ceiling): the first "
+        "round trip tells nothing of the provider's room, one wave of 429s cuts it to that",
     )
 
     # --- ripgrep ----------------------------------------------------------------------
