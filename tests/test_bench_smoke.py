@@ -15,7 +15,8 @@ from .hermetic import clean_env
 
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
-    "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "capacity-web", "capacity-llm",
+    "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "capacity-web",
+    "capacity-llm",
     "load-5", "faults", "load-5-redis-2w",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
@@ -70,6 +71,9 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert all(number(cluster[k]) for k in LOAD) and cluster["success_rate"] == 1.0
     assert cluster["workers"] == 2 and cluster["redis_commands_per_request"] > 0
     assert all(number(by_name["faults"][k]) for k in FAULTS)
+    offline = by_name["offline-std"]  # a whole offline request beside one rg pass
+    assert all(number(offline[k]) for k in ("request_s", "one_pass_s", "ratio"))
+    assert offline["cards"] > 0 and offline["rg_runs_per_request"] >= 1
     for name in ("rg-3", "rg-5"):  # one name beside many, and how many rg processes ran
         assert number(by_name[name]["one_name_s"]) and number(by_name[name]["names_ratio"])
         assert 1 <= by_name[name]["rg_runs"] <= int(name[-1])

@@ -79,6 +79,21 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
                 f"| {s['name']} | {_fmt(s['one_name_s'], ' s', 3)} | {_fmt(s['names_s'], ' s', 3)} | "
                 f"{_fmt(s['names_ratio'], '×', 2)} | {s.get('rg_runs', '—')} |"
             )
+    off = next((s for s in scenarios if s["name"] == "offline-std"), None)
+    if off:
+        lines += [
+            "",
+            "## A whole offline request against one rg pass",
+            "",
+            f"Every offline fulfiller on `{off['corpus']}` (code index built beforehand, "
+            f"{off['index_build_s']:.1f} s), a new document each time, against one `rg` pass "
+            "over the same tree. Goal: ≤ 1.3 ×.",
+            "",
+            "| Request | One rg pass | Ratio | rg processes a request | Cards |",
+            "|---|---|---|---|---|",
+            f"| {_fmt(off['request_s'], ' s', 3)} | {_fmt(off['one_pass_s'], ' s', 3)} | "
+            f"{_fmt(off['ratio'], '×', 2)} | {off['rg_runs_per_request']} | {off['cards']} |",
+        ]
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:

@@ -348,6 +348,12 @@ async def run(
                 await step(f"rg-{n}", S.rg(n, b))
         if cfg.wants("fulfill"):
             await step("fulfill", S.fulfill(b))
+        if cfg.wants("offline-std"):
+            # quick: one package of the standard library (the whole one takes seconds to index)
+            await step(
+                "offline-std",
+                S.offline(b, corpus=S.stdlib_corpus() / "asyncio" if cfg.quick else None),
+            )
         if cfg.wants("capacity-web"):
             if cfg.quick:  # the same shape, small: 100 searches through room for 8
                 work = S.capacity_web(b, users=20, capacity=8, latency=cfg.latency,
@@ -400,6 +406,11 @@ def summary(r: dict[str, Any]) -> str:
             f"alone {r['alone_s']:.2f} s, {r['users']} at once p99 {r['p99_s']:.2f} s "
             f"({r['ratio']}×), {r['llm_calls_per_request']} LLM calls/request, "
             f"429s {r['rate_limited']}"
+        )
+    if r["name"] == "offline-std":
+        return (
+            f"whole offline request {r['request_s']:.3f} s vs one rg pass {r['one_pass_s']:.3f} s "
+            f"({r['ratio']}×), {r['rg_runs_per_request']} rg processes/request"
         )
     if r["name"] == "faults":
         return (
