@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=2, ge=0, le=64, description="worker processes that parse; 0: parse in a thread"
     )
     index_max_files: int = Field(default=100_000, ge=1, description="files listed per scope")
+    read_workers: int = Field(
+        default=1,
+        ge=0,
+        le=32,
+        description="worker processes that read plans (off the GIL); 0: read in a thread",
+    )
     index_max_file_bytes: int = Field(
         default=1024 * 1024, ge=1, description="larger files are not parsed"
     )

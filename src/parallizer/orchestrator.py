@@ -74,7 +74,7 @@ class Orchestrator:
         wanted = set(names)
         return [n for n in known if n in wanted]
 
-    def prepare(self, request: FulfillRequest, *, serial: bool = False) -> Job:
+    def prepare(self, request: FulfillRequest, *, serial: bool = False, read: bool = True) -> Job:
         """The request checked once: its fulfillers (unknown: 422), its size (413), its paths
         resolved inside the allowed roots (403); the document parsed. Touches the file
         system: the service calls it off the event loop."""
@@ -108,8 +108,10 @@ class Orchestrator:
             serial=serial,
         )
         # reading the plan (the Markdown parse, its mentions, their ranking) is CPU work: done
-        # here, where the service runs off the event loop, so every fulfiller finds it cached
-        plan_for(job.document, s.max_queries, exclude=job.plan_relpath)
+        # here, off the event loop, so every fulfiller finds it cached (`read=False`: the
+        # caller has it read elsewhere, see `planner.reading`)
+        if read:
+            plan_for(job.document, s.max_queries, exclude=job.plan_relpath)
         return job
 
     # --- running ---------------------------------------------------------------------------

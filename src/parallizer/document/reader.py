@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from .introduced import introduced_in, introduced_names, proposed_in
-from .markdown import CodeBlock, ProseLine, inline_lines
+from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
 from .mentions import Found, Mention, line_mentions, split_name
 from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot, block_spots
@@ -149,6 +149,14 @@ _FACTS: weakref.WeakKeyDictionary[Document, PlanFacts] = weakref.WeakKeyDictiona
 _LOCK = threading.Lock()
 
 
+def remember(doc: Document, blocks: Blocks, facts: PlanFacts) -> None:
+    """Take `doc`'s Markdown blocks and facts as read elsewhere (a worker process), so that
+    `doc.blocks` and `read(doc)` return them instead of reading again."""
+    doc.__dict__.setdefault("blocks", blocks)  # where functools.cached_property keeps it
+    with _LOCK:
+        _FACTS.setdefault(doc, facts)
+
+
 def read(doc: Document) -> PlanFacts:
     """The plan's facts, read once per document. Reading happens outside the lock, so one
     big plan never holds up another's; two threads racing on one document keep the first."""
@@ -161,4 +169,4 @@ def read(doc: Document) -> PlanFacts:
         return _FACTS.setdefault(doc, facts)
 
 
-__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "window"]
+__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "remember", "window"]

@@ -388,6 +388,11 @@ _PLANS: weakref.WeakKeyDictionary[Document, dict[tuple[int, str | None], Plan]] 
 )
 
 
+def remember_plan(doc: Document, max_queries: int, exclude: str | None, plan: Plan) -> None:
+    """Take `doc`'s plan as computed elsewhere (a worker process) for `plan_for` to return."""
+    _PLANS.setdefault(doc, {}).setdefault((max_queries, exclude), plan)
+
+
 def plan_for(doc: Document, max_queries: int = 5, exclude: str | None = None) -> Plan:
     """`plan()`, computed once per document: every fulfiller of a request gets the very same
     `PlannedQuery` and `CodeQuery` objects (and the request's memo runs each search once)."""

@@ -20,6 +20,7 @@ from .. import __version__
 from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
 from ..orchestrator import Orchestrator
+from ..planner import reading
 from ..runtime import Runtime
 from . import errors, metrics
 from .deps import Service
@@ -71,6 +72,7 @@ def create_app(
             registry.on_newer = runs.superseded_elsewhere
             registry.start()
         app.state.service = Service(settings, rt, orch, st, runs, redis=link)
+        reading.warm(settings.read_workers)  # their imports now, not on the first request
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
             list(rt.fulfillers),

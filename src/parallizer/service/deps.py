@@ -13,6 +13,7 @@ from ..context import Job
 from ..errors import StoreUnavailable
 from ..models import FulfillRequest
 from ..orchestrator import Orchestrator
+from ..planner.reading import read_plan
 from ..runtime import Runtime
 from .feed import FeedStore
 from .runs import Busy, Run, RunManager, ShuttingDown
@@ -42,8 +43,12 @@ class Service:
     async def prepare(self, request: FulfillRequest) -> Job:
         """Unknown fulfillers (422), document size (413), paths outside the roots (403).
 
-        Path resolution touches the file system, so it runs off the event loop."""
-        return await asyncio.to_thread(self.orchestrator.prepare, request)
+        Path resolution touches the file system, so it runs off the event loop; the plan is
+        read in a worker process (`planner.reading`)."""
+        job = await asyncio.to_thread(self.orchestrator.prepare, request, read=False)
+        s = self.settings
+        await read_plan(job.document, s.max_queries, job.plan_relpath, workers=s.read_workers)
+        return job
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
         try:

@@ -1,0 +1,53 @@
+"""Plans read in a worker process: the caches fulfillers use get what reading in process
+would have computed, and a dead worker costs one request a thread, not an error."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from parallizer.document import Document
+from parallizer.document.reader import read
+from parallizer.planner import plan_for
+from parallizer.planner import reading
+
+PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
+
+
+def _same_reading(doc: Document) -> None:
+    fresh = Document(doc.text, doc.cursor)
+    assert doc.blocks == fresh.blocks
+    assert read(doc) == read(fresh)
+    assert plan_for(doc, 8, "examples/plan.md") == plan_for(fresh, 8, "examples/plan.md")
+
+
+async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
+    doc = Document(PLAN, (12, 4))
+    await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
+    # installed, not computed again: plan_for hands back the very object the worker sent
+    assert "blocks" in doc.__dict__
+    installed = plan_for(doc, 8, "examples/plan.md")
+    assert plan_for(doc, 8, "examples/plan.md") is installed
+    assert installed.queries  # a real plan, with queries
+    _same_reading(doc)
+
+
+async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads():
+    await reading.read_plan(Document(PLAN, (3, 0)), 8, None, workers=1)  # the pool is up
+    pool = reading._pool(1)
+    for pid in list(pool._processes):  # the worker dies (OOM killer, an operator)
+        os.kill(pid, signal.SIGKILL)
+    doc = Document(PLAN + "\nOne more line.\n", (5, 2))
+    await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
+    _same_reading(doc)
+    assert reading._pool(1) is not pool  # a new pool for the next request
+    again = Document(PLAN, (20, 0))
+    await reading.read_plan(again, 8, "examples/plan.md", workers=1)
+    assert "blocks" in again.__dict__ and plan_for(again, 8, "examples/plan.md").queries
+
+
+async def test_no_workers_reads_in_a_thread():
+    doc = Document(PLAN, (7, 1))
+    await reading.read_plan(doc, 8, None, workers=0)
+    _same_reading(doc)
