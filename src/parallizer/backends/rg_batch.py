@@ -136,9 +136,7 @@ def _ascii_edge(c: str, ignore_case: bool) -> bool:
     """An ASCII `\\b` beside `c` misses nothing the query matches: `c` is an ASCII word
     character, and no non-ASCII character matches it (under case folding the long s matches
     s and the Kelvin sign k)."""
-    return (
-        c.isascii() and (c.isalnum() or c == "_") and not (ignore_case and c in "sSkK")
-    )
+    return c.isascii() and (c.isalnum() or c == "_") and not (ignore_case and c in "sSkK")
 
 
 def combined_pattern(query: CodeQuery) -> str:

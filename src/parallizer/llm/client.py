@@ -144,10 +144,6 @@ class LLMClient:
             refusal = self.http.safe(" ".join(refusal.split()))
             raise BackendError("refused", f"llm: the model refused: {refusal[:160]}")
         content = message.get("content")
-        if isinstance(content, list):  # content parts: the text ones, in order
-            content = "".join(
-                p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text"
-            )
         if not isinstance(content, str) or not strip_reasoning(content):
             raise BackendError("empty", "llm: the model returned an empty answer")
         return content
