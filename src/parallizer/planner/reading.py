@@ -8,10 +8,11 @@ facts and the plan, ~13 KB pickled) takes under a millisecond to load. The resul
 same per-document caches `read()` and `plan_for()` fill in process, so the fulfillers find the
 very objects they would have computed.
 
-One pool per process (like asyncio's default thread pool), started on first use with the
-`spawn` method (the server has threads; a forked child could inherit a held lock), and shut
-down at exit. A pool that breaks (a worker killed) is replaced, and that request reads in a
-thread.
+One pool per process (like asyncio's default thread pool), started with the service (or on
+first use) with the `spawn` method (the server has threads; a forked child could inherit a
+held lock), and shut down with the service: a uvicorn worker is a multiprocessing child,
+which joins its children before the interpreter's own exit would stop the pool. A pool that
+breaks (a worker killed) is replaced, and that request reads in a thread.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ async def read_plan(
         return
     remember(doc, blocks, facts)
     remember_plan(doc, max_queries, exclude, plan)
+
+
+def shutdown() -> None:
+    """Stop the pool (its workers exit once they finish what they hold); the next read
+    starts another."""
+    with _LOCK:
+        pool = _POOL
+    if pool is not None:
+        _discard(pool)
 
 
 def warm(workers: int) -> None:

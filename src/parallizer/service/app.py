@@ -85,6 +85,7 @@ def create_app(
         finally:
             log.info("service stopping")
             await runs.aclose()
+            reading.shutdown()
             if registry is not None:
                 await registry.aclose()
             await st.aclose()
