@@ -9,8 +9,7 @@ from pathlib import Path
 
 from parallizer.document import Document
 from parallizer.document.reader import read
-from parallizer.planner import plan_for
-from parallizer.planner import reading
+from parallizer.planner import plan_for, reading
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
 
