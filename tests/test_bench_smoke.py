@@ -89,3 +89,21 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Capacity" in md and "## ripgrep: one name versus many" in md
+
+
+def test_the_critical_path_keeps_a_shared_wait_as_a_link_of_the_chain():
+    """WebContext joins the planning call Ambiguities started: plan, search, write are three
+    waves of its chain even though the first is another fulfiller's run."""
+    from parallizer.bench.scenarios import critical_path_s
+    from parallizer.models import FulfillerTiming, FulfillResponse, QueryTiming, Timings
+
+    def q(start: float, ms: float, **kw: object) -> QueryTiming:
+        return QueryTiming(query="q", backend="llm", start_ms=start, ms=ms, ok=True, **kw)
+
+    web = FulfillerTiming(
+        ms=910, ok=True,
+        queries=[q(5, 300, shared=True), q(305, 300), q(306, 299), q(610, 300)],
+    )  # fmt: skip
+    amb = FulfillerTiming(ms=610, ok=True, queries=[q(5, 300), q(310, 300)])
+    resp = FulfillResponse(timings=Timings(total_ms=910, fulfillers={"w": web, "a": amb}))
+    assert critical_path_s(resp) == 0.9

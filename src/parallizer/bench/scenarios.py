@@ -326,11 +326,12 @@ def critical_path_s(resp: FulfillResponse) -> float:
         return 0.0
     best = 0.0
     for t in resp.timings.fulfillers.values():
-        # group by when a query was *asked* (start minus time queued for a slot)
+        # group by when a query was *asked* (start minus time queued for a slot); a shared
+        # query (another fulfiller's run, joined) is still a link of this chain: its `ms` is
+        # what this fulfiller waited for it, no more than the run itself
         asked = [
             (q.start_ms - (q.queued_ms or 0.0), (q.queued_ms or 0.0) + q.ms, q.ms)
             for q in t.queries
-            if not q.shared
         ]
         best = max(best, waves_lower_bound(asked))
     return best / 1000.0
