@@ -10,8 +10,9 @@ very objects they would have computed.
 
 One pool per process (like asyncio's default thread pool), started with the service (or on
 first use) with the `spawn` method (the server has threads; a forked child could inherit a
-held lock), and shut down with the service: a uvicorn worker is a multiprocessing child,
-which joins its children before the interpreter's own exit would stop the pool. A pool that
+held lock), and shut down with the service, waiting for its workers to exit: a uvicorn
+worker is a multiprocessing child, which joins its children before the interpreter's own exit
+would stop the pool. A pool that
 breaks (a worker killed) is replaced, and that request reads in a thread.
 """
 
@@ -83,13 +84,16 @@ async def read_plan(
     remember_plan(doc, max_queries, exclude, plan)
 
 
-def shutdown() -> None:
-    """Stop the pool (its workers exit once they finish what they hold); the next read
-    starts another."""
+async def shutdown() -> None:
+    """Stop the pool and wait until its workers have exited (each finishes what it holds);
+    the next read starts another. Waiting matters: a uvicorn worker is a multiprocessing
+    child, whose exit joins its children, and a pool left to stop on its own may never get
+    its workers the word to exit."""
+    global _POOL
     with _LOCK:
-        pool = _POOL
+        pool, _POOL = _POOL, None
     if pool is not None:
-        _discard(pool)
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 def warm(workers: int) -> None:

@@ -85,7 +85,7 @@ def create_app(
         finally:
             log.info("service stopping")
             await runs.aclose()
-            reading.shutdown()
+            await reading.shutdown()
             if registry is not None:
                 await registry.aclose()
             await st.aclose()
