@@ -3,9 +3,12 @@ would have computed, and a dead worker costs one request a thread, not an error.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
+
+import pytest
 
 from parallizer.document import Document
 from parallizer.document.reader import read
@@ -32,11 +35,18 @@ async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
     _same_reading(doc)
 
 
-async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads():
+@pytest.mark.parametrize("noticed", [True, False], ids=["pool-marked-broken", "at-once"])
+async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(noticed: bool):
     await reading.read_plan(Document(PLAN, (3, 0)), 8, None, workers=1)  # the pool is up
     pool = reading._pool(1)
     for pid in list(pool._processes):  # the worker dies (OOM killer, an operator)
         os.kill(pid, signal.SIGKILL)
+    if noticed:  # the pool has marked itself broken: submitting fails at once
+        for _ in range(200):
+            if pool._broken:
+                break
+            await asyncio.sleep(0.01)
+        assert pool._broken
     doc = Document(PLAN + "\nOne more line.\n", (5, 2))
     await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
     _same_reading(doc)
@@ -44,6 +54,20 @@ async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads():
     again = Document(PLAN, (20, 0))
     await reading.read_plan(again, 8, "examples/plan.md", workers=1)
     assert "blocks" in again.__dict__ and plan_for(again, 8, "examples/plan.md").queries
+
+
+async def test_where_no_process_pool_can_start_plans_are_read_in_a_thread(monkeypatch):
+    def no_semaphores(*args: object, **kwargs: object) -> None:
+        raise NotImplementedError("sem_open is not available (no /dev/shm)")
+
+    monkeypatch.setattr(reading, "_POOL", None)
+    monkeypatch.setattr(reading, "_NO_POOL", None)
+    monkeypatch.setattr(reading, "ProcessPoolExecutor", no_semaphores)
+    for line in (3, 9):
+        doc = Document(PLAN, (line, 0))
+        await reading.read_plan(doc, 8, None, workers=1)
+        _same_reading(doc)
+    assert reading._NO_POOL is not None and "sem_open" in reading._NO_POOL
 
 
 async def test_no_workers_reads_in_a_thread():

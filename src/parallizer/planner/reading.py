@@ -34,6 +34,9 @@ log = logging.getLogger("parallizer.planner")
 
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
+_NO_POOL: str | None = None
+"""Why this process cannot run a pool (no working semaphores, say: some containers have no
+/dev/shm); plans are then read in a thread, as with PARALLIZER_READ_WORKERS=0."""
 
 
 def _read_text(
@@ -66,18 +69,30 @@ async def read_plan(
 ) -> None:
     """Fill `doc`'s reading caches (`read(doc)`, `plan_for(doc, max_queries, exclude)`): in
     a worker process when `workers` > 0, else in a thread."""
-    if workers <= 0:
+    global _NO_POOL
+    if workers <= 0 or _NO_POOL is not None:
         await asyncio.to_thread(plan_for, doc, max_queries, exclude)
         return
-    pool = _pool(workers)
     loop = asyncio.get_running_loop()
+    pool: ProcessPoolExecutor | None = None
     try:
-        blocks, facts, plan = await loop.run_in_executor(
-            pool, _read_text, doc.text, doc.cursor, max_queries, exclude
-        )
+        pool = _pool(workers)
+        work = loop.run_in_executor(pool, _read_text, doc.text, doc.cursor, max_queries, exclude)
+    except BrokenProcessPool:
+        work = None
+    except (OSError, NotImplementedError, ImportError) as exc:
+        _NO_POOL = f"{type(exc).__name__}: {exc}"
+        log.warning("cannot start plan reader processes (%s); reading plans in a thread", _NO_POOL)
+        await asyncio.to_thread(plan_for, doc, max_queries, exclude)
+        return
+    try:
+        if work is None:
+            raise BrokenProcessPool("the pool was broken before this read")
+        blocks, facts, plan = await work
     except BrokenProcessPool:
         log.warning("the plan reader's worker process died; starting another")
-        _discard(pool)
+        if pool is not None:
+            _discard(pool)
         await asyncio.to_thread(plan_for, doc, max_queries, exclude)
         return
     remember(doc, blocks, facts)
