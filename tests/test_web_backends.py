@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from parallizer.backends.http import api_error_message, retry_after_seconds
 from parallizer.backends.searxng import SearxngBackend
-from parallizer.backends.wire import api_error_message, retry_after_seconds
 from parallizer.emulators import running
 from parallizer.errors import BackendError
 from parallizer.fanout import fan_out

@@ -1,6 +1,7 @@
-"""Shared aiohttp plumbing for the HTTP backends: one pooled session, failures as BackendError.
+"""Shared aiohttp plumbing for the HTTP backends and the LLM client: one pooled session,
+failures as BackendError, and reading the wire (`Retry-After`, API error bodies).
 
-Each HTTP backend owns one `HttpClient`: its `ClientSession` is created on first use (inside
+Each HTTP client owns one `HttpClient`: its `ClientSession` is created on first use (inside
 the running loop) and closed by `aclose()`, so every request of every user of the process
 reuses the same connection pool. Every way a call can go wrong becomes a `BackendError`
 whose kind feeds metrics and whose message is safe to show (secrets redacted, no URL
@@ -20,22 +21,71 @@ call, in a fresh slot of the backend's adaptive limit, within the call's deadlin
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from ..errors import BackendError, redact
 from ..text import clip, single_line
-from .wire import api_error_message, host_of, retry_after_seconds
 
 log = logging.getLogger("parallizer.http")
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a TCP connection (capped by the call's timeout)
 MAX_BODY = 8 * 1024 * 1024  # bytes of an answer we are willing to read
+
+
+# --- reading the wire -------------------------------------------------------------------------
+
+
+def host_of(url: str) -> str:
+    """`host:port` of a URL: what error messages may name (no credentials, path or query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def api_error_message(body: Any) -> str | None:
+    """The human message of an API error body, in the shapes Perplexity, OpenAI-compatible
+    servers, FastAPI-style services and SearXNG use."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("type") or err.get("code")
+            return str(msg) if msg else None
+        if isinstance(err, str) and err.strip():
+            return err
+        for key in ("detail", "message", "msg"):
+            val = body.get(key)
+            if isinstance(val, str) and val.strip():
+                return val
+            if isinstance(val, list) and val:  # FastAPI validation errors
+                first = val[0]
+                if isinstance(first, dict) and first.get("msg"):
+                    return str(first["msg"])
+    return None
 
 
 def _short(text: str, n: int = 200) -> str:
