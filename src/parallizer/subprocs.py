@@ -13,7 +13,10 @@ def kill(proc: asyncio.subprocess.Process) -> None:
     """SIGKILL the process without `Popen.kill()`: its `poll()` reaps a child that has just
     exited before the child watcher's thread waits for it, and the watcher then reports
     "Unknown child process pid N, will report returncode 255". Through a pidfd, the signal
-    can only reach this process, never a later one that reuses its pid."""
+    can only reach this process, never a later one that reuses its pid. A process known to
+    have exited is left alone."""
+    if proc.returncode is not None:
+        return
     try:
         fd = os.pidfd_open(proc.pid)
     except ProcessLookupError:

@@ -315,8 +315,7 @@ class RipgrepBackend:
         """Kill the process if it still runs and wait for it, reading its pipes to the end;
         cancelled meanwhile, the wait goes on in the background (so the process is always
         reaped by the child watcher, nobody else, and its pipes are closed)."""
-        if proc.returncode is None:
-            kill(proc)
+        kill(proc)
         waiting = asyncio.ensure_future(exit_code(proc))
         try:
             await asyncio.shield(waiting)
@@ -341,7 +340,7 @@ class RipgrepBackend:
                 err = tg.create_task(_drain_capped(proc.stderr, STDERR_KEEP))  # type: ignore[arg-type]
                 result, stopped = await self._consume(proc.stdout, query)  # type: ignore[arg-type]
                 if stopped:
-                    await self._reap(proc)
+                    kill(proc)
                 rc = await exit_code(proc)
         finally:
             await self._reap(proc)
@@ -476,7 +475,7 @@ class RipgrepBackend:
                 else:
                     if lines:
                         self._attribute(path, lines, hits, matchers, cols)
-                await self._reap(proc)
+                kill(proc)  # when it broke off early (a no-op once rg has exited)
                 rc = await exit_code(proc)
         finally:
             await self._reap(proc)
@@ -534,7 +533,7 @@ class RipgrepBackend:
                 async for raw in _json_lines(proc.stdout):  # type: ignore[arg-type]
                     files.append(_rel(raw.decode("utf-8", errors="replace")))
                     if len(files) >= max_files:
-                        await self._reap(proc)
+                        kill(proc)
                         break
                 rc = await exit_code(proc)
         finally:

@@ -47,8 +47,7 @@ class _Worker:
                 await asyncio.wait_for(subprocs.exit_code(proc), 2.0)
             except TimeoutError:
                 pass
-        if proc.returncode is None:
-            subprocs.kill(proc)
+        subprocs.kill(proc)
         await subprocs.exit_code(proc)  # a killed worker may leave half an answer unread
 
 
