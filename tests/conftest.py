@@ -3,11 +3,13 @@ real `rg`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,6 +166,19 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 out.append((int(d.name), name))
     return out
+
+
+async def eventually(pred: Any, *, within: float = 5.0, what: str = "the condition") -> None:
+    """Poll `pred()` (sync or async) until it is true; fail after `within` seconds."""
+    step = 0.01
+    for _ in range(int(within / step)):
+        ok = pred()
+        if asyncio.iscoroutine(ok):
+            ok = await ok
+        if ok:
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"{what} did not happen within {within:g} s")
 
 
 def alive(pid: int) -> bool:

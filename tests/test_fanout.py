@@ -14,7 +14,7 @@ from parallizer.errors import BackendError
 from parallizer.fanout import Call, Clock, Flights, Memo, fan_out
 from parallizer.limits import Limiter
 
-from .conftest import FakeTimer, children_named
+from .conftest import FakeTimer, children_named, eventually
 
 
 class Instrumented:
@@ -179,11 +179,7 @@ async def test_cancellation_kills_the_rg_process(code_tree: Path, slow_rg: str):
     q = CodeQuery(pattern="RetryPolicy")
     call = Call(label="slow", backend="ripgrep", run=lambda: rg.search(q, code_tree))
     task = asyncio.create_task(fan_out([call, call]))
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if len(children_named("rg")) == 2:
-            break
-    assert len(children_named("rg")) == 2, "both rg processes should be running"
+    await eventually(lambda: len(children_named("rg")) == 2, what="both rg processes running")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -287,10 +283,7 @@ async def test_two_requests_asking_rg_the_same_share_one_process(code_tree: Path
         )
 
     tasks = [asyncio.create_task(fan_out([call()], flights=flights)) for _ in range(3)]
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if children_named("rg"):
-            break
+    await eventually(lambda: children_named("rg"), what="rg running")
     await asyncio.sleep(0.1)
     assert len(children_named("rg")) == 1 and rg.limiter.in_flight == 1
     for t in tasks:

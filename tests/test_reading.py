@@ -3,7 +3,6 @@ would have computed, and a dead worker costs one request a thread, not an error.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from pathlib import Path
@@ -13,6 +12,8 @@ import pytest
 from parallizer.document import Document
 from parallizer.document.reader import read
 from parallizer.planner import plan_for, reading
+
+from .conftest import eventually
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
 
@@ -42,11 +43,7 @@ async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(not
     for pid in list(pool._processes):  # the worker dies (OOM killer, an operator)
         os.kill(pid, signal.SIGKILL)
     if noticed:  # the pool has marked itself broken: submitting fails at once
-        for _ in range(200):
-            if pool._broken:
-                break
-            await asyncio.sleep(0.01)
-        assert pool._broken
+        await eventually(lambda: pool._broken, what="the pool marked broken")
     doc = Document(PLAN + "\nOne more line.\n", (5, 2))
     await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
     _same_reading(doc)

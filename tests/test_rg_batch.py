@@ -15,7 +15,7 @@ from parallizer.backends.base import CodeQuery
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.fanout import Call, Flights, fan_out
 
-from .conftest import alive, children_named
+from .conftest import alive, children_named, eventually
 
 WORDS = [
     "RetryPolicy", "retrypolicy", "retry_policy", "retry policy", "Limiter", "limiter",
@@ -162,10 +162,7 @@ async def test_cancelling_one_request_does_not_kill_a_run_another_still_needs(
         return asyncio.create_task(fan_out([call], flights=flights))
 
     a, b = request(want_a), request(want_b)
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if children_named("rg"):
-            break
+    await eventually(lambda: children_named("rg"), what="rg running")
     [pid] = children_named("rg")  # one process serves both requests
     a.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -182,10 +179,7 @@ async def test_cancelling_one_request_does_not_kill_a_run_another_still_needs(
 async def test_cancelling_every_request_of_a_shared_run_kills_it(tree: Path, late_rg: str):
     rg = RipgrepBackend(binary=late_rg, timeout=30)
     tasks = [asyncio.create_task(rg.search(q, tree)) for q in WORD_QUERIES[:3]]
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if children_named("rg"):
-            break
+    await eventually(lambda: children_named("rg"), what="rg running")
     assert len(children_named("rg")) == 1
     for t in tasks:
         t.cancel()

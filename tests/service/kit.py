@@ -33,6 +33,7 @@ from parallizer.models import Card, CardType
 from parallizer.runtime import Runtime
 from parallizer.service import create_app
 
+from ..conftest import eventually
 from ..hermetic import clean_env
 
 # --- fulfillers ------------------------------------------------------------------------------
@@ -248,19 +249,6 @@ async def uvicorn_server(app: FastAPI) -> AsyncIterator[str]:
 
 
 # --- waiting --------------------------------------------------------------------------------
-
-
-async def eventually(pred: Any, *, within: float = 5.0, what: str = "the condition") -> None:
-    """Poll `pred()` (sync or async) until it is true; fail after `within` seconds."""
-    step = 0.01
-    for _ in range(int(within / step)):
-        ok = pred()
-        if asyncio.iscoroutine(ok):
-            ok = await ok
-        if ok:
-            return
-        await asyncio.sleep(step)
-    raise AssertionError(f"{what} did not happen within {within:g} s")
 
 
 # --- request bodies and SSE ------------------------------------------------------------------
