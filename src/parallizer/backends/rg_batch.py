@@ -8,8 +8,9 @@ cancels it (and so kills its `rg`).
 `QueryMatcher` gives a query's share of a combined run back: the combined run matches every
 line any of its queries would (`combined_pattern`: each query's own case, word edges where
 they are cheap and safe), then each line is matched again, in Python, against each query
-(word edges, case, literal or regex), and the events a separate run of that query would have printed are rebuilt: its matches, its
-context lines, its per-file cap and the after-context rg prints past that cap.
+(word edges, case, literal or regex), and the events a separate run of that query would have
+printed are rebuilt: its matches, its context lines, its per-file cap and the after-context
+rg prints past that cap.
 """
 
 from __future__ import annotations

@@ -263,8 +263,8 @@ async def capacity_llm(
     a real `parallizer serve` (emulators in their own processes); the LLM at `latency` with
     room for `capacity` calls at once (429 beyond). The web provider here has no capacity of its
     own, so its limit is raised to the same ceiling and starts there: the LLM is what is
-    measured, not SPEC's default of 10 web searches at once. p99 of the crowd against the lone request, LLM calls per request,
-    429s, the LLM limit over time (sampled from /metrics)."""
+    measured, not SPEC's default of 10 web searches at once. p99 of the crowd against the lone
+    request, LLM calls per request, 429s, the LLM limit over time (sampled from /metrics)."""
     text, repo = S.example_plan()
     plan = repo / "examples" / "plan.md"
     bodies = request_bodies(text, repo, plan, users + 2)
