@@ -54,7 +54,13 @@ def test_json_is_exactly_the_post_fulfill_body(example_json):
     for card in body["cards"]:
         assert set(card) == {"header", "text", "type", "metadata", "new"}
         assert card["new"] is True  # the CLI has no feed: every card is this request's
-        assert set(card["metadata"]) == {"source", "citations"}
+        meta = card["metadata"]
+        wanted = {"source", "citations", "id"} | ({"findings"} if "findings" in meta else set())
+        assert set(meta) == wanted and len(meta["id"]) == 16
+        if card["type"] == "question" and card["header"].startswith("`"):
+            assert meta["findings"], "a question about a name carries its finding"
+        for f in meta.get("findings", []):
+            assert set(f) >= {"name", "kind", "range", "severity", "fix"}
         assert card["type"] in ("question", "context")
         assert card["metadata"]["source"] in ("ambiguities", "code_search")
         assert all(isinstance(c, str) for c in card["metadata"]["citations"])

@@ -511,3 +511,26 @@ async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monk
         before = plan_for(job.document, rt.settings.max_queries, exclude=job.plan_relpath)
         assert read(job.document).mentions and len(threads) == 2  # nothing parsed again
         assert [q.term.text for q in before.queries] == ["RetryPolicy", "src/app.py"]
+
+
+def test_every_mention_knows_where_it_stands_on_its_raw_line():
+    """Markdown syntax is gone from what the reader sees, but each mention is placed on the
+    plan's own line: after list bullets, inside links and emphasis, and the second use of a
+    name on a line is not taken for the first."""
+    text = "\n".join(
+        [
+            "# Plan",
+            "",
+            "- **Use** `Client.send` and then `Client.send(a, b)` again",
+            "> quoted: see [the parser](src/parser.py) and `load_config()`",
+            "1. `RetryPolicy` backs off; *RetryPolicy* is in src/app/retry.py",
+        ]
+    )
+    doc = Document(text, (0, 0))
+    placed = [m for m in read(doc).mentions if m.kind not in ("phrase", "url")]
+    assert placed
+    for m in placed:
+        raw = doc.lines[m.line]
+        assert m.col >= 0 and raw[m.col : m.end] == m.text, m
+    sends = [m for m in placed if m.text == "Client.send"]
+    assert len(sends) == 2 and sends[0].col < sends[1].col

@@ -327,3 +327,37 @@ async def test_used_in_counts_other_files_only(shop):
     assert preview.text.startswith("Mentioned at `docs/notes.md:2`:")
     assert "Used in 1 other file: `web/pricing.js:1`." in preview.text
     assert_citations_are_real_lines(res.cards, shop)
+
+
+async def test_question_cards_carry_findings_on_the_plans_own_ranges(shop):
+    """Each question about a name or path carries a finding: where the plan writes it (UTF-16
+    columns: an emoji before it counts two), a severity, and the fix when the code settles
+    it. The ids are stable from one request to the next."""
+    plan = PLAN.replace("Each `PriceRules`", "🎯 Each `PriceRules`")
+    res = await fulfill(shop, plan, only=["ambiguities"], max_questions=4)
+    by_header = {c.header: c for c in res.cards}
+    lines = (shop / "plan.md").read_text().split("\n")
+
+    wrong = by_header["`PriceRules`: did you mean `PriceRule`?"].metadata.findings
+    assert wrong is not None and len(wrong) == 1
+    f = wrong[0]
+    line = lines.index("🎯 Each `PriceRules` entry keeps its percent.")
+    col = len("🎯 Each `".encode("utf-16-le")) // 2  # the emoji is two UTF-16 units
+    assert (f.kind, f.name, f.fix, f.severity) == ("wrong_name", "PriceRules", "PriceRule", "error")
+    assert f.range == ((line, col), (line, col + len("PriceRules")))
+
+    [path] = by_header["No file `src/shop/totals.py`"].metadata.findings or []
+    assert (path.kind, path.fix) == ("missing_path", "src/shop/cart.py")
+    at = lines[path.range[0][0]]
+    assert at[path.range[0][1] : path.range[1][1]] == "src/shop/totals.py"
+
+    [which] = by_header["Which `apply_discount`?"].metadata.findings or []
+    assert (which.kind, which.fix, which.severity) == ("ambiguous", None, "warning")
+
+    [todo] = by_header["Still to be decided"].metadata.findings or []
+    assert todo.kind == "todo" and todo.severity == "info"
+    assert lines[todo.range[0][0]][todo.range[0][1] : todo.range[1][1]] == todo.name
+
+    again = await fulfill(shop, plan, only=["ambiguities"], max_questions=4)
+    assert [c.metadata.id for c in again.cards] == [c.metadata.id for c in res.cards]
+    assert len({c.metadata.id for c in res.cards}) == len(res.cards)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -12,8 +13,10 @@ from pydantic import (
     Field,
     PrivateAttr,
     SerializeAsAny,
+    SerializerFunctionWrapHandler,
     StrictInt,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -24,6 +27,54 @@ class CardType(StrEnum):
     completion = "completion"
 
 
+Severity = Literal["error", "warning", "info"]
+Position = tuple[int, int]
+"""[line, column], 0-based; the column counts UTF-16 code units (as LSP and Monaco do)."""
+
+
+class Finding(BaseModel):
+    """One thing the plan gets wrong or leaves open, about one name, path or phrase: the unit
+    every client shares. A question card lists its findings; the Language Server publishes
+    each as a diagnostic, `check` as a SARIF result or an annotation."""
+
+    name: str = Field(description="the name, path or phrase as the plan writes it")
+    kind: str = Field(
+        description="wrong_name, wrong_owner, arity, missing_path, missing, ambiguous, or an "
+        "open decision (todo, question, either_or, and_or, maybe, etc, vague)"
+    )
+    range: tuple[Position, Position] = Field(description="where it stands in the plan")
+    severity: Severity
+    fix: str | None = Field(default=None, description="what to write instead, if known")
+    confidence: float = Field(ge=0.0, le=1.0, description="how sure the claim is")
+    message: str = Field(description="the question, in one line")
+    citations: list[str] = Field(
+        default_factory=list, description="the evidence: plan and code `path:line`"
+    )
+    ranges: list[tuple[Position, Position]] = Field(
+        default_factory=list, description="every place the plan writes it (range is one)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _fix_always(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`fix` is on the wire as null when there is none (SPEC), even in a dump that
+        leaves other None fields out."""
+        data: dict[str, Any] = handler(self)
+        data.setdefault("fix", self.fix)
+        return data
+
+
+def severity_of(confidence: float) -> Severity:
+    """error: a mistake the code settles; warning: likely; info: worth a look."""
+    if confidence >= 0.8:
+        return "error"
+    if confidence >= 0.5:
+        return "warning"
+    return "info"
+
+
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+
 class CardMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -31,6 +82,16 @@ class CardMetadata(BaseModel):
     citations: list[str] = Field(
         default_factory=list,
         description="what the card rests on: `path:line` relative to scope_root, or URLs",
+    )
+    id: str = Field(
+        default="",
+        description="stable for the same finding or result: a card sent again with the same id "
+        "(improved) replaces the earlier one",
+    )
+    findings: list[Finding] | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="question cards: one entry per name, path or phrase",
     )
 
 
@@ -49,13 +110,21 @@ class Card(BaseModel):
         text: str,
         source: str,
         citations: list[str] | None = None,
+        key: str | None = None,
+        findings: list[Finding] | None = None,
         **extra: Any,
     ) -> Card:
+        """`key`: what makes this card the same card when it is made again (a finding's kind
+        and name, a searched term, a source URL); its header and text when not given."""
+        key = key if key is not None else f"{header}\x00{text}"
+        ident = hashlib.sha1(f"{source}\x00{type}\x00{key}".encode()).hexdigest()[:16]
         return cls(
             header=header,
             text=text,
             type=type,
-            metadata=CardMetadata(source=source, citations=citations or [], **extra),
+            metadata=CardMetadata(
+                source=source, citations=citations or [], id=ident, findings=findings, **extra
+            ),
         )
 
     def marked(self, *, new: bool) -> FeedCard:

@@ -210,3 +210,22 @@ async def test_two_stores_on_one_redis_are_one_feed(redis_server: RedisServer):
     finally:
         for link in links:
             await link.aclose()
+
+
+async def test_a_card_sent_again_with_its_id_replaces_the_earlier_one(make_store: MakeStore):
+    """An improved card (same `metadata.id`, new text) takes the place of the early one, even
+    when the texts are not alike; two new cards with one id keep the first."""
+    store = make_store(max_per_type=3)
+    early = Card.make(type=CardType.context, header="`Cart`", text="found by rg", source="t",
+                      key="Cart")  # fmt: skip
+    other = card("Which rounding?")
+    await _merge(store, "u", early, other)
+    better = Card.make(type=CardType.context, header="`Cart` — class cart.py:6",
+                       text="Class `Cart` at `src/shop/cart.py:6`, used in 3 files", source="t",
+                       key="Cart")  # fmt: skip
+    twin = better.model_copy(update={"text": "a second version in the same batch"})
+    r = await _merge(store, "u", better, twin)
+    assert (r.replaced, r.duplicates) == (1, 1)
+    snap = await store.get("u")
+    assert [c.text for c in snap.cards] == [better.text, other.text]
+    assert snap.cards[0].metadata.id == early.metadata.id

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .markdown import ProseLine
@@ -83,6 +83,11 @@ class Mention:
     owner: str | None = None
     """The part before the name (`Client` for `Client.send`), None when there is none or it
     is `self`/`this`/`cls`/`super`."""
+    col: int = -1
+    """Where the mention stands on its plan line (code points, 0-based), -1 when unknown
+    (a key phrase, which has no one place)."""
+    end: int = -1
+    """One past its last character on the line (code points), -1 when unknown."""
 
     @property
     def name(self) -> str:
@@ -246,6 +251,40 @@ _PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Mention | N
     (_DOTTED, _dotted),
     (_WORD, _word),
 )
+
+
+def locate(raw: str, text: str, start: int = 0) -> tuple[int, int] | None:
+    """Where `text` stands in the raw plan line `raw`, at or after `start` (else anywhere):
+    as a whole token when it begins or ends with a word character, so `send` is not found
+    inside `resend`. (code points)"""
+    if not text:
+        return None
+    head = r"(?<!\w)" if text[0].isalnum() or text[0] == "_" else ""
+    tail = r"(?!\w)" if text[-1].isalnum() or text[-1] == "_" else ""
+    rx = re.compile(head + re.escape(text) + tail)
+    m = rx.search(raw, start) or (rx.search(raw) if start else None)
+    return (m.start(), m.end()) if m else None
+
+
+def placed(raw: str, found: list[Found]) -> list[Found]:
+    """The mentions of one line (in line order) with their place in the raw plan line:
+    Markdown markers, link syntax and list bullets are in `raw` but not in the shown text,
+    so each is found in `raw` itself, after the previous one."""
+    out: list[Found] = []
+    at = 0
+    for m, start, end in found:
+        if m.kind in ("url", "phrase"):
+            out.append((m, start, end))
+            continue
+        where = locate(raw, m.text, at)
+        if where is None and m.kind == "path" and not m.text.startswith("./"):
+            where = locate(raw, "./" + m.text, at)
+        if where is None:
+            out.append((m, start, end))
+            continue
+        at = where[1]
+        out.append((replace(m, col=where[0], end=where[1]), start, end))
+    return out
 
 
 def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:

@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from .introduced import introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
-from .mentions import Found, Mention, line_mentions, split_name
+from .mentions import Found, Mention, line_mentions, placed, split_name
 from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot, block_spots
 from .words import STOP_WORDS
@@ -119,6 +119,7 @@ def _read(doc: Document) -> PlanFacts:
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
+            found = placed(doc.lines[pl.line], found)
             mentions += [m for m, _, _ in found]
             rests.append((pl, rest))
             shown.append((pl.shown, found))

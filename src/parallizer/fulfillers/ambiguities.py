@@ -38,9 +38,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..backends.base import Availability, CodeQuery
 from ..context import FulfillerContext
+from ..document.mentions import locate
 from ..document.words import STOP_WORDS
 from ..fanout import Call
-from ..models import Card, CardType
+from ..index import fold
+from ..models import Card, CardType, Finding, severity_of, utf16_column
 from ..planner import OpenSpot
 from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
@@ -64,6 +66,7 @@ TEXT_CHECK_CHARS = 900  # the alternation of escaped words in one rg pattern (a 
 # files whose words do not make a name real: prose, not code
 NOT_CODE_GLOBS = ("!*.md", "!*.markdown", "!*.rst", "!*.txt", "!*.adoc", "!CHANGELOG*", "!*.html")
 MAX_OPEN_QUESTIONS = 1  # at most one card restates the plan's own open spots
+OPEN_CONFIDENCE = 0.4  # an open decision is the plan's own: worth a look, never an error
 LLM_SLOTS = 1  # LLM mode: cards for the LLM's own questions (the rest: established facts)
 
 # certainty of each kind: mistakes rank above any ambiguity, which ranks above open spots;
@@ -119,6 +122,8 @@ class Question:
     """This question as one line of a card that lists several of its kind."""
     about: str = ""
     """The name or path it is about (LLM mode: its question is not asked twice)."""
+    finding: Finding | None = None
+    """The same, as the unit every client shares (range in the plan, severity, fix)."""
 
     @property
     def mistake(self) -> bool:
@@ -162,7 +167,7 @@ def _params(p: tuple[int, int | None] | None) -> str:
 
 
 def _takes(defs: Sequence[Definition]) -> str:
-    """"`f` (`a.py:3`) takes 1 argument", each definition with its own count (the same
+    """ "`f` (`a.py:3`) takes 1 argument", each definition with its own count (the same
     count said once)."""
     if len({d.params for d in defs}) == 1:
         who = _or_list([f"{d.kind} `{d.qualname}` (`{d.citation}`)" for d in defs], "and")
@@ -172,6 +177,50 @@ def _takes(defs: Sequence[Definition]) -> str:
 
 def _def_label(d: Definition) -> str:
     return f"{d.kind} `{d.qualname}` at `{d.citation}`"
+
+
+def _replace_last(text: str, name: str, new: str) -> str:
+    """`text` with its last part `name` written as `new` (`HelpFormater.write_dl` keeps its
+    method when the owner is what is wrong: the caller passes that part)."""
+    return text[: -len(name)] + new if text.endswith(name) else new
+
+
+def _finding(
+    ctx: FulfillerContext,
+    kind: str,
+    name: str,
+    spans: Sequence[tuple[int, int, int]],
+    line: int,
+    confidence: float,
+    message: str,
+    fix: str | None,
+    cites: Sequence[str],
+) -> Finding:
+    """The finding of a question: its range is where the plan writes the name on `line` (the
+    use nearest the cursor), else its first use, else the whole line; UTF-16 columns."""
+    lines = ctx.document.lines
+
+    def utf16(span: tuple[int, int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        ln, a, b = span
+        raw = lines[ln] if 0 <= ln < len(lines) else ""
+        return (ln, utf16_column(raw, a)), (ln, utf16_column(raw, b))
+
+    known = [sp for sp in spans if 0 <= sp[0] < len(lines)]
+    if not known:
+        raw = lines[line] if 0 <= line < len(lines) else ""
+        known = [(line, len(raw) - len(raw.lstrip()), len(raw.rstrip()))]
+    main = next((sp for sp in known if sp[0] == line), known[0])
+    return Finding(
+        name=name,
+        kind=kind,
+        range=utf16(main),
+        severity=severity_of(confidence),
+        fix=fix,
+        confidence=confidence,
+        message=message,
+        citations=list(dict.fromkeys(cites)),
+        ranges=[utf16(sp) for sp in known],
+    )
 
 
 class Ambiguities:
@@ -338,6 +387,8 @@ class Ambiguities:
         return groups
 
     def _card(self, group: list[Question]) -> Card:
+        findings = [q.finding for q in group if q.finding is not None]
+        key = "\n".join(sorted(f"{q.kind}:{q.about or q.header}" for q in group))
         if len(group) == 1:
             q = group[0]
             header, text, cites = q.header, q.text, list(q.cites)
@@ -355,6 +406,8 @@ class Ambiguities:
             text=text,
             source=self.name,
             citations=list(dict.fromkeys(cites)),
+            key=key,
+            findings=findings or None,
         )
 
     def _nearness(self, ctx: FulfillerContext, lines: Iterable[int]) -> tuple[int, float]:
@@ -373,8 +426,15 @@ class Ambiguities:
         line, near = self._nearness(ctx, r.lines)
         plan = ctx.job.plan_citation(line)
         t = r.text
+        fix: str | None = None
         if v is Verdict.wrong_name:
             s = r.suggestions
+            same = fold(s[0].name) == fold(r.name)
+            confidence = 0.95 if same else 0.85 if r.coded else 0.7
+            fix = _replace_last(t, r.name, s[0].name if r.owner else s[0].qualname)
+            message = (
+                f"The code defines no `{r.name}`: did you mean `{s[0].qualname}` ({s[0].citation})?"
+            )
             named = [f"`{d.qualname}` ({d.kind}, `{d.citation}`)" for d in s]
             header = f"`{t}`: did you mean `{s[0].qualname}`?"
             text = (
@@ -386,6 +446,11 @@ class Ambiguities:
         elif v is Verdict.wrong_owner:
             defs = r.definitions
             owner = r.owners[0] if r.owners else None
+            confidence = 0.85 if r.coded else 0.7
+            if defs[0].owner and r.owner and r.owner in t:
+                fix = t.replace(r.owner, defs[0].owner, 1)
+            message = (f"`{r.owner}` has no `{r.name}`; it is on `{defs[0].owner}` "
+                       f"({defs[0].citation})")  # fmt: skip
             where = f" (`{owner.citation}`)" if owner else ""
             header = f"`{r.name}` is not on `{r.owner}`: `{defs[0].qualname}`?"
             text = (
@@ -399,6 +464,8 @@ class Ambiguities:
             d = r.definitions[0]
             n = r.args or 0
             takes = _takes(r.definitions)
+            confidence = 0.85
+            message = f"{n} argument{'s' * (n != 1)} given, but {takes}"
             header = f"`{r.name}` takes {_params(d.params)}, the plan passes {n}"
             text = (
                 f"The plan calls `{t}` with {n} argument{'s' * (n != 1)} (`{plan}`), but "
@@ -414,12 +481,19 @@ class Ambiguities:
                 else "Is it a new file?"
             )
             header = f"No file `{r.name}`"
+            confidence = (0.85 if close else 0.7) if r.coded else 0.6
+            fix = r.near_paths[0] if r.near_paths else None
+            message = "No such file under the scope" + (
+                f": did you mean `{r.near_paths[0]}`?" if r.near_paths else ""
+            )
             text = f"The plan refers to `{r.name}` (`{plan}`), but no such file exists under the scope. {ask}"
             item = f"`{r.name}` (`{plan}`)" + (f": did you mean {close[0]}?" if close else "")
             cites = [plan]
         elif v is Verdict.missing:
             header = f"Nothing defines `{t}`"
             rel = r.suggestions[0] if r.suggestions else None
+            confidence = 0.65
+            message = f"Nothing in the tree defines or mentions `{r.name}`, and the plan does not say it is new"
             has = (
                 f" The tree has {rel.kind} `{rel.qualname}` (`{rel.citation}`): is that what "
                 f"the plan means, or should `{t}` build on it?"
@@ -440,6 +514,10 @@ class Ambiguities:
             listing = "\n".join(f"- {_def_label(d)}" for d in defs[:4])
             more = f"\n- … and {len(defs) - 4} more" if len(defs) > 4 else ""
             header = f"Which `{t}`?"
+            confidence = 0.55
+            message = f"`{defs[0].qualname}` is defined in {len(defs)} source files: " + ", ".join(
+                d.citation for d in defs[:4]
+            )
             text = (
                 f"The plan names `{t}` (`{plan}`), and the code defines `{defs[0].qualname}` "
                 f"in {len(defs)} source files:\n\n{listing}{more}\n\nWhich one does the plan mean?"
@@ -449,7 +527,8 @@ class Ambiguities:
         else:
             return None
         score = TIER[v.value] + near
-        return Question(v.value, score, line, header, text, tuple(cites), item, r.text)
+        finding = _finding(ctx, v.value, t, r.spans, line, confidence, message, fix, cites)
+        return Question(v.value, score, line, header, text, tuple(cites), item, r.text, finding)
 
     @staticmethod
     def _owner_may_have(r: Resolution, checked: Checked) -> bool:
@@ -496,8 +575,13 @@ class Ambiguities:
         _, near = self._nearness(ctx, [spot.line])
         grounded = 0.05 if len(cites) > 1 else 0.0
         item = f"{header} (`{plan}`): {ask}"
+        raw = ctx.document.lines[spot.line] if spot.line < len(ctx.document.lines) else ""
+        where = locate(raw, spot.cue) if spot.cue else None
+        spans = ((spot.line, *where),) if where else ()
+        finding = _finding(ctx, spot.kind, spot.cue, spans, spot.line, OPEN_CONFIDENCE, ask, None,
+                           cites)  # fmt: skip
         return Question(spot.kind, TIER[spot.kind] * near + grounded, spot.line, header, text,
-                        tuple(cites), item, spot.cue)  # fmt: skip
+                        tuple(cites), item, spot.cue, finding)  # fmt: skip
 
     # --- LLM mode ---------------------------------------------------------------------------
 

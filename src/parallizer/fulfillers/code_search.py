@@ -124,13 +124,15 @@ class CodeSearch:
         scored.sort(key=lambda x: -x[0])
         return [card for _, card in scored[:MAX_CARDS]]
 
-    def _card(self, header: str, text: str, cites: list[str]) -> Card:
+    def _card(self, header: str, text: str, cites: list[str], key: str) -> Card:
+        """`key`: the plan's term, so the card of a term is the same card when improved."""
         return Card.make(
             type=CardType.context,
             header=header,
             text=text,
             source=self.name,
             citations=list(dict.fromkeys(cites)),
+            key=key,
         )
 
     def _used_in(self, f: Found, skip: set[str]) -> tuple[str, list[str]]:
@@ -178,7 +180,8 @@ class CodeSearch:
         if used:
             parts.append(used)
             cites += used_cites
-        return self._card(f"`{term.text}` — {main.kind} {main.citation}", "\n\n".join(parts), cites)
+        header = f"`{term.text}` — {main.kind} {main.citation}"
+        return self._card(header, "\n\n".join(parts), cites, term.text)
 
     def _located(self, f: Found) -> Card:
         term = f.planned.term
@@ -202,7 +205,7 @@ class CodeSearch:
         if used:
             parts.append(used)
             cites += used_cites
-        return self._card(f"`{term.text}` — {main.citation}", "\n\n".join(parts), cites)
+        return self._card(f"`{term.text}` — {main.citation}", "\n\n".join(parts), cites, term.text)
 
     def _outline(self, f: Found) -> Card | None:
         defs = [
@@ -221,4 +224,5 @@ class CodeSearch:
         others = sorted({m.path for m, _ in defs} - {path})
         if others:
             text += " Other files match the same path: " + ", ".join(f"`{p}`" for p in others) + "."
-        return self._card(f"`{path}`: what it holds", text, [m.citation for m, _ in shown])
+        cites = [m.citation for m, _ in shown]
+        return self._card(f"`{path}`: what it holds", text, cites, f.planned.term.text)

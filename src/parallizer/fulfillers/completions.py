@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MIN_PREFIX = 3
 MAX_ALTERNATIVES = 3
+COMPLETION_KEY = "ghost text"  # one completion at a time: a newer one replaces it in the feed
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -137,6 +138,7 @@ class Completions:
                         header="Completion",
                         text=out.value,
                         source=self.name,
+                        key=COMPLETION_KEY,
                         line=doc.before_cursor + out.value,
                     )
                 ]
@@ -167,6 +169,7 @@ class Completions:
                 header="Completion",
                 text=best.word[len(prefix) :],
                 source=self.name,
+                key=COMPLETION_KEY,
                 citations=[best.first],
                 word=best.word,
                 prefix=prefix,

@@ -8,7 +8,7 @@ import textwrap
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from .. import codefacts
 from ..backends.base import CodeMatch, CodeSearchResult
 from ..context import FulfillerContext
 from ..document import CodeBlock, read
-from ..document.mentions import arity
+from ..document.mentions import arity, locate
 from ..fanout import Outcome
 from ..planner import OpenSpot, Plan, PlannedQuery, plan_for
 from ..text import clip, single_line
@@ -175,10 +175,18 @@ def plan_facts(ctx: FulfillerContext) -> NameFacts:
         if m.kind in ("identifier", "call", "dotted", "path"):
             uses.append(m)
         elif m.kind == "code" and (use := code_use(m.text, m.line, m.coded)) is not None:
-            uses.append(use)
+            uses.append(_placed(use, doc.lines[m.line], m.col))
     for block in facts.code_blocks:
-        uses += block_uses(block)
+        uses += [
+            _placed(u, doc.lines[u.line]) for u in block_uses(block) if u.line < len(doc.lines)
+        ]
     return NameFacts(tuple(uses), facts.introduced, planned(ctx).open_spots, facts.proposed)
+
+
+def _placed(use: Any, raw: str, start: int = 0) -> Any:
+    """The use with where it stands on its raw plan line (from `start`, a code span's)."""
+    where = locate(raw, use.text, max(start, 0))
+    return replace(use, col=where[0], end=where[1]) if where else use
 
 
 # --- reading lines of the tree, off the event loop ------------------------------------------

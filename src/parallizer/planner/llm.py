@@ -372,7 +372,14 @@ def card_from_text(
     body = _cut_words(body, MAX_CARD_WORDS - words(tail))
     text = body + tail
     header = _clean(title)[:80] or "Web context"
-    return Card.make(type=CardType.context, header=header, text=text, source=source, citations=urls)
+    return Card.make(
+        type=CardType.context,
+        header=header,
+        text=text,
+        source=source,
+        citations=urls,
+        key=urls[0] if urls else header,
+    )
 
 
 async def web_cards(
@@ -708,6 +715,7 @@ def _questions(
                 text=text,
                 source="ambiguities",
                 citations=citations,
+                key=f"llm:{text}",
             )
         )
         if len(cards) >= max_questions:

@@ -100,6 +100,10 @@ class UseLike(Protocol):
     def owner(self) -> str | None: ...
     @property
     def name(self) -> str: ...
+    @property
+    def col(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,9 @@ class NameUse:
     args: int | None = None
     owner: str | None = None
     name: str = ""
+    col: int = -1
+    """Where it stands on its plan line (code points), -1 when unknown."""
+    end: int = -1
 
     @classmethod
     def of(cls, text: str, line: int = 0, *, kind: str | None = None, args: int | None = None,
@@ -154,9 +161,11 @@ class Resolution:
     tree's code outside the plan (the name; for `pytest.warns`, the owner too: a module the
     code imports is not the tree's to define)."""
     owners: tuple[Definition, ...] = field(default=())
+    """wrong_owner: the definitions of the class the plan names (to check its bases)."""
     coded: bool = True
     """Written in backticks at least once (a bare word of prose is weaker evidence)."""
-    """wrong_owner: the definitions of the class the plan names (to check its bases)."""
+    spans: tuple[tuple[int, int, int], ...] = ()
+    """Where the plan writes it: (line, start, end) per use whose place is known, code points."""
 
     @property
     def mistake(self) -> bool:
@@ -277,7 +286,9 @@ class Resolver:
             groups.setdefault(("path" if u.kind == "path" else "name", u.text), []).append(u)
             owner = u.owner
             if u.kind != "path" and owner and owner[:1].isupper() and owner not in _SELF:
-                as_name = NameUse(owner, "identifier", u.line, u.coded, None, None, owner)
+                at = u.col + u.text.find(owner) if u.col >= 0 and owner in u.text else -1
+                as_name = NameUse(owner, "identifier", u.line, u.coded, None, None, owner,
+                                  at, at + len(owner) if at >= 0 else -1)  # fmt: skip
                 groups.setdefault(("owner", owner), []).append(as_name)
         out = []
         for (what, text), ms in groups.items():
@@ -288,6 +299,9 @@ class Resolver:
             use = calls[0] if calls else ms[0]
             r = self.resolve(use, lines)
             coded = any(m.coded for m in ms)
+            spans = tuple(sorted({(m.line, m.col, m.end) for m in ms if m.col >= 0}))
+            if spans:
+                r = replace(r, spans=spans)
             if r.verdict is Verdict.missing and not coded:
                 r = replace(r, verdict=Verdict.skipped, needs_text=())  # a word of prose
             out.append(replace(r, coded=coded) if r.coded != coded else r)

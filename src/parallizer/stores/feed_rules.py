@@ -1,8 +1,9 @@
 """How a feed absorbs a request's cards: the one merge every feed store applies.
 
 New cards go first, in their order; a new card that is a near duplicate of another new one
-(same type, header and text similar by rapidfuzz) is dropped; an old card similar to a new
-one is replaced by it; then each type is cut to `max_per_type`, newest first. Pure: a store
+(same type, header and text similar by rapidfuzz) or has its `metadata.id` is dropped; an
+old card with a new card's id (the same finding or result, improved) or similar to a new one
+is replaced by it; then each type is cut to `max_per_type`, newest first. Pure: a store
 reads the feed, calls `merge_cards`, and writes the result back atomically its own way.
 """
 
@@ -56,18 +57,28 @@ def merge_cards(
     keys: dict[CardType, list[str]] = {}  # the new cards' keys, by type
     where: dict[CardType, list[int]] = {}  # ... and their index in `new`
     new: list[tuple[Card, str]] = []
+    ids: dict[str, int] = {}  # a new card's metadata.id -> its index in `new`
     duplicates = 0
     for card in cards:
         key = dedupe_key(card)
-        if _match(key, keys.get(card.type, []), similarity) is not None:
+        ident = card.metadata.id
+        if (ident and ident in ids) or _match(
+            key, keys.get(card.type, []), similarity
+        ) is not None:
             duplicates += 1
             continue
         keys.setdefault(card.type, []).append(key)
         where.setdefault(card.type, []).append(len(new))
+        if ident:
+            ids[ident] = len(new)
         new.append((card, key))
     kept_old: list[tuple[Card, str]] = []
     replacing: set[int] = set()  # new cards that stand in for an old one
     for card, key in zip(old, old_keys, strict=True):
+        same = ids.get(card.metadata.id) if card.metadata.id else None
+        if same is not None:
+            replacing.add(same)
+            continue
         hit = _match(key, keys.get(card.type, []), similarity)
         if hit is not None:
             replacing.add(where[card.type][hit])
