@@ -361,3 +361,22 @@ async def test_question_cards_carry_findings_on_the_plans_own_ranges(shop):
     again = await fulfill(shop, plan, only=["ambiguities"], max_questions=4)
     assert [c.metadata.id for c in again.cards] == [c.metadata.id for c in res.cards]
     assert len({c.metadata.id for c in res.cards}) == len(res.cards)
+
+
+async def test_a_review_reports_every_finding_not_only_the_cards_room(shop):
+    """`Orchestrator.review`: all findings of the plan, best first, with no cap: the wrong
+    name, the missing file, the ambiguity and the open spot, though the cards hold two."""
+    text = write(shop, "plan.md", PLAN).read_text()
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(shop)))  # fmt: skip
+    settings = Settings(allowed_roots=str(shop.parent), max_questions=2)
+    async with Runtime(settings, web=None, llm=None) as rt:
+        orch = Orchestrator(rt)
+        review = await orch.review(orch.prepare(request))
+        cards = (await orch.fulfill(orch.prepare(request.model_copy(
+            update={"fulfillers": ["ambiguities"]})))).cards  # fmt: skip
+    kinds = [(f.kind, f.name) for f in review.findings]
+    assert kinds[:3] == [("wrong_name", "PriceRules"), ("missing_path", "src/shop/totals.py"),
+                         ("ambiguous", "apply_discount")]  # fmt: skip
+    assert ("todo", "TBD") in kinds and review.timing.ok and review.timing.queries
+    assert len(cards) == 2

@@ -21,7 +21,14 @@ from .document import Document
 from .errors import BadInput, DocumentTooLarge, redact
 from .fanout import Call, Deadline, Outcome, fan_out
 from .logs import request_id
-from .models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
+from .models import (
+    Card,
+    Finding,
+    FulfillerTiming,
+    FulfillRequest,
+    FulfillResponse,
+    Timings,
+)
 from .paths import resolve_inside
 from .planner import plan_for
 from .runtime import Runtime
@@ -41,6 +48,14 @@ class CardEvent:
 @dataclass(frozen=True, slots=True)
 class FulfillerEvent:
     name: str
+    timing: FulfillerTiming
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Every finding of a plan (`Orchestrator.review`), best first, and how it was made."""
+
+    findings: list[Finding]
     timing: FulfillerTiming
 
 
@@ -196,6 +211,36 @@ class Orchestrator:
             extra=tagged,
         )
         yield DoneEvent(timings=Timings(total_ms=round(total, 1), fulfillers=ordered), cards=cards)
+
+    async def review(self, job: Job) -> Review:
+        """Every finding of the plan, offline (the code index and ripgrep), not only those
+        the question cards have room for: what the Language Server publishes and `check`
+        gates on. Low-confidence ones are there too (severity `info`); callers filter."""
+        from .fulfillers.ambiguities import Ambiguities
+
+        fulfiller = self.runtime.fulfillers.get(Ambiguities.name)
+        ctx = FulfillerContext(job=job, name=Ambiguities.name)
+        job.deadline = Deadline(self.runtime.settings.request_timeout)
+        if not isinstance(fulfiller, Ambiguities) or not fulfiller.availability().available:
+            why = fulfiller.availability().reason if fulfiller is not None else "not registered"
+            ctx.skipped = why
+            empty: Outcome[list[Card]] = Outcome(label="review", backend="fulfiller", ok=True, value=[])
+            return Review([], _timing(ctx, empty, 0, self.runtime.settings.secrets()))
+        questions: list[Any] = []
+
+        async def run() -> list[Card]:
+            questions.extend(await fulfiller.review(ctx))
+            return []
+
+        [outcome] = await fan_out(
+            [Call(label="review", backend="fulfiller", run=run)],
+            clock=job.clock,
+            what="fulfillers",
+            record_metrics=False,
+        )
+        findings = [q.finding for q in questions if q.finding is not None]
+        timing = _timing(ctx, outcome, len(findings), self.runtime.settings.secrets())
+        return Review(findings, timing)
 
     async def fulfill(self, job: Job) -> FulfillResponse:
         """Run the prepared request to the end: every card and the timing report."""

@@ -48,6 +48,7 @@ from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
 from ..planner.offline import exclude_globs
 from ..resolve import Resolution, Resolver, Verdict
+from ..text import clip, single_line
 from .base import with_ripgrep
 from .evidence import CitationChecker, NameFacts, plan_facts, planned, read_bodies
 from .planning import plan_call
@@ -237,6 +238,13 @@ class Ambiguities:
             how = "offline: questions from the plan, the code index and ripgrep"
         return with_ripgrep(self.runtime, how)
 
+    async def review(self, ctx: FulfillerContext) -> list[Question]:
+        """Every question the code and the plan support, best first, none capped: what the
+        cards show the top of, and what the Language Server and `check` report whole."""
+        facts = plan_facts(ctx)
+        checked = await self.check(ctx, facts)
+        return sorted(self.write(ctx, facts, checked, opens=None), key=lambda q: (-q.score, q.line))
+
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         facts = plan_facts(ctx)
         llm = self.runtime.llm
@@ -343,16 +351,25 @@ class Ambiguities:
 
     # --- 2. write ---------------------------------------------------------------------------
 
-    def write(self, ctx: FulfillerContext, facts: NameFacts, checked: Checked) -> list[Question]:
+    def write(
+        self,
+        ctx: FulfillerContext,
+        facts: NameFacts,
+        checked: Checked,
+        *,
+        opens: int | None = MAX_OPEN_QUESTIONS,
+    ) -> list[Question]:
+        """Questions about the names and paths, then the plan's open spots (the best `opens`
+        of them; None: all)."""
         questions: list[Question] = []
         for r in checked.resolutions:
             if (q := self._about(ctx, r, checked)) is not None:
                 questions.append(q)
-        opens = sorted(
+        spots = sorted(
             (self._open_spot(ctx, s, checked) for s in facts.open_spots),
             key=lambda q: (-q.score, q.line),
         )
-        return questions + opens[:MAX_OPEN_QUESTIONS]
+        return questions + spots[:opens]
 
     def cards(self, questions: list[Question], cap: int) -> list[Card]:
         return [self._card(group) for group in self.pick(questions, cap)]
@@ -576,9 +593,13 @@ class Ambiguities:
         grounded = 0.05 if len(cites) > 1 else 0.0
         item = f"{header} (`{plan}`): {ask}"
         raw = ctx.document.lines[spot.line] if spot.line < len(ctx.document.lines) else ""
-        where = locate(raw, spot.cue) if spot.cue else None
+        where = locate(raw, spot.cue) if spot.kind != "question" and spot.cue else None
+        if spot.kind == "question":  # the question itself, from where it starts on its line
+            start = locate(raw, spot.sentence.split("\n")[0][:40].strip())
+            where = (start[0], len(raw.rstrip())) if start else None
         spans = ((spot.line, *where),) if where else ()
-        finding = _finding(ctx, spot.kind, spot.cue, spans, spot.line, OPEN_CONFIDENCE, ask, None,
+        name = clip(single_line(spot.sentence), 80) if spot.kind == "question" else spot.cue
+        finding = _finding(ctx, spot.kind, name, spans, spot.line, OPEN_CONFIDENCE, ask, None,
                            cites)  # fmt: skip
         return Question(spot.kind, TIER[spot.kind] * near + grounded, spot.line, header, text,
                         tuple(cites), item, spot.cue, finding)  # fmt: skip
