@@ -53,7 +53,7 @@ run: $(VENV)/.installed-base
 	@$(BIN)/parallizer fulfill examples/plan.md --scope $(SCOPE)
 
 test: $(VENV)/.installed-test
-	@$(BIN)/ruff check src tests
+	@$(BIN)/ruff check src tests scripts
 	@$(BIN)/mypy
 	@$(BIN)/python -m pytest
 
@@ -94,7 +94,7 @@ eval: $(VENV)/.installed-base
 	@$(BIN)/parallizer eval --data eval --out eval-out
 
 lint: $(VENV)/.installed-test
-	@$(BIN)/ruff check src tests
+	@$(BIN)/ruff check src tests scripts
 
 # after changing a dependency in pyproject.toml: re-resolve, then commit uv.lock
 lock: | $(UV)
