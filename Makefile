@@ -24,7 +24,8 @@ HOSTILE_TESTS := tests/test_config.py tests/test_fulfillers.py tests/test_web_co
 	tests/test_cli_web_e2e.py::test_serial_flag_runs_web_queries_one_after_another \
 	tests/service/test_server.py::test_sigterm_lets_an_in_flight_request_finish_and_exits_0
 
-.PHONY: run test test-hostile typecheck serve serve-cluster bench eval lint lock clean web
+.PHONY: run test test-hostile typecheck serve serve-cluster bench eval lint lock clean web \
+	docs docs-serve
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
@@ -49,11 +50,16 @@ $(VENV)/.installed-bench: pyproject.toml uv.lock | $(UV)
 	@$(SYNC) --extra bench
 	@touch $@ $(VENV)/.installed-base
 
+$(VENV)/.installed-docs: pyproject.toml uv.lock | $(UV)
+	@echo "installing parallizer[docs] into $(VENV) from uv.lock ..."
+	@$(SYNC) --extra docs
+	@touch $@ $(VENV)/.installed-base
+
 run: $(VENV)/.installed-base
 	@$(BIN)/parallizer fulfill examples/plan.md --scope $(SCOPE)
 
 test: $(VENV)/.installed-test
-	@$(BIN)/ruff check src tests
+	@$(BIN)/ruff check src tests scripts
 	@$(BIN)/mypy
 	@$(BIN)/python -m pytest
 
@@ -93,12 +99,20 @@ bench: $(VENV)/.installed-bench
 eval: $(VENV)/.installed-base
 	@$(BIN)/parallizer eval --data eval --out eval-out
 
+# The docs site (docs/, mkdocs.yml) into site/; --strict: a broken link or a page missing
+# from the nav fails the build
+docs: $(VENV)/.installed-docs
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(VENV)/.installed-docs
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
 lint: $(VENV)/.installed-test
-	@$(BIN)/ruff check src tests
+	@$(BIN)/ruff check src tests scripts
 
 # after changing a dependency in pyproject.toml: re-resolve, then commit uv.lock
 lock: | $(UV)
 	@$(UV) lock
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
