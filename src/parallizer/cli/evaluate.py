@@ -57,8 +57,9 @@ def eval_(
 ) -> None:
     """Fetch the pinned trees (cached, sha256-checked), install the dependency projects
     (cached), run every part offline and with the LLM emulator, print the tables, write
-    OUT/eval.json and eval.md. Exit 1 when a request failed as a whole; the figures themselves
-    never fail the run."""
+    OUT/eval.json and eval.md. Requests the product fails on are a figure (goal 0) and listed;
+    the run fails (exit 1) only when every request failed, or (exit 2) on a harness error: a
+    fetch, a checksum, an install, inconsistent data."""
     from ..eval import report
     from ..eval.cases import CaseError, load_suite, quick_suite
     from ..eval.fetch import FetchError, default_cache, ensure_projects, ensure_trees
@@ -150,7 +151,9 @@ def eval_(
         console.print(f"{len(results.errors)} requests failed:", markup=False)
         for e in results.errors:
             console.print(f"  {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
+        if len(results.errors) == results.requests:
+            console.print("every request failed: the product could not run at all")
+            raise typer.Exit(1)
 
 
 def _only_parts(suite: Any, parts: tuple[str, ...], doc_trees: set[str] | None) -> Any:

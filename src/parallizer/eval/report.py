@@ -393,6 +393,11 @@ def goals(suite: Suite, results: Results) -> list[Goal]:
 
         return fn
 
+    def failed(mode: str) -> tuple[str, bool] | None:
+        n, total_ = results.failed_in(mode)
+        return (f"{n}/{total_}", n == 0) if total_ else None
+
+    add("all", "requests that failed (refused or crashed)", "0", failed)
     add("docs", "claims per document", "<= 0.2", per_doc(docs))
     add(
         "history", "removed names named", ">= 80%", share(hist, "named", "expected", 0.8, doc_total)

@@ -249,8 +249,18 @@ class Results:
     docs: list[DocRun] = field(default_factory=list)  # the docs and history parts
 
     @property
+    def requests(self) -> int:
+        return len(self.plans) + len(self.docs)
+
+    def failed_in(self, mode: str) -> tuple[int, int]:
+        """(requests that failed as a whole, requests) in one mode."""
+        runs = [r.error for r in self.plans if r.mode == mode]
+        runs += [r.answer.error for r in self.docs if r.mode == mode]
+        return sum(e is not None for e in runs), len(runs)
+
+    @property
     def errors(self) -> list[str]:
-        """Requests that failed as a whole (a crash, not a quality figure)."""
+        """Requests that failed as a whole: the product refused or crashed on them."""
         out = [f"{r.mode} {r.plan.tree}/{r.plan.id}: {r.error}" for r in self.plans if r.error]
         out += [
             f"{r.mode} {r.part} {r.tree}/{r.doc}: {r.answer.error}"
