@@ -24,7 +24,7 @@ HOSTILE_TESTS := tests/test_config.py tests/test_fulfillers.py tests/test_web_co
 	tests/test_cli_web_e2e.py::test_serial_flag_runs_web_queries_one_after_another \
 	tests/service/test_server.py::test_sigterm_lets_an_in_flight_request_finish_and_exits_0
 
-.PHONY: run test test-hostile typecheck serve serve-cluster bench eval lint lock clean web \
+.PHONY: run test test-hostile typecheck serve serve-cluster bench eval eval-quick lint lock clean web \
 	docs docs-serve
 
 $(BIN)/python:
@@ -94,8 +94,10 @@ web:
 bench: $(VENV)/.installed-bench
 	@$(BIN)/parallizer bench --out bench-out
 
-# Card quality on real trees (fetched once, sha256-checked, into ~/.cache/parallizer-eval or
-# $$PARALLIZER_EVAL_CACHE): offline and with the LLM emulator; writes eval-out/eval.{json,md}.
+# Card quality on text nobody here wrote: the docs real trees ship, old docs against new code,
+# planted plans, projects with real packages (trees fetched once, sha256-checked, projects
+# installed once, into ~/.cache/parallizer-eval or $$PARALLIZER_EVAL_CACHE); offline and with
+# the LLM emulator; writes eval-out/eval.{json,md}.
 eval: $(VENV)/.installed-base
 	@$(BIN)/parallizer eval --data eval --out eval-out
 
@@ -106,6 +108,11 @@ docs: $(VENV)/.installed-docs
 
 docs-serve: $(VENV)/.installed-docs
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+# The small subset marked `quick = true` (well under a minute once cached): CI runs it after the
+# suite; it fails on a harness error (a fetch, a checksum, an install), never on a figure.
+eval-quick: $(VENV)/.installed-base
+	@$(BIN)/parallizer eval --data eval --out eval-out/quick --quick
 
 lint: $(VENV)/.installed-test
 	@$(BIN)/ruff check src tests scripts

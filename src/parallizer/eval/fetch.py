@@ -3,8 +3,12 @@
 Only through the registries' ordinary clients: pip's package index (PyPI sdists, by the
 simple API pip itself reads), `npm pack` (npm),
 `apt-get download` + `dpkg-deb -x` (Debian's librust-*-dev / golang-*-dev source packages).
-Every archive's sha256 must match the manifest, so a tree is exactly reproducible. Blocking work
-(subprocesses, unpacking); the CLI calls it before any event loop runs.
+Every archive's sha256 must match the manifest, so a tree is exactly reproducible.
+
+Dependency projects (eval/projects.toml) are copied into the cache and get their packages
+installed at exact pins by `pip`, `npm install` or `apt-get download` + `dpkg-deb -x`, once per
+spec (a hash of the pins and the project's files). Blocking work (subprocesses, unpacking); the
+CLI calls it before any event loop runs.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .cases import TreeSpec
+from .cases import ProjectSpec, TreeSpec
 
 STAMP = ".parallizer-eval.sha256"
 
@@ -179,4 +183,197 @@ def ensure_trees(
         if not stamp.is_file():
             say(f"fetching {spec.name} {spec.version} ({spec.source}: {spec.package}) ...")
         out[spec.name] = ensure_tree(spec, cache)
+    return out
+
+
+# --- dependency projects ------------------------------------------------------------------
+
+PROJECT_STAMP = ".parallizer-eval.spec"
+
+
+def spec_hash(spec: ProjectSpec) -> str:
+    """What an install depends on: the kind, the language, the pins (a local archive by its
+    content) and every file of the project's own folder. Unchanged: nothing is installed."""
+    h = hashlib.sha256()
+    h.update(f"{spec.install}\0{spec.language}\0".encode())
+    for pkg in spec.packages:
+        local = Path(pkg)
+        h.update((sha256_of(local) if local.is_absolute() and local.is_file() else pkg).encode())
+        h.update(b"\0")
+    for f in sorted(p for p in spec.dir.rglob("*") if p.is_file()):
+        h.update(f.relative_to(spec.dir).as_posix().encode() + b"\0")
+        h.update(sha256_of(f).encode() + b"\0")
+    return h.hexdigest()
+
+
+def _pypi_install(spec: ProjectSpec, into: Path) -> None:
+    """A venv at `into/.venv` with exactly the pinned packages (`--no-deps`: a dependency of a
+    package is installed only when the project pins it too). The venv has no pip of its own:
+    this interpreter's pip installs into it (`pip --python`)."""
+    venv = into / ".venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], into)
+    args = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+            "--no-deps", "--no-input", "--disable-pip-version-check", "-q"]  # fmt: skip
+    if all(Path(p).is_absolute() for p in spec.packages):
+        args.append("--no-index")  # local archives only: no index is asked
+    _run([*args, *spec.packages], into)
+
+
+def _npm_install(spec: ProjectSpec, into: Path) -> None:
+    """The pins as the exact `dependencies` of the project's package.json (written into the
+    copy), then `npm install` without scripts, audit or funding messages."""
+    manifest = into / "package.json"
+    try:
+        body = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    except ValueError as exc:
+        raise FetchError(f"{spec.name}: package.json is not JSON: {exc}") from exc
+    deps = {}
+    for pkg in spec.packages:
+        if Path(pkg).is_absolute():
+            deps[_npm_name(pkg)] = f"file:{pkg}"
+        else:
+            name, _, version = pkg.rpartition("@")
+            deps[name] = version
+    body = {"name": spec.name, "version": "0.0.0", "private": True} | body
+    body["dependencies"] = deps
+    manifest.write_text(json.dumps(body, indent=2) + "\n")
+    _run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"], into)
+
+
+def _npm_name(archive: str) -> str:
+    """The package name inside a local npm tarball (its package/package.json)."""
+    try:
+        with tarfile.open(archive) as tar:
+            f = tar.extractfile("package/package.json")
+            name = json.loads(f.read()).get("name") if f else None
+    except (tarfile.TarError, OSError, KeyError, ValueError) as exc:
+        raise FetchError(f"{archive}: not an npm package tarball ({exc})") from exc
+    if not isinstance(name, str) or not name:
+        raise FetchError(f"{archive}: its package.json has no name")
+    return name
+
+
+def upstream_version(debian_version: str) -> str:
+    """`1:1.3.0+ds-2` -> `1.3.0`: no epoch, no Debian revision, no repack suffix."""
+    v = debian_version.split(":", 1)[-1]
+    v = v.rsplit("-", 1)[0] if "-" in v else v
+    return re.split(r"[+~]", v, maxsplit=1)[0]
+
+
+def _deb_install(spec: ProjectSpec, into: Path) -> None:
+    """Each package's sources where the project's own build would find them vendored:
+    Go: `usr/share/gocode/src/<import path>` -> `vendor/<import path>`, plus the
+    `vendor/modules.txt` that `go build -mod=vendor` reads; Rust:
+    `usr/share/cargo/registry/<crate>-<version>` -> `vendor/<crate>` (cargo vendor's layout)."""
+    if spec.language not in ("go", "rust"):
+        raise FetchError(f"{spec.name}: install = deb is for go or rust projects")
+    vendor = into / "vendor"
+    vendor.mkdir(exist_ok=True)
+    modules: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for i, pkg in enumerate(spec.packages):
+            if Path(pkg).is_absolute():
+                deb, version = Path(pkg), _deb_field(Path(pkg), "Version")
+            else:
+                version = pkg.partition("=")[2]
+                got = work / f"get{i}"
+                got.mkdir()
+                _run(["apt-get", "download", pkg], got)
+                debs = list(got.glob("*.deb"))
+                if len(debs) != 1:
+                    raise FetchError(
+                        f"{spec.name}: `apt-get download {pkg}` gave {len(debs)} files"
+                    )
+                deb = debs[0]
+            out = work / f"x{i}"
+            out.mkdir()
+            _run(["dpkg-deb", "-x", str(deb), str(out)], out)
+            if spec.language == "go":
+                modules += _place_go(
+                    out / "usr/share/gocode/src", vendor, upstream_version(version)
+                )
+            else:
+                _place_rust(out / "usr/share/cargo/registry", vendor, pkg)
+    if spec.language == "go":
+        (vendor / "modules.txt").write_text("".join(modules))
+
+
+def _deb_field(deb: Path, field: str) -> str:
+    try:
+        proc = subprocess.run(["dpkg-deb", "-f", str(deb), field], capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FetchError(f"{deb}: cannot read its {field} ({exc})") from exc
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise FetchError(f"{deb}: no {field} field")
+    return proc.stdout.strip()
+
+
+def _place_go(src: Path, vendor: Path, version: str) -> list[str]:
+    """Every module of the package (a folder with a go.mod, or else the shallowest folders
+    holding .go files) into vendor/, and its modules.txt entry."""
+    if not src.is_dir():
+        raise FetchError("no usr/share/gocode/src in the package (not a golang-*-dev package?)")
+    roots = sorted({m.parent for m in src.rglob("go.mod")}, key=lambda p: len(p.parts))
+    if not roots:
+        dirs = sorted({g.parent for g in src.rglob("*.go")}, key=lambda p: len(p.parts))
+        roots = [d for d in dirs if not any(d.is_relative_to(r) for r in dirs if r != d)]
+    roots = [r for r in roots if not any(r != o and r.is_relative_to(o) for o in roots)]
+    entries = []
+    for root in roots:
+        path = root.relative_to(src).as_posix()
+        dest = vendor / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(root, dest, symlinks=False, dirs_exist_ok=True)
+        entries.append(f"# {path} v{version}\n## explicit\n{path}\n")
+    return entries
+
+
+def _place_rust(registry: Path, vendor: Path, pkg: str) -> None:
+    crates = [d for d in registry.iterdir() if d.is_dir()] if registry.is_dir() else []
+    if not crates:
+        raise FetchError(f"{pkg}: no usr/share/cargo/registry/<crate> (not a librust-*-dev?)")
+    for crate in crates:
+        name = re.sub(r"-\d[^-]*$", "", crate.name)  # bytes-1.2.1 -> bytes
+        shutil.copytree(crate, vendor / name, symlinks=False, dirs_exist_ok=True)
+
+
+INSTALLERS: dict[str, Callable[[ProjectSpec, Path], None]] = {
+    "pypi": _pypi_install,
+    "npm": _npm_install,
+    "deb": _deb_install,
+}
+
+
+def ensure_project(spec: ProjectSpec, cache: Path) -> Path:
+    """`cache/projects/<name>`: a copy of the project's folder with its packages installed,
+    reused while its stamp matches the spec's hash (a second run installs nothing). Installed
+    in place (a venv does not survive a move); the stamp is written last, so an install that
+    broke off is redone."""
+    base = cache / "projects"
+    target = base / spec.name
+    stamp = base / f"{spec.name}{PROJECT_STAMP}"
+    want = spec_hash(spec)
+    if target.is_dir() and stamp.is_file() and stamp.read_text().strip() == want:
+        return target
+    stamp.unlink(missing_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    base.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(spec.dir, target, symlinks=False)
+    INSTALLERS[spec.install](spec, target)
+    stamp.write_text(want + "\n")
+    return target
+
+
+def ensure_projects(
+    specs: list[ProjectSpec], cache: Path, say: Callable[[str], None] = lambda _: None
+) -> dict[str, Path]:
+    out = {}
+    for spec in specs:
+        stamp = cache / "projects" / f"{spec.name}{PROJECT_STAMP}"
+        if not stamp.is_file() or stamp.read_text().strip() != spec_hash(spec):
+            say(f"installing {spec.name} ({spec.install}: {', '.join(spec.packages)}) ...")
+        out[spec.name] = ensure_project(spec, cache)
     return out

@@ -11,7 +11,13 @@ Pure functions over card dicts, a tree and the plan: no network, no product code
   suggestion, not a claim);
 - *noise* is a question that names no planted mistake and no real open decision of the plan;
 - a citation *resolves* when its path is a file of the tree (or the plan) and its line lies
-  inside that file.
+  inside that file;
+- a `dep-version` mistake is corrected when the card names the installed version; a
+  `not-a-dependency` one when the card says the project does not have that package.
+
+Documents (the docs and history parts) are scored by their *claims*: one per finding a
+question card carries (`metadata.findings` when the product sends it; until then one per item
+of a card that lists several, else one per card), each with its kind and the name it is about.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cases import Mistake, Plan
+from .cases import Mistake, Plan, Removal, Suite
 
 MISSING = re.compile(
     r"nothing (?:in the \w+ )?(?:match|define)|no match|not found|(?:does|do|did)(?: not|n't) exist|"
@@ -29,6 +35,13 @@ MISSING = re.compile(
     r"no such|missing|not defined|undefined|(?:can ?not|can't|could not|couldn't) find|"
     r"unknown|no definition|not (?:in|part of) (?:the |this )?(?:repo|tree|code|project)|"
     r"isn't (?:defined|there)|is not (?:defined|there)|never defined",
+    re.IGNORECASE,
+)
+NOT_A_DEPENDENCY = re.compile(
+    r"not (?:a |one of the )?(?:project'?s? )?dependenc|not installed|isn't installed|"
+    r"(?:does not|doesn't) (?:have|depend on|install)|no such (?:package|module|crate)|"
+    r"not (?:in|listed in) (?:the )?(?:project'?s? )?(?:dependencies|requirements|package\.json|"
+    r"go\.mod|Cargo\.toml|pyproject)",
     re.IGNORECASE,
 )
 _SUGGESTION = re.compile(r"did you mean|closest|perhaps|maybe you meant", re.IGNORECASE)
@@ -124,7 +137,12 @@ def _match_mistake(m: Mistake, qs: list[tuple[int, dict[str, Any]]]) -> MistakeR
         whole = len(parts) == 1 and parts[0] == card_text(card)
         for part in parts:
             cited = m.cite is not None and (m.cite in part or (whole and m.cite in citations(card)))
-            corrected = (not m.correct and m.cite is None) or cited or mentions_any(part, m.correct)
+            if m.kind == "not-a-dependency":
+                corrected = bool(NOT_A_DEPENDENCY.search(part)) or mentions_any(part, m.correct)
+            else:
+                corrected = (
+                    (not m.correct and m.cite is None) or cited or mentions_any(part, m.correct)
+                )
             if (corrected, cited) > (res.corrected, res.cited) or not res.named:
                 res.named, res.corrected, res.cited, res.card = True, corrected, cited, i
     return res
@@ -202,22 +220,228 @@ def _cites_definition(m: Mistake, tree: Path) -> bool:
     return any(re.split(r"\.|::", n)[-1] in lines[line - 1] for n in names)
 
 
-def check_data(plans: list[Plan], trees: dict[str, Path]) -> list[str]:
+def check_data(suite: Suite, paths: dict[str, Path]) -> list[str]:
     """Mistakes in the expected answers themselves: a name the plan does not contain, a cited
-    definition that is not where the case file says."""
+    definition that is not where the case file says, a `dep-version` whose version is not the
+    installed one, a removal the changelog line does not record, a known doc bug that is not
+    in its doc. `paths`: the fetched trees and installed projects."""
     problems = []
-    for plan in plans:
+    for plan in suite.plans:
         text = plan.path.read_text(encoding="utf-8")
         where = f"{plan.tree}/{plan.path.name}"
+        project = suite.projects.get(plan.tree)
         for m in plan.mistakes:
             if not any(n in text for n in m.names):
                 problems.append(f"{where}: {m.id}: none of {list(m.names)} is in the plan")
-            if m.cite and not _cites_definition(m, trees[plan.tree]):
+            if m.cite and not _cites_definition(m, paths[plan.tree]):
                 problems.append(f"{where}: {m.id}: {m.cite} is not a line defining the correction")
+            if m.kind.startswith("dep-") or m.kind == "not-a-dependency":
+                if project is None:
+                    problems.append(f"{where}: {m.id}: a {m.kind} mistake needs a project")
+            if m.kind == "dep-version":
+                pins = " ".join(project.packages) if project else ""
+                if not any(c in pins for c in m.correct):
+                    problems.append(
+                        f"{where}: {m.id}: `correct` must name the installed version (a pin)"
+                    )
         for k in plan.keep:
             if k.name not in text:
                 problems.append(f"{where}: keep-name {k.name!r} is not in the plan")
+            if k.why == "dependency" and project is None:
+                problems.append(f"{where}: keep-name {k.name!r}: why = dependency needs a project")
         for o in plan.open:
             if o not in text:
                 problems.append(f"{where}: open phrase {o!r} is not in the plan")
+    for h in suite.history:
+        log = paths[h.new] / h.changelog
+        try:
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            problems.append(f"history {h.name}: no {h.changelog} in {h.new}")
+            continue
+        for r in h.removals:
+            line = lines[r.line - 1] if 1 <= r.line <= len(lines) else ""
+            last = {re.split(r"\.|::", n)[-1] for n in r.names}
+            if not any(n in line for n in last):
+                problems.append(
+                    f"history {h.name}: {h.changelog}:{r.line} does not record {r.names[0]}"
+                )
+    for b in suite.known_bugs:
+        doc = paths[b.tree] / b.doc if b.tree in paths else None
+        if doc is None:
+            continue
+        if not doc.is_file():
+            problems.append(f"known bug {b.tree}/{b.doc}: no such document")
+        elif not mentions(doc.read_text(encoding="utf-8", errors="replace"), b.name):
+            problems.append(f"known bug {b.tree}/{b.doc}: {b.name!r} is not in it")
     return problems
+
+
+# --- claims about a document (the docs and history parts) -----------------------------------
+
+CLAIM_KINDS = (
+    "wrong-name", "wrong-owner", "arity", "missing-file", "missing", "ambiguous", "open-spot",
+    "other",
+)  # fmt: skip
+_CODE = re.compile(r"`([^`\n]+)`")
+_OPEN_HEADERS = re.compile(
+    r"^(?:Still to be decided|Open question in the plan|Which of the two\?|Both, or only one\?|"
+    r"In or out\?|What does “etc\.” cover\?|How .+, exactly\?)"
+)
+_GROUPS = {
+    "names the code does not define": "wrong-name",
+    "methods on the wrong class": "wrong-owner",
+    "calls with the wrong number of arguments": "arity",
+    "files that do not exist": "missing-file",
+    "names nothing defines": "missing",
+    "names defined in several places": "ambiguous",
+    "more things to check": "",  # mixed: each item says its kind
+}
+_GROUP_HEADER = re.compile(r"^\d+ (" + "|".join(re.escape(g) for g in _GROUPS) + r")")
+_SINGLE = (
+    (re.compile(r"^`[^`]+`: did you mean"), "wrong-name"),
+    (re.compile(r"^`[^`]+` is not on `"), "wrong-owner"),
+    (re.compile(r"^`[^`]+` takes .*, the plan passes"), "arity"),
+    (re.compile(r"^No file `"), "missing-file"),
+    (re.compile(r"^Nothing defines `"), "missing"),
+    (re.compile(r"^Which `"), "ambiguous"),
+)
+_ITEM = (
+    (re.compile(r"did you mean `[^`]+` \(`"), "wrong-name"),
+    (re.compile(r"\): `[^`]+` is on `"), "wrong-owner"),
+    (re.compile(r" given, but "), "arity"),
+    (re.compile(r"not defined anywhere"), "missing"),
+    (re.compile(r"^`[^`]+` \(`[^`]+`\)(?:: did you mean `[^`]+`\?)?$"), "missing-file"),
+    (re.compile(r"^`[^`]+` \(`[^`]+`\): `[^`]+:\d+`(?:, `[^`]+:\d+`)*$"), "ambiguous"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One thing the product asserts or asks about a document."""
+
+    kind: str  # one of CLAIM_KINDS, or the kind a finding names
+    name: str  # the name or path it is about ("" for an open spot without one)
+    text: str  # its wording: the card's header, or its line in a card listing several
+    card: int  # the question card's index in the response
+    body: str = ""  # the rest of what the card says about it (a single card's text)
+
+    @property
+    def said(self) -> str:
+        """All the card says about this claim (what a correction is looked for in)."""
+        return f"{self.text}\n{self.body}"
+
+
+def _first_code(text: str) -> str:
+    m = _CODE.search(text)
+    return m.group(1) if m else ""
+
+
+def _single_kind(header: str) -> str:
+    for rx, kind in _SINGLE:
+        if rx.search(header):
+            return kind
+    return "open-spot" if _OPEN_HEADERS.search(header) else "other"
+
+
+def _item_kind(item: str) -> str:
+    for rx, kind in _ITEM:
+        if rx.search(item):
+            return kind
+    return "open-spot" if _OPEN_HEADERS.search(item) else "other"
+
+
+def card_claims(card: dict[str, Any], index: int) -> list[Claim]:
+    """The claims of one card: none for a card that is not a question; one per finding when
+    the card lists its findings (`metadata.findings`); else one per item of a card listing
+    several (the fulfiller's grouped cards), else one."""
+    if card.get("type") != "question":
+        return []
+    header = str(card.get("header", ""))
+    findings = (card.get("metadata") or {}).get("findings")
+    if isinstance(findings, list):
+        return [
+            Claim(
+                kind=str(f.get("kind") or "other"),
+                name=str(f.get("name") or ""),
+                text=str(f.get("fix") or header),
+                card=index,
+                body=f"{header}\n{card.get('text', '')}",
+            )
+            for f in findings
+            if isinstance(f, dict)
+        ]
+    group = _GROUP_HEADER.match(header)
+    items = [ln.strip()[2:] for ln in str(card.get("text", "")).splitlines() if ln.startswith("- ")]
+    if group and len(items) >= 2:
+        out = []
+        for it in items:
+            kind = _GROUPS[group.group(1)] or _item_kind(it)
+            name = it.split(" (`", 1)[0] if kind == "open-spot" else _first_code(it)
+            out.append(Claim(kind, name, it, index))
+        return out
+    kind = _single_kind(header)
+    name = header if kind == "open-spot" else _first_code(header)
+    if kind == "wrong-owner":
+        codes = _CODE.findall(header)
+        name = f"{codes[1]}.{codes[0]}" if len(codes) >= 2 else name
+    return [Claim(kind, name, header, index, str(card.get("text", "")))]
+
+
+def claims_in_cards(cards: list[dict[str, Any]]) -> list[Claim]:
+    return [c for i, card in enumerate(cards) for c in card_claims(card, i)]
+
+
+def about(claim: Claim, names: tuple[str, ...] | list[str]) -> bool:
+    """The claim is about one of `names` (its name, or its wording mentions one)."""
+    return claim.name in names or mentions_any(claim.said, names)
+
+
+def doc_mentions(text: str, names: tuple[str, ...]) -> bool:
+    """The document uses one of `names` exactly as written (a dotted name as a whole)."""
+    return any(mentions(text, n) for n in names)
+
+
+@dataclass
+class Found:
+    """A finding the document should get: a name it uses that the newer release removed or
+    renamed (the history part)."""
+
+    names: tuple[str, ...]
+    correct: tuple[str, ...]
+    line: int  # the changelog line recording it
+    named: bool = False
+    corrected: bool = False
+    claim: str = ""  # the claim that named it
+
+
+@dataclass
+class DocScore:
+    expected: list[Found] = field(default_factory=list)
+    known: list[Claim] = field(default_factory=list)  # about a reviewed real bug of the doc
+    true: list[Claim] = field(default_factory=list)  # about a removed or renamed name
+    against: list[Claim] = field(default_factory=list)  # every other claim
+
+
+def score_doc(
+    text: str, claims: list[Claim], removals: tuple[Removal, ...], bugs: tuple[str, ...]
+) -> DocScore:
+    """Each claim is about a known real bug (`bugs`: names), about a removal the document uses,
+    or held against the product; each removal the document uses is expected, named when a
+    claim is about it and corrected when that claim also gives the new name."""
+    out = DocScore()
+    used = [r for r in removals if doc_mentions(text, r.names)]
+    out.expected = [Found(r.names, r.correct, r.line) for r in used]
+    for claim in claims:
+        hits = [f for f in out.expected if about(claim, f.names)]
+        if hits:
+            out.true.append(claim)
+            for f in hits:
+                corrected = not f.correct or mentions_any(claim.said, f.correct)
+                if (f.named, f.corrected) < (True, corrected):
+                    f.named, f.corrected, f.claim = True, corrected, claim.text
+        elif bugs and about(claim, bugs):
+            out.known.append(claim)
+        else:
+            out.against.append(claim)
+    return out
