@@ -333,3 +333,12 @@ def test_every_name_is_handed_on_ranked_with_arity_owner_and_introduced():
     # introduced: it cannot be missing, so it ranks below the names still to check
     assert p.names[-1].text == "TooManyRetries"
     assert [t.text for t in p.paths] == ["src/net/retry.py"]
+
+
+def test_quotes_around_nothing_make_no_search_and_no_crash():
+    """An HTML link whose URL holds a query (`href="…?v=…"`) leaves a pair of quotes around
+    spaces in the prose: no quoted phrase, no empty search pattern."""
+    text = '# Talks\n\nSee <a href="https://www.youtube.com/watch?v=abc">the talk</a> and "  " or "x".\n'
+    doc = Document(text, (0, 0))
+    assert not [m for m in read(doc).mentions if m.kind == "quoted"]
+    assert all(q.query.pattern for q in plan(doc).queries)

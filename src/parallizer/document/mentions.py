@@ -212,7 +212,9 @@ Found = tuple[Mention, int, int]  # the mention, its start and end in the line's
 
 
 def _quoted(m: re.Match[str], line: int) -> Mention | None:
-    return Mention((m.group(1) or m.group(2)).strip(), "quoted", line, False)
+    text = (m.group(1) or m.group(2)).strip()
+    # `href="…?v=…"`'s quotes around nothing but spaces, or one character: not a phrase
+    return Mention(text, "quoted", line, False) if len(text) >= 2 else None
 
 
 def _path(m: re.Match[str], line: int) -> Mention | None:

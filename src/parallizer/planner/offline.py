@@ -203,6 +203,8 @@ def _rank_key(t: Term) -> tuple[float, int, int, str]:
 def _group(doc: Document, found: list[Weighted]) -> list[Term]:
     groups: dict[tuple[str, str], list[Weighted]] = defaultdict(list)
     for w in found:
+        if not w.mention.text.strip():
+            continue  # nothing to search for (a search pattern is never empty)
         fam = _family(w.kind)
         key = w.mention.text.lower() if fam in ("name", "text") else w.mention.text
         groups[(fam, key)].append(w)
