@@ -1,8 +1,9 @@
 """The import graph of a package, read from its source (nothing is imported), and its cycles.
 
-An edge A → B means module A's code imports module B when it runs: at the top, inside a
-function (a lazy import still ties the two together) or in a `try`. Imports under
-`if TYPE_CHECKING:` are left out: they never run. `from . import x` and `from .m import x`
+An edge A → B means module A's code depends on module B: an import at the top, inside a
+function (a lazy import still ties the two together), in a `try`, or under `if
+TYPE_CHECKING:` (it never runs, but the dependency is there all the same: hiding a cycle
+behind it does not make the layers right). `from . import x` and `from .m import x`
 count as an import of the submodule `x` when one exists, else of the package or module named.
 A package's `__init__` is not counted as imported by its submodules (Python runs it first,
 but that order never forms a cycle the interpreter trips on).
@@ -26,22 +27,13 @@ def modules(src: Path, package: str) -> dict[str, Path]:
     return out
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import statement that can run: the `if TYPE_CHECKING:` branches are skipped."""
+    """Every import statement, wherever it stands (`if TYPE_CHECKING:` branches too)."""
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
-            continue
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            stack.extend(node.orelse)
             continue
         stack.extend(ast.iter_child_nodes(node))
 

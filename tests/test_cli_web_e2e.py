@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+from parallizer import assembly
 from parallizer.emulators import running
 from parallizer.runtime import Runtime
 
@@ -134,7 +135,7 @@ async def test_rejected_keys_never_reach_output_logs_cards_timings_or_health(tmp
         )
         async with Runtime(s) as rt:
             resp = await fulfill(rt, PLAN, scope=repo)
-            health = rt.health()
+            health = assembly.orchestrator(rt).health()
         env = _env(tmp_path, pp.url, lm.url, PARALLIZER_LOG_LEVEL="DEBUG")
         code, out, err = await _run(["fulfill", str(plan), "--scope", str(repo)], env, tmp_path)
         code_json, out_json, _ = await _run(

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from parallizer import assembly
 from parallizer.document import WINDOW, WINDOW_CHARS, Document, read, window
 from parallizer.document.markdown import FAR_HEADINGS, SAFE_START_REACH
 from parallizer.document.mentions import arity
@@ -482,7 +483,7 @@ async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monk
     from parallizer.config import Settings
     from parallizer.document import markdown, model
     from parallizer.models import FulfillRequest, GlobalContext
-    from parallizer.orchestrator import Orchestrator
+    from parallizer import assembly
     from parallizer.planner import plan_for
     from parallizer.runtime import Runtime
 
@@ -502,7 +503,7 @@ async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monk
         fulfillers=["code_search"],
     )
     async with Runtime(Settings(allowed_roots=str(tmp_path))) as rt:
-        orch = Orchestrator(rt)
+        orch = assembly.orchestrator(rt)
         job = await asyncio.to_thread(orch.prepare, request)
         events = [ev async for ev in orch.events(job)]
         assert events and threads and threading.get_ident() not in threads

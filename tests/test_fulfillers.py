@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from parallizer import assembly
 from parallizer.backends.base import CodeQuery, CodeSearchResult
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.config import Settings
@@ -140,7 +141,7 @@ async def fulfill(
         fulfillers=only,
     )
     async with Runtime(Settings(allowed_roots=str(root.parent), **settings), rg=rg) as rt:
-        orch = Orchestrator(rt)
+        orch = assembly.orchestrator(rt)
         job = orch.prepare(request)
         if remove_scope_before_running:
             shutil.rmtree(root)
@@ -293,7 +294,7 @@ async def test_serial_mode_runs_queries_one_after_another_with_the_same_cards(sh
         global_context=GlobalContext(scope_root=str(shop), plan_path=str(shop / "plan.md")),
     )
     async with Runtime(Settings(allowed_roots=str(shop.parent)), rg=rg) as rt:
-        orch = Orchestrator(rt)
+        orch = assembly.orchestrator(rt)
         serial = await orch.fulfill(orch.prepare(request, serial=True))
     assert [c.model_dump() for c in serial.cards] == [c.model_dump() for c in parallel.cards]
     assert rg.limiter.peak == 1
@@ -321,11 +322,11 @@ async def test_used_in_counts_other_files_only(shop):
     # defined in cart.py, which also uses it: only docs/notes.md is another file
     assert tax.header.startswith("`TAX_RATE` — ") and tax.header.endswith(" src/shop/cart.py:3")
     assert "Used in 1 other file: `docs/notes.md:1`." in tax.text
-    # no definition (a word of prose and a JS parameter): the first mention leads, and its
-    # own file is not "other"
-    assert preview.header == "`preview` — docs/notes.md:2"
-    assert preview.text.startswith("Mentioned at `docs/notes.md:2`:")
-    assert "Used in 1 other file: `web/pricing.js:1`." in preview.text
+    # no definition (a word of prose and a JS comment): the first mention in source leads
+    # (docs after source), and its own file is not "other"
+    assert preview.header == "`preview` — web/pricing.js:1"
+    assert preview.text.startswith("Mentioned at `web/pricing.js:1`:")
+    assert "Used in 1 other file: `docs/notes.md:2`." in preview.text
     assert_citations_are_real_lines(res.cards, shop)
 
 
@@ -371,7 +372,7 @@ async def test_a_review_reports_every_finding_not_only_the_cards_room(shop):
                              global_context=GlobalContext(scope_root=str(shop)))  # fmt: skip
     settings = Settings(allowed_roots=str(shop.parent), max_questions=2)
     async with Runtime(settings, web=None, llm=None) as rt:
-        orch = Orchestrator(rt)
+        orch = assembly.orchestrator(rt)
         review = await orch.review(orch.prepare(request))
         cards = (await orch.fulfill(orch.prepare(request.model_copy(
             update={"fulfillers": ["ambiguities"]})))).cards  # fmt: skip

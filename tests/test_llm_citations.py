@@ -11,8 +11,7 @@ from pathlib import Path
 
 from parallizer.document import Document
 from parallizer.emulators import running
-from parallizer.fulfillers.evidence import CitationChecker
-from parallizer.index import IndexStore
+from parallizer.code import CodeKnowledge
 from parallizer.planner.llm import clarifying_questions
 from parallizer.runtime import Runtime
 
@@ -70,14 +69,14 @@ async def test_each_citation_is_checked_against_the_index_and_the_file(polyglot:
         )
     ]
     doc = Document(PLAN, (2, 0))
-    store = IndexStore()
+    store = CodeKnowledge()
     try:
-        index = await store.get(polyglot)
+        index = await store.snapshot(polyglot)
         async with running("llm", canned=canned) as lm:
             llm = llm_client(lm)
             async with llm:
                 cards = await clarifying_questions(
-                    llm, doc, [], max_questions=4, checker=CitationChecker(polyglot, index)
+                    llm, doc, [], max_questions=4, checker=index
                 )
     finally:
         await store.aclose()

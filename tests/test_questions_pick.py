@@ -5,7 +5,7 @@ share a card so that every one of them is still shown."""
 from __future__ import annotations
 
 from parallizer.fulfillers.ambiguities import TIER, Ambiguities, Question
-from parallizer.resolve import known_names
+from parallizer.code.known import known_names
 
 
 def q(kind: str, name: str, near: float = 1.0, line: int = 0) -> Question:
@@ -40,7 +40,7 @@ def test_more_mistakes_than_slots_share_cards_by_kind_and_none_is_dropped():
         ["C.m"],
         ["f", "x.py", "Nope", "TBD"],
     ]
-    cards = Ambiguities(None).cards(qs, 3)
+    cards = Ambiguities(None, None).cards(qs, 3)
     assert cards[0].header == "2 names the code does not define: did you mean …?"
     assert cards[0].text == "- `A` item\n- `B` item"
     assert cards[2].header == "4 more things to check"

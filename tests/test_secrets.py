@@ -41,8 +41,7 @@ async def test_timings_and_logs_never_show_the_key(tmp_path: Path, capsys):
     setup_logging("INFO", "text", [KEY])
     try:
         async with Runtime(settings(tmp_path, perplexity_api_key=KEY), web=None, llm=None) as rt:
-            rt.fulfillers = {"leaky": Leaky()}
-            resp = await fulfill(rt, "# Plan\n", only=["leaky"])
+            resp = await fulfill(rt, "# Plan\n", only=["leaky"], fulfillers=[Leaky()])
     finally:
         logging.getLogger("parallizer").handlers.clear()
     ft = resp.timings.fulfillers["leaky"]

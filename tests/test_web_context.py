@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from parallizer import assembly
 from parallizer.backends.base import WebResult, WebSource
 from parallizer.document import Document
 from parallizer.emulators import running
@@ -156,9 +157,10 @@ async def test_a_garbage_answer_from_the_llm_also_falls_back():
 
 async def test_unavailable_without_a_web_backend_and_health_says_why():
     async with Runtime(settings(), web=None, llm=None) as rt:
-        avail = rt.fulfillers["web_context"].availability()
-        health = rt.health()
-        assert "web_context" not in rt.available()
+        orch = assembly.orchestrator(rt)
+        avail = orch.fulfillers["web_context"].availability()
+        health = orch.health()
+        assert "web_context" not in orch.available()
         resp = await fulfill(rt, PLAN, only=["web_context"])
     assert not avail.available and "PERPLEXITY_API_KEY" in avail.reason
     assert not health["backends"]["web"].available

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from parallizer import assembly
 from parallizer.backends.perplexity import PerplexityBackend
 from parallizer.config import Settings
 from parallizer.emulators import Emulator
 from parallizer.fanout import Call
 from parallizer.llm import LLMClient
 from parallizer.models import FulfillRequest, FulfillResponse, GlobalContext
-from parallizer.orchestrator import Orchestrator
 from parallizer.runtime import Runtime
 
 PPLX_KEY = "pplx-SECRET-4f9a2c7e1b8d3a6f"
@@ -63,7 +63,10 @@ async def fulfill(
     plan: Path | None = None,
     only: list[str] | None = None,
     serial: bool = False,
+    fulfillers: list[Any] | None = None,
 ) -> FulfillResponse:
+    """One request through the orchestrator over `runtime` (with these `fulfillers` as its
+    registry, else the real one)."""
     request = FulfillRequest(
         user_id="t",
         document_text=text,
@@ -73,7 +76,7 @@ async def fulfill(
         ),
         fulfillers=only,
     )
-    orch = Orchestrator(runtime)
+    orch = assembly.orchestrator(runtime, fulfillers)
     return await orch.fulfill(orch.prepare(request, serial=serial))
 
 

@@ -2,8 +2,8 @@
 
 `FulfillerContext.run(calls)` is the only way a fulfiller does I/O: it is the shared
 fan-out with the request's clock, the request's single-flight memo (so identical queries
-from different fulfillers run once) and serial mode, and it records each outcome for the
-timing report.
+from different fulfillers run once), the process's single flight (so concurrent requests
+share identical queries) and serial mode, and it records each outcome for the timing report.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from .backends.base import CodeQuery, CodeSearchResult
+from .backends.base import CodeBackend, CodeQuery, CodeSearchResult
+from .config import Settings
 from .document import Document
-from .fanout import Call, Clock, Deadline, Memo, Outcome, fan_out
+from .fanout import Call, Clock, Deadline, Flights, Memo, Outcome, fan_out
 from .models import FulfillRequest
-
-if TYPE_CHECKING:
-    from .config import Settings
-    from .runtime import Runtime
+from .planner import Plan, plan_for
 
 T = TypeVar("T")
 
@@ -32,9 +30,13 @@ class Job:
 
     request: FulfillRequest
     document: Document
-    runtime: Runtime
+    settings: Settings
+    flights: Flights
+    """The process's single flight: identical calls of concurrent requests run once."""
     fulfillers: list[str] = field(default_factory=list)
     """The fulfillers to run, in registry order (the request's selection, checked)."""
+    available: frozenset[str] = frozenset()
+    """Of those, the ones this process can run (a fulfiller planning for others asks)."""
     scope_root: Path | None = None
     plan_path: Path | None = None
     serial: bool = False
@@ -59,6 +61,10 @@ class Job:
         name = self.plan_relpath or (self.plan_path.name if self.plan_path else "plan")
         return f"{name}:{line + 1}"
 
+    def runs(self, name: str) -> bool:
+        """Whether this request runs fulfiller `name` (selected, and this process can)."""
+        return name in self.available
+
 
 @dataclass
 class FulfillerContext:
@@ -74,11 +80,12 @@ class FulfillerContext:
 
     @property
     def settings(self) -> Settings:
-        return self.job.runtime.settings
+        return self.job.settings
 
-    @property
-    def runtime(self) -> Runtime:
-        return self.job.runtime
+    def plan(self) -> Plan:
+        """The request's offline query plan: the same object (and queries) for every
+        fulfiller that asks, so the request's memo runs each search once."""
+        return plan_for(self.document, self.settings.max_queries, exclude=self.job.plan_relpath)
 
     async def run(self, calls: Sequence[Call[T]], *, what: str = "queries") -> list[Outcome[T]]:
         outs = await fan_out(
@@ -86,41 +93,24 @@ class FulfillerContext:
             limit=1 if self.job.serial else None,
             clock=self.job.clock,
             memo=self.job.memo,
-            flights=self.runtime.flights,
+            flights=self.job.flights,
             what=f"{self.name} {what}",
             deadline=self.job.deadline,
         )
         self.outcomes.extend(outs)
         return outs
 
-    # --- ready-made calls ------------------------------------------------------------------
 
-    def code_call(self, query: CodeQuery, label: str | None = None) -> Call[CodeSearchResult]:
-        """A ripgrep search of scope_root (requires one). No slot of the rg limit is held per
-        query: the backend takes one per rg process, which several queries may share."""
-        rg = self.runtime.rg
-        root = self.job.scope_root
-        if root is None:
-            raise RuntimeError("code_call needs a scope_root")
-        return Call(
-            label=label or query.pattern,
-            backend=rg.name,
-            run=lambda: rg.search(query, root),
-            timeout=rg.timeout,
-            key=("code", str(root), query),
-            shared=lambda r: r.shared_run,
-        )
-
-    def files_call(self, max_files: int = 20_000) -> Call[list[str]]:
-        """The list of files ripgrep would search under scope_root."""
-        rg = self.runtime.rg
-        root = self.job.scope_root
-        if root is None:
-            raise RuntimeError("files_call needs a scope_root")
-        return Call(
-            label="(list files)",
-            backend=rg.name,
-            run=lambda: rg.list_files(root, max_files=max_files),  # holds its own rg slot
-            timeout=rg.timeout,
-            key=("files", str(root), max_files),
-        )
+def code_call(
+    rg: CodeBackend, root: Path, query: CodeQuery, label: str | None = None
+) -> Call[CodeSearchResult]:
+    """A ripgrep search of `root`. No slot of the rg limit is held per query: the backend
+    takes one per rg process, which several queries may share."""
+    return Call(
+        label=label or query.pattern,
+        backend=rg.name,
+        run=lambda: rg.search(query, root),
+        timeout=rg.timeout,
+        key=("code", str(root), query),
+        shared=lambda r: r.shared_run,
+    )

@@ -10,16 +10,18 @@ import asyncio
 import contextvars
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import metrics
+from .backends.base import Availability
 from .context import FulfillerContext, Job
 from .document import Document
 from .errors import BadInput, DocumentTooLarge, redact
 from .fanout import Call, Deadline, Outcome, fan_out
+from .fulfillers.base import Fulfiller, Reviewer
 from .logs import request_id
 from .models import (
     Card,
@@ -69,17 +71,29 @@ Event = CardEvent | FulfillerEvent | DoneEvent
 
 
 class Orchestrator:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, fulfillers: Mapping[str, Fulfiller]) -> None:
+        """`fulfillers`: the registry, in card order (`assembly.orchestrator` builds it)."""
         self.runtime = runtime
+        self.fulfillers: dict[str, Fulfiller] = dict(fulfillers)
+
+    def available(self) -> list[str]:
+        """The fulfillers this process can run (their backends are configured)."""
+        return [n for n, f in self.fulfillers.items() if f.availability().available]
+
+    def health(self) -> dict[str, dict[str, Availability]]:
+        return {
+            "fulfillers": {n: f.availability() for n, f in self.fulfillers.items()},
+            "backends": self.runtime.backends(),
+        }
 
     # --- validation ------------------------------------------------------------------------
 
     def select(self, names: Sequence[str] | None) -> list[str]:
         """The fulfillers to run, in registry order. Unknown names are bad input; default is
         every fulfiller this process can run."""
-        known = self.runtime.fulfillers
+        known = self.fulfillers
         if names is None:
-            return self.runtime.available()
+            return self.available()
         unknown = [n for n in names if n not in known]
         if unknown:
             raise BadInput(
@@ -116,8 +130,10 @@ class Orchestrator:
         job = Job(
             request=request,
             document=Document(request.document_text, request.cursor),
-            runtime=self.runtime,
+            settings=s,
+            flights=self.runtime.flights,
             fulfillers=names,
+            available=frozenset(n for n in names if self.fulfillers[n].availability().available),
             scope_root=scope,
             plan_path=plan,
             serial=serial,
@@ -175,7 +191,7 @@ class Orchestrator:
         budget = self.runtime.settings.request_timeout
         job.deadline = Deadline(budget)
         calls = [
-            Call(label=n, backend="fulfiller", run=_runner(self.runtime, contexts[n]))
+            Call(label=n, backend="fulfiller", run=_runner(self.fulfillers[n], contexts[n]))
             for n in names
         ]
         fulfiller_deadline = Deadline(budget + min(DEADLINE_GRACE, budget / 4))
@@ -216,20 +232,21 @@ class Orchestrator:
         """Every finding of the plan, offline (the code index and ripgrep), not only those
         the question cards have room for: what the Language Server publishes and `check`
         gates on. Low-confidence ones are there too (severity `info`); callers filter."""
-        from .fulfillers.ambiguities import Ambiguities
-
-        fulfiller = self.runtime.fulfillers.get(Ambiguities.name)
-        ctx = FulfillerContext(job=job, name=Ambiguities.name)
+        reviewer = next((f for f in self.fulfillers.values() if isinstance(f, Reviewer)), None)
+        ctx = FulfillerContext(job=job, name=reviewer.name if reviewer else "review")
         job.deadline = Deadline(self.runtime.settings.request_timeout)
-        if not isinstance(fulfiller, Ambiguities) or not fulfiller.availability().available:
-            why = fulfiller.availability().reason if fulfiller is not None else "not registered"
-            ctx.skipped = why
-            empty: Outcome[list[Card]] = Outcome(label="review", backend="fulfiller", ok=True, value=[])
-            return Review([], _timing(ctx, empty, 0, self.runtime.settings.secrets()))
-        questions: list[Any] = []
+        secrets = self.runtime.settings.secrets()
+        avail = reviewer.availability() if reviewer else None
+        if reviewer is None or avail is None or not avail.available:
+            ctx.skipped = avail.reason if avail else "no fulfiller reviews plans here"
+            empty: Outcome[list[Card]] = Outcome(
+                label="review", backend="fulfiller", ok=True, value=[]
+            )
+            return Review([], _timing(ctx, empty, 0, secrets))
+        findings: list[Finding] = []
 
         async def run() -> list[Card]:
-            questions.extend(await fulfiller.review(ctx))
+            findings.extend(await reviewer.findings(ctx))
             return []
 
         [outcome] = await fan_out(
@@ -238,9 +255,7 @@ class Orchestrator:
             what="fulfillers",
             record_metrics=False,
         )
-        findings = [q.finding for q in questions if q.finding is not None]
-        timing = _timing(ctx, outcome, len(findings), self.runtime.settings.secrets())
-        return Review(findings, timing)
+        return Review(findings, _timing(ctx, outcome, len(findings), secrets))
 
     async def fulfill(self, job: Job) -> FulfillResponse:
         """Run the prepared request to the end: every card and the timing report."""
@@ -257,9 +272,7 @@ def _new_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def _runner(runtime: Runtime, ctx: FulfillerContext) -> Any:
-    fulfiller = runtime.fulfillers[ctx.name]
-
+def _runner(fulfiller: Fulfiller, ctx: FulfillerContext) -> Any:
     async def run() -> list[Card]:
         avail = fulfiller.availability()
         if not avail.available:

@@ -1,36 +1,46 @@
-"""Process-wide shared parts: settings, backends (each with its limiter), fulfillers.
+"""Process-wide shared parts: settings, backends (each with its limiter), the single flight
+and the code knowledge.
 
 Created once per process (CLI run, server lifespan) and closed on shutdown, so HTTP
-sessions and limits are shared by every request and user of the process.
+sessions, limits and code snapshots are shared by every request and user of the process. The
+fulfillers are built from these parts where the app is assembled (`assembly.py`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Availability, CodeBackend, WebBackend
 from .backends.ripgrep import RipgrepBackend
+from .code import CodeKnowledge
 from .config import Settings
 from .fanout import Flights
-from .fulfillers import build_fulfillers
-from .fulfillers.base import Fulfiller
-from .index import IndexStore
+from .limits import AdaptiveLimiter, ConcurrencyLimit
 from .llm import LLMClient
+
+if TYPE_CHECKING:
+    from .stores.redis_client import RedisLink
 
 log = logging.getLogger("parallizer.runtime")
 
 _FROM_SETTINGS: Any = object()
 
 
-def build_web(settings: Settings) -> WebBackend | None:
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value else ""
+
+
+def build_web(settings: Settings, shared: RedisLink | None = None) -> WebBackend | None:
     """Perplexity when PERPLEXITY_API_KEY is set, else SearXNG when PARALLIZER_SEARXNG_URL
-    is set, else none (WebContext is then unavailable)."""
-    key = settings.perplexity_api_key.get_secret_value() if settings.perplexity_api_key else ""
+    is set, else none (WebContext is then unavailable). With `shared`, its answers and its
+    limit are shared with the other workers through Redis."""
+    key = _secret(settings.perplexity_api_key)
+    web: WebBackend
     if key:
         from .backends.perplexity import PerplexityBackend
 
-        return PerplexityBackend(
+        web = PerplexityBackend(
             api_key=key,
             base_url=settings.perplexity_url,
             model=settings.perplexity_model,
@@ -38,30 +48,47 @@ def build_web(settings: Settings) -> WebBackend | None:
             max_concurrent=settings.web_max_concurrent,
             start_concurrent=settings.web_start_concurrent,
         )
-    if settings.searxng_url:
+        url: str | None = settings.perplexity_url
+    elif settings.searxng_url:
         from .backends.searxng import SearxngBackend
 
-        return SearxngBackend(
+        web = SearxngBackend(
             base_url=settings.searxng_url,
             timeout=settings.timeout,
             max_concurrent=settings.web_max_concurrent,
             start_concurrent=settings.web_start_concurrent,
         )
-    return None
+        url = settings.searxng_url
+    else:
+        return None
+    if shared is None:
+        return web
+    from .stores.shared_backends import SharedWeb, shared_limit
+
+    limit = shared_limit(shared, web.limiter, url, key)
+    return SharedWeb(web, shared, settings.web_cache_ttl, limit)
 
 
-def build_llm(settings: Settings) -> LLMClient | None:
-    """The OpenAI-compatible LLM when PARALLIZER_LLM_URL is set, else none (offline)."""
+def build_llm(settings: Settings, shared: RedisLink | None = None) -> LLMClient | None:
+    """The OpenAI-compatible LLM when PARALLIZER_LLM_URL is set, else none (offline). With
+    `shared`, its limit is shared with the other workers through Redis."""
     if not settings.llm_url:
         return None
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    key = _secret(settings.llm_api_key) or None
+    limiter: ConcurrencyLimit = AdaptiveLimiter(
+        LLMClient.name, settings.llm_max_concurrent, initial=settings.llm_start_concurrent
+    )
+    if shared is not None:
+        from .stores.shared_backends import shared_limit
+
+        limiter = shared_limit(shared, limiter, settings.llm_url, key)
     return LLMClient(
         base_url=settings.llm_url,
         model=settings.llm_model,
         api_key=key,
         timeout=settings.timeout,
         max_concurrent=settings.llm_max_concurrent,
-        start_concurrent=settings.llm_start_concurrent,
+        limiter=limiter,
     )
 
 
@@ -73,17 +100,19 @@ class Runtime:
         rg: CodeBackend | None = None,
         web: WebBackend | None = _FROM_SETTINGS,
         llm: LLMClient | None = _FROM_SETTINGS,
+        shared: RedisLink | None = None,
     ) -> None:
         """Backends not given are built from `settings`; pass `web=None` / `llm=None` to
-        run without them whatever the environment says."""
+        run without them whatever the environment says. `shared`: the Redis link through
+        which the web and LLM backends built here share answers and limits."""
         self.settings = settings
         self.rg: CodeBackend = rg or RipgrepBackend(
             max_concurrent=settings.rg_max_concurrent,
             timeout=settings.rg_timeout,
             max_filesize=settings.rg_max_filesize,
         )
-        self.web: WebBackend | None = build_web(settings) if web is _FROM_SETTINGS else web
-        self.llm: LLMClient | None = build_llm(settings) if llm is _FROM_SETTINGS else llm
+        self.web: WebBackend | None = build_web(settings, shared) if web is _FROM_SETTINGS else web
+        self.llm: LLMClient | None = build_llm(settings, shared) if llm is _FROM_SETTINGS else llm
         log.debug(
             "runtime: web %s, llm %s",
             self.web.name if self.web else "none",
@@ -92,7 +121,7 @@ class Runtime:
         self.flights = Flights()
         """Identical queries of concurrent requests share one run; web answers are kept
         `PARALLIZER_WEB_CACHE_TTL` seconds."""
-        self.index = IndexStore(
+        self.code = CodeKnowledge(
             list_files=self.rg.list_files,
             workers=settings.index_workers,
             max_files=settings.index_max_files,
@@ -100,13 +129,12 @@ class Runtime:
             build_budget=settings.index_build_budget,
             max_scopes=settings.index_max_scopes,
         )
-        """Definitions per scope (tree-sitter), built off the event loop on first use and
-        kept up to date by (mtime, size); the file list is the same ripgrep's."""
-        self.fulfillers: dict[str, Fulfiller] = build_fulfillers(self)
+        """A snapshot of each scope's code (tree-sitter definitions), built off the event loop
+        on first use and kept up to date by (mtime, size); the file list is ripgrep's."""
 
     async def aclose(self) -> None:
         await self.flights.aclose()
-        await self.index.aclose()
+        await self.code.aclose()
         if self.web is not None:
             await self.web.aclose()
         if self.llm is not None:
@@ -118,24 +146,19 @@ class Runtime:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def available(self) -> list[str]:
-        return [n for n, f in self.fulfillers.items() if f.availability().available]
-
-    def health(self) -> dict[str, dict[str, Availability]]:
-        backends: dict[str, Availability] = {self.rg.name: self.rg.availability()}
+    def backends(self) -> dict[str, Availability]:
+        """Each backend: available or not, and why not."""
+        out: dict[str, Availability] = {self.rg.name: self.rg.availability()}
         if self.web is not None:
-            backends[self.web.name] = self.web.availability()
+            out[self.web.name] = self.web.availability()
         else:
-            backends["web"] = Availability.no(
+            out["web"] = Availability.no(
                 "no web search configured: set PERPLEXITY_API_KEY or PARALLIZER_SEARXNG_URL"
             )
         if self.llm is not None:
-            backends[self.llm.name] = self.llm.availability()
+            out[self.llm.name] = self.llm.availability()
         else:
-            backends["llm"] = Availability.no(
+            out["llm"] = Availability.no(
                 "no LLM configured (offline planner): set PARALLIZER_LLM_URL to use one"
             )
-        return {
-            "fulfillers": {n: f.availability() for n, f in self.fulfillers.items()},
-            "backends": backends,
-        }
+        return out

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from parallizer.backends.base import Availability, CodeQuery
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.config import Settings
-from parallizer.context import FulfillerContext
+from parallizer.context import FulfillerContext, code_call
 from parallizer.fanout import Call
 from parallizer.models import Card, CardType
 from parallizer.runtime import Runtime
@@ -80,6 +80,10 @@ class Grep:
     name = "grep"
     card_type: ClassVar[CardType] = CardType.context
 
+    def __init__(self, rg: RipgrepBackend | None = None) -> None:
+        self.rg = rg
+        """The service's own ripgrep (`app_with` hands it over), so a test's rg runs here."""
+
     def availability(self) -> Availability:
         return Availability.yes()
 
@@ -87,7 +91,9 @@ class Grep:
         terms = list(dict.fromkeys(re.findall(r"`([A-Za-z_]\w*)`", ctx.document.text)))[:5]
         if not terms or ctx.job.scope_root is None:
             return []
-        outcomes = await ctx.run([ctx.code_call(CodeQuery(pattern=t)) for t in terms])
+        assert self.rg is not None, "app_with gives Grep the service's ripgrep"
+        root = ctx.job.scope_root
+        outcomes = await ctx.run([code_call(self.rg, root, CodeQuery(pattern=t)) for t in terms])
         cards = []
         for o in outcomes:
             if o.ok and o.value is not None and o.value.matches:
@@ -200,7 +206,7 @@ def settings_for(root: Path, **overrides: Any) -> Settings:
     return Settings(allowed_roots=str(root), **overrides)
 
 
-def runtime_with(settings: Settings, *fulfillers: Any, rg_binary: str | None = None) -> Runtime:
+def runtime_with(settings: Settings, *, rg_binary: str | None = None) -> Runtime:
     rg = (
         RipgrepBackend(
             binary=rg_binary, max_concurrent=settings.rg_max_concurrent, timeout=settings.rg_timeout
@@ -208,14 +214,16 @@ def runtime_with(settings: Settings, *fulfillers: Any, rg_binary: str | None = N
         if rg_binary
         else None
     )
-    runtime = Runtime(settings, rg=rg)
-    runtime.fulfillers.clear()
-    runtime.fulfillers.update({f.name: f for f in fulfillers})
-    return runtime
+    return Runtime(settings, rg=rg)
 
 
 def app_with(settings: Settings, *fulfillers: Any, rg_binary: str | None = None, **kw: Any):
-    return create_app(settings, runtime_with(settings, *fulfillers, rg_binary=rg_binary), **kw)
+    """The service with these fulfillers as its registry."""
+    runtime = runtime_with(settings, rg_binary=rg_binary)
+    for f in fulfillers:
+        if isinstance(f, Grep) and f.rg is None:
+            f.rg = runtime.rg  # type: ignore[assignment]
+    return create_app(settings, runtime, fulfillers=list(fulfillers), **kw)
 
 
 @contextlib.asynccontextmanager

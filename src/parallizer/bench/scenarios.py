@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from .. import assembly
 from ..backends.base import CodeQuery
 from ..backends.perplexity import PerplexityBackend
 from ..backends.ripgrep import RipgrepBackend
@@ -25,7 +26,6 @@ from ..emulators import running
 from ..fanout import Call, fan_out
 from ..fulfillers.web_context import web_call
 from ..models import FulfillRequest, FulfillResponse, GlobalContext
-from ..orchestrator import Orchestrator
 from ..runtime import Runtime
 from .stats import median, waves_lower_bound
 
@@ -215,7 +215,7 @@ async def offline(cfg: BenchConfig, *, corpus: Path | None = None) -> dict[str, 
         max_filesize=settings.rg_max_filesize,
     )
     async with Runtime(settings, rg=rg, web=None, llm=None) as runtime:
-        orchestrator = Orchestrator(runtime)
+        orchestrator = assembly.orchestrator(runtime)
 
         async def request(i: int) -> tuple[float, FulfillResponse]:
             body = FulfillRequest(
@@ -293,7 +293,7 @@ async def fulfill(cfg: BenchConfig) -> dict[str, Any]:
             web_cache_ttl=0,  # repetitions must search again, not hit the cache
         )
         async with Runtime(settings) as runtime:
-            orch = Orchestrator(runtime)
+            orch = assembly.orchestrator(runtime)
             await orch.fulfill(orch.prepare(request))  # warm pools and caches
             serial, parallel, bounds, cards = [], [], [], 0
             for _ in range(cfg.reps):

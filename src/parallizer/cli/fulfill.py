@@ -86,11 +86,11 @@ def build_request(
 
 
 async def _run(settings: Settings, request: FulfillRequest, serial: bool) -> FulfillResponse:
-    from ..orchestrator import Orchestrator
+    from .. import assembly
     from ..runtime import Runtime
 
     async with Runtime(settings) as runtime:
-        orch = Orchestrator(runtime)
+        orch = assembly.orchestrator(runtime)
         try:  # paths and the plan's parse touch the disk and the CPU: off the event loop
             job = await asyncio.to_thread(orch.prepare, request, serial=serial)
         except BadInput as exc:

@@ -21,7 +21,7 @@ async def _build(settings: Settings, root: Path) -> dict[str, Any]:
 
     async with Runtime(settings, web=None, llm=None) as runtime:
         try:
-            index = await runtime.index.get(root)
+            index = await runtime.code.snapshot(root)
         except BackendError as exc:
             raise fail(f"cannot index {root}: {exc.message}") from exc
         return index.stats()

@@ -13,12 +13,12 @@ from .root import app
 
 
 async def _serve(settings: Settings) -> None:
+    from .. import assembly
     from ..clients.mcp import Reviewer, create_server
-    from ..orchestrator import Orchestrator
     from ..runtime import Runtime
 
     async with Runtime(settings) as runtime:
-        orchestrator = Orchestrator(runtime)
+        orchestrator = assembly.orchestrator(runtime)
         server = create_server(Reviewer(settings, lambda: orchestrator))
         await server.run_stdio_async()
 

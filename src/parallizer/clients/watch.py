@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .. import assembly
 from ..errors import BadInput, redact
 from ..models import Card, FulfillerTiming, FulfillRequest, FulfillResponse, Timings
 from ..orchestrator import CardEvent, DoneEvent, FulfillerEvent, Orchestrator
@@ -81,7 +82,7 @@ async def watch_plan(
     raises `BadInput` when the plan cannot be used right now (then the watch goes on)."""
     from watchfiles import Change, awatch
 
-    orch = Orchestrator(runtime)
+    orch = assembly.orchestrator(runtime)
     dirty = asyncio.Event()
     dirty.set()  # the first run, at once
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .. import codefacts
+from ..code.extract.lines import definition as line_definition
 from .markdown import CodeBlock
 from .mentions import Found, Mention
 from .words import is_keyword
@@ -132,7 +132,7 @@ def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
 
 # --- the plan's own code ---------------------------------------------------------------------
 
-# a code block's language → a file name `codefacts` knows the definitions of
+# a code block's language → a file name whose line rules read its definitions
 _LANG_FILE = {
     **dict.fromkeys(("python", "py", "python3", "pycon"), "x.py"),
     **dict.fromkeys(("js", "javascript", "jsx", "mjs", "ts", "typescript", "tsx"), "x.ts"),
@@ -196,7 +196,7 @@ def defined_in(block: CodeBlock) -> set[str]:
             while owners and owners[-1][0] >= ind:
                 owners.pop()
             owner = owners[-1][1] if owners else None
-            d = codefacts.definition(file, line)
+            d = line_definition(file, line)
             name = d.name if d is not None else None
             if name is None and owner and file in ("x.ts", "x.java"):
                 m = _METHOD.match(line)

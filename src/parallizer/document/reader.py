@@ -12,12 +12,13 @@ import re
 import threading
 import weakref
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import Literal
 
 from .introduced import introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
-from .mentions import Found, Mention, line_mentions, placed, split_name
+from .mentions import Found, Mention, arity, line_mentions, locate, placed, split_name
 from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot, block_spots
 from .words import STOP_WORDS
@@ -48,6 +49,11 @@ class PlanFacts:
     them exists; a near existing name may still make one a misspelling."""
     code_blocks: tuple[CodeBlock, ...]
     """Every code block of the plan, fenced or indented."""
+    uses: tuple[Mention, ...] = ()
+    """Every name and path the plan uses, placed on its line: the mentions that are names or
+    paths, the names in code spans the reader leaves as code (`HiArgs::new`, `new
+    Server(opts)`), and the calls of a type's function in the plan's own code blocks
+    (`Error::msg("x", e)`), with the argument counts they write. What name resolution reads."""
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -127,6 +133,11 @@ def _read(doc: Document) -> PlanFacts:
         proposing += proposed_in(shown)
     mentions += _phrases(rests)
     mentions.sort(key=lambda m: m.line)  # stable: in line order as found
+    uses = [m for m in mentions if m.kind in ("identifier", "call", "dotted", "path")]
+    uses += [u for m in mentions if m.kind == "code" and (u := _code_use(m, doc.lines)) is not None]
+    for code in blocks.code:
+        if code.line < lines.stop and code.lines.stop > lines.start:
+            uses += _block_uses(code, doc.lines)
     return PlanFacts(
         lines=lines,
         prose=tuple(prose),
@@ -143,7 +154,77 @@ def _read(doc: Document) -> PlanFacts:
             part for m in proposing for part in (m.text, *(split_name(m.text) if m.is_name else ()))
         ),
         code_blocks=blocks.code,
+        uses=tuple(uses),
     )
+
+
+# --- names in code spans and code blocks ---------------------------------------------------
+
+_QUALIFIER = re.compile(r"::|\.")
+_OWNER_SPLIT = re.compile(r"::|\.|#|->")
+_LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
+_TURBOFISH = re.compile(r"::<[^()]*?>")
+_CODE_CALL = re.compile(
+    r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
+)
+_BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
+
+
+def _named(text: str, line: int, args: int | None, coded: bool) -> Mention:
+    """A name as a use: `Client.send` (dotted, owner Client), `f` with arguments (a call)."""
+    parts = [p for p in _OWNER_SPLIT.split(text) if p]
+    kind: Literal["call", "dotted", "identifier"] = (
+        "dotted" if len(parts) > 1 else "call" if args is not None else "identifier"
+    )
+    return Mention(text, kind, line, coded, args, parts[-2] if len(parts) > 1 else None)
+
+
+def _code_use(m: Mention, lines: list[str]) -> Mention | None:
+    """A name in a code span the reader does not take for one: `HiArgs::new`,
+    `Chain::downcast_ref::<E>()`, `backtrace_if_absent!`, `new WebSocketServer({...})`."""
+    text = _LEADING_WORD.sub("", m.text.strip())
+    macro = text.endswith("!") or "!(" in text
+    text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
+    found = _CODE_CALL.fullmatch(text)
+    if found is None:
+        return None
+    args = arity(found.group("args")) if found.group("args") is not None else None
+    if args is None and not macro and not _QUALIFIER.search(found.group("name")):
+        return None  # a lone word in backticks: the reader's call (a common word, a keyword)
+    use = _named(found.group("name"), m.line, args, m.coded)
+    where = locate(lines[m.line], use.text, max(m.col, 0)) if m.line < len(lines) else None
+    return replace(use, col=where[0], end=where[1]) if where else use
+
+
+def _block_uses(block: CodeBlock, lines: list[str]) -> list[Mention]:
+    """Calls of a type's function in the plan's own code (`Error::msg("x", e)`,
+    `Client.send(a)`): the plan relies on them, with these argument counts."""
+    out = []
+    for k, text in enumerate(block.text.split("\n")):
+        line = block.line + k
+        raw = lines[line] if line < len(lines) else ""
+        shift = raw.find(text) if text else -1  # a fence inside a list is indented
+        for m in _BLOCK_CALL.finditer(text):
+            inner = _balanced(text, m.end() - 1)
+            args = arity(inner) if inner is not None else None
+            use = Mention(f"{m.group(1)}.{m.group(2)}", "dotted", line, True, args, m.group(1))
+            if shift >= 0:
+                use = replace(use, col=shift + m.start(1), end=shift + m.end(2))
+            out.append(use)
+    return out
+
+
+def _balanced(text: str, at: int) -> str | None:
+    """The text inside the parenthesis opening at `at`, or None if it does not close."""
+    depth = 0
+    for i in range(at, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return text[at + 1 : i]
+    return None
 
 
 _FACTS: weakref.WeakKeyDictionary[Document, PlanFacts] = weakref.WeakKeyDictionary()

@@ -193,11 +193,11 @@ async def run_plans(
     mode: str,
     progress: Callable[[PlanRun], None] = lambda _: None,
 ) -> list[PlanRun]:
-    from ..orchestrator import Orchestrator
+    from .. import assembly
     from ..runtime import Runtime
 
     async with Runtime(settings) as runtime:
-        return await _plans(Orchestrator(runtime), plans, trees, mode, progress)
+        return await _plans(assembly.orchestrator(runtime), plans, trees, mode, progress)
 
 
 async def _plans(
@@ -284,7 +284,7 @@ async def run_suite(
 ) -> Results:
     """Every part asked for, in each mode: `trees` maps trees and projects to their paths;
     `jobs` are the documents of the docs and history parts (`docs_jobs`, `history_jobs`)."""
-    from ..orchestrator import Orchestrator
+    from .. import assembly
     from ..runtime import Runtime
 
     roots = [*{p.parent for p in trees.values()}, suite.data]
@@ -304,7 +304,7 @@ async def run_suite(
             runtime = await stack.enter_async_context(
                 Runtime(settings_for(roots, llm_url=url, **overrides))
             )
-            orch = Orchestrator(runtime)
+            orch = assembly.orchestrator(runtime)
             out.plans += await _plans(orch, plans, trees, mode, progress)
             out.docs += await _docs(orch, jobs, mode, doc_progress)
     return out

@@ -20,7 +20,7 @@ each, with its correction and citation) rather than being dropped.
 With an LLM configured, the request's one planning call (`planning.plan_call`, shared with
 WebContext) proposes code searches beside the offline ones, and the LLM gets the same facts (which names exist where, which do not,
 their near names) and the ripgrep evidence, and writes questions; every citation it writes
-is checked against the index and the file (`evidence.CitationChecker`) and fixed or dropped.
+is checked against the code snapshot and the file (`Snapshot.correct`) and fixed or dropped.
 What the index and ripgrep established is asked as offline (it is certain); the LLM's own
 questions take one slot, about something those do not already name. Any LLM failure falls
 back to the offline questions.
@@ -34,28 +34,24 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..backends.base import Availability, CodeQuery
-from ..context import FulfillerContext
+from ..backends.base import Availability, CodeBackend, CodeQuery
+from ..code import Definition, Resolution, Snapshot, Verdict, fold
+from ..context import FulfillerContext, code_call
+from ..document import PlanFacts, read
 from ..document.mentions import locate
 from ..document.words import STOP_WORDS
 from ..fanout import Call
-from ..index import fold
+from ..llm import LLM
 from ..models import Card, CardType, Finding, severity_of, utf16_column
 from ..planner import OpenSpot
 from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
 from ..planner.offline import exclude_globs
-from ..resolve import Resolution, Resolver, Verdict
 from ..text import clip, single_line
-from .base import with_ripgrep
-from .evidence import CitationChecker, NameFacts, plan_facts, planned, read_bodies
+from .base import Knowledge, with_ripgrep
 from .planning import plan_call
-
-if TYPE_CHECKING:
-    from ..index import CodeIndex, Definition
-    from ..runtime import Runtime
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
 
@@ -142,7 +138,7 @@ class Checked:
     bodies: dict[str, list[str]] = field(default_factory=dict)
     """wrong_owner: the body of the class the plan names (each definition of it), to see
     its bases and the attributes it assigns."""
-    index: CodeIndex | None = None
+    index: Snapshot | None = None
     error: str | None = None
 
 
@@ -228,26 +224,31 @@ class Ambiguities:
     name: ClassVar[str] = "ambiguities"
     card_type: ClassVar[CardType] = CardType.question
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, code: Knowledge, rg: CodeBackend, llm: LLM | None = None) -> None:
+        self.code = code
+        self.rg = rg
+        self.llm = llm
 
     def availability(self) -> Availability:
-        if self.runtime.llm is not None:
+        if self.llm is not None:
             how = "LLM: questions written from the code index and ripgrep (offline fallback)"
         else:
             how = "offline: questions from the plan, the code index and ripgrep"
-        return with_ripgrep(self.runtime, how)
+        return with_ripgrep(self.rg, how)
 
-    async def review(self, ctx: FulfillerContext) -> list[Question]:
-        """Every question the code and the plan support, best first, none capped: what the
+    async def findings(self, ctx: FulfillerContext) -> list[Finding]:
+        """Every finding the code and the plan support, best first, none capped: what the
         cards show the top of, and what the Language Server and `check` report whole."""
-        facts = plan_facts(ctx)
+        facts = read(ctx.document)
         checked = await self.check(ctx, facts)
-        return sorted(self.write(ctx, facts, checked, opens=None), key=lambda q: (-q.score, q.line))
+        questions = sorted(
+            self.write(ctx, facts, checked, opens=None), key=lambda q: (-q.score, q.line)
+        )
+        return [q.finding for q in questions if q.finding is not None]
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
-        facts = plan_facts(ctx)
-        llm = self.runtime.llm
+        facts = read(ctx.document)
+        llm = self.llm
         if llm is None or ctx.job.scope_root is None:
             checked = await self.check(ctx, facts)
             return self.cards(self.write(ctx, facts, checked), ctx.settings.max_questions)
@@ -255,14 +256,14 @@ class Ambiguities:
 
     # --- 1. check ---------------------------------------------------------------------------
 
-    async def check(self, ctx: FulfillerContext, facts: NameFacts) -> Checked:
+    async def check(self, ctx: FulfillerContext, facts: PlanFacts) -> Checked:
         checked = Checked()
         root = ctx.job.scope_root
         if root is None:
             log.info("no scope_root: only the plan's open spots can be asked about")
             return checked
         try:
-            index = await self.runtime.index.get(root)
+            index = await self.code.snapshot(root)
         except Exception as exc:
             log.warning("code index unavailable for %s: %s", root, exc)
             checked.error = str(exc)
@@ -277,7 +278,7 @@ class Ambiguities:
             facts.uses, key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0]))
         )
         checked.resolutions = await asyncio.to_thread(
-            lambda: Resolver(index, facts.introduced, proposed=facts.proposed).resolve_all(uses)
+            index.resolve, uses, facts.introduced, facts.proposed
         )
         pending = self._pending(ctx, checked.resolutions)
         wrong_owner = [r for r in checked.resolutions if r.verdict is Verdict.wrong_owner]
@@ -285,7 +286,7 @@ class Ambiguities:
             return checked
         want = {(d.path, d.line) for r in wrong_owner for d in r.owners[:2]}
         async with asyncio.TaskGroup() as tg:  # class bodies read while rg checks the words
-            reading = tg.create_task(asyncio.to_thread(read_bodies, root, want))
+            reading = tg.create_task(asyncio.to_thread(index.lines.bodies, want))
             await self._text_check(ctx, pending, checked.words)
         bodies = reading.result()
         for r in wrong_owner:
@@ -301,12 +302,14 @@ class Ambiguities:
         when a frequent word filled the caps (so a rarer one may hide behind it), another pass
         for the words not seen yet, at most TEXT_CHECK_ROUNDS. A failed pass settles nothing."""
         left = list(words)
+        root = ctx.job.scope_root
+        assert root is not None
         for _ in range(TEXT_CHECK_ROUNDS):
             if not left:
                 return
             query = self._words_query(left, ctx.job.plan_relpath)
             label = f"are they in the code: {' '.join(left)}"[:120]
-            [out] = await ctx.run([ctx.code_call(query, label)], what="text checks")
+            [out] = await ctx.run([code_call(self.rg, root, query, label)], what="text checks")
             if not out.ok or out.value is None:
                 return
             res = out.value
@@ -354,7 +357,7 @@ class Ambiguities:
     def write(
         self,
         ctx: FulfillerContext,
-        facts: NameFacts,
+        facts: PlanFacts,
         checked: Checked,
         *,
         opens: int | None = MAX_OPEN_QUESTIONS,
@@ -366,7 +369,7 @@ class Ambiguities:
             if (q := self._about(ctx, r, checked)) is not None:
                 questions.append(q)
         spots = sorted(
-            (self._open_spot(ctx, s, checked) for s in facts.open_spots),
+            (self._open_spot(ctx, s, checked) for s in facts.open_decisions),
             key=lambda q: (-q.score, q.line),
         )
         return questions + spots[:opens]
@@ -606,12 +609,13 @@ class Ambiguities:
 
     # --- LLM mode ---------------------------------------------------------------------------
 
-    async def _with_llm(self, ctx: FulfillerContext, facts: NameFacts) -> list[Card]:
-        llm = self.runtime.llm
-        assert llm is not None
-        plan = planned(ctx)
-        planning = plan_call(ctx)  # the request's one planning call, shared with WebContext
-        calls: list[Call[Any]] = [ctx.code_call(q.query, q.label) for q in plan.queries]
+    async def _with_llm(self, ctx: FulfillerContext, facts: PlanFacts) -> list[Card]:
+        llm = self.llm
+        root = ctx.job.scope_root
+        assert llm is not None and root is not None
+        plan = ctx.plan()
+        planning = plan_call(ctx, llm)  # the request's one planning call, shared with WebContext
+        calls: list[Call[Any]] = [code_call(self.rg, root, q.query, q.label) for q in plan.queries]
         async with asyncio.TaskGroup() as tg:  # resolution beside the searches and planning
             checking = tg.create_task(self.check(ctx, facts))
             outcomes = await ctx.run([*calls, planning])
@@ -628,12 +632,12 @@ class Ambiguities:
                 if (q.pattern, q.mode, q.ignore_case) not in known
             ]
         if extra:
-            more = await ctx.run([ctx.code_call(q) for q in extra], what="LLM searches")
+            more = await ctx.run([code_call(self.rg, root, q) for q in extra], what="LLM searches")
             results += [o.value for o in more if o.ok and o.value is not None]
         offline = self.write(ctx, facts, checked)
         cap = ctx.settings.max_questions
         facts_text = llm_planner.resolution_facts(checked.resolutions, checked.words)
-        checker = CitationChecker(ctx.job.scope_root, checked.index) if checked.index else None
+        checker = checked.index
         [written] = await ctx.run(
             [
                 llm.call(

@@ -1,20 +1,22 @@
-"""The fulfiller protocol: what one kind of card maker must provide.
+"""The fulfiller protocol, and the small protocols a fulfiller is built from.
 
 A fulfiller plans queries, runs them through `ctx.run(...)` (the shared fan-out, which
-records every query's timing for the report) and turns outcomes into cards. A new kind of
-card is one file with one class like this, registered in `fulfillers/__init__.py`.
+records every query's timing for the report) and turns outcomes into cards. It is built from
+the parts it needs, each behind a small protocol: code knowledge (`Knowledge`), a code search
+backend (`backends.base.CodeBackend`), a web search backend (`backends.base.WebBackend`), an
+LLM (`llm.LLM`). A new kind of card is one file with one class like this, registered in
+`fulfillers/__init__.py`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
 
-from ..backends.base import Availability
-from ..models import Card, CardType
-
-if TYPE_CHECKING:
-    from ..context import FulfillerContext
-    from ..runtime import Runtime
+from ..backends.base import Availability, CodeBackend
+from ..code import Snapshot
+from ..context import FulfillerContext
+from ..models import Card, CardType, Finding
 
 
 @runtime_checkable
@@ -31,9 +33,23 @@ class Fulfiller(Protocol):
         ...
 
 
-def with_ripgrep(runtime: Runtime, reason: str, *, needs: str = "needs ripgrep") -> Availability:
+@runtime_checkable
+class Reviewer(Fulfiller, Protocol):
+    """A fulfiller that can report every finding of a plan, not only what its cards hold."""
+
+    async def findings(self, ctx: FulfillerContext) -> list[Finding]: ...
+
+
+class Knowledge(Protocol):
+    """What a fulfiller asks of the code knowledge: a scope's current snapshot (built on
+    first use; raises `BackendError` when the scope cannot be read)."""
+
+    async def snapshot(self, root: Path) -> Snapshot: ...
+
+
+def with_ripgrep(rg: CodeBackend, reason: str, *, needs: str = "needs ripgrep") -> Availability:
     """Available for `reason` when ripgrep is; otherwise unavailable, saying why."""
-    rg = runtime.rg.availability()
-    if not rg.available:
-        return Availability.no(f"{needs}: {rg.reason}")
+    avail = rg.availability()
+    if not avail.available:
+        return Availability.no(f"{needs}: {avail.reason}")
     return Availability.yes(reason)

@@ -13,22 +13,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import textwrap
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from .. import codefacts
-from ..backends.base import Availability, CodeMatch
-from ..context import FulfillerContext
+from ..backends.base import Availability, CodeBackend, CodeMatch, CodeSearchResult
+from ..code import Definition, Snapshot, fence_language, role_of, source_first
+from ..code.extract.lines import defines
+from ..code.extract.lines import definition as line_definition
+from ..code.languages import is_config_path
+from ..code.model import ROLE_RANK
+from ..context import FulfillerContext, code_call
+from ..fanout import Outcome
 from ..models import Card, CardType
-from ..planner import Plan
-from ..resolve import source_first
-from .base import with_ripgrep
-from .evidence import Found, one_line, planned, read_lines, snippet
-
-if TYPE_CHECKING:
-    from ..index import CodeIndex, Definition
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+from ..planner import Plan, PlannedQuery
+from ..text import clip, single_line
+from .base import Knowledge, with_ripgrep
 
 log = logging.getLogger("parallizer.fulfillers.code_search")
 
@@ -45,16 +44,80 @@ OUTLINE = 0.9
 MENTIONED = 0.6
 
 
+def _source_first(matches: list[CodeMatch]) -> list[CodeMatch]:
+    """Stable: source code first, then configuration files, then tests, docs and examples."""
+    return sorted(matches, key=lambda m: (ROLE_RANK[role_of(m.path)], is_config_path(m.path)))
+
+
+@dataclass
+class Found:
+    """One planned query's outcome: failed (never read as "nothing matches"), or its matches
+    split into definitions of the term's name and mere mentions, source before tests."""
+
+    planned: PlannedQuery
+    ok: bool
+    error: str | None = None
+    matches: list[CodeMatch] = field(default_factory=list)
+    truncated: bool = False
+    definitions: list[CodeMatch] = field(default_factory=list)
+    mentions: list[CodeMatch] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, pq: PlannedQuery, outcome: Outcome[CodeSearchResult]) -> Found:
+        if not outcome.ok or outcome.value is None:
+            return cls(planned=pq, ok=False, error=outcome.error or "failed")
+        matches = outcome.value.matches
+        definable = pq.term.kind in ("identifier", "call")  # a dotted match is a use
+        defs = [m for m in matches if definable and defines(m.path, m.text, pq.term.name)]
+        is_def = {id(m) for m in defs}  # by identity: comparing models field by field is slow
+        return cls(
+            planned=pq,
+            ok=True,
+            matches=matches,
+            truncated=outcome.value.truncated,
+            definitions=_source_first(defs),
+            mentions=_source_first([m for m in matches if id(m) not in is_def]),
+        )
+
+    @property
+    def empty(self) -> bool:
+        """Searched successfully and nothing (outside the plan itself) matched."""
+        return self.ok and not self.matches
+
+    def best(self) -> CodeMatch | None:
+        """Where to point a reader: a definition, else the first mention (source first)."""
+        found = self.definitions or self.mentions
+        return found[0] if found else None
+
+
+def snippet(match: CodeMatch, *, before: int = 1, after: int = 2) -> str:
+    """A few lines around a match as a fenced Markdown block (dedented)."""
+    lines = [c.text for c in match.before[-before:]] if before else []
+    lines += [match.text] + [c.text for c in match.after[:after]]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    body = textwrap.dedent("\n".join(lines)).replace("```", "ʼʼʼ")
+    return f"```{fence_language(match.path)}\n{body}\n```"
+
+
+def one_line(text: str, limit: int = 90) -> str:
+    """A matched line for inline quoting: trimmed, clipped, no backticks."""
+    return clip(single_line(text).replace("`", "'"), limit)
+
+
 class CodeSearch:
     name: ClassVar[str] = "code_search"
     card_type: ClassVar[CardType] = CardType.context
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, code: Knowledge, rg: CodeBackend) -> None:
+        self.code = code
+        self.rg = rg
 
     def availability(self) -> Availability:
         return with_ripgrep(
-            self.runtime, "where the plan's names are defined (code index) and used (ripgrep)"
+            self.rg, "where the plan's names are defined (code index) and used (ripgrep)"
         )
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
@@ -62,25 +125,29 @@ class CodeSearch:
         if root is None:
             ctx.skipped = "no scope_root to search"
             return []
-        plan = planned(ctx)
+        plan = ctx.plan()
+        snippets: dict[tuple[str, int], str] = {}
         async with asyncio.TaskGroup() as tg:  # rg finds the uses while the index answers
             searching = tg.create_task(self.search(ctx, plan))
             try:
-                index = await self.runtime.index.get(root)
+                index: Snapshot | None = await self.code.snapshot(root)
             except Exception as exc:  # no index: ripgrep's view alone
                 log.warning("code index unavailable for %s: %s", root, exc)
                 index = None
             defs = self.definitions(index, plan) if index is not None else {}
             want = {(d.path, d.line) for ds in defs.values() for d in ds[:1]}
-            snippets = await asyncio.to_thread(read_lines, root, want, SNIPPET_LINES - 1)
+            if index is not None and want:
+                snippets = await asyncio.to_thread(index.lines.read, want, SNIPPET_LINES - 1)
         return self.write(ctx, searching.result(), defs, snippets)
 
     async def search(self, ctx: FulfillerContext, plan: Plan) -> list[Found]:
-        outcomes = await ctx.run([ctx.code_call(q.query, q.label) for q in plan.queries])
+        root = ctx.job.scope_root
+        assert root is not None
+        outcomes = await ctx.run([code_call(self.rg, root, q.query, q.label) for q in plan.queries])
         return [Found.read(q, o) for q, o in zip(plan.queries, outcomes, strict=True)]
 
     @staticmethod
-    def definitions(index: CodeIndex, plan: Plan) -> dict[str, list[Definition]]:
+    def definitions(index: Snapshot, plan: Plan) -> dict[str, list[Definition]]:
         """Per planned name: its definitions in the index, source first (on the class the
         plan says when it names one)."""
         out: dict[str, list[Definition]] = {}
@@ -161,7 +228,7 @@ class CodeSearch:
         text = snippets.get((main.path, main.line))
         if text:
             body = textwrap.dedent(text.rstrip()).replace("```", "ʼʼʼ")
-            parts.append(f"```{codefacts.fence_language(main.path)}\n{body}\n```")
+            parts.append(f"```{fence_language(main.path)}\n{body}\n```")
         cites = [main.citation]
         others = defs[1 : 1 + OTHER_DEFS_SHOWN]
         if others:
@@ -211,7 +278,7 @@ class CodeSearch:
         defs = [
             (m, d)
             for m in f.matches
-            if (d := codefacts.definition(m.path, m.text)) is not None and d.top_level
+            if (d := line_definition(m.path, m.text)) is not None and d.owner is None
         ]
         if not defs:
             return None

@@ -15,18 +15,16 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from ..backends.base import Availability, CodeQuery, CodeSearchResult
+from ..backends.base import Availability, CodeBackend, CodeQuery, CodeSearchResult
+from ..context import FulfillerContext, code_call
 from ..document import Document
+from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
 from ..planner.offline import exclude_globs
 from .base import with_ripgrep
-
-if TYPE_CHECKING:
-    from ..context import FulfillerContext
-    from ..runtime import Runtime
 
 MIN_PREFIX = 3
 MAX_ALTERNATIVES = 3
@@ -103,14 +101,15 @@ class Completions:
     name: ClassVar[str] = "completions"
     card_type: ClassVar[CardType] = CardType.completion
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, rg: CodeBackend, llm: LLM | None = None) -> None:
+        self.rg = rg
+        self.llm = llm
 
     def availability(self) -> Availability:
-        if self.runtime.llm is not None:
+        if self.llm is not None:
             return Availability.yes("LLM line continuation (ripgrep identifiers as fallback)")
         return with_ripgrep(
-            self.runtime,
+            self.rg,
             "offline: identifiers from the repository (ripgrep)",
             needs="offline completion needs ripgrep",
         )
@@ -124,7 +123,7 @@ class Completions:
         if doc.lines[line][col : col + 1] and _IDENT_CHAR.match(doc.lines[line][col]):
             ctx.skipped = "the cursor is inside a word"
             return []
-        llm = self.runtime.llm
+        llm = self.llm
         if llm is not None:
             [out] = await ctx.run(
                 [llm.call("continue the line", lambda: llm_planner.complete_line(llm, doc))],
@@ -149,14 +148,14 @@ class Completions:
         doc = ctx.document
         prefix = typed_prefix(doc)
         if prefix is None:
-            if ctx.skipped is None and self.runtime.llm is None:
+            if ctx.skipped is None and self.llm is None:
                 ctx.skipped = f"no identifier of {MIN_PREFIX}+ characters being typed"
             return []
         if ctx.job.scope_root is None:
             ctx.skipped = "no scope_root to take names from"
             return []
         query = prefix_query(prefix, ctx.job.plan_relpath)
-        [out] = await ctx.run([ctx.code_call(query, label=f"{prefix}…")])
+        [out] = await ctx.run([code_call(self.rg, ctx.job.scope_root, query, label=f"{prefix}…")])
         if not out.ok or out.value is None:
             return []
         ranked = rank_candidates(prefix, out.value, doc)

@@ -14,45 +14,30 @@ answer it has no use for), so it keeps its own single call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..context import FulfillerContext
 from ..fanout import Call
+from ..llm import LLM
 from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
-
-if TYPE_CHECKING:
-    from ..context import FulfillerContext
 
 LABEL = "plan searches"
 
 
-def _wants(ctx: FulfillerContext, name: str) -> bool:
-    """Whether the request runs fulfiller `name`: the one asking does; another does when the
-    request selected it and this process can run it (as the orchestrator checks)."""
-    if ctx.name == name:
-        return True
-    fulfiller = ctx.runtime.fulfillers.get(name)
-    return (
-        name in ctx.job.fulfillers and fulfiller is not None and fulfiller.availability().available
-    )
-
-
 def parts(ctx: FulfillerContext) -> tuple[int, int]:
     """(code searches, web queries) the planning call asks for: the code part when the
-    request runs Ambiguities with a scope to search, the web part when it runs WebContext.
-    Every fulfiller of the request computes the same pair."""
+    request runs Ambiguities with a scope to search, the web part when it runs WebContext
+    (which this process runs only with a web backend). Every fulfiller of the request
+    computes the same pair."""
     n = ctx.settings.max_queries
-    code = n if _wants(ctx, "ambiguities") and ctx.job.scope_root is not None else 0
-    web = n if _wants(ctx, "web_context") and ctx.runtime.web is not None else 0
+    job = ctx.job
+    code = n if job.runs("ambiguities") and job.scope_root is not None else 0
+    web = n if job.runs("web_context") else 0
     return code, web
 
 
-def plan_call(ctx: FulfillerContext) -> Call[SearchPlan]:
+def plan_call(ctx: FulfillerContext, llm: LLM) -> Call[SearchPlan]:
     """The request's planning call: identical (same key) from every fulfiller of a request,
     different for a different document, cursor or set of parts."""
-    llm = ctx.runtime.llm
-    if llm is None:
-        raise RuntimeError("plan_call needs an LLM")
     doc = ctx.document
     code, web = parts(ctx)
     if not code and not web:

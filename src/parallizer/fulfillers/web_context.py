@@ -14,19 +14,17 @@ import itertools
 import logging
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from ..backends.base import Availability, WebBackend, WebResult
+from ..context import FulfillerContext
 from ..document import Document, ProseLine, inline_text, read
 from ..document.words import STOP_WORDS
 from ..fanout import Call
+from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
 from .planning import plan_call
-
-if TYPE_CHECKING:
-    from ..context import FulfillerContext
-    from ..runtime import Runtime
 
 log = logging.getLogger("parallizer.fulfillers.web_context")
 
@@ -216,7 +214,7 @@ def offline_cards(results: list[WebResult], max_cards: int = MAX_CARDS) -> list[
 
 def web_call(web: WebBackend, query: str, cache_ttl: float | None = None) -> Call[WebResult]:
     """One web search; with `cache_ttl`, its answer is kept that long for identical searches
-    (of any request) when run through the runtime's `Flights`."""
+    (of any request) when run through the process's `Flights`."""
     return Call(
         label=query,
         backend=web.name,
@@ -233,11 +231,12 @@ class WebContext:
     name: ClassVar[str] = "web_context"
     card_type: ClassVar[CardType] = CardType.context
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, web: WebBackend | None, llm: LLM | None = None) -> None:
+        self.web = web
+        self.llm = llm
 
     def availability(self) -> Availability:
-        web = self.runtime.web
+        web = self.web
         if web is None:
             return Availability.no(
                 "no web search configured: set PERPLEXITY_API_KEY or PARALLIZER_SEARXNG_URL"
@@ -245,18 +244,18 @@ class WebContext:
         backend = web.availability()
         if not backend.available:
             return backend
-        how = "LLM" if self.runtime.llm is not None else "offline"
+        how = "LLM" if self.llm is not None else "offline"
         return Availability.yes(f"via {web.name}, {how} planning")
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
-        web = self.runtime.web
-        llm = self.runtime.llm
+        web = self.web
+        llm = self.llm
         assert web is not None, "availability() gates this"
         doc = ctx.document
         n = ctx.settings.max_queries
         queries: list[str] = []
         if llm is not None:  # the request's one planning call, shared with Ambiguities
-            [planned] = await ctx.run([plan_call(ctx)], what="LLM calls")
+            [planned] = await ctx.run([plan_call(ctx, llm)], what="LLM calls")
             if planned.ok and planned.value is not None:
                 queries = planned.value.web[:n]
         source = "the LLM"

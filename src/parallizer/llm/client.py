@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..backends.base import Availability
 from ..backends.http import HttpClient
@@ -34,6 +34,31 @@ from .parse import drop_reasoning, parse_structured, strip_reasoning
 
 log = logging.getLogger("parallizer.llm")
 T = TypeVar("T")
+
+
+class LLM(Protocol):
+    """What fulfillers and planners ask of an LLM: availability, a fan-out call on its limit,
+    and answers as JSON or text."""
+
+    name: str
+
+    def availability(self) -> Availability: ...
+
+    def call(
+        self, label: str, run: Callable[[], Awaitable[T]], *, key: Hashable | None = None
+    ) -> Call[T]: ...
+
+    async def complete_json(
+        self,
+        *,
+        system: str,
+        user: str,
+        schema: dict[str, Any],
+        name: str,
+        max_tokens: int = ...,
+    ) -> Any: ...
+
+    async def complete_text(self, *, system: str, user: str, max_tokens: int = ...) -> str: ...
 
 
 class LLMClient:
@@ -49,11 +74,14 @@ class LLMClient:
         start_concurrent: int | None = None,
         max_concurrent: int = 8,
         temperature: float = 0.2,
+        limiter: ConcurrencyLimit | None = None,
     ) -> None:
+        """`limiter`: the limit its calls share (default: an adaptive one of this process
+        from `start_concurrent` up to `max_concurrent`; several workers pass a shared one)."""
         self.model = model or "default"
         self.timeout = timeout
         self.temperature = temperature
-        self.limiter: ConcurrencyLimit = AdaptiveLimiter(
+        self.limiter: ConcurrencyLimit = limiter or AdaptiveLimiter(
             self.name, max_concurrent, initial=start_concurrent
         )
         self._api_key = api_key or None

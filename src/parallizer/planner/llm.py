@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from ..backends.base import CodeQuery, CodeSearchResult, WebResult
 from ..document import Document
 from ..errors import BackendError
-from ..llm.client import LLMClient
+from ..llm.client import LLM
 from ..llm.parse import drop_reasoning, items_of, strip_reasoning
 from ..models import Card, CardType
 from ..text import clip, clip_around, single_line
@@ -227,7 +227,7 @@ def _part(value: Any, key: str, both: bool) -> list[Any]:
     return []
 
 
-async def plan_searches(llm: LLMClient, doc: Document, *, code: int, web: int) -> SearchPlan:
+async def plan_searches(llm: LLM, doc: Document, *, code: int, web: int) -> SearchPlan:
     """The request's one planning call: at most `code` ripgrep searches and `web` web queries
     for the part of the plan at the cursor (0: that part is not asked for). Every fulfiller
     of the request that plans with the LLM shares this call (`fulfillers.planning`)."""
@@ -250,7 +250,7 @@ async def plan_searches(llm: LLMClient, doc: Document, *, code: int, web: int) -
     return plan
 
 
-async def web_queries(llm: LLMClient, doc: Document, *, max_queries: int = 3) -> list[str]:
+async def web_queries(llm: LLM, doc: Document, *, max_queries: int = 3) -> list[str]:
     """Web search queries alone (`plan_searches` asked for only them)."""
     return (await plan_searches(llm, doc, code=0, web=max_queries)).web
 
@@ -383,7 +383,7 @@ def card_from_text(
 
 
 async def web_cards(
-    llm: LLMClient, doc: Document, results: Sequence[WebResult], *, max_cards: int = MAX_WEB_CARDS
+    llm: LLM, doc: Document, results: Sequence[WebResult], *, max_cards: int = MAX_WEB_CARDS
 ) -> list[Card]:
     """At most 3 context cards (≤ 60 words, Markdown links to their sources) from results."""
     known: dict[str, str | None] = {}
@@ -466,7 +466,7 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
     )
 
 
-async def code_queries(llm: LLMClient, doc: Document, *, max_queries: int = 5) -> list[CodeQuery]:
+async def code_queries(llm: LLM, doc: Document, *, max_queries: int = 5) -> list[CodeQuery]:
     """Validated ripgrep queries alone (`plan_searches` asked for only them)."""
     return (await plan_searches(llm, doc, code=max_queries, web=0)).code
 
@@ -588,7 +588,7 @@ def normalize_citation(raw: str) -> str | None:
 
 
 async def clarifying_questions(
-    llm: LLMClient,
+    llm: LLM,
     doc: Document,
     evidence: Sequence[CodeSearchResult],
     *,
@@ -761,7 +761,7 @@ def clean_completion(raw: str, before: str) -> str:
     return text
 
 
-async def complete_line(llm: LLMClient, doc: Document) -> str:
+async def complete_line(llm: LLM, doc: Document) -> str:
     """A short continuation of the line at the cursor (the text to insert)."""
     before = doc.before_cursor
     raw = await llm.complete_text(

@@ -38,7 +38,7 @@ from typing import Literal
 from rapidfuzz import fuzz
 
 from ..backends.base import CodeQuery
-from ..codefacts import OUTLINE_REGEX
+from ..code.extract.lines import OUTLINE_REGEX
 from ..document import WINDOW, WINDOW_CHARS, Document, Mention, OpenSpot, read, window
 from ..document.mentions import last_part
 from ..document.words import is_common, is_keyword

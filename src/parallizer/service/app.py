@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .. import __version__
+from .. import __version__, assembly
 from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
-from ..orchestrator import Orchestrator
+from ..fulfillers.base import Fulfiller
 from ..planner import reading
 from ..runtime import Runtime
 from . import errors, metrics
@@ -50,18 +50,21 @@ def create_app(
     settings: Settings | None = None,
     runtime: Runtime | None = None,
     store: FeedStore | None = None,
+    fulfillers: Sequence[Fulfiller] | None = None,
 ) -> FastAPI:
+    """The service. `runtime` (default: built from `settings`, its web and LLM shared through
+    Redis when configured) and `fulfillers` (default: the registry) are for tests."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or Runtime(settings)
         link = registry = None
         if settings.redis_url and store is None:
-            link, st, registry = await _shared_state(settings, rt)
+            link, st, registry = await _shared_state(settings)
         else:
             st = store or memory_store_from_settings(settings)
-        orch = Orchestrator(rt)
+        rt = runtime or Runtime(settings, shared=link)
+        orch = assembly.orchestrator(rt, fulfillers)
         runs = RunManager(
             orch,
             st,
@@ -75,8 +78,8 @@ def create_app(
         reading.warm(settings.read_workers)  # their imports now, not on the first request
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
-            list(rt.fulfillers),
-            rt.available(),
+            list(orch.fulfillers),
+            orch.available(),
             ":".join(map(str, settings.allowed_root_paths)),
             "on" if settings.api_token else "off",
         )
@@ -125,14 +128,11 @@ def create_app(
     return app
 
 
-async def _shared_state(
-    settings: Settings, runtime: Runtime
-) -> tuple[RedisLink, FeedStore, RequestRegistry]:
+async def _shared_state(settings: Settings) -> tuple[RedisLink, FeedStore, RequestRegistry]:
     """Feed, superseding, web answers and limits in Redis (PARALLIZER_REDIS_URL)."""
     from ..stores.redis_client import RedisLink, RedisUnavailable
     from ..stores.registry import RequestRegistry
     from .feed_redis import RedisFeedStore
-    from .shared import share_backends
 
     assert settings.redis_url
     link = RedisLink(settings.redis_url)
@@ -142,7 +142,6 @@ async def _shared_state(
     except RedisUnavailable as exc:  # serve checked it; it may come back: degrade until then
         log.warning("starting without Redis for now: %s", exc)
     store = RedisFeedStore(link, max_per_type=settings.feed_max_per_type, ttl=settings.feed_ttl)
-    share_backends(runtime, link, settings)
     return link, store, RequestRegistry(link, on_newer=lambda user, gen: None)
 
 

@@ -48,26 +48,6 @@ SKIPPED_SUFFIXES = (".egg-info", ".pyc", ".pyo")
 #: at most this many nodes in one tree answer (a whole home directory stays bounded)
 MAX_TREE_NODES = 20_000
 
-LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
-    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "typescript",
-    ".json": "json", ".md": "markdown", ".markdown": "markdown", ".yml": "yaml",
-    ".yaml": "yaml", ".toml": "toml", ".ini": "ini", ".cfg": "ini", ".xml": "xml",
-    ".html": "html", ".htm": "html", ".css": "css", ".scss": "scss", ".less": "less",
-    ".sh": "shell", ".bash": "shell", ".zsh": "shell", ".sql": "sql", ".go": "go",
-    ".rs": "rust", ".java": "java", ".kt": "kotlin", ".c": "c", ".h": "c", ".cc": "cpp",
-    ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp", ".rb": "ruby", ".php": "php",
-    ".swift": "swift", ".lua": "lua", ".r": "r", ".txt": "plaintext", ".log": "plaintext",
-    ".rst": "restructuredtext", ".dockerfile": "dockerfile",
-}  # fmt: skip
-NAMED_LANGUAGES = {"Dockerfile": "dockerfile", "Makefile": "makefile"}
-
-
-def language_of(path: Path) -> str:
-    """The editor's language id for a file name (Monaco's ids); plaintext when unknown."""
-    return NAMED_LANGUAGES.get(path.name) or LANGUAGES.get(path.suffix.lower(), "plaintext")
-
-
 # --- confinement -----------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ...code import editor_language
 from .. import files
 from ..deps import ServiceDep
 from ..schemas import AUTH_RESPONSES, ErrorBody, InvalidBody
@@ -85,7 +86,7 @@ async def file_content(body: FileContentRequest, svc: ServiceDep) -> FileContent
     def work() -> FileContent:
         path = files.inside_scope(body.path, files.scope_dir(body.scope_root, roots))
         text = files.read_text(path, limit)
-        return FileContent(content=text, language=files.language_of(path), path=body.path)
+        return FileContent(content=text, language=editor_language(path.name), path=body.path)
 
     return await asyncio.to_thread(work)
 

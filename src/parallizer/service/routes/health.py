@@ -21,7 +21,7 @@ router = APIRouter(tags=["health"])
 async def root(svc: ServiceDep) -> Root:
     return Root(
         version=__version__,
-        fulfillers=len(svc.runtime.fulfillers),
+        fulfillers=len(svc.orchestrator.fulfillers),
         active_users=await svc.active_users(),
     )
 
@@ -29,7 +29,7 @@ async def root(svc: ServiceDep) -> Root:
 @router.get("/health", response_model=Health, summary="What can run here, and why not")
 async def health(svc: ServiceDep) -> JSONResponse:
     """Open without a token. Each fulfiller and backend: available or not, and why."""
-    report = svc.runtime.health()
+    report = svc.orchestrator.health()
     body = Health(
         version=__version__,
         fulfillers=[

@@ -1,6 +1,7 @@
-"""Small facts about lines of code, shared by the fulfillers that read ripgrep matches.
+"""The regex fallback of the index: what one line of code defines, for what ripgrep hands back
+and for languages tree-sitter does not read.
 
-`definition(path, line)` says what a single line defines, if anything (Python def/class/
+`definition(path, text)` says what a single line defines, if anything (Python def/class/
 assignment, JS/TS function/class/const, Go func/type, Rust fn/struct/enum/trait, Java/C#
 class/interface, C/C++ struct/#define, shell function, Makefile target, YAML/TOML/JSON key,
 Ruby def/class). It works line by line on purpose: that is what ripgrep hands back, and a
@@ -10,9 +11,9 @@ wrong answer costs little (a mention shown as a mention).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import PurePosixPath
+
+from ..languages import language, role_of
+from ..model import Definition
 
 _N = r"(?P<name>[A-Za-z_$][\w$]*)"
 
@@ -82,7 +83,7 @@ _RUBY = [
     ("class", rf"^\s*(?:class|module)\s+{_N}\b"),
 ]
 
-_LANGS: dict[str, list[tuple[str, str]]] = {
+_RULES: dict[str, list[tuple[str, str]]] = {
     "python": _PY,
     "javascript": _JS,
     "go": _GO,
@@ -96,37 +97,7 @@ _LANGS: dict[str, list[tuple[str, str]]] = {
     "json": _JSON,
     "ruby": _RUBY,
 }
-_COMPILED = {lang: [(kind, re.compile(rx)) for kind, rx in rules] for lang, rules in _LANGS.items()}
-
-_BY_SUFFIX = {
-    **dict.fromkeys((".py", ".pyi"), "python"),
-    **dict.fromkeys((".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"), "javascript"),
-    ".go": "go",
-    ".rs": "rust",
-    **dict.fromkeys((".java", ".cs", ".kt", ".kts", ".scala"), "java"),
-    **dict.fromkeys((".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx"), "c"),
-    **dict.fromkeys((".sh", ".bash", ".zsh"), "shell"),
-    ".mk": "make",
-    **dict.fromkeys((".yml", ".yaml"), "yaml"),
-    ".toml": "toml",
-    ".json": "json",
-    ".rb": "ruby",
-}
-_BY_NAME = {"Makefile": "make", "GNUmakefile": "make", "makefile": "make"}
-_FENCE_LANG = {
-    "python": "python",
-    "javascript": "ts",
-    "go": "go",
-    "rust": "rust",
-    "java": "java",
-    "c": "c",
-    "shell": "bash",
-    "make": "make",
-    "yaml": "yaml",
-    "toml": "toml",
-    "json": "json",
-    "ruby": "ruby",
-}
+_COMPILED = {key: [(kind, re.compile(rx)) for kind, rx in rules] for key, rules in _RULES.items()}
 
 OUTLINE_REGEX = (
     r"^(?:(?:export|default|declare|pub(?:\([^)]*\))?|abstract|async|unsafe|static)\s+)*"
@@ -137,67 +108,28 @@ OUTLINE_REGEX = (
 `definition()` confirms each line and extracts the name."""
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
-    name: str
-    kind: str
-    language: str
-    top_level: bool
-
-
-@lru_cache(maxsize=8192)
-def language(path: str) -> str | None:
-    """The language of a file by its name (cached: called for every match of every search)."""
-    p = PurePosixPath(path)
-    return _BY_NAME.get(p.name) or _BY_SUFFIX.get(p.suffix.lower())
-
-
-def fence_language(path: str) -> str:
-    """The info string of a Markdown code fence for this file ('' when unknown)."""
+def definition(path: str, text: str, line: int = 0) -> Definition | None:
+    """What `text` (line `line` of the file at `path`) defines, or None. A definition found
+    here has no known owner: None when the line starts at the margin (top level), `""` when it
+    is indented (inside something the line alone does not say)."""
     lang = language(path)
-    return _FENCE_LANG.get(lang, "") if lang else ""
-
-
-def definition(path: str, line: str) -> Definition | None:
-    """What `line` (one line of the file at `path`) defines, or None."""
-    lang = language(path)
-    if lang is None:
+    if lang is None or lang.rules is None:
         return None
-    for kind, rx in _COMPILED[lang]:
-        m = rx.match(line)
+    for kind, rx in _COMPILED[lang.rules]:
+        m = rx.match(text)
         if m:
             name = m.group("name").strip("\"'")
-            top = not line[:1].isspace()
-            if lang == "go" and kind == "method":
-                top = False
-            return Definition(name=name, kind=kind, language=lang, top_level=top)
+            top = not text[:1].isspace() and not (lang.rules == "go" and kind == "method")
+            return Definition(name, name, None if top else "", kind, lang.name, path, line,
+                              role_of(path))  # fmt: skip
     return None
 
 
-def defines(path: str, line: str, name: str) -> bool:
+def defines(path: str, text: str, name: str) -> bool:
     """Is this line (of the file at `path`) a definition of `name`? For a dotted name the
     last part counts, and a YAML/TOML key may be written with its full dotted path."""
-    d = definition(path, line)
+    d = definition(path, text)
     if d is None:
         return False
     last = name.rsplit(".", 1)[-1]
     return d.name in (name, last) or name.endswith("." + d.name) or d.name.endswith("." + name)
-
-
-_TEST_PART = re.compile(
-    r"(?:^|/)(?:tests?|testing|spec|specs|__tests__|fixtures?|testdata|examples?)(?:/|$)"
-)
-_TEST_FILE = re.compile(
-    r"(?:^|/)(?:test_[^/]*|[^/]*_test\.\w+|[^/]*\.(?:test|spec)\.\w+|conftest\.py)$"
-)
-
-
-def is_config_path(path: str) -> bool:
-    """YAML/TOML/JSON: their keys are definitions, but a plan's names rarely mean them."""
-    return language(path) in ("yaml", "toml", "json")
-
-
-@lru_cache(maxsize=8192)
-def is_test_path(path: str) -> bool:
-    """Tests, fixtures and examples: real code, but not where a plan's names usually live."""
-    return bool(_TEST_PART.search(path) or _TEST_FILE.search(path))

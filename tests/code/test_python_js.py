@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parallizer.index import IndexStore, Role
+from parallizer.code import CodeKnowledge, Role
 
 from .conftest import build, table
 
 
-async def test_python_definitions(tmp_path: Path, store: IndexStore) -> None:
+async def test_python_definitions(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("python", tmp_path, store)
     assert table(index, "pkg/client.py") == {
         ("MAX_RETRIES", "constant", "pkg/client.py", 3, None, "source"),
@@ -44,7 +44,7 @@ async def test_python_definitions(tmp_path: Path, store: IndexStore) -> None:
     }
 
 
-async def test_python_lookups(tmp_path: Path, store: IndexStore) -> None:
+async def test_python_lookups(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("python", tmp_path, store)
     # the same name on two classes is two qualified names; the stub comes after the source
     assert [d.citation for d in index.lookup("send")] == [
@@ -75,27 +75,27 @@ async def test_python_lookups(tmp_path: Path, store: IndexStore) -> None:
         "Client.base_url", "Client.__init__", "Client.send", "Client.from_env",
         "Client.parse", "Client.aclose", "Client.Limits",
     }  # fmt: skip
-    assert index.languages() == {"python": 24}
+    assert index.definitions_per_language() == {"python": 24}
     assert index.has_file("pkg/client.py") and not index.has_file("pkg/nope.py")
     assert index.has_file("./pkg/client.py")
     assert "pkg/client.py" in index.files()
 
 
-async def test_gitignore_is_respected(tmp_path: Path, store: IndexStore) -> None:
+async def test_gitignore_is_respected(tmp_path: Path, store: CodeKnowledge) -> None:
     from .conftest import copy_fixture
 
     root = copy_fixture("python", tmp_path)
     (root / "ignored").mkdir()
     (root / "ignored" / "hidden.py").write_text("def not_indexed():\n    pass\n")
     (root / "notes.log").write_text("def also_not(): pass\n")
-    index = await store.get(root)
+    index = await store.snapshot(root)
     assert index.lookup("not_indexed") == []
     assert not index.has_file("ignored/hidden.py") and not index.has_file("notes.log")
     assert index.has_file(".gitignore") is False  # rg skips hidden files as searches do
     assert index.stats()["files"] == len(index.files()) == 8
 
 
-async def test_javascript_and_typescript_definitions(tmp_path: Path, store: IndexStore) -> None:
+async def test_javascript_and_typescript_definitions(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("js", tmp_path, store)
     assert table(index, "lib/command.js") == {
         ("Command", "class", "lib/command.js", 3, (2, 2), "source"),
@@ -147,11 +147,11 @@ async def test_javascript_and_typescript_definitions(tmp_path: Path, store: Inde
     assert [d.role for d in index.lookup("helperInTest")] == [Role.test]
     assert [d.role for d in index.lookup("minified")] == [Role.generated]
     assert [(d.citation, d.params) for d in index.lookup("Wrapped")] == [("types/umd.js:2", (2, 2))]
-    assert index.languages() == {"javascript": 17, "typescript": 21}
+    assert index.definitions_per_language() == {"javascript": 17, "typescript": 21}
 
 
 async def test_python_instance_fields_set_in_initialisers(
-    tmp_path: Path, store: IndexStore
+    tmp_path: Path, store: CodeKnowledge
 ) -> None:
     root = tmp_path / "fields"
     root.mkdir()
@@ -167,7 +167,7 @@ async def test_python_instance_fields_set_in_initialisers(
         "    def grow(self):\n"
         "        self.later = 1\n"
     )
-    index = await store.get(root.resolve())
+    index = await store.snapshot(root.resolve())
     assert table(index, "pool.py") == {
         ("Pool", "class", "pool.py", 1, (1, 2), "source"),
         ("Pool.size", "field", "pool.py", 2, None, "source"),  # once: the class body's
@@ -177,7 +177,7 @@ async def test_python_instance_fields_set_in_initialisers(
     }
 
 
-async def test_javascript_fields_set_in_the_constructor(tmp_path: Path, store: IndexStore) -> None:
+async def test_javascript_fields_set_in_the_constructor(tmp_path: Path, store: CodeKnowledge) -> None:
     root = tmp_path / "jsfields"
     root.mkdir()
     (root / "queue.js").write_text(
@@ -191,7 +191,7 @@ async def test_javascript_fields_set_in_the_constructor(tmp_path: Path, store: I
         "  push(job) { this.later = job; }\n"
         "}\n"
     )
-    index = await store.get(root.resolve())
+    index = await store.snapshot(root.resolve())
     assert table(index, "queue.js") == {
         ("Queue", "class", "queue.js", 1, (1, 1), "source"),
         ("Queue.size", "field", "queue.js", 2, None, "source"),

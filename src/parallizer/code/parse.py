@@ -2,7 +2,7 @@
 a worker thread). Plain values only, so a batch and its answer cross the process boundary
 by pickle.
 
-The worker processes are plain subprocesses (`python -m parallizer.index.worker_process`)
+The worker processes are plain subprocesses (`python -m parallizer.code.worker_process`)
 rather than a multiprocessing pool: a spawn/forkserver pool re-imports the caller's
 `__main__` (every script using the index would need a main guard), and fork is unsafe in a
 process with threads."""
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from .extract import PARSE_SECONDS, RawDef, extract
-from .files import generated_header, grammar_of
+from .languages import generated_header, grammar_of
 
 BINARY_PROBE = 8192
 
@@ -54,7 +54,7 @@ def parse_batch(
     return [parse_file(root, path, language, max_bytes, seconds) for path, language in batch]
 
 
-# --- the worker process: `python -m parallizer.index.worker_process` --------------------
+# --- the worker process: `python -m parallizer.code.worker_process` --------------------
 # Frames on stdin and stdout: a 4-byte big-endian length, then a pickle; out: list[Parsed]. EOF on stdin ends the process. Only the store that
 # started the process writes to it, so unpickling its frames is safe. In: (root, batch,
 # max_bytes, seconds per file).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -38,6 +39,9 @@ class Definition:
     parameter a call may give, None when unbounded (`*args`, `**kwargs`, JS rest, Go and
     Java varargs, C `...`). Python's `self`/`cls` and Rust's `self` are not counted.
     None when not callable or unknown.
+
+    `owner` is the enclosing class, impl, type or namespace; None at top level. The line
+    fallback, which sees one line, says `""` for an indented definition (inside something).
     """
 
     name: str
@@ -53,6 +57,14 @@ class Definition:
     @property
     def citation(self) -> str:
         return f"{self.path}:{self.line}"
+
+
+def source_first(defs: Iterable[Definition]) -> list[Definition]:
+    """Source definitions if there are any, else all (tests, docs, stubs only as a last
+    resort)."""
+    defs = list(defs)
+    src = [d for d in defs if d.role is Role.source]
+    return src or defs
 
 
 _FOLD_DROP = str.maketrans("", "", "_-. ")

@@ -1,13 +1,13 @@
-"""Name resolution as a pure function: a `CodeIndex` built from definitions made here, and the
+"""Name resolution as a pure function: a `Snapshot` built from definitions made here, and the
 plan's uses; each verdict with the definitions it rests on."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from parallizer.index import CodeIndex, Definition, Role
-from parallizer.index.code_index import BuildStats
-from parallizer.resolve import NameUse, Resolver, Verdict
+from parallizer.code import Snapshot, Definition, Role
+from parallizer.code import BuildStats
+from parallizer.code import NameUse, Resolver, Verdict
 
 
 def d(qualname: str, kind: str, path: str, line: int, *, lang: str = "python",
@@ -43,7 +43,7 @@ def row(x: Definition) -> tuple:
 
 
 def resolver(**kw) -> Resolver:
-    index = CodeIndex(Path("/tree"), FILES, map(row, DEFS), BuildStats(files=len(FILES)))
+    index = Snapshot(Path("/tree"), FILES, map(row, DEFS), BuildStats(files=len(FILES)))
     return Resolver(index, **kw)
 
 

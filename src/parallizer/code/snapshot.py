@@ -1,17 +1,32 @@
-"""`CodeIndex`: an immutable snapshot of one scope's definitions, with dict lookups."""
+"""`Snapshot`: what we know about one scope's code at one moment, behind one face.
+
+The index's tables (every definition by name, qualified name, folded name, owner; near names
+by edit distance), the file list, and what is worked out from them once per snapshot (the
+file index for paths, the tree's languages, lines read from files). The face:
+`lookup`/`qualified`/`members`/`near` for names, `resolve(uses)` for a plan's names and paths,
+`role(path)`, `language(path)`, `lines(path)`, `verify(citation)`. Immutable as far as
+callers can tell, so one snapshot is shared by every request until the tree changes; its
+caches are its own attributes (thread-safe: resolution runs in worker threads).
+"""
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from .files import FileIndex
+from .languages import language, role_of
+from .lines import Lines
 from .model import ROLE_RANK, Definition, Role, fold
+from .resolve import Resolution, Resolver, UseLike
 
 Row = tuple[str, str, str | None, str, str, str, int, str, int, int]
 """A definition as the index keeps it: (name, qualname, owner, kind, language, path, line,
@@ -80,9 +95,8 @@ class BuildStats:
     """Listing and stat'ing every file: what an update that finds no change costs."""
 
 
-class CodeIndex:
-    """Definitions of one scope. Immutable, so one snapshot is shared by every request.
-    Every lookup is a dict access (`near` a bounded rapidfuzz scan)."""
+class Snapshot:
+    """One scope's code. Every lookup is a dict access (`near` a bounded rapidfuzz scan)."""
 
     def __init__(
         self,
@@ -138,6 +152,10 @@ class CodeIndex:
         self._near_lens = [len(n) for n in names]
         self._langs = langs
         self._roles = roles
+        self._lock = threading.Lock()
+        self._share: dict[float, list[str]] = {}
+        self.lines = Lines(root, self.has_file)
+        """Lines of the tree's files, read on demand and kept (`lines.get(path)`)."""
 
     @property
     def build_ms(self) -> float:
@@ -160,12 +178,6 @@ class CodeIndex:
 
     def has_file(self, relpath: str) -> bool:
         return relpath.removeprefix("./") in self._fileset
-
-    def files_under(self, prefix: str) -> Sequence[str]:
-        """Files whose path starts with `prefix` (a directory ends with `/`)."""
-        lo = bisect.bisect_left(self._files, prefix)
-        hi = bisect.bisect_left(self._files, prefix + "\U0010ffff")
-        return self._files[lo:hi]
 
     def definitions(self) -> Iterator[Definition]:
         """Every definition, file by file."""
@@ -218,7 +230,7 @@ class CodeIndex:
         functions, a Go type's methods), by path and line."""
         return self._get(self._by_owner, owner)
 
-    def languages(self) -> Counter[str]:
+    def definitions_per_language(self) -> Counter[str]:
         """Definitions per language."""
         return Counter(self._langs)
 
@@ -247,3 +259,70 @@ class CodeIndex:
             "list_ms": round(b.list_ms, 1),
             "check_ms": round(b.check_ms, 1),
         }
+
+    # --- the face: worked out once per snapshot -------------------------------------------
+
+    @cached_property
+    def file_index(self) -> FileIndex:
+        """The file list indexed for paths: existence, directories, closest files (two threads
+        racing on a new snapshot may both build it; either is right)."""
+        return FileIndex(self._files)
+
+    def languages(self, share: float = 0.05) -> list[str]:
+        """The languages of at least `share` of the tree's code files (at least the most
+        common one), by file suffix: a language the index does not parse still has its
+        standard names. A walk over every file: once per snapshot."""
+        with self._lock:
+            found = self._share.get(share)
+        if found is None:
+            counts: Counter[str] = Counter()
+            for path in self._files:
+                lang = language(path)
+                if lang is not None and lang.rules is not None:
+                    counts[lang.name] += 1
+            total = sum(counts.values())
+            ranked = counts.most_common()
+            found = (
+                [name for name, n in ranked if n >= share * total] or [ranked[0][0]]
+                if total
+                else []
+            )
+            with self._lock:
+                self._share[share] = found
+        return list(found)
+
+    def role(self, path: str) -> Role:
+        """What the file is for (source, test, docs, stub, vendored, generated)."""
+        return role_of(path)
+
+    def language(self, path: str) -> str | None:
+        lang = language(path)
+        return lang.name if lang is not None else None
+
+    def resolve(
+        self,
+        uses: Iterable[UseLike],
+        introduced: Iterable[str] = (),
+        proposed: Iterable[str] = (),
+        languages: Sequence[str] | None = None,
+    ) -> list[Resolution]:
+        """Every distinct name and path of `uses`, resolved against this snapshot (CPU work:
+        callers run it off the event loop)."""
+        return Resolver(self, introduced, languages, proposed).resolve_all(uses)
+
+    def verify(self, citation: str, names: Sequence[str] = ()) -> bool:
+        """A `path:line` citation is real: the file is in the scope, the line within it and
+        not blank, and (when `names` are given) one of them stands on or near that line.
+        Reads the file: run it off the event loop."""
+        return self.lines.verify(citation, names)
+
+    def correct(self, citation: str, names: Sequence[str]) -> str | None:
+        """The citation if it verifies, else the definition of one of `names`, else None."""
+        if self.verify(citation, names):
+            return citation
+        for n in names:
+            defs = self.lookup(n)
+            src = [d for d in defs if d.role is Role.source] or defs
+            if src:
+                return src[0].citation
+        return None

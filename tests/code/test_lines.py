@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from parallizer import codefacts
-from parallizer.codefacts import defines, definition
+from parallizer.code import Role, fence_language, language, role_of
+from parallizer.code.extract.lines import OUTLINE_REGEX, defines, definition
 
 DEFINES = [
     # python
@@ -68,7 +68,7 @@ DEFINES = [
 def test_definition_lines(path, line, name, kind, top):
     d = definition(path, line)
     assert d is not None, line
-    assert (d.name, d.kind, d.top_level) == (name, kind, top)
+    assert (d.name, d.kind, d.owner is None) == (name, kind, top)
     assert defines(path, line, name)
 
 
@@ -108,37 +108,42 @@ def test_dotted_and_partial_names():
     assert not defines("a.py", "def load_config_file():", "load_config")
 
 
-def test_languages_and_fences():
-    assert codefacts.language("src/x/y.py") == "python"
-    assert codefacts.language("Makefile") == "make"
-    assert codefacts.language("README") is None
-    assert codefacts.fence_language("web/app.tsx") == "ts"
-    assert codefacts.fence_language("notes.txt") == ""
+def test_one_language_table_for_the_index_the_line_rules_fences_and_the_editor():
+    py, mk, ts = language("src/x/y.py"), language("Makefile"), language("web/app.tsx")
+    assert py is not None and (py.name, py.parsed, py.rules) == ("python", True, "python")
+    assert mk is not None and (mk.name, mk.parsed, mk.rules) == ("makefile", False, "make")
+    assert ts is not None and (ts.name, ts.rules) == ("typescript", "javascript")
+    assert language("README") is None
+    assert fence_language("web/app.tsx") == "ts" and fence_language("notes.txt") == ""
 
 
 @pytest.mark.parametrize(
-    ("path", "test"),
+    ("path", "role"),
     [
-        ("tests/test_cart.py", True),
-        ("src/shop/cart_test.go", True),
-        ("web/cart.spec.ts", True),
-        ("conftest.py", True),
-        ("examples/plan.md", True),
-        ("src/testing/helpers.py", True),
-        ("src/shop/cart.py", False),
-        ("src/contest/rules.py", False),
-        ("latest/notes.md", False),
+        ("tests/test_cart.py", Role.test),
+        ("src/shop/cart_test.go", Role.test),
+        ("web/cart.spec.ts", Role.test),
+        ("conftest.py", Role.test),
+        ("tests/fixtures/app.py", Role.test),
+        ("src/testing/helpers.py", Role.test),
+        ("examples/plan.md", Role.docs),
+        ("src/shop/cart.py", Role.source),
+        ("src/contest/rules.py", Role.source),
+        ("latest/notes.md", Role.source),
+        ("web/static/app.min.js", Role.generated),
     ],
 )
-def test_test_paths(path, test):
-    assert codefacts.is_test_path(path) is test
+def test_one_role_classifier(path, role):
+    """Tests and fixtures are tests; examples and docs are docs (one classifier for the
+    index and for ranking what ripgrep finds)."""
+    assert role_of(path) is role
 
 
 def test_outline_regex_is_a_superset_of_top_level_definitions():
     import re
 
-    rx = re.compile(codefacts.OUTLINE_REGEX)
+    rx = re.compile(OUTLINE_REGEX)
     for path, line, _name, _kind, top in DEFINES:
-        lang = codefacts.language(path)
-        if top and lang in ("python", "javascript", "go", "rust"):
+        lang = language(path)
+        if top and lang is not None and lang.rules in ("python", "javascript", "go", "rust"):
             assert rx.search(line), line

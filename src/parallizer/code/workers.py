@@ -1,4 +1,4 @@
-"""A build's worker processes: `python -m parallizer.index.worker_process`, one batch at a time
+"""A build's worker processes: `python -m parallizer.code.worker_process`, one batch at a time
 each, killed and reaped when the build ends however it ends."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import struct
 import sys
 
 from .. import subprocs
-from .worker import Parsed, frame
+from .parse import Parsed, frame
 
 log = logging.getLogger("parallizer.index")
 _LEN = struct.Struct(">I")
@@ -61,7 +61,7 @@ class Workers:
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "parallizer.index.worker_process",
+            sys.executable, "-m", "parallizer.code.worker_process",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,

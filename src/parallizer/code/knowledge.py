@@ -1,4 +1,4 @@
-"""`IndexStore`: one `CodeIndex` per scope, built off the event loop, shared by requests.
+"""`CodeKnowledge`: one `Snapshot` per scope, built off the event loop, shared by requests.
 
 * The file list is ripgrep's (`rg --files`: .gitignore honoured even outside git, hidden
   and binary-looking files as rg decides, symlinks not followed, so no loop), capped at
@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import BackendError
-from .code_index import BuildStats, CodeIndex, Row
 from .extract import PARSE_SECONDS
-from .files import language_of, role_of
+from .languages import language_of, role_of
 from .model import ROLE_RANK, Role
-from .worker import Parsed, parse_batch
+from .parse import Parsed, parse_batch
+from .snapshot import BuildStats, Row, Snapshot
 from .workers import WorkerDied, Workers
 
 log = logging.getLogger("parallizer.index")
@@ -68,8 +68,8 @@ class _Scope:
         self.root = root
         self.key = str(root)
         self.entries: dict[str, _Entry] = {}
-        self.snapshot: CodeIndex | None = None
-        self.task: asyncio.Task[CodeIndex] | None = None
+        self.snapshot: Snapshot | None = None
+        self.task: asyncio.Task[Snapshot] | None = None
         self.checked = 0.0  # monotonic time the snapshot was last brought up to date
         self.last: BuildStats | None = None  # the latest update's (its snapshot may be older)
 
@@ -88,7 +88,7 @@ def _default_lister() -> Lister:
     return RipgrepBackend(sort=True, max_filesize="2M").list_files
 
 
-class IndexStore:
+class CodeKnowledge:
     def __init__(
         self,
         *,
@@ -114,14 +114,14 @@ class IndexStore:
         self.parse_seconds = parse_seconds
         self._builds = asyncio.Semaphore(max(1, max_builds))
         self._scopes: OrderedDict[str, _Scope] = OrderedDict()
-        self._tasks: set[asyncio.Task[CodeIndex]] = set()
+        self._tasks: set[asyncio.Task[Snapshot]] = set()
         self._closed = False
         self.builds = 0
         """Updates run so far (for tests and metrics)."""
 
     # --- public ---------------------------------------------------------------------------
 
-    async def get(self, root: Path, *, fresh: bool = False) -> CodeIndex:
+    async def snapshot(self, root: Path, *, fresh: bool = False) -> Snapshot:
         """The index of `root` (an absolute, resolved directory). The first call builds it
         (waits); later calls return the current snapshot at once and, when it was last
         checked over `refresh_after` seconds ago (longer for a tree slow to check), bring it
@@ -146,7 +146,7 @@ class IndexStore:
         last = scope.last.check_ms / 1000.0 if scope.last is not None else 0.0
         return max(self.refresh_after, 10.0 * last)
 
-    def peek(self, root: Path) -> CodeIndex | None:
+    def peek(self, root: Path) -> Snapshot | None:
         """The snapshot of `root` if one is built, without waiting or starting anything."""
         scope = self._scopes.get(str(root))
         return scope.snapshot if scope is not None else None
@@ -179,7 +179,7 @@ class IndexStore:
         self._scopes.move_to_end(key)
         return scope
 
-    def _start(self, scope: _Scope) -> asyncio.Task[CodeIndex]:
+    def _start(self, scope: _Scope) -> asyncio.Task[Snapshot]:
         if scope.task is not None and not scope.task.done():
             return scope.task
         task = asyncio.get_running_loop().create_task(
@@ -190,7 +190,7 @@ class IndexStore:
         task.add_done_callback(lambda t: self._landed(scope, t))
         return task
 
-    def _landed(self, scope: _Scope, task: asyncio.Task[CodeIndex]) -> None:
+    def _landed(self, scope: _Scope, task: asyncio.Task[Snapshot]) -> None:
         self._tasks.discard(task)
         if scope.task is task:
             scope.task = None
@@ -198,7 +198,7 @@ class IndexStore:
             log.warning("index of %s failed: %s", scope.root.name, exc)
 
     @staticmethod
-    async def _join(task: asyncio.Task[CodeIndex]) -> CodeIndex:
+    async def _join(task: asyncio.Task[Snapshot]) -> Snapshot:
         # asyncio.wait: a caller that goes away does not cancel the shared build
         await asyncio.wait({task})
         if task.cancelled():
@@ -224,7 +224,7 @@ class IndexStore:
             log.info("index of %s dropped (least recently used)", scope.root.name)
             del self._scopes[key]
 
-    async def _update(self, scope: _Scope) -> CodeIndex:
+    async def _update(self, scope: _Scope) -> Snapshot:
         async with self._builds:
             t0 = time.perf_counter()
             files = await self._list(scope.root, max_files=self.max_files + 1)
@@ -370,7 +370,7 @@ class IndexStore:
         t0: float,
         list_ms: float,
         check_ms: float,
-    ) -> CodeIndex:
+    ) -> Snapshot:
         """The new snapshot (in a thread): new entries become Definitions, the rest are
         reused; when nothing changed, the old snapshot's tables are reused too."""
         entries = dict(plan.keep)
@@ -428,6 +428,6 @@ class IndexStore:
         scope.last = build
         if old is not None and not results and not plan.changed:
             return old  # nothing changed: the same snapshot (callers' caches stay valid)
-        return CodeIndex(
+        return Snapshot(
             scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
         )

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from parallizer.index.files import LANGUAGE_BY_SUFFIX
+from parallizer.code.languages import LANGUAGES
 from parallizer.models import Card
 from parallizer.runtime import Runtime
 
-from .webkit import fulfill, settings
+from ..webkit import fulfill, settings
 
 
 async def questions(root: Path, plan: str, **kw) -> list[Card]:
@@ -72,7 +72,7 @@ async def test_a_near_name_a_wrong_owner_an_arity_and_a_missing_path(polyglot: P
     assert_citations_resolve(cards, polyglot)
 
 
-@pytest.mark.skipif("rust" not in LANGUAGE_BY_SUFFIX.values(), reason="the index reads no Rust yet")
+@pytest.mark.skipif(not LANGUAGES["rust"].parsed, reason="the index reads no Rust yet")
 async def test_a_near_rust_type(polyglot: Path):
     [card] = await questions(polyglot, "# Plan\n\nBuild `HiArg` first.\n")
     assert card.header == "`HiArg`: did you mean `HiArgs`?"

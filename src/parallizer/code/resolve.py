@@ -1,4 +1,4 @@
-"""Name resolution: each name and path the plan uses, checked against a `CodeIndex` snapshot.
+"""Name resolution: each name and path the plan uses, checked against a `Snapshot`.
 
 A pure function of the index and the plan's facts (no I/O, no clock), so it runs anywhere
 (the request runs it in a worker thread) and a test can feed it definitions it builds.
@@ -23,22 +23,31 @@ from __future__ import annotations
 
 import keyword
 import re
-import threading
-import weakref
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-from .. import codefacts
-from ..index import fold as _fold
-from ..index import language_of
-from .known import LANGUAGES, known_names
-from .paths import FileIndex
+from .files import FileIndex
+from .known import known_names
+from .model import Definition, Role, source_first
+from .model import fold as _fold
 
-if TYPE_CHECKING:
-    from ..index import CodeIndex, Definition
+
+class Tables(Protocol):
+    """What resolution reads of a snapshot (a test may hand it its own definitions)."""
+
+    @property
+    def file_index(self) -> FileIndex: ...
+    def languages(self, share: float = ...) -> list[str]: ...
+    def has_file(self, relpath: str) -> bool: ...
+    def lookup(self, name: str) -> list[Definition]: ...
+    def qualified(self, qualname: str) -> list[Definition]: ...
+    def folded(self, name: str) -> list[Definition]: ...
+    def members(self, owner: str) -> list[Definition]: ...
+    def near(
+        self, name: str, limit: int = ..., cutoff: float = ...
+    ) -> list[tuple[Definition, float]]: ...
 
 NEAR_CUTOFF = 80.0  # rapidfuzz ratio at or above which a definition is a "did you mean"
 SUGGESTIONS = 3
@@ -184,40 +193,7 @@ class Resolution:
 
 
 def _is_source(d: Definition) -> bool:
-    return str(d.role) == SOURCE
-
-
-def source_first(defs: Iterable[Definition]) -> list[Definition]:
-    """Source definitions if there are any, else all (tests, docs, stubs only as a last resort)."""
-    defs = list(defs)
-    src = [d for d in defs if _is_source(d)]
-    return src or defs
-
-
-def tree_languages(index: CodeIndex, share: float = 0.05) -> list[str]:
-    """The languages of at least `share` of the tree's code files (at least the most common
-    one), by file suffix: a language the index does not parse still has its standard names.
-    Worked out once per snapshot (a walk over every file: not a per-request cost)."""
-    with _FILE_INDEXES_LOCK:
-        found = _LANGUAGES.get(index, {}).get(share)
-    if found is None:
-        found = _tree_languages(index, share)
-        with _FILE_INDEXES_LOCK:
-            _LANGUAGES.setdefault(index, {})[share] = found
-    return list(found)
-
-
-def _tree_languages(index: CodeIndex, share: float) -> list[str]:
-    counts: Counter[str] = Counter()
-    for path in index.files():
-        lang = language_of(path) or codefacts.language(path)
-        if lang in LANGUAGES:
-            counts[lang] += 1
-    total = sum(counts.values())
-    if not total:
-        return []
-    ranked = counts.most_common()
-    return [lang for lang, n in ranked if n >= share * total] or [ranked[0][0]]
+    return d.role is Role.source
 
 
 def _fits(params: tuple[int, int | None], args: int) -> bool:
@@ -225,23 +201,8 @@ def _fits(params: tuple[int, int | None], args: int) -> bool:
     return args >= lo and (hi is None or args <= hi)
 
 
-def _is_type(index: CodeIndex, name: str) -> list[Definition]:
+def _is_type(index: Tables, name: str) -> list[Definition]:
     return [d for d in index.lookup(name) if d.kind in TYPE_KINDS]
-
-
-_FILE_INDEXES: weakref.WeakKeyDictionary[Any, FileIndex] = weakref.WeakKeyDictionary()
-_FILE_INDEXES_LOCK = threading.Lock()
-_LANGUAGES: weakref.WeakKeyDictionary[Any, dict[float, list[str]]] = weakref.WeakKeyDictionary()
-
-
-def file_index(index: CodeIndex) -> FileIndex:
-    """The file list of an index snapshot, indexed once per snapshot (snapshots are shared by
-    every request until the tree changes)."""
-    with _FILE_INDEXES_LOCK:
-        found = _FILE_INDEXES.get(index)
-        if found is None:
-            found = _FILE_INDEXES[index] = FileIndex(index.files())
-        return found
 
 
 class Resolver:
@@ -254,7 +215,7 @@ class Resolver:
     name (a misspelling in a sentence that happens to say "add" is still a misspelling).
     """
 
-    def __init__(self, index: CodeIndex, introduced: Iterable[str] = (),
+    def __init__(self, index: Tables, introduced: Iterable[str] = (),
                  languages: Sequence[str] | None = None,
                  proposed: Iterable[str] = ()) -> None:  # fmt: skip
         self.index = index
@@ -262,16 +223,13 @@ class Resolver:
         self._introduced_folded = frozenset(_fold(n) for n in self.introduced)
         self._proposed_folded = frozenset(_fold(n) for n in proposed)
         self._families = _families(self.introduced | frozenset(proposed))
-        self.languages = list(languages) if languages is not None else tree_languages(index)
+        self.languages = list(languages) if languages is not None else index.languages()
         self.known = known_names(self.languages)
-        self._files: FileIndex | None = None
         self._near_left = NEAR_BUDGET
 
     @property
     def files(self) -> FileIndex:
-        if self._files is None:
-            self._files = file_index(self.index)
-        return self._files
+        return self.index.file_index
 
     # --- entry points -----------------------------------------------------------------------
 
@@ -559,7 +517,7 @@ def _rank(name: str, defs: Iterable[Definition]) -> list[Definition]:
     return ranked[:SUGGESTIONS]
 
 
-def resolve(index: CodeIndex, uses: Iterable[UseLike], introduced: Iterable[str] = (),
+def resolve(index: Tables, uses: Iterable[UseLike], introduced: Iterable[str] = (),
             languages: Sequence[str] | None = None,
             proposed: Iterable[str] = ()) -> list[Resolution]:  # fmt: skip
     """Every distinct name and path of `uses`, resolved against `index`."""

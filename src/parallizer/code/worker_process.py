@@ -4,7 +4,7 @@ Not imported by the package, so `python -m` runs it without a second copy of `wo
 
 import sys
 
-from parallizer.index.worker import serve
+from parallizer.code.parse import serve
 
 if __name__ == "__main__":
     serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parallizer.index import IndexStore, Role
+from parallizer.code import CodeKnowledge, Role
 
 from .conftest import build, table
 
 
-async def test_rust_definitions(tmp_path: Path, store: IndexStore) -> None:
+async def test_rust_definitions(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("rust", tmp_path, store)
     assert table(index, "benches/bench.rs") == {
         ("bench_search", "function", "benches/bench.rs", 1, (0, 0), "docs"),
@@ -43,7 +43,7 @@ async def test_rust_definitions(tmp_path: Path, store: IndexStore) -> None:
     }
 
 
-async def test_go_definitions(tmp_path: Path, store: IndexStore) -> None:
+async def test_go_definitions(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("go", tmp_path, store)
     assert table(index, "internal/cache/cache.go") == {
         ("Cache", "class", "internal/cache/cache.go", 5, None, "generated"),
@@ -76,7 +76,7 @@ async def test_go_definitions(tmp_path: Path, store: IndexStore) -> None:
     }
 
 
-async def test_java_definitions(tmp_path: Path, store: IndexStore) -> None:
+async def test_java_definitions(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("java", tmp_path, store)
     assert table(index, "src/main/java/org/demo/Retry.java") == {
         ("Retry", "class", "src/main/java/org/demo/Retry.java", 3, (1, 2), "source"),
@@ -118,7 +118,7 @@ async def test_java_definitions(tmp_path: Path, store: IndexStore) -> None:
     }
 
 
-async def test_c_and_cpp_definitions(tmp_path: Path, store: IndexStore) -> None:
+async def test_c_and_cpp_definitions(tmp_path: Path, store: CodeKnowledge) -> None:
     index = await build("c", tmp_path, store)
     assert table(index, "include/list.h") == {
         ("LIST_MAX", "macro", "include/list.h", 4, None, "source"),
@@ -159,7 +159,7 @@ async def test_c_and_cpp_definitions(tmp_path: Path, store: IndexStore) -> None:
     }
 
 
-async def test_qualified_lookups_across_languages(tmp_path: Path, store: IndexStore) -> None:
+async def test_qualified_lookups_across_languages(tmp_path: Path, store: CodeKnowledge) -> None:
     rust = await build("rust", tmp_path, store)
     # impl methods by the implementing type, trait methods by the trait
     assert [d.citation for d in rust.qualified("HiArgs.new")] == ["src/flags/hiargs.rs:9"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parallizer.index import CodeIndex, IndexStore
+from parallizer.code import Snapshot, CodeKnowledge
 
 FIXTURES = Path(__file__).parent / "fixtures"
 collect_ignore = ["fixtures"]  # fixture trees hold test_*.py files of their own
@@ -22,18 +22,18 @@ def copy_fixture(name: str, dest: Path) -> Path:
 
 @pytest.fixture
 async def store():
-    s = IndexStore(workers=0)
+    s = CodeKnowledge(workers=0)
     try:
         yield s
     finally:
         await s.aclose()
 
 
-async def build(name: str, tmp_path: Path, store: IndexStore) -> CodeIndex:
-    return await store.get(copy_fixture(name, tmp_path))
+async def build(name: str, tmp_path: Path, store: CodeKnowledge) -> Snapshot:
+    return await store.snapshot(copy_fixture(name, tmp_path))
 
 
-def table(index: CodeIndex, path: str) -> set[tuple]:
+def table(index: Snapshot, path: str) -> set[tuple]:
     """(qualname, kind, path, line, params, role) of every definition in one file."""
     return {
         (d.qualname, d.kind, d.path, d.line, d.params, d.role.value)

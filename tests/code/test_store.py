@@ -1,4 +1,4 @@
-"""IndexStore: incremental updates, single flight, bounds, bad files, eviction, cleanup."""
+"""CodeKnowledge: incremental updates, single flight, bounds, bad files, eviction, cleanup."""
 
 from __future__ import annotations
 
@@ -11,22 +11,22 @@ from pathlib import Path
 import pytest
 
 from parallizer.errors import BackendError
-from parallizer.index import IndexStore
+from parallizer.code import CodeKnowledge
 
 from ..conftest import children_named
 from .conftest import copy_fixture
 
 
-async def test_an_edit_reparses_only_that_file(tmp_path: Path, store: IndexStore) -> None:
+async def test_an_edit_reparses_only_that_file(tmp_path: Path, store: CodeKnowledge) -> None:
     root = copy_fixture("python", tmp_path)
-    first = await store.get(root)
+    first = await store.snapshot(root)
     assert first.stats()["reparsed"] == 8
     # no change: nothing is read again, the same snapshot serves
-    again = await store.get(root, fresh=True)
+    again = await store.snapshot(root, fresh=True)
     assert again is first and store.last_update(root).reparsed == 0
     client = root / "pkg" / "client.py"
     client.write_text(client.read_text() + "\n\ndef added(a, b, c):\n    pass\n")
-    edited = await store.get(root, fresh=True)
+    edited = await store.snapshot(root, fresh=True)
     assert edited.stats()["reparsed"] == 1 and store.last_update(root).reparsed == 1
     assert [(d.citation, d.params) for d in edited.lookup("added")] == [
         ("pkg/client.py:48", (3, 3))
@@ -35,7 +35,7 @@ async def test_an_edit_reparses_only_that_file(tmp_path: Path, store: IndexStore
     # a new file and a deleted one
     (root / "pkg" / "extra.py").write_text("class Extra:\n    pass\n")
     (root / "docs" / "example.py").unlink()
-    after = await store.get(root, fresh=True)
+    after = await store.snapshot(root, fresh=True)
     assert after.stats()["reparsed"] == 1
     assert after.lookup("Extra")[0].citation == "pkg/extra.py:1"
     assert after.lookup("demo") == [] and not after.has_file("docs/example.py")
@@ -43,15 +43,15 @@ async def test_an_edit_reparses_only_that_file(tmp_path: Path, store: IndexStore
 
 async def test_a_snapshot_is_served_at_once_and_refreshed_behind(tmp_path: Path) -> None:
     root = copy_fixture("python", tmp_path)
-    store = IndexStore(workers=0, refresh_after=0.0)
+    store = CodeKnowledge(workers=0, refresh_after=0.0)
     try:
-        first = await store.get(root)
+        first = await store.snapshot(root)
         (root / "pkg" / "late.py").write_text("def late():\n    pass\n")
         # stale: the snapshot in hand is returned at once; an update starts behind it once
         # due (ten times what checking the tree took)
-        assert await store.get(root) is first
+        assert await store.snapshot(root) is first
         for _ in range(500):
-            served = await store.get(root)
+            served = await store.snapshot(root)
             if served.lookup("late"):
                 break
             assert served is first
@@ -61,18 +61,18 @@ async def test_a_snapshot_is_served_at_once_and_refreshed_behind(tmp_path: Path)
         await store.aclose()
 
 
-async def test_concurrent_gets_share_one_build(tmp_path: Path, store: IndexStore) -> None:
+async def test_concurrent_gets_share_one_build(tmp_path: Path, store: CodeKnowledge) -> None:
     root = copy_fixture("js", tmp_path)
-    got = await asyncio.gather(*(store.get(root) for _ in range(8)))
+    got = await asyncio.gather(*(store.snapshot(root) for _ in range(8)))
     assert store.builds == 1 and all(g is got[0] for g in got)
 
 
 async def test_a_caller_that_leaves_does_not_cancel_the_shared_build(
-    tmp_path: Path, store: IndexStore
+    tmp_path: Path, store: CodeKnowledge
 ) -> None:
     root = copy_fixture("go", tmp_path)
-    leaver = asyncio.create_task(store.get(root))
-    stayer = asyncio.create_task(store.get(root))
+    leaver = asyncio.create_task(store.snapshot(root))
+    stayer = asyncio.create_task(store.snapshot(root))
     await asyncio.sleep(0)
     leaver.cancel()
     index = await stayer
@@ -89,9 +89,9 @@ async def test_bad_files_give_a_partial_result(tmp_path: Path) -> None:
     (root / "pkg" / "latin1.py").write_bytes("def caf\xe9():\n    pass\n".encode("latin-1"))
     (root / "loop").symlink_to(root, target_is_directory=True)  # a symlink loop
     (root / "pkg" / "dangling.py").symlink_to(root / "nowhere.py")
-    store = IndexStore(workers=0, max_file_bytes=4096)
+    store = CodeKnowledge(workers=0, max_file_bytes=4096)
     try:
-        index = await store.get(root)
+        index = await store.snapshot(root)
     finally:
         await store.aclose()
     stats = index.stats()
@@ -113,9 +113,9 @@ async def test_unreadable_files_are_skipped(tmp_path: Path) -> None:
     secret = root / "pkg" / "secret.py"
     secret.write_text("def hidden():\n    pass\n")
     secret.chmod(0)
-    store = IndexStore(workers=0)
+    store = CodeKnowledge(workers=0)
     try:
-        index = await store.get(root)
+        index = await store.snapshot(root)
     finally:
         secret.chmod(0o644)
         await store.aclose()
@@ -125,9 +125,9 @@ async def test_unreadable_files_are_skipped(tmp_path: Path) -> None:
 
 async def test_the_file_cap_marks_the_index_partial(tmp_path: Path) -> None:
     root = copy_fixture("python", tmp_path)
-    store = IndexStore(workers=0, max_files=3)
+    store = CodeKnowledge(workers=0, max_files=3)
     try:
-        index = await store.get(root)
+        index = await store.snapshot(root)
     finally:
         await store.aclose()
     stats = index.stats()
@@ -141,14 +141,14 @@ async def test_the_time_budget_leaves_files_for_the_next_update(tmp_path: Path) 
     for i in range(60):  # 1.2 MB: over the thread threshold, two batches for one worker
         pad = '"""' + "padding\n" * 2500 + '"""\n'
         (root / f"m{i:02}.py").write_text(pad + f"def f{i}(a):\n    pass\n")
-    store = IndexStore(workers=1, build_budget=1e-6)
+    store = CodeKnowledge(workers=1, build_budget=1e-6)
     try:
-        first = await store.get(root)
+        first = await store.snapshot(root)
         s = first.stats()
         assert s["partial"] is True and s["skipped"] == {"pending": 12}
         assert s["parsed_files"] == 48  # the first round always goes out: progress
         assert "12 files left for the next update" in s["partial_reasons"][0]
-        index = await store.get(root, fresh=True)
+        index = await store.snapshot(root, fresh=True)
         assert index.stats()["partial"] is False and index.stats()["reparsed"] == 12
         assert index.stats()["parsed_files"] == 60 and len(index.lookup("f59")) == 1
     finally:
@@ -157,15 +157,15 @@ async def test_the_time_budget_leaves_files_for_the_next_update(tmp_path: Path) 
 
 
 async def test_least_recently_used_scope_is_dropped(tmp_path: Path) -> None:
-    store = IndexStore(workers=0, max_scopes=2)
+    store = CodeKnowledge(workers=0, max_scopes=2)
     try:
         a = copy_fixture("python", tmp_path)
         b = copy_fixture("js", tmp_path)
         c = copy_fixture("go", tmp_path)
-        await store.get(a)
-        await store.get(b)
-        await store.get(a)  # a is now the most recently used
-        await store.get(c)
+        await store.snapshot(a)
+        await store.snapshot(b)
+        await store.snapshot(a)  # a is now the most recently used
+        await store.snapshot(c)
         assert store.peek(b) is None and store.peek(a) is not None and store.peek(c) is not None
     finally:
         await store.aclose()
@@ -174,10 +174,10 @@ async def test_least_recently_used_scope_is_dropped(tmp_path: Path) -> None:
 async def test_a_root_that_cannot_be_listed_raises_a_backend_error(tmp_path: Path) -> None:
     from parallizer.errors import BackendError
 
-    store = IndexStore(workers=0)
+    store = CodeKnowledge(workers=0)
     try:
         with pytest.raises(BackendError):
-            await store.get(tmp_path / "nowhere")
+            await store.snapshot(tmp_path / "nowhere")
     finally:
         await store.aclose()
 
@@ -186,7 +186,7 @@ def _worker_pids() -> list[int]:
     out = []
     for pid in {*children_named("python"), *children_named(Path(sys.executable).name)}:
         try:
-            if b"parallizer.index.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"parallizer.code.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out.append(pid)
         except OSError:
             pass
@@ -208,7 +208,7 @@ async def test_the_loop_stays_responsive_while_a_big_scope_is_indexed(tmp_path: 
     large = "".join(f"def big_{j}(x):\n    return [x] * {j}\n\n" for j in range(20000))
     for k in range(2):
         (root / f"large{k}.py").write_text(large[:900_000])
-    store = IndexStore(workers=2)
+    store = CodeKnowledge(workers=2)
     gaps: list[float] = []
     seen_workers: list[int] = []
     done = asyncio.Event()
@@ -225,7 +225,7 @@ async def test_the_loop_stays_responsive_while_a_big_scope_is_indexed(tmp_path: 
 
     tick = asyncio.create_task(ticker())
     try:
-        index = await store.get(root)
+        index = await store.snapshot(root)
     finally:
         done.set()
         await tick
@@ -244,9 +244,9 @@ async def test_a_slow_parse_is_cut_short_with_what_it_read(tmp_path: Path) -> No
     (root / "slow.py").write_text(
         "def first(a):\n    pass\n" + "# comment\n" * 4000 + "def last():\n    pass\n"
     )
-    store = IndexStore(workers=0, parse_seconds=0.02)
+    store = CodeKnowledge(workers=0, parse_seconds=0.02)
     try:
-        index = await store.get(root)
+        index = await store.snapshot(root)
     finally:
         await store.aclose()
     assert index.lookup("first")[0].citation == "slow.py:1"
@@ -262,8 +262,8 @@ async def test_closing_the_store_mid_build_kills_and_reaps_its_workers(tmp_path:
     pad = '"""' + "padding\n" * 2500 + '"""\n'
     for i in range(200):
         (root / f"m{i:03}.py").write_text(pad + f"def f{i}():\n    pass\n")
-    store = IndexStore(workers=2)
-    build = asyncio.create_task(store.get(root))
+    store = CodeKnowledge(workers=2)
+    build = asyncio.create_task(store.snapshot(root))
     for _ in range(1000):
         if _worker_pids():
             break
@@ -274,4 +274,4 @@ async def test_closing_the_store_mid_build_kills_and_reaps_its_workers(tmp_path:
     with pytest.raises(BackendError):
         await build
     with pytest.raises(BackendError):
-        await store.get(root)  # closed
+        await store.snapshot(root)  # closed
