@@ -483,7 +483,6 @@ async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monk
     from parallizer.config import Settings
     from parallizer.document import markdown, model
     from parallizer.models import FulfillRequest, GlobalContext
-    from parallizer import assembly
     from parallizer.planner import plan_for
     from parallizer.runtime import Runtime
 

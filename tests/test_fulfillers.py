@@ -16,7 +16,6 @@ from parallizer.backends.base import CodeQuery, CodeSearchResult
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.config import Settings
 from parallizer.models import Card, FulfillRequest, FulfillResponse, GlobalContext
-from parallizer.orchestrator import Orchestrator
 from parallizer.runtime import Runtime
 
 from .conftest import children_named, write

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from parallizer.code import CodeKnowledge
 from parallizer.document import Document
 from parallizer.emulators import running
-from parallizer.code import CodeKnowledge
 from parallizer.planner.llm import clarifying_questions
 from parallizer.runtime import Runtime
 

@@ -4,8 +4,8 @@ share a card so that every one of them is still shown."""
 
 from __future__ import annotations
 
-from parallizer.fulfillers.ambiguities import TIER, Ambiguities, Question
 from parallizer.code.known import known_names
+from parallizer.fulfillers.ambiguities import TIER, Ambiguities, Question
 
 
 def q(kind: str, name: str, near: float = 1.0, line: int = 0) -> Question:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parallizer.code import Snapshot, CodeKnowledge
+from parallizer.code import CodeKnowledge, Snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
 collect_ignore = ["fixtures"]  # fixture trees hold test_*.py files of their own

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parallizer.code import Snapshot, Definition, Role
-from parallizer.code import BuildStats
-from parallizer.code import NameUse, Resolver, Verdict
+from parallizer.code import BuildStats, Definition, NameUse, Resolver, Role, Snapshot, Verdict
 
 
 def d(qualname: str, kind: str, path: str, line: int, *, lang: str = "python",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parallizer.config import Settings
 from parallizer.code import CodeKnowledge
+from parallizer.config import Settings
 from parallizer.runtime import Runtime
 
 from .conftest import copy_fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from parallizer.errors import BackendError
 from parallizer.code import CodeKnowledge
+from parallizer.errors import BackendError
 
 from ..conftest import children_named
 from .conftest import copy_fixture
