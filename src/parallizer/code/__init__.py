@@ -11,7 +11,7 @@ the snapshot says where things are defined and what a plan's names are.
 Inside: `languages` (the one language table and role classifier), `model` (the one
 `Definition`), `snapshot`, `knowledge` (builds, refreshes), `parse` and `workers` (parsing in
 worker processes), `extract/` (tree-sitter per language; `extract/lines.py` the regex
-fallback), `resolve`, `known` (standard names per language), `files` (paths), `lines`.
+fallback), `resolve` (names and paths), `known` (standard names per language), `lines`.
 """
 
 from .knowledge import CodeKnowledge

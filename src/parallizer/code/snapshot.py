@@ -22,11 +22,10 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from .files import FileIndex
 from .languages import language, role_of
 from .lines import Lines
 from .model import ROLE_RANK, Definition, Role, fold
-from .resolve import Resolution, Resolver, UseLike
+from .resolve import FileIndex, Resolution, Resolver, UseLike
 
 Row = tuple[str, str, str | None, str, str, str, int, str, int, int]
 """A definition as the index keeps it: (name, qualname, owner, kind, language, path, line,
