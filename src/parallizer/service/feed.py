@@ -1,8 +1,10 @@
 """The per-user feed: the cards a user's editor shows, kept between requests.
 
-A feed holds at most `max_per_type` cards of each type, newest first. A card that is a near
-duplicate of a card already kept (same type, similar header and text by rapidfuzz) is not
-added twice; a newer version replaces the older one. Idle feeds expire after `ttl` seconds.
+A feed holds at most `max_per_type` cards of each type, newest first. A card sent again with
+its `metadata.id` (improved), or a near duplicate of a card already kept (same type, similar
+header and text by rapidfuzz), replaces the older one: `merge_cards`, the one merge the
+memory and the Redis store (`feed_redis.py`) both apply. Idle feeds expire after `ttl`
+seconds.
 
 Every request of a user gets a *generation* from `begin()`; results are merged with their
 generation and only the latest generation of that user is accepted, so a superseded
@@ -19,18 +21,117 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from cachetools import TTLCache
+from rapidfuzz import fuzz, process, utils
 
 from ..config import Settings
-from ..models import Card
-from ..stores.feed_rules import MergeResult, dedupe_key, merge_cards
+from ..models import Card, CardType
 from . import metrics
 
 __all__ = ["FeedSnapshot", "FeedStore", "MemoryFeedStore", "MergeResult", "dedupe_key"]
+
+
+# --- the merge every feed store applies ------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    accepted: bool
+    """False when the generation is not the user's latest (a superseded request)."""
+    changed: bool = False
+    """The feed's cards (or their order) changed."""
+    added: int = 0
+    duplicates: int = 0
+    replaced: int = 0
+    evicted: int = 0
+
+
+def dedupe_key(card: Card) -> str:
+    """What two cards are compared on: header and text, lower-cased, punctuation folded."""
+    return utils.default_process(f"{card.header}\n{card.text}")
+
+
+def _match(key: str, others: list[str], similarity: float) -> int | None:
+    """Index of the most similar of `others` at or above the cut-off, or None."""
+    if not others:
+        return None
+    hit = process.extractOne(
+        key, others, scorer=fuzz.ratio, processor=None, score_cutoff=similarity
+    )
+    return None if hit is None else hit[2]
+
+
+def merge_cards(
+    old: Sequence[Card],
+    old_keys: Sequence[str],
+    cards: Sequence[Card],
+    *,
+    max_per_type: int,
+    similarity: float,
+) -> tuple[list[Card], list[str], MergeResult]:
+    """The feed after `cards` (best first) joined `old` (with its `dedupe_key`s)."""
+    keys: dict[CardType, list[str]] = {}  # the new cards' keys, by type
+    where: dict[CardType, list[int]] = {}  # ... and their index in `new`
+    new: list[tuple[Card, str]] = []
+    ids: dict[str, int] = {}  # a new card's metadata.id -> its index in `new`
+    duplicates = 0
+    for card in cards:
+        key = dedupe_key(card)
+        ident = card.metadata.id
+        if (ident and ident in ids) or _match(
+            key, keys.get(card.type, []), similarity
+        ) is not None:
+            duplicates += 1
+            continue
+        keys.setdefault(card.type, []).append(key)
+        where.setdefault(card.type, []).append(len(new))
+        if ident:
+            ids[ident] = len(new)
+        new.append((card, key))
+    kept_old: list[tuple[Card, str]] = []
+    replacing: set[int] = set()  # new cards that stand in for an old one
+    for card, key in zip(old, old_keys, strict=True):
+        same = ids.get(card.metadata.id) if card.metadata.id else None
+        if same is not None:
+            replacing.add(same)
+            continue
+        hit = _match(key, keys.get(card.type, []), similarity)
+        if hit is not None:
+            replacing.add(where[card.type][hit])
+            continue
+        kept_old.append((card, key))
+    per_type: Counter[CardType] = Counter()
+    out: list[tuple[Card, str]] = []
+    added = replaced = evicted = 0
+    combined = [(c, k, i) for i, (c, k) in enumerate(new)] + [(c, k, -1) for c, k in kept_old]
+    for card, key, i in combined:
+        if per_type[card.type] >= max_per_type:
+            evicted += 1
+            continue
+        per_type[card.type] += 1
+        if i >= 0:
+            if i in replacing:
+                replaced += 1
+            else:
+                added += 1
+        out.append((card, key))
+    merged = [c for c, _ in out]
+    result = MergeResult(
+        accepted=True,
+        changed=merged != list(old),
+        added=added,
+        duplicates=duplicates,
+        replaced=replaced,
+        evicted=evicted,
+    )
+    return merged, [k for _, k in out], result
+
+
+# --- the stores ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The per-user feed in Redis, for several workers or hosts serving as one.
 
 Same rules and protocol as `MemoryFeedStore` (service/feed.py): generations from one
-counter (`INCR`), the merge of `feed_rules`, idle expiry, `processing` and `last_updated`.
+counter (`INCR`), the one merge (`feed.merge_cards`), idle expiry, `processing` and `last_updated`.
 Each user's feed is one JSON value with a TTL (refreshed by every touch, so only idle users
 expire); a sorted set of users by last touch counts active users. Every change is a
 read-modify-write under `WATCH`/`MULTI`: when two workers merge into the same feed at once,
@@ -20,10 +20,9 @@ from typing import Any
 from redis import exceptions as rexc
 
 from ..models import Card
-from ..stores.feed_rules import MergeResult, merge_cards
 from ..stores.redis_client import RedisLink
 from . import metrics
-from .feed import FeedSnapshot
+from .feed import FeedSnapshot, MergeResult, merge_cards
 
 MAX_RETRIES = 64  # optimistic transactions lost to a concurrent writer before giving up
 
