@@ -4,7 +4,7 @@ Starts `parallizer serve` on a free loopback port (offline: the PARALLIZER_*, PE
 and OPENAI_* variables and the .env file are left out, so the picture shows what anyone gets
 with no key), opens `/app?scope=<this checkout>&plan=examples/plan.md` in Debian's chromium
 through Playwright (never a downloaded browser), waits until the request is done and its
-cards are shown, saves the screenshot, and stops the server.
+cards and the review's underlines are shown, saves the screenshot, and stops the server.
 
     .venv/bin/python scripts/screenshot_cards.py [--out docs/img/cards.png]
 
@@ -80,6 +80,8 @@ def shoot(base: str, out: Path, chromium: str, width: int, height: int) -> None:
             page.locator("#status[data-kind=ok]", has_text="new cards").wait_for(timeout=60_000)
             page.locator(".card[data-type=question]").first.wait_for()
             page.locator("#timing rect.bar").first.wait_for()
+            # and the review's underlines (POST /review answers beside the stream)
+            page.locator('#findings[data-reviewing="0"][data-review]').wait_for()
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
         finally:

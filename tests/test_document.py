@@ -286,6 +286,9 @@ def test_the_word_being_typed_at_the_cursor_is_not_a_mention():
         ("A new field `errPrefix string` on `Command`.", {"errPrefix"}),
         ("We add `Error::find_cause::<E>()`.", {"Error::find_cause", "find_cause"}),
         ("We add `Client.retry_budget` (new).", {"Client.retry_budget", "retry_budget"}),
+        # the writer's own tag wins over a place before the name ("in `X`")
+        ("Wrap calls in `RetryPolicies` (new).", {"RetryPolicies"}),
+        ("Keep it in `src/app/gate.py` (to be created).", {"src/app/gate.py"}),
         (
             "Add a new `ResponseCache` class in `src/app/cache.py`.",
             {"ResponseCache", "src/app/cache.py"},

@@ -254,6 +254,7 @@ async def test_openapi_docs_are_served(code_tree):
         "/files/save",
         "/fulfill",
         "/fulfill/stream",
+        "/review",
         "/cached/{user_id}",
         "/user/{user_id}/feed",
         "/health",

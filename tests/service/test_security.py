@@ -10,8 +10,10 @@ import os
 import httpx
 import pytest
 
+from parallizer.clients.web import STATIC
 from parallizer.service.app import body_limit
 from parallizer.service.feed import MemoryFeedStore
+from parallizer.service.middleware import BearerAuth
 
 from .kit import Echo, Grep, Sleepy, app_with, asgi_client, body, settings_for
 
@@ -236,6 +238,9 @@ async def test_401_without_the_right_bearer_token(code_tree, headers, why):
         for method, path in (
             ("POST", "/fulfill"),
             ("POST", "/fulfill/stream"),
+            ("POST", "/review"),
+            ("GET", "/files/tree"),
+            ("POST", "/app"),
             ("GET", "/cached/u1"),
             ("DELETE", "/user/u1/feed"),
             ("GET", "/metrics"),
@@ -260,6 +265,65 @@ async def test_right_token_passes_and_health_is_open(code_tree):
         lower = {"authorization": f"bearer {TOKEN}"}
         assert (await client.get("/cached/u1", headers=lower)).status_code == 200
         assert (await client.get("/metrics", headers=auth)).status_code == 200
+
+
+async def test_the_page_and_its_assets_are_open_and_hold_no_data(code_tree):
+    """`GET /app` and its assets answer without the token, byte for byte the files of the
+    build (nothing of the server's settings is put into them); everything else still needs
+    the token."""
+    settings = settings_for(code_tree.parent, api_token=TOKEN)
+    app = app_with(settings, Echo())
+    assets = sorted(p for p in STATIC.iterdir() if p.name != "index.html")
+    assert {p.name for p in assets} >= {"app.js", "app.css"}
+    async with asgi_client(app) as client:
+        page = await client.get(f"/app?scope={code_tree}&plan=docs/plan.md")
+        assert page.status_code == 200
+        assert page.content == (STATIC / "index.html").read_bytes()
+        served = [page]
+        for asset in assets:
+            r = await client.get(f"/app/static/{asset.name}")
+            assert r.status_code == 200, asset.name
+            assert r.content == asset.read_bytes()
+            served.append(r)
+        for r in served:
+            assert TOKEN not in r.text and str(code_tree) not in r.text
+            assert "connect-src 'self'" in r.headers["content-security-policy"]
+        missing = await client.get("/app/static/nope.js")
+        assert missing.status_code == 404 and _detail(missing) == "no such asset"
+        for method, path in (
+            ("GET", "/app/"),
+            ("GET", "/appx"),
+            ("GET", "/app/static/"),
+            ("GET", "/app/static/.env"),
+            ("GET", "/app/static/x/y.js"),
+            ("GET", f"/files/tree?scope_root={code_tree}"),
+            ("POST", "/app/static/app.js"),
+            ("DELETE", "/app"),
+        ):
+            r = await client.request(method, path)
+            assert r.status_code == 401, (method, path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/app/static/../files/tree",
+        "/app/static/..",
+        "/app/static/%2e%2e",
+        "/app/static/a/../../fulfill",
+        "/app/static/app.js/",
+        "/app/static/app.js\x00",
+        "/app//static/app.js",
+        "/APP",
+    ],
+)
+async def test_only_plain_asset_names_pass_without_the_token(path):
+    """What a client could send as a raw path (no client-side normalising) under /app/static:
+    only a plain file name is open."""
+    assert not BearerAuth.is_open("GET", path)
+    assert BearerAuth.is_open("GET", "/app/static/app.js")
+    assert BearerAuth.is_open("GET", "/app")
+    assert not BearerAuth.is_open("POST", "/app")
 
 
 # --- CORS ------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
-// The Parallizer page: a Markdown plan editor whose cards stream in as you type.
-// Talks only to the service that served it: /files/* (tree, content, save) and
-// POST /fulfill/stream (Server-Sent Events: card, fulfiller, done, superseded, cancelled).
-import { Annotation, Compartment, EditorState, StateEffect, StateField } from "@codemirror/state";
+// The Parallizer page: a Markdown plan editor whose cards stream in as you type, and whose
+// findings are underlined where the words are. Talks only to the service that served it:
+// /files/* (tree, content, save), POST /fulfill/stream (Server-Sent Events: card, fulfiller,
+// done, superseded, cancelled) and POST /review (every finding, for the underlines).
+import {
+  Annotation, ChangeSet, Compartment, EditorState, StateEffect, StateField,
+} from "@codemirror/state";
 import {
   EditorView, Decoration, WidgetType, keymap, lineNumbers, highlightActiveLine,
   highlightActiveLineGutter, drawSelection,
@@ -9,6 +12,7 @@ import {
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { syntaxHighlighting, defaultHighlightStyle, HighlightStyle } from "@codemirror/language";
 import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
+import { setDiagnostics, lintGutter, lintKeymap, openLintPanel } from "@codemirror/lint";
 import { markdown } from "@codemirror/lang-markdown";
 import { python } from "@codemirror/lang-python";
 import { javascript } from "@codemirror/lang-javascript";
@@ -25,9 +29,10 @@ const state = {
   savedText: null,
   userId: sessionStorage.getItem("parallizer-user") || `web-${crypto.randomUUID().slice(0, 8)}`,
   token: sessionStorage.getItem("parallizer-token") || "",
-  cards: [], // {card, seq, fresh}
-  seq: 0,
-  request: null, // {controller, text, head, n}
+  asking: null, // the open token form: a promise of the token typed, or null if cancelled
+  cards: [], // {card, n}
+  request: null, // {controller, text, head, n, track}
+  review: null, // {controller, track}
   requests: 0,
   timer: null,
   tree: null,
@@ -36,17 +41,23 @@ sessionStorage.setItem("parallizer-user", state.userId);
 
 // --- talking to the service ---------------------------------------------------------------
 
+// With PARALLIZER_API_TOKEN set, the API answers 401 until the page sends the token. Every
+// request that meets a 401 waits for the one form; it is sent again only once a token was
+// typed (never in a loop), and a refused token asks again.
 async function api(path, { method = "GET", body, signal } = {}) {
-  const headers = { "content-type": "application/json" };
-  if (state.token) headers.authorization = `Bearer ${state.token}`;
-  const resp = await fetch(path, { method, headers, body: body && JSON.stringify(body), signal });
-  if (resp.status === 401) {
-    const token = prompt("This service needs its API token (PARALLIZER_API_TOKEN):");
-    if (token) {
-      state.token = token.trim();
-      sessionStorage.setItem("parallizer-token", state.token);
-      return api(path, { method, body, signal });
+  let resp;
+  for (;;) {
+    const sent = state.token;
+    const headers = { "content-type": "application/json" };
+    if (sent) headers.authorization = `Bearer ${sent}`;
+    resp = await fetch(path, { method, headers, body: body && JSON.stringify(body), signal });
+    if (resp.status !== 401) break;
+    if (state.token === sent) { // nobody typed a new token since this request was sent
+      if (sent) sessionStorage.removeItem("parallizer-token");
+      const token = await askToken(sent ? "refused" : "needed");
+      if (!token) throw new Error("the service needs its API token");
     }
+    signal?.throwIfAborted();
   }
   if (!resp.ok) {
     let detail = `${resp.status}`;
@@ -57,6 +68,37 @@ async function api(path, { method = "GET", body, signal } = {}) {
     throw new Error(detail);
   }
   return resp;
+}
+
+function askToken(why) {
+  state.asking ||= new Promise((resolve) => {
+    const dialog = $("token-dialog");
+    $("token-why").textContent = why === "refused"
+      ? "The service refused that token. Type it again:"
+      : "This service needs its API token (PARALLIZER_API_TOKEN):";
+    $("token-input").value = "";
+    const done = (token) => {
+      $("token-form").onsubmit = null;
+      dialog.oncancel = dialog.onclose = null;
+      if (dialog.open) dialog.close();
+      state.asking = null;
+      if (token) {
+        state.token = token;
+        sessionStorage.setItem("parallizer-token", token); // for this tab's session only
+      }
+      resolve(token);
+    };
+    $("token-form").onsubmit = (e) => {
+      e.preventDefault();
+      const token = $("token-input").value.trim();
+      if (token) done(token);
+    };
+    dialog.oncancel = dialog.onclose = () => done(null);
+    $("token-cancel").onclick = () => done(null);
+    dialog.showModal();
+    $("token-input").focus();
+  });
+  return state.asking;
 }
 
 function status(text, kind = "") {
@@ -116,6 +158,184 @@ function dropGhost(view) {
   return true;
 }
 
+// --- findings: underlined where the words are ---------------------------------------------
+// A finding (POST /review, or a question card's metadata.findings) names its ranges in the
+// document that was sent: [[line, col], [line, col]], 0-based, columns in UTF-16 code units,
+// which is what CodeMirror's positions count. An answer is placed in the document it was asked
+// about, then carried through every edit made since (`track`), so a late answer still lands on
+// its words; a newer request supersedes it.
+
+const SEVERITY = new Set(["error", "warning", "info"]);
+// kinds about a name or path the code lacks: writing "(new)" after it says the plan adds it
+const CAN_BE_NEW = new Set(["wrong_name", "wrong_owner", "missing", "missing_path"]);
+const findings = {
+  review: [], // [{from, to, f}] in the current document, from the latest review
+  cards: new Map(), // card id → [{from, to, f}], from the latest request's question cards
+  cardsOf: 0, // the request those cards came from
+  shown: null, // what the editor shows now, to leave it alone when an answer changes nothing
+  reviews: 0, // review answers applied (on the bar's button as data-review, with data-reviewing)
+};
+const tracks = new Set(); // documents requests were sent with, and the edits made since
+
+function track() {
+  const t = { doc: editor.state.doc, changes: ChangeSet.empty(editor.state.doc.length) };
+  tracks.add(t);
+  return t;
+}
+
+function offsetIn(doc, pos) {
+  if (!Array.isArray(pos) || pos.length !== 2) return null;
+  const [line, col] = pos;
+  if (!Number.isInteger(line) || !Number.isInteger(col) || line < 0 || col < 0) return null;
+  if (line >= doc.lines) return null;
+  const l = doc.line(line + 1);
+  return l.from + Math.min(col, l.length); // past the end of the line: clamped, as the server does
+}
+
+// the finding's ranges as positions in today's document (gone if an edit swallowed them)
+function place(f, t) {
+  if (!f || typeof f.message !== "string") return [];
+  const ranges = Array.isArray(f.ranges) && f.ranges.length ? f.ranges : [f.range];
+  const out = [];
+  for (const r of ranges) {
+    if (!Array.isArray(r) || r.length !== 2) continue;
+    let from = offsetIn(t.doc, r[0]), to = offsetIn(t.doc, r[1]);
+    if (from === null || to === null) continue;
+    from = t.changes.mapPos(from, 1);
+    to = t.changes.mapPos(to, -1);
+    if (to > from) out.push({ from, to, f });
+  }
+  return out;
+}
+
+function mapPlaced(list, changes) {
+  const out = [];
+  for (const p of list) {
+    const from = changes.mapPos(p.from, 1), to = changes.mapPos(p.to, -1);
+    if (to > from) out.push({ from, to, f: p.f });
+  }
+  return out;
+}
+
+function followEdits(changes) {
+  findings.shown = null; // the editor mapped its own: the next answer is shown whatever it is
+  for (const t of tracks) t.changes = t.changes.compose(changes);
+  findings.review = mapPlaced(findings.review, changes);
+  for (const [id, list] of findings.cards) findings.cards.set(id, mapPlaced(list, changes));
+}
+
+function diagnostic({ from, to, f }) {
+  const actions = [];
+  if (typeof f.fix === "string" && f.fix) {
+    actions.push({ name: `Replace with ${f.fix}`, apply: (view, a, b) => applyFix(view, a, b, f.fix) });
+  }
+  if (CAN_BE_NEW.has(f.kind)) actions.push({ name: "Mark as new", apply: markNew });
+  return {
+    from, to, actions,
+    severity: SEVERITY.has(f.severity) ? f.severity : "info",
+    source: [f.kind, typeof f.confidence === "number" ? `confidence ${f.confidence}` : ""]
+      .filter(Boolean).join(" · "),
+    markClass: "cm-finding",
+    message: f.message,
+    renderMessage: () => findingMessage(f),
+  };
+}
+
+function findingMessage(f) {
+  const el = document.createElement("div");
+  el.className = "finding";
+  const cites = (Array.isArray(f.citations) ? f.citations : [])
+    .filter((c) => typeof c === "string" && CITE.test(c) && !c.startsWith("plan:"));
+  el.innerHTML = `<span class="finding-text">${inline(f.message)}</span>`
+    + (cites.length ? `<span class="finding-cites">${cites.map(citeButton).join(" ")}</span>` : "");
+  el.addEventListener("click", (e) => {
+    const b = e.target.closest("button.cite");
+    if (b) openCitation(b.dataset.cite);
+  });
+  return el;
+}
+
+function showFindings() {
+  const seen = new Set();
+  const all = [];
+  for (const p of [...findings.review, ...[...findings.cards.values()].flat()]) {
+    const key = `${p.from}:${p.to}:${p.f.kind}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    all.push(diagnostic(p));
+  }
+  // the same findings again (every answer repeats the ones still open): no dispatch, so an
+  // open tooltip stays open under the mouse
+  const shown = JSON.stringify(all.map((d) => [d.from, d.to, d.severity, d.message, d.actions.map((a) => a.name)]));
+  if (shown === findings.shown) return;
+  findings.shown = shown;
+  editor.dispatch(setDiagnostics(editor.state, all));
+  const el = $("findings");
+  el.hidden = false;
+  el.textContent = `${all.length} finding${all.length === 1 ? "" : "s"}`;
+  el.dataset.worst = ["error", "warning", "info"].find((s) => all.some((d) => d.severity === s)) || "none";
+}
+
+// the quick fixes: the finding leaves at once (the next review says whether it is settled)
+function forget(from, to) {
+  const keep = (p) => !(p.from === from && p.to === to);
+  findings.review = findings.review.filter(keep);
+  for (const [id, list] of findings.cards) findings.cards.set(id, list.filter(keep));
+}
+
+function applyFix(view, from, to, fix) {
+  forget(from, to);
+  view.dispatch({ changes: { from, to, insert: fix }, userEvent: "input.fix" });
+  showFindings();
+}
+
+function markNew(view, from, to) {
+  const doc = view.state.doc;
+  let at = to;
+  if (doc.sliceString(at, at + 1) === "`") at += 1; // after the closing backtick
+  if (doc.sliceString(at, at + 2) === "()") at += 2;
+  forget(from, to);
+  view.dispatch({ changes: { from: at, insert: " (new)" }, userEvent: "input.fix" });
+  showFindings();
+}
+
+async function reviewNow(doc) {
+  state.review?.controller.abort();
+  const req = { controller: new AbortController(), track: track() };
+  state.review = req;
+  $("findings").dataset.reviewing = "1";
+  const line = doc.lineAt(editor.state.selection.main.head);
+  const body = {
+    user_id: state.userId,
+    document_text: doc.toString(),
+    cursor_position: [line.number - 1, editor.state.selection.main.head - line.from],
+    global_context: { scope_root: state.scope, ...(state.plan ? { plan_path: state.plan } : {}) },
+  };
+  try {
+    const resp = await api("/review", { method: "POST", body, signal: req.controller.signal });
+    const answer = await resp.json();
+    if (state.review !== req) return; // a newer review was asked for: this one is stale
+    findings.review = (answer.findings || []).flatMap((f) => place(f, req.track));
+    $("findings").dataset.review = String(++findings.reviews);
+    showFindings();
+  } catch (err) {
+    if (err.name !== "AbortError" && state.review === req) status(`review: ${err.message}`, "error");
+  } finally {
+    tracks.delete(req.track);
+    if (state.review === req) $("findings").dataset.reviewing = "0";
+  }
+}
+
+// a question card's findings; the cards of a newer request replace those of older ones
+function cardFindings(req, card) {
+  if (findings.cardsOf !== req.n) {
+    findings.cards.clear();
+    findings.cardsOf = req.n;
+  }
+  const list = card?.metadata?.findings;
+  if (Array.isArray(list)) findings.cards.set(cardKey(card), list.flatMap((f) => place(f, req.track)));
+}
+
 // --- the plan editor -----------------------------------------------------------------------
 
 const darkHighlight = HighlightStyle.define([
@@ -151,10 +371,11 @@ const editor = new EditorView({
       planKeys,
       lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(),
       history(), highlightSelectionMatches(), EditorView.lineWrapping,
-      markdown(), themeSlot.of(editorTheme()), ghostField,
-      keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
+      markdown(), themeSlot.of(editorTheme()), ghostField, lintGutter(),
+      keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, ...lintKeymap, indentWithTab]),
       EditorView.updateListener.of((u) => {
         if (!u.docChanged) return;
+        followEdits(u.changes);
         markDirty();
         if (!u.transactions.some((t) => t.annotation(fromFile))) schedule();
       }),
@@ -228,9 +449,10 @@ async function fulfillNow() {
   const doc = editor.state.doc;
   const head = editor.state.selection.main.head;
   const line = doc.lineAt(head);
+  reviewNow(doc);
   const req = {
     controller: new AbortController(), text: doc.toString(), head, n: ++state.requests,
-    fulfillers: {}, total: null, cards: 0,
+    fulfillers: {}, total: null, cards: 0, track: track(),
   };
   state.request = req;
   const body = {
@@ -248,6 +470,8 @@ async function fulfillNow() {
     }
   } catch (err) {
     if (err.name !== "AbortError" && state.request === req) status(err.message, "error");
+  } finally {
+    tracks.delete(req.track);
   }
 }
 
@@ -255,15 +479,19 @@ function onEvent(req, { event, data }) {
   if (event === "card") {
     req.cards += 1;
     addCard(data, req.n);
+    cardFindings(req, data);
+    showFindings();
     if (data.type === "completion") offerGhost(req, data.text);
   } else if (event === "fulfiller") {
     req.fulfillers[data.name] = data.timing;
     drawTiming(req);
   } else if (event === "done") {
+    if (findings.cardsOf !== req.n) { cardFindings(req, null); showFindings(); }
     req.fulfillers = data.timings.fulfillers;
     req.total = data.timings.total_ms;
     drawTiming(req);
     status(`${req.cards} new cards · ${Math.round(req.total)} ms`, "ok");
+    $("status").dataset.done = String(req.n); // the last request whose stream ended
   } else if (event === "superseded" || event === "cancelled" || event === "error") {
     status(data.detail, event === "error" ? "error" : "");
   }
@@ -321,9 +549,22 @@ function markdownHtml(text) {
   return out.join("");
 }
 
+// a card sent again with the same metadata.id is the same card, improved: it takes the old
+// one's place; a card without an id replaces one of the same type and header, on top
+function cardKey(card) {
+  return card.metadata?.id || `${card.type}\u0000${card.header}`;
+}
+
 function addCard(card, n) {
-  const same = (c) => c.card.type === card.type && c.card.header === card.header;
-  state.cards = [{ card, n, seq: ++state.seq }, ...state.cards.filter((c) => !same(c))];
+  const key = cardKey(card);
+  const at = state.cards.findIndex((c) => cardKey(c.card) === key);
+  const entry = { card, n };
+  if (at >= 0 && card.metadata?.id) {
+    state.cards[at] = entry;
+  } else {
+    const same = (c) => cardKey(c.card) === key || (c.card.type === card.type && c.card.header === card.header);
+    state.cards = [entry, ...state.cards.filter((c) => !same(c))];
+  }
   for (const [type] of TYPES) {
     const ofType = state.cards.filter((c) => c.card.type === type);
     if (ofType.length > MAX_PER_TYPE) {
@@ -342,7 +583,7 @@ function renderCards() {
     const items = group.map(({ card, n }) => {
       const cites = (card.metadata?.citations || []).map((c) =>
         /^https?:\/\//.test(c) ? `<a href="${esc(c)}" target="_blank" rel="noopener noreferrer">${esc(c)}</a>` : citeButton(c)).join(" ");
-      return `<article class="card ${n === latest ? "fresh" : "older"}" data-type="${type}">
+      return `<article class="card ${n === latest ? "fresh" : "older"}" data-type="${type}" data-id="${esc(card.metadata?.id || "")}">
         <h3>${inline(card.header)}</h3><div class="md">${markdownHtml(card.text)}</div>
         ${cites ? `<footer>${cites}</footer>` : ""}<span class="src">${esc(card.metadata?.source || "")}</span></article>`;
     }).join("");
@@ -579,6 +820,7 @@ document.addEventListener("keydown", (e) => {
   else if (e.key === "Escape" && !$("viewer").hidden) closeViewer();
 });
 $("save").addEventListener("click", save);
+$("findings").addEventListener("click", () => openLintPanel(editor));
 $("theme").addEventListener("click", toggleTheme);
 $("scope").addEventListener("change", () => {
   state.scope = $("scope").value.trim();

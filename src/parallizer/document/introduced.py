@@ -40,10 +40,14 @@ _LISTED = (
     r"|\s*(?:\.\.\.|…)\s*))"
 )
 _BEFORE = re.compile(rf"(?i)\b{_VERB}\s+(?:{_FILLER}\s+|{_LISTED})*$")
+# the writer's own tag right after the name: "`X` (new)" (the page's "mark as new" writes it);
+# it says so whatever stands before the name ("wrap calls in `X` (new)")
+_TAGGED = re.compile(
+    r"(?i)(?:\(\))?\s*\(\s*(?:new|added|to be (?:added|created|written)|new \w+)\s*\)"
+)
 _AFTER = re.compile(
     rf"""(?ix)(?:\(\))?\s*(?:
-        \(\s*(?:new|added|to\ be\ (?:added|created|written)|new\ \w+)\s*\)   # `X` (new)
-      | (?:\s+{_FILLER}){{0,2}}(?:\s*,\s*(?:that|which)\s+|\s+(?:that\s+|which\s+)?)
+        (?:\s+{_FILLER}){{0,2}}(?:\s*,\s*(?:that|which)\s+|\s+(?:that\s+|which\s+)?)
         (?:we|I|you|they|this\ plan|the\ plan)\s+(?:will\s+|'ll\s+|must\s+|should\s+|shall\s+|
         are\ going\ to\s+)?(?:also\s+)?(?:add|create|introduce|define|write|implement)\b
                                                                          # `x.py` we add
@@ -91,6 +95,7 @@ def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
         lo = max(0, start - _REACH)
         if (
             _BEFORE.search(text, lo, start)
+            or _TAGGED.match(text, end, end + _REACH)
             or (_AFTER.match(text, end, end + _REACH) and not _PLACE.search(text, lo, start))
             or (mention.kind == "path" and _NEW_IN.search(text, lo, start))
         ):

@@ -26,7 +26,7 @@ from . import errors, metrics
 from .deps import Service
 from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
-from .routes import feed, files, fulfill, health
+from .routes import feed, files, fulfill, health, review
 from .runs import RunManager
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (fulfill.router, feed.router, files.router, health.router):
+    for router in (fulfill.router, review.router, feed.router, files.router, health.router):
         app.include_router(router)
     app.include_router(clients_router(settings))  # the web page at /app; /mcp when enabled
 

@@ -184,17 +184,29 @@ def _endpoint(scope: Scope) -> str:
 
 _PLAIN = frozenset(
     (
-        "/", "/fulfill", "/fulfill/stream", "/health", "/metrics", "/docs", "/openapi.json",
-        "/files/tree", "/files/content", "/files/save",
+        "/", "/fulfill", "/fulfill/stream", "/review", "/health", "/metrics", "/docs",
+        "/openapi.json", "/files/tree", "/files/content", "/files/save",
     )
 )  # fmt: skip
 
 
-class BearerAuth:
-    """With a token configured, every request but `GET /health` needs
-    `Authorization: Bearer <token>`; compared in constant time."""
+#: the page's assets: `/app/static/NAME`, one plain file name (the route serves only the
+#: files of the build; anything else there is a 404)
+_ASSET = re.compile(r"^/app/static/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
 
-    OPEN = frozenset({("GET", "/health"), ("HEAD", "/health")})
+
+class BearerAuth:
+    """With a token configured, every request needs `Authorization: Bearer <token>`
+    (compared in constant time) but `GET /health` and the web page (`GET /app` and its
+    assets, which hold no data: the page asks for the token when the API answers 401)."""
+
+    OPEN = frozenset({("GET", "/health"), ("HEAD", "/health"), ("GET", "/app"), ("HEAD", "/app")})
+
+    @classmethod
+    def is_open(cls, method: str | None, path: str | None) -> bool:
+        if (method, path) in cls.OPEN:
+            return True
+        return method in ("GET", "HEAD") and bool(path and _ASSET.match(path))
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
@@ -204,7 +216,7 @@ class BearerAuth:
         if (
             self.token is None
             or scope["type"] != "http"
-            or (scope.get("method"), scope.get("path")) in self.OPEN
+            or self.is_open(scope.get("method"), scope.get("path"))
         ):
             await self.app(scope, receive, send)
             return

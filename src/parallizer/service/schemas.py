@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..backends.base import Availability
-from ..models import Card
+from ..models import Card, Finding, Timings
 
 
 class ErrorBody(BaseModel):
@@ -33,6 +33,14 @@ class CachedFeed(BaseModel):
         default=None, description="epoch seconds the feed last changed; null if never"
     )
     processing: bool = Field(default=False, description="a request of this user is running")
+
+
+class ReviewResponse(BaseModel):
+    findings: list[Finding] = Field(
+        description="every finding of the plan, best first: `error` and `warning`, and the "
+        "low-confidence `info` ones too with `?all=true`"
+    )
+    timings: Timings
 
 
 class FeedCleared(BaseModel):

@@ -4,8 +4,12 @@ beside the plan, and the timing of the last request.
 The front end is built from `web/` (CodeMirror 6 and esbuild at pinned versions, from
 `web/package-lock.json`) into `static/`, which is committed: the service serves it as it
 is, with no build step and no network. `make web` rebuilds it. The page speaks only to
-this service (`/files/*`, `POST /fulfill/stream`), which its Content-Security-Policy
-enforces in the browser.
+this service (`/files/*`, `POST /fulfill/stream`, `POST /review`), which its
+Content-Security-Policy enforces in the browser.
+
+The page and its assets hold no data (the files of the build, served as they are: nothing
+of the settings or of a user is put into them), so they are served without the API token
+(see `service.middleware.BearerAuth`); the page asks for the token when the API answers 401.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ async def fulfill(
         resp = await feed_answer(svc, body.user_id, (), None)
         resp.processing = True  # this run holds the feed's generation now
         return _wire(resp)
-    gone = asyncio.ensure_future(_client_gone(request))
+    gone = asyncio.ensure_future(client_gone(request))
     try:
         await asyncio.wait({run.task, gone}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:  # the server gave up on this request (shutdown)
@@ -194,7 +194,7 @@ async def fulfill_stream(
             yield ServerSentEvent(event="error", data={"detail": errors.INTERNAL})
 
 
-async def _client_gone(request: Request) -> None:
+async def client_gone(request: Request) -> None:
     """Returns when the client disconnects (the body has been read: the next message the
     server sends us is the disconnect)."""
     while (await request.receive())["type"] != "http.disconnect":
