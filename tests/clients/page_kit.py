@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from fastapi import FastAPI
 
+from parallizer import assembly
 from parallizer.backends.base import Availability
 from parallizer.context import FulfillerContext
 from parallizer.models import Card, CardType, Finding
@@ -63,6 +64,4 @@ def app() -> FastAPI:
 
     settings = settings_from_env()
     runtime = Runtime(settings)
-    revising = Revising()
-    runtime.fulfillers[revising.name] = revising
-    return create_app(settings, runtime)
+    return create_app(settings, runtime, fulfillers=[*assembly.registry(runtime), Revising()])
