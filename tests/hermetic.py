@@ -17,7 +17,7 @@ from parallizer.config import ENV_FILE_VARIABLE
 PREFIXES = ("PARALLIZER_", "PERPLEXITY_", "OPENAI_")
 # the test suite's own knobs (tests/service/kit.py), not settings
 KEEP = ("PARALLIZER_TEST_",)
-OTHERS = ("PROMETHEUS_MULTIPROC_DIR",)
+OTHERS = ("PROMETHEUS_MULTIPROC_DIR", "VIRTUAL_ENV")
 
 
 def is_setting(name: str) -> bool:

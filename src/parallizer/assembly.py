@@ -22,7 +22,7 @@ def registry(runtime: Runtime) -> list[Fulfiller]:
     """Every fulfiller, built from the parts it needs, in card order."""
     code, rg, web, llm = runtime.code, runtime.rg, runtime.web, runtime.llm
     return [
-        Ambiguities(code, rg, llm),
+        Ambiguities(code, rg, llm, runtime.deps),
         WebContext(web, llm),
         CodeSearch(code, rg),
         Completions(rg, llm),

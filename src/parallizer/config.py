@@ -89,6 +89,24 @@ class Settings(BaseSettings):
         default=4, ge=1, description="scopes kept (least recently used out)"
     )
 
+    # --- dependencies (code/sources/: what the project has installed) ------------------
+    python: str | None = Field(
+        default=None,
+        description="the interpreter (or virtualenv) whose installed packages are the "
+        "project's Python dependencies; unset: the scope's .venv or venv, else $VIRTUAL_ENV",
+    )
+    virtual_env: str | None = Field(
+        default=None,
+        validation_alias="VIRTUAL_ENV",
+        description="the active virtualenv (read from $VIRTUAL_ENV): a scope without one uses it",
+    )
+    deps_wait: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds a request waits for the packages it names to be indexed (the "
+        "others are ready for the next request)",
+    )
+
     # --- request shape ----------------------------------------------------------------
     timeout: float = Field(default=30.0, gt=0, description="seconds, per remote call")
     request_timeout: float = Field(
@@ -124,7 +142,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "perplexity_api_key", "llm_api_key", "api_token", "searxng_url", "llm_url", "llm_model",
-        "redis_url", mode="before",
+        "redis_url", "python", "virtual_env", mode="before",
     )  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:

@@ -39,7 +39,8 @@ class Finding(BaseModel):
 
     name: str = Field(description="the name, path or phrase as the plan writes it")
     kind: str = Field(
-        description="wrong_name, wrong_owner, arity, missing_path, missing, ambiguous, or an "
+        description="wrong_name, wrong_owner, arity, missing_path, missing, ambiguous, "
+        "undeclared (a package the project does not have), or an "
         "open decision (todo, question, either_or, and_or, maybe, etc, vague)"
     )
     range: tuple[Position, Position] = Field(description="where it stands in the plan")

@@ -9,11 +9,14 @@ fulfillers are built from these parts where the app is assembled (`assembly.py`)
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Availability, CodeBackend, WebBackend
 from .backends.ripgrep import RipgrepBackend
 from .code import CodeKnowledge
+from .code.deps import Dependencies
+from .code.sources import Options
 from .config import Settings
 from .fanout import Flights
 from .limits import AdaptiveLimiter, ConcurrencyLimit
@@ -131,9 +134,20 @@ class Runtime:
         )
         """A snapshot of each scope's code (tree-sitter definitions), built off the event loop
         on first use and kept up to date by (mtime, size); the file list is ripgrep's."""
+        self.deps = Dependencies(
+            self.code,
+            self.rg,
+            Options.from_environ(
+                os.environ, python=settings.python, virtual_env=settings.virtual_env
+            ),
+            wait=settings.deps_wait,
+        )
+        """Each scope's installed dependencies (code/sources/), their packages indexed on
+        first need with the same machinery, once per package and version."""
 
     async def aclose(self) -> None:
         await self.flights.aclose()
+        await self.deps.aclose()
         await self.code.aclose()
         if self.web is not None:
             await self.web.aclose()

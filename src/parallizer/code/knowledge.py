@@ -157,6 +157,25 @@ class CodeKnowledge:
         scope = self._scopes.get(str(root))
         return scope.last if scope is not None else None
 
+    async def package(self, root: Path, files: list[str]) -> Snapshot:
+        """The index of one installed dependency: `files` (its code, relative to `root`)
+        parsed as a scope's would be, without listing `root` and without keeping it here
+        (one per package and version: `deps.Dependencies` keeps it; an installed package
+        does not change, a new version is a new package)."""
+        if self._closed:
+            raise BackendError("unavailable", "the index store is closed")
+        listed = sorted(files)[: self.max_files]
+
+        async def given(root: Path, *, max_files: int = 0) -> list[str]:
+            return listed
+
+        task = asyncio.get_running_loop().create_task(
+            self._update(_Scope(root), given), name=f"index:{root.name}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await self._join(task)
+
     async def aclose(self) -> None:
         self._closed = True
         tasks = [t for t in self._tasks if not t.done()]
@@ -224,10 +243,10 @@ class CodeKnowledge:
             log.info("index of %s dropped (least recently used)", scope.root.name)
             del self._scopes[key]
 
-    async def _update(self, scope: _Scope) -> Snapshot:
+    async def _update(self, scope: _Scope, lister: Lister | None = None) -> Snapshot:
         async with self._builds:
             t0 = time.perf_counter()
-            files = await self._list(scope.root, max_files=self.max_files + 1)
+            files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
             files = files[: self.max_files]

@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 from .known import known_names
 from .model import Definition, Role, source_first
 from .model import fold as _fold
+from .sources.base import Package
 
 # --- paths: the file list indexed once per snapshot ---------------------------------------
 
@@ -146,12 +147,16 @@ class Verdict(StrEnum):
     path_ok = "path_ok"
     missing_path = "missing_path"
     skipped = "skipped"
+    undeclared = "undeclared"
+    """A package the plan relies on that the project neither declares nor has installed
+    (the dependency pass, `deps.py`)."""
 
 
 # the verdicts that are mistakes in the plan (once `needs_text` is confirmed)
 MISTAKES = frozenset(
-    {Verdict.wrong_owner, Verdict.wrong_name, Verdict.missing, Verdict.arity, Verdict.missing_path}
-)
+    {Verdict.wrong_owner, Verdict.wrong_name, Verdict.missing, Verdict.arity, Verdict.missing_path,
+     Verdict.undeclared}
+)  # fmt: skip
 
 
 class UseLike(Protocol):
@@ -238,6 +243,12 @@ class Resolution:
     """Written in backticks at least once (a bare word of prose is weaker evidence)."""
     spans: tuple[tuple[int, int, int], ...] = ()
     """Where the plan writes it: (line, start, end) per use whose place is known, code points."""
+    package: Package | None = None
+    """The dependency the verdict is about (its API at the version installed), set by the
+    dependency pass; its definitions cite `package==version:path:line`."""
+    note: str = ""
+    """What the dependency pass adds for the reader (the project has no environment; a
+    missing name is no package of the project either)."""
 
     @property
     def mistake(self) -> bool:

@@ -50,7 +50,7 @@ from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
 from ..planner.offline import exclude_globs
 from ..text import clip, single_line
-from .base import Knowledge, with_ripgrep
+from .base import Dependencies, Knowledge, with_ripgrep
 from .planning import plan_call
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")
@@ -60,8 +60,11 @@ TEXT_CHECK_RESULTS = 2000
 TEXT_CHECK_PER_FILE = 50
 TEXT_CHECK_ROUNDS = 3
 TEXT_CHECK_CHARS = 900  # the alternation of escaped words in one rg pattern (a query holds 1000)
-# files whose words do not make a name real: prose, not code
-NOT_CODE_GLOBS = ("!*.md", "!*.markdown", "!*.rst", "!*.txt", "!*.adoc", "!CHANGELOG*", "!*.html")
+# files whose words do not make a name real: prose, not code; nor do installed packages in
+# the tree (node_modules/): the dependency pass checks those
+NOT_CODE_GLOBS = (
+    "!*.md", "!*.markdown", "!*.rst", "!*.txt", "!*.adoc", "!CHANGELOG*", "!*.html", "!node_modules",
+)  # fmt: skip
 MAX_OPEN_QUESTIONS = 1  # at most one card restates the plan's own open spots
 OPEN_CONFIDENCE = 0.4  # an open decision is the plan's own: worth a look, never an error
 LLM_SLOTS = 1  # LLM mode: cards for the LLM's own questions (the rest: established facts)
@@ -74,6 +77,7 @@ TIER: dict[str, float] = {
     "arity": 3.9,
     "missing_path": 3.8,
     "missing": 3.6,
+    "undeclared": 3.7,
     "ambiguous": 2.0,
     "todo": 1.0,
     "question": 1.0,
@@ -84,7 +88,9 @@ TIER: dict[str, float] = {
     "vague": 0.6,
 }
 NEAR_FLOOR = 0.5
-MISTAKE_KINDS = frozenset({"wrong_name", "wrong_owner", "arity", "missing_path", "missing"})
+MISTAKE_KINDS = frozenset(
+    {"wrong_name", "wrong_owner", "arity", "missing_path", "missing", "undeclared"}
+)
 
 _GROUP_HEADER = {
     "wrong_name": "{n} names the code does not define: did you mean …?",
@@ -93,6 +99,7 @@ _GROUP_HEADER = {
     "missing_path": "{n} files that do not exist",
     "missing": "{n} names nothing defines",
     "ambiguous": "{n} names defined in several places",
+    "undeclared": "{n} packages the project does not have",
 }
 
 _OPEN_WORDING: dict[str, tuple[str, str]] = {
@@ -224,10 +231,17 @@ class Ambiguities:
     name: ClassVar[str] = "ambiguities"
     card_type: ClassVar[CardType] = CardType.question
 
-    def __init__(self, code: Knowledge, rg: CodeBackend, llm: LLM | None = None) -> None:
+    def __init__(
+        self,
+        code: Knowledge,
+        rg: CodeBackend,
+        llm: LLM | None = None,
+        deps: Dependencies | None = None,
+    ) -> None:
         self.code = code
         self.rg = rg
         self.llm = llm
+        self.deps = deps
 
     def availability(self) -> Availability:
         if self.llm is not None:
@@ -280,6 +294,8 @@ class Ambiguities:
         checked.resolutions = await asyncio.to_thread(
             index.resolve, uses, facts.introduced, facts.proposed
         )
+        if self.deps is not None:
+            checked.resolutions = await self._dependencies(ctx, index, facts, uses, checked)
         pending = self._pending(ctx, checked.resolutions)
         wrong_owner = [r for r in checked.resolutions if r.verdict is Verdict.wrong_owner]
         if not pending and not wrong_owner:
@@ -294,6 +310,34 @@ class Ambiguities:
                 bodies[(d.path, d.line)] for d in r.owners[:2] if (d.path, d.line) in bodies
             ]
         return checked
+
+    async def _dependencies(
+        self,
+        ctx: FulfillerContext,
+        index: Snapshot,
+        facts: PlanFacts,
+        uses: Sequence[Any],
+        checked: Checked,
+    ) -> list[Resolution]:
+        """The dependency pass (`code/deps.py`): the names the project lacks, checked against
+        the packages it has installed. Its failure leaves the project's own resolutions."""
+        deps, root = self.deps, ctx.job.scope_root
+        assert deps is not None and root is not None
+        resolutions = checked.resolutions
+        call = Call(
+            label="the plan's names in the installed dependencies",
+            backend="dependencies",
+            run=lambda: deps.resolve(
+                root, index, resolutions, uses, ctx.document.lines, facts.introduced,
+                facts.proposed,
+            ),
+            timeout=ctx.settings.deps_wait + ctx.settings.rg_timeout,
+        )
+        [out] = await ctx.run([call], what="dependency checks")
+        if not out.ok or out.value is None:
+            log.info("dependency pass unavailable (%s): the project's own names only", out.error)
+            return resolutions
+        return out.value
 
     async def _text_check(
         self, ctx: FulfillerContext, words: list[str], found: dict[str, bool]
@@ -439,6 +483,8 @@ class Ambiguities:
         v = r.verdict
         if not r.holds(checked.words):
             return None  # a word in the code after all, or not checked: no claim
+        if r.package is not None or v is Verdict.undeclared:
+            return self._about_dependency(ctx, r)
         if v is Verdict.wrong_owner and self._owner_may_have(r, checked):
             return None
         if r.kind != "path" and r.name.lower() in STOP_WORDS:
@@ -524,10 +570,11 @@ class Ambiguities:
                 f"The plan uses `{t}` (`{plan}`) as if it existed, but nothing in the tree "
                 f"defines or mentions `{r.name}`, and the plan does not say it is new.{has} "
                 "Is it new (then where should it live), or is it called something else?"
+                + (f" {r.note}" if r.note else "")
             )
             item = f"`{t}` (`{plan}`): not defined anywhere, and not introduced as new" + (
                 f"; the tree has `{rel.qualname}` (`{rel.citation}`)" if rel else ""
-            )
+            ) + (f". {r.note}" if r.note else "")
             cites = [plan, *([rel.citation] if rel else [])]
         elif v is Verdict.ambiguous:
             defs = r.definitions
@@ -549,6 +596,89 @@ class Ambiguities:
         score = TIER[v.value] + near
         finding = _finding(ctx, v.value, t, r.spans, line, confidence, message, fix, cites)
         return Question(v.value, score, line, header, text, tuple(cites), item, r.text, finding)
+
+    def _about_dependency(self, ctx: FulfillerContext, r: Resolution) -> Question | None:
+        """A question about a dependency's API at the version installed, or about a package
+        the project does not have; every one names the version that matters."""
+        v = r.verdict
+        line, near = self._nearness(ctx, r.lines)
+        plan = ctx.job.plan_citation(line)
+        t = r.text
+        pkg = r.package
+        fix: str | None = None
+        kind = v.value
+        if v is Verdict.undeclared:
+            strong = not r.needs_text
+            confidence = 0.8 if strong else 0.6
+            header = f"`{r.name}` is not a dependency of the project"
+            why = r.note.split(". ", 1)[0]
+            message = f"`{r.name}` is {why}"
+            text = f"The plan relies on the package `{r.name}` (`{plan}`), but it is {r.note}"
+            item = f"`{r.name}` (`{plan}`): {why}"
+            cites = [plan]
+        elif pkg is None:
+            return None
+        elif v is Verdict.wrong_name:
+            s = r.suggestions
+            on_class = r.owners[0].name if r.owners else None
+            where = f"`{on_class}` in {pkg.label}" if on_class else pkg.label
+            same = fold(s[0].name) == fold(r.name)
+            confidence = 0.9 if same else 0.85 if not r.needs_text else 0.7
+            fix = _replace_last(t, r.name, s[0].name)
+            named = [f"`{d.qualname}` ({d.kind}, `{d.citation}`)" for d in s]
+            header = f"`{t}`: did you mean `{s[0].qualname}`?"
+            message = (f"{where} (installed) has no `{r.name}`: did you mean `{s[0].qualname}` "
+                       f"({s[0].citation})?")  # fmt: skip
+            text = (
+                f"The plan uses `{t}` (`{plan}`), but {where}, the version installed, has no "
+                f"`{r.name}`. Did you mean {_or_list(named)}? Or is `{r.name}` from another "
+                f"version of {pkg.name}?"
+            )
+            item = (f"`{t}` (`{plan}`): {pkg.label} has no `{r.name}`; did you mean "
+                    f"`{s[0].qualname}` (`{s[0].citation}`)?")  # fmt: skip
+            cites = [plan, *(d.citation for d in s)]
+        elif v is Verdict.wrong_owner:
+            defs = r.definitions
+            cls = r.owners[0] if r.owners else None
+            cls_name = cls.name if cls else r.owner
+            confidence = 0.85
+            if cls is not None and r.owner == cls.name and defs[0].owner:
+                fix = t.replace(cls.name, defs[0].owner, 1)
+            other = [f"`{cls_name}.{d.name}` (`{d.citation}`)" for d in r.suggestions[:1]]
+            header = f"`{r.name}` is not on `{cls_name}`: `{defs[0].qualname}`?"
+            message = (f"`{cls_name}` ({pkg.label}) has no `{r.name}`; it is on "
+                       f"`{defs[0].owner}` ({defs[0].citation})")  # fmt: skip
+            on = _or_list([f"`{d.owner}` (`{d.citation}`)" for d in defs])
+            text = (
+                f"The plan uses `{t}` (`{plan}`), but `{cls_name}`"
+                + (f" (`{cls.citation}`)" if cls else "")
+                + f" in {pkg.label}, the version installed, has no `{r.name}`; it is defined "
+                f"on {on}. Did you mean `{defs[0].qualname}`"
+                + (f", or {other[0]}" if other else "")
+                + "?"
+            )
+            item = (f"`{t}` (`{plan}`): `{r.name}` is on `{defs[0].owner}` in {pkg.label} "
+                    f"(`{defs[0].citation}`)")  # fmt: skip
+            cites = [plan, *(d.citation for d in defs), *([cls.citation] if cls else [])]
+        elif v is Verdict.missing:
+            cls = r.owners[0] if r.owners else None
+            what = f"`{cls.name}.{r.name}`" if cls else f"`{r.name}`"
+            confidence = 0.75
+            header = f"{pkg.label} has no {what}"
+            message = f"{pkg.label}, the version installed, has no {what}"
+            text = (
+                f"The plan uses `{t}` (`{plan}`), but {pkg.label}, the version installed, has "
+                f"no {what}" + (f" (`{cls.name}` is at `{cls.citation}`)" if cls else "")
+                + f": not even the word is in its code. Is it from another version of "
+                f"{pkg.name} (then the project must change its pin), or from another package?"
+            )
+            item = f"`{t}` (`{plan}`): {pkg.label} has no {what}"
+            cites = [plan, *([cls.citation] if cls else [])]
+        else:
+            return None
+        score = TIER[kind] + near
+        finding = _finding(ctx, kind, t, r.spans, line, confidence, message, fix, cites)
+        return Question(kind, score, line, header, text, tuple(cites), item, r.text, finding)
 
     @staticmethod
     def _owner_may_have(r: Resolution, checked: Checked) -> bool:

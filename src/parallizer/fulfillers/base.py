@@ -10,11 +10,13 @@ LLM (`llm.LLM`). A new kind of card is one file with one class like this, regist
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
 from ..backends.base import Availability, CodeBackend
-from ..code import Snapshot
+from ..code import Resolution, Snapshot
+from ..code.resolve import UseLike
 from ..context import FulfillerContext
 from ..models import Card, CardType, Finding
 
@@ -45,6 +47,22 @@ class Knowledge(Protocol):
     first use; raises `BackendError` when the scope cannot be read)."""
 
     async def snapshot(self, root: Path) -> Snapshot: ...
+
+
+class Dependencies(Protocol):
+    """What a fulfiller asks of the project's installed dependencies (`code.deps`): the
+    project's resolutions of a plan's names, checked again against its packages."""
+
+    async def resolve(
+        self,
+        root: Path,
+        snapshot: Snapshot,
+        resolutions: list[Resolution],
+        uses: Sequence[UseLike],
+        lines: Sequence[str],
+        introduced: frozenset[str] = ...,
+        proposed: frozenset[str] = ...,
+    ) -> list[Resolution]: ...
 
 
 def with_ripgrep(rg: CodeBackend, reason: str, *, needs: str = "needs ripgrep") -> Availability:

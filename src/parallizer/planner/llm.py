@@ -533,6 +533,8 @@ def resolution_facts(resolutions: Sequence[Any], words: dict[str, bool] | None =
         elif v == "missing_path":
             near = ", ".join(r.near_paths) or "none"
             lines.append(f"- MISTAKE file `{r.text}` does not exist; nearest: {near}")
+        elif v == "undeclared":
+            lines.append(f"- MISTAKE the package `{r.name}` is {r.note}")
         elif v == "introduced":
             lines.append(f"- `{r.text}` is new (the plan introduces it)")
         if len(lines) >= MAX_FACTS:

@@ -7,6 +7,7 @@ the parse. A syntax error leaves a partial tree: whatever parsed is still extrac
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from functools import cache
@@ -38,11 +39,21 @@ def _extractor(language: str) -> Extractor:
     return extract
 
 
-@cache
-def parser(grammar: str) -> Parser:
-    from tree_sitter_language_pack import get_parser
+_threads = threading.local()
 
-    return get_parser(grammar)  # type: ignore[arg-type]
+
+def parser(grammar: str) -> Parser:
+    """This thread's parser of `grammar`: a tree-sitter `Parser` is not safe to use from two
+    threads at once (two builds parsing in threads, each a few packages, crashed in C)."""
+    parsers: dict[str, Parser] | None = getattr(_threads, "parsers", None)
+    if parsers is None:
+        parsers = _threads.parsers = {}
+    p = parsers.get(grammar)
+    if p is None:
+        from tree_sitter_language_pack import get_parser
+
+        p = parsers[grammar] = get_parser(grammar)  # type: ignore[arg-type]
+    return p
 
 
 PARSE_SECONDS = 2.0
