@@ -316,6 +316,8 @@ class Chain:
     texts: tuple[str, ...]
     """The chain as the plan writes it up to each member, the last call's arguments left out
     (`z.string().cidr()`); the root alone when it has no member."""
+    args: str = ""
+    """The arguments of the root's call (`ConfigDict(frozen=True)`: `frozen=True`)."""
 
     def span(self, k: int, lines: Sequence[str]) -> tuple[tuple[int, int, int], ...]:
         """Where text `k` stands on its line (cut at the line's end when it wraps)."""
@@ -359,7 +361,7 @@ def chains(lines: Sequence[str]) -> list[Chain]:
         para = [ln] if ln >= 0 and lines[ln].strip() else []
     out: list[Chain] = []
     for a, b in regions:
-        for start, root, new, called, members in _chains_in(text, a, b):
+        for start, root, new, called, members, args in _chains_in(text, a, b):
             ln = bisect.bisect_right(starts, start) - 1
             texts = []
             for _name, end, mcalled in members:
@@ -367,7 +369,8 @@ def chains(lines: Sequence[str]) -> list[Chain]:
             if not members:
                 texts.append(root or "")
             out.append(Chain(ln, start - starts[ln], root, new, called,
-                             tuple((n, c) for n, _, c in members), tuple(texts)))  # fmt: skip
+                             tuple((n, c) for n, _, c in members), tuple(texts),
+                             " ".join(args.split())))  # fmt: skip
     return out
 
 
@@ -385,12 +388,12 @@ def _skip_parens(text: str, i: int, end: int) -> int:
     return -1
 
 
-RawChain = tuple[int, str | None, bool, bool, list[tuple[str, int, bool]]]
+RawChain = tuple[int, str | None, bool, bool, list[tuple[str, int, bool]], str]
 
 
 def _chains_in(text: str, a: int, b: int) -> list[RawChain]:
-    """(start, root, new, root called, [(member, end of its name, called)]) for each chain in
-    text[a:b]. Scanning goes on inside the arguments, so `z.array(z.string().cidr())` gives
+    """(start, root, new, root called, [(member, end of its name, called)], the root call's
+    arguments) for each chain in text[a:b]. Scanning goes on inside the arguments, so `z.array(z.string().cidr())` gives
     both chains."""
     out: list[RawChain] = []
     i = a
@@ -412,11 +415,13 @@ def _chains_in(text: str, a: int, b: int) -> list[RawChain]:
                     continue
                 new, root, i = True, nxt.group(0), nxt.end()
         resume = i
+        args = ""
         if text.startswith("(", i):
             j = _skip_parens(text, i, b)
             if j < 0:
                 i = resume
                 continue
+            args = text[i + 1 : j - 1]
             i, called = j, True
         members: list[tuple[str, int, bool]] = []
         while text.startswith(".", i):
@@ -432,7 +437,7 @@ def _chains_in(text: str, a: int, b: int) -> list[RawChain]:
                 i = j
             members.append((mm.group(0), mm.end(), mcalled))
         if members or (root is not None and called and not new):
-            out.append((start, root, new, called, members))
+            out.append((start, root, new, called, members, args))
         i = max(resume, start + 1)  # on inside the arguments
     return out
 
@@ -500,6 +505,10 @@ def package_evidence(lines: Sequence[str]) -> list[Evidence]:
 
 # --- the pass ---------------------------------------------------------------------------------
 
+_FILE_SUFFIXES = frozenset(
+    "json js mjs cjs ts tsx jsx py pyi go rs java md txt yaml yml toml ini cfg conf html css "
+    "png jpg jpeg gif svg exe dll so sh bat csv xml lock log env sql zip gz tar db".split()
+)
 _SKIP = frozenset({Verdict.path_ok, Verdict.missing_path, Verdict.wrong_owner, Verdict.undeclared})
 _BASES_PY = re.compile(r"^\s*class\s+\w+\s*(?:\[[^\]]*\])?\s*\((.*)")
 _BASES_TS = re.compile(r"\b(?:extends|implements)\s+([\w$.<>,\s\[\]]+?)(?:\{|$)")
@@ -540,6 +549,18 @@ def class_bases(head: str) -> list[str]:
     return out
 
 
+def _top_level(args: str) -> str:
+    """The arguments with what nests inside them (calls, literals) blanked."""
+    out, depth = [], 0
+    for ch in args:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        out.append(ch if depth == 0 and ch not in ")]}" else " ")
+    return "".join(out)
+
+
 def _returns(text: str, name: str) -> str | None:
     """The type a declaration says a function or method returns: `name(...): T`,
     `name: (...) => T`, `def name(...) -> T`; `this` for a fluent method."""
@@ -558,6 +579,57 @@ def _returns(text: str, name: str) -> str | None:
             m = re.match(r"\s*(?::|=>|->)\s*([\w$.]+)", rest)
             return m.group(1).split(".")[-1] if m else None
     return None
+
+
+_WORD_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def _tokens(name: str) -> list[str]:
+    """`stop_after_delay` -> stop, after, delay; `getRemainingTTL` -> get, remaining, ttl."""
+    return [w.lower() for w in _WORD_PARTS.findall(name)]
+
+
+def _related(pis: Iterable[PackageIndex], name: str, module: str) -> list[Hit]:
+    """Public top-level names of `module` (a path prefix) that hold a word of `name` (of four
+    letters or more), those sharing most first."""
+    words = [t for t in _tokens(name) if len(t) >= 4]
+    if not words:
+        return []
+    scored: list[tuple[int, float, Hit]] = []
+    for pi in pis:
+        for d in pi.snapshot.definitions():
+            if d.owner is not None or d.name.startswith("_") or not d.path.startswith(module):
+                continue
+            key = fold(d.name)
+            shared = sum(1 for t in words if t in key)
+            if shared:
+                scored.append((shared, fuzz.ratio(fold(name), key), (pi, d)))
+    scored.sort(key=lambda x: (-x[0], -x[1], x[2][1].name))
+    seen: set[str] = set()
+    out: list[Hit] = []
+    for _, _, h in scored:
+        if h[1].name not in seen:
+            seen.add(h[1].name)
+            out.append(h)
+    return out[:SUGGESTIONS]
+
+
+def _siblings(pis: Iterable[PackageIndex], name: str) -> list[Hit]:
+    """Names of the same family (`stop_after_delay` for `stop_before_delay`): as many words,
+    the same first and last ones (three words at least), one word different."""
+    words = _tokens(name)
+    if len(words) < 3:
+        return []
+    out: list[Hit] = []
+    for pi in pis:
+        for d in pi.snapshot.definitions():
+            if d.owner is not None or d.name == name:
+                continue
+            other = _tokens(d.name)
+            if (len(other) == len(words) and other[0] == words[0] and other[-1] == words[-1]
+                    and sum(a != b for a, b in zip(other, words, strict=True)) == 1):  # fmt: skip
+                out.append((pi, d))
+    return out[:SUGGESTIONS]
 
 
 def _close(a: str, b: str) -> bool:
@@ -619,8 +691,11 @@ class DependencyPass:
         self.variables = variables or {}
         self.context = self._context(resolutions)
         out = [self._one(r) or r for r in resolutions]
-        have = {r.text for r in out}
-        out += [r for r in self._chains() if r.text not in have]
+        have = {(r.name, line) for r in out for line in r.lines} | {(r.text, -1) for r in out}
+        for r in self._chains():  # what the reader's uses do not already hold
+            if (r.text, -1) not in have and not any((r.name, ln) in have for ln in r.lines):
+                out.append(r)
+                have.update((r.name, ln) for ln in r.lines)
         return self._undeclared(out)
 
     # --- one resolution ---------------------------------------------------------------------
@@ -642,8 +717,14 @@ class DependencyPass:
             if not ((pkgs and len(parts) >= 2) or vendored):
                 return None
         if r.verdict is Verdict.introduced:
-            if r.text in self.plan.introduced or r.name in self.plan.introduced or len(parts) > 1:
+            if len(parts) > 1:
                 return None
+            if r.text in self.plan.introduced or r.name in self.plan.introduced:
+                # new, but called like a library's function of a family the plan uses
+                # (`stop_before_delay(30)` beside tenacity's `stop_after_delay`)
+                if r.args is None:
+                    return None
+                return self._anywhere(r, head, near_only=True, family_only=True)
             return self._anywhere(r, head, near_only=True)  # proposed: only a near name
         if r.verdict is Verdict.known and not pkgs and not self.variables.get(head):
             return None  # the standard library's, unless the project has a package so named
@@ -732,7 +813,7 @@ class DependencyPass:
                 return replace(r, verdict=Verdict.missing, needs_text=(), package=pkg,
                                name=".".join([*mod, name]), suggestions=(),
                                definitions=())  # fmt: skip
-            return self._absent_in(r, pis, name, cutoff=NEAR_CUTOFF)
+            return self._absent_in(r, pis, name, cutoff=NEAR_CUTOFF, module=prefix)
         if i + 1 >= len(rest):
             return self._found(r, hits)
         if i + 2 < len(rest):
@@ -763,17 +844,20 @@ class DependencyPass:
 
     def _absent_in(
         self, r: Resolution, pis: list[PackageIndex], name: str, *, cutoff: float,
-        words: tuple[str, ...] = (),
+        words: tuple[str, ...] = (), module: str = "",
     ) -> Resolution:  # fmt: skip
         """`name` is not in these packages: a wrong name when one of them has a close public
-        name, else missing from the installed version."""
+        name, else missing from the installed version (with the names of the module it was
+        looked for in that share a word with it: `parse` for `parse_iso8601`)."""
         close = self._near(pis, name, cutoff)
         pkg = (close[0][0] if close else pis[0]).package
         if close:
             return replace(r, verdict=Verdict.wrong_name, needs_text=words, package=pkg,
                            suggestions=tuple(pi.cite(d) for pi, d in close),
                            definitions=())  # fmt: skip
-        return replace(r, verdict=Verdict.missing, needs_text=words, package=pkg, suggestions=(),
+        related = _related(pis, name, module) if module else []
+        return replace(r, verdict=Verdict.missing, needs_text=words, package=pkg,
+                       suggestions=tuple(pi.cite(d) for pi, d in related),
                        definitions=())  # fmt: skip
 
     def _near(self, pis: Iterable[PackageIndex], name: str, cutoff: float) -> list[Hit]:
@@ -922,8 +1006,9 @@ class DependencyPass:
     # --- anywhere ---------------------------------------------------------------------------
 
     def _anywhere(
-        self, r: Resolution, name: str, *, member: bool = False, near_only: bool = False
-    ) -> Resolution | None:
+        self, r: Resolution, name: str, *, member: bool = False, near_only: bool = False,
+        family_only: bool = False,
+    ) -> Resolution | None:  # fmt: skip
         if not self.pis or len(name) < 3:
             return None
         hits = [(pi, d) for pi in self.pis for d in pi.lookup(name)
@@ -941,9 +1026,12 @@ class DependencyPass:
         self._near_left -= 1
         about = [pi for pi in self.pis if pi.package.key in self.context]
         others = [pi for pi in self.pis if pi.package.key not in self.context]
-        close = self._near(about, name, NEAR_CUTOFF) or self._near(others, name, FAR_CUTOFF)
+        close = [] if family_only else (
+            self._near(about, name, NEAR_CUTOFF) or self._near(others, name, FAR_CUTOFF)
+        )  # fmt: skip
         if not member:  # `Report` (a type the plan writes) is not rich's function `report`
             close = [h for h in close if h[1].name[:1].isupper() == name[:1].isupper()]
+        close = close or _siblings(about, name)
         if not close:
             return None
         if r.verdict is Verdict.wrong_name and r.suggestions:
@@ -977,7 +1065,11 @@ class DependencyPass:
             pkgs = self.local.get(ch.root)
             if pkgs:
                 hits = [(pi, d) for pi in self._pis(pkgs) for d in pi.lookup(ch.root)]
-                return self._found(base(0, ch.root, None, "call"), hits) if hits else None
+                if not hits:
+                    return None
+                return self._keywords(ch, hits) or self._found(
+                    base(0, ch.root, None, "call"), hits
+                )
             return self._anywhere(base(0, ch.root, None, "call"), ch.root)
         names = [n for n, _ in ch.members]
         calls_before = ch.called or any(c for _, c in ch.members[:-1])
@@ -1031,6 +1123,28 @@ class DependencyPass:
                 return None
             return replace(here, verdict=Verdict.wrong_name, package=close[0][0].package,
                            suggestions=tuple(pi.cite(d) for pi, d in close))  # fmt: skip
+        return None
+
+    def _keywords(self, ch: Chain, hits: Sequence[Hit]) -> Resolution | None:
+        """A keyword argument of a call to a dependency's class or function that its package
+        does not even have as a word (`ConfigDict(validate_by_name=True)` in a pydantic that
+        predates it): missing from the installed version, with the class's close members."""
+        pi, d = hits[0]
+        for kw in re.findall(r"(?:^|,)\s*([A-Za-z_]\w*)\s*=(?!=)", _top_level(ch.args)):
+            if any(p.has(kw) for p, _ in hits) or kw in self.known:
+                continue
+            line = self.plan.lines[ch.line]
+            at = line.find(kw + "=", ch.col)
+            spans = ((ch.line, at, at + len(kw)),) if at >= 0 else ()
+            members = pi.snapshot.members(d.name) if d.kind in TYPE_KINDS else []
+            close = sorted((m for m in members if _close(kw, m.name)),
+                           key=lambda m: -_score(kw, m))  # fmt: skip
+            return Resolution(
+                text=f"{ch.root}({kw}=…)", name=kw, owner=d.name, kind="identifier",
+                lines=(ch.line,), verdict=Verdict.wrong_name if close else Verdict.missing,
+                spans=spans, package=pi.package, owners=(pi.cite(d),),
+                suggestions=tuple(pi.cite(m) for m in close[:SUGGESTIONS]),
+            )  # fmt: skip
         return None
 
     def _next(self, found: Resolution, hits: Sequence[Hit] | None = None) -> list[Hit]:
@@ -1129,11 +1243,17 @@ class DependencyPass:
     def _lacks(self, name: str, ecosystem: str | None) -> Environment | None:
         """The environment that should have package `name` but neither declares nor has it
         installed (None: some environment has it, or none applies)."""
-        envs = [e for e in self.envs if ecosystem is None or e.ecosystem == ecosystem]
+        envs = [e for e in self.envs if (ecosystem is None or e.ecosystem == ecosystem) and e.found]
         if not envs:
-            return None
+            return None  # nothing installed here: what the project has is not known
+        if name in self.known or name.split("/")[0].split(".")[0] in self.known:
+            return None  # the standard library's
+        if isinstance(self.project, Snapshot) and name in self.project.file_index.stems:
+            return None  # a module of the project's own
         for env in self.envs:
             if env.installed(name) or env.is_declared(name) or env.by_module(name):
+                return None
+            if env.own and (env.key(env.own) == env.key(name) or go_alias(env.own) == name):
                 return None
             if env.ecosystem == "go" and any(go_alias(p) == name or p.endswith("/" + name)
                                              for p in env.declared):  # fmt: skip
@@ -1159,6 +1279,8 @@ class DependencyPass:
         head = parts[0]
         if not re.fullmatch(r"[a-z][a-z0-9_]{2,}", head) or head in self.known:
             return None
+        if parts[1].lower() in _FILE_SUFFIXES:
+            return None  # `cmd.exe`, `myimage.jpg`: a file
         if head in self.local or head in self.imports.names or head in self.plan.introduced:
             return None
         if head in self.plan.proposed or self._own(head) or self._module_word(head):

@@ -666,14 +666,20 @@ class Ambiguities:
             confidence = 0.75
             header = f"{pkg.label} has no {what}"
             message = f"{pkg.label}, the version installed, has no {what}"
+            has = _or_list([f"`{d.qualname}` (`{d.citation}`)" for d in r.suggestions] or [""])
             text = (
                 f"The plan uses `{t}` (`{plan}`), but {pkg.label}, the version installed, has "
                 f"no {what}" + (f" (`{cls.name}` is at `{cls.citation}`)" if cls else "")
-                + f": not even the word is in its code. Is it from another version of "
-                f"{pkg.name} (then the project must change its pin), or from another package?"
+                + ": not even the word is in its code."
+                + (f" It has {has}: is it one of those," if r.suggestions else " Is it")
+                + f" from another version of {pkg.name} (then the project must change its "
+                "pin), or from another package?"
             )
-            item = f"`{t}` (`{plan}`): {pkg.label} has no {what}"
-            cites = [plan, *([cls.citation] if cls else [])]
+            item = f"`{t}` (`{plan}`): {pkg.label} has no {what}" + (
+                f"; it has `{r.suggestions[0].qualname}` (`{r.suggestions[0].citation}`)"
+                if r.suggestions else ""
+            )  # fmt: skip
+            cites = [plan, *([cls.citation] if cls else []), *(d.citation for d in r.suggestions)]
         else:
             return None
         score = TIER[kind] + near

@@ -89,6 +89,8 @@ class Environment:
     """Files and directories whose change means discovering again: (path, mtime_ns or -1)."""
     normalise: str = "exact"
     """How names compare: `python` (PEP 503), `cargo` (`-` = `_`), `exact`."""
+    own: str | None = None
+    """The project's own name in its manifest (never one of its dependencies)."""
 
     @property
     def found(self) -> bool:

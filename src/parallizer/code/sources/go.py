@@ -29,7 +29,7 @@ class GoSource:
         text = read_text(gomod)
         if text is None:
             return None
-        _module, required = parse_go_mod(text)
+        module, required = parse_go_mod(text)
         vendored = parse_modules_txt(read_text(scope / "vendor" / "modules.txt") or "")
         stamps = [stamp(gomod), stamp(scope / "go.sum"), stamp(scope / "vendor" / "modules.txt")]
         locked = {p: v for p, v in parse_go_sum(read_text(scope / "go.sum") or "").items()}
@@ -69,6 +69,7 @@ class GoSource:
             locked=locked,
             note=note,
             stamps=tuple(stamps),
+            own=module,
         )
 
     def code_files(self, package: Package) -> list[str]:

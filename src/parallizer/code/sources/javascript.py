@@ -40,7 +40,8 @@ class JavaScriptSource:
             return None
         stamps = [stamp(manifest), stamp(modules_dir), stamp(modules_dir / ".package-lock.json")]
         stamps += [stamp(scope / n) for n in LOCKS]
-        declared = _declared(read_json(manifest))
+        meta = read_json(manifest)
+        declared = _declared(meta)
         locked = _locked(scope)
         packages = _installed(modules_dir) if modules_dir.is_dir() else []
         note = None
@@ -62,6 +63,7 @@ class JavaScriptSource:
             locked=locked,
             note=note,
             stamps=tuple(stamps),
+            own=meta.get("name") if isinstance(meta.get("name"), str) else None,
         )
 
     def code_files(self, package: Package) -> list[str]:

@@ -79,6 +79,7 @@ class PythonSource:
             note=note,
             stamps=tuple(stamps),
             normalise="python",
+            own=own,
         )
 
     def code_files(self, package: Package) -> list[str]:

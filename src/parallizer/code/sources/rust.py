@@ -29,7 +29,10 @@ class RustSource:
         manifest, lock = scope / "Cargo.toml", scope / "Cargo.lock"
         if not manifest.is_file() and not lock.is_file():
             return None
-        declared = cargo_declared(_toml(manifest))
+        data = _toml(manifest)
+        declared = cargo_declared(data)
+        package = data.get("package")
+        own = package.get("name") if isinstance(package, dict) else None
         locked = cargo_lock(_toml(lock))
         stamps = [stamp(manifest), stamp(lock), stamp(scope / "vendor")]
         pins = dict(locked)
@@ -73,6 +76,7 @@ class RustSource:
             note=note,
             stamps=tuple(stamps),
             normalise="cargo",
+            own=own if isinstance(own, str) else None,
         )
 
     def code_files(self, package: Package) -> list[str]:
