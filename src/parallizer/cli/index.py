@@ -24,7 +24,7 @@ async def _build(settings: Settings, root: Path) -> dict[str, Any]:
             index = await runtime.code.snapshot(root)
         except BackendError as exc:
             raise fail(f"cannot index {root}: {exc.message}") from exc
-        return index.stats()
+        return index.stats() | {"dependencies": await runtime.deps.describe(root, index)}
 
 
 def _human(stats: dict[str, Any]) -> str:
@@ -53,7 +53,43 @@ def _human(stats: dict[str, Any]) -> str:
         lines.append(f"  error: {sample}")
     if stats["partial"]:
         lines.append("PARTIAL      " + "; ".join(stats["partial_reasons"]))
+    lines += _dependencies(stats.get("dependencies") or {})
     return "\n".join(lines) + "\n"
+
+
+def _dependencies(deps: dict[str, Any]) -> list[str]:
+    """The environment of each ecosystem, its packages (declared or not), and which are
+    indexed."""
+    envs = deps.get("environments") or []
+    if not envs:
+        return ["dependencies none found (no manifest, lock file or environment)"]
+    lines = []
+    for e in envs:
+        head = f"dependencies {e['ecosystem']}"
+        if e["note"]:
+            lines.append(f"{head}: {e['note']}")
+        else:
+            declared = sum(1 for p in e["packages"] if p["declared"])
+            lines.append(
+                f"{head} in {e['where'] or e['location']}: {len(e['packages'])} installed, "
+                f"{declared} of them declared in {e['manifest'] or 'no manifest'}"
+            )
+        listed = [f"{p['name']} {p['version']}" + ("" if p["declared"] else " (not declared)")
+                  for p in e["packages"]]  # fmt: skip
+        for k in range(0, len(listed), 4):
+            lines.append("  " + ", ".join(listed[k : k + 4]))
+        if e["declared_not_installed"]:
+            lines.append("  declared, not installed: " + ", ".join(e["declared_not_installed"]))
+    indexed = deps.get("indexed") or []
+    done = [
+        f"{i['name']} {i['version']} ({i['definitions']} definitions, {i['build_ms'] / 1000:.2f} s)"
+        for i in indexed
+    ]
+    lines.append(
+        "indexed      "
+        + (", ".join(done) or "no package (the project's code imports none that is installed)")
+    )
+    return lines
 
 
 @app.command()
@@ -64,7 +100,9 @@ def index(
     ] = False,
 ) -> None:
     """Index SCOPE (definitions by tree-sitter) and print what it holds: files, definitions
-    per language and role, parse errors, build time."""
+    per language and role, parse errors, build time; then its dependencies: the environment
+    of each ecosystem (interpreter, node_modules, vendor/, ...), the packages installed with
+    their versions, declared or not, and the ones indexed (those the project's code imports)."""
     settings = load_settings_or_fail()
     root = resolve_scope(settings, scope, what="SCOPE")
     stats = asyncio.run(_build(settings, root))

@@ -53,6 +53,8 @@ IMPORT_GLOBS = (
     "!vendor",
     "!site-packages",
 )
+MAX_SCOPES = 64
+"""Scopes whose environments are kept (least recently discovered out first)."""
 WORDS_BYTES = 32 << 20
 """Bytes of a package's files read for its words (the text check of a claim about it)."""
 
@@ -62,6 +64,8 @@ class _Scope:
     envs: list[Environment]
     checked: float
     imports: tuple[Snapshot, Imports] | None = None
+    variables: tuple[Snapshot, dict[str, list[str]]] | None = None
+    """A snapshot, and for names asked about: the project's lines declaring them."""
     used: set[str] = field(default_factory=set)
     """Keys of the packages indexed for this scope's plans."""
 
@@ -85,7 +89,7 @@ class Dependencies:
         self.max_packages = max_packages
         self.per_request = per_request
         self.wait = wait
-        self._scopes: dict[str, _Scope] = {}
+        self._scopes: OrderedDict[str, _Scope] = OrderedDict()
         self._discovering: dict[str, asyncio.Task[list[Environment]]] = {}
         self._indexes: OrderedDict[str, PackageIndex] = OrderedDict()
         self._building: dict[str, asyncio.Task[PackageIndex]] = {}
@@ -125,6 +129,9 @@ class Dependencies:
         envs = task.result()
         old = self._scopes.get(key)
         self._scopes[key] = _Scope(envs, time.monotonic(), used=old.used if old else set())
+        self._scopes.move_to_end(key)
+        while len(self._scopes) > MAX_SCOPES:
+            self._scopes.popitem(last=False)
         if old is None or [e.summary() for e in old.envs] != [e.summary() for e in envs]:
             for e in envs:
                 log.info(
@@ -135,13 +142,14 @@ class Dependencies:
                 )
         return envs
 
-    def notes(self) -> list[dict[str, Any]]:
-        """Each scope seen whose dependencies cannot be read, once: /health says why."""
+    def notes(self) -> list[dict[str, str]]:
+        """Each scope seen whose dependencies cannot be read, once (the scope by its
+        directory's name: /health is open): why."""
         out = []
-        for key, scope in self._scopes.items():
+        for scope in self._scopes.values():
             for e in scope.envs:
                 if e.note:
-                    out.append({"scope": key, "ecosystem": e.ecosystem, "note": e.note})
+                    out.append({"scope": e.scope.name, "ecosystem": e.ecosystem, "reason": e.note})
         return out
 
     # --- the project's imports --------------------------------------------------------------
@@ -166,12 +174,28 @@ class Dependencies:
             scope.imports = (snapshot, found)
         return found
 
-    async def variables(self, root: Path, names: Sequence[str]) -> dict[str, list[str]]:
+    async def variables(
+        self, root: Path, names: Sequence[str], snapshot: Snapshot | None = None
+    ) -> dict[str, list[str]]:
         """How the project's code declares or assigns each of `names` (`cache: LRUCache`,
-        `self._client = httpx.Client(`): the lines, for the pass to read the class from."""
-        if self.rg is None or not names:
-            return {}
-        alts = "|".join(re.escape(n) for n in names[:40])
+        `self._client = httpx.Client(`): the lines, for the pass to read the class from.
+        One rg pass for the names not asked about yet for this snapshot."""
+        names = list(dict.fromkeys(names))[:40]
+        scope = self._scopes.get(str(root))
+        kept: dict[str, list[str]] = {}
+        if scope is not None and snapshot is not None:
+            if scope.variables is None or scope.variables[0] is not snapshot:
+                scope.variables = (snapshot, {})  # the tree changed: asked again
+            kept = scope.variables[1]
+        ask = [n for n in names if n not in kept]
+        if self.rg is not None and ask:
+            found = await self._variables(root, ask)
+            kept.update({n: found.get(n, []) for n in ask})
+        return {n: kept[n] for n in names if kept.get(n)}
+
+    async def _variables(self, root: Path, names: list[str]) -> dict[str, list[str]]:
+        assert self.rg is not None
+        alts = "|".join(re.escape(n) for n in names)
         query = CodeQuery(
             pattern=rf"\b(?:{alts})\s*(?::|=[^=])", mode="regex", context=0, max_results=400,
             max_per_file=40, globs=IMPORT_GLOBS,
@@ -233,10 +257,13 @@ class Dependencies:
     async def _build(self, package: Package) -> PackageIndex:
         t0 = time.perf_counter()
         files = await asyncio.to_thread(code_files, package)
+        listed = time.perf_counter() - t0
         snapshot = await self.code.package(package.root, files)
+        t1 = time.perf_counter()
         words, aliases = await asyncio.to_thread(_words, package.root, snapshot.files())
         self.indexed += 1
-        ms = (time.perf_counter() - t0) * 1000.0
+        # its own work: listing, the build (not the wait for a build slot), its words
+        ms = (listed + time.perf_counter() - t1) * 1000.0 + snapshot.build.build_ms
         log.info("indexed %s: %d files, %d definitions, %.0f ms", package.label, len(files),
                  len(snapshot), ms)  # fmt: skip
         return PackageIndex(package, snapshot, words, aliases, ms)
@@ -284,7 +311,7 @@ class Dependencies:
         indexes = await self._ready(want)
         dpass = DependencyPass(snapshot, envs, imports, indexes, plan)
         names = dpass.variable_names(resolutions)
-        found = await self.variables(root, names)
+        found = await self.variables(root, names, snapshot)
         return await asyncio.to_thread(dpass.run, resolutions, found)
 
     async def _ready(self, packages: list[Package]) -> dict[str, PackageIndex]:

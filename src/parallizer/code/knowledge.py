@@ -44,6 +44,9 @@ SMALL_BATCH_BYTES = 1 << 20
 """Up to this many bytes in all, in files of at most SMALL_FILE_BYTES, are parsed in a
 thread: a few ms of held GIL per file, and no worker processes to start."""
 SMALL_FILE_BYTES = 128 * 1024
+PACKAGE_THREAD_FILE_BYTES = 256 * 1024
+"""An installed package whose files are all this small is parsed in a thread (at most tens
+of ms of held GIL per file)."""
 BATCH_FILES = 48
 BATCH_BYTES = 1 << 20
 
@@ -161,7 +164,9 @@ class CodeKnowledge:
         """The index of one installed dependency: `files` (its code, relative to `root`)
         parsed as a scope's would be, without listing `root` and without keeping it here
         (one per package and version: `deps.Dependencies` keeps it; an installed package
-        does not change, a new version is a new package)."""
+        does not change, a new version is a new package). Parsed in a thread unless a file is
+        over PACKAGE_THREAD_FILE_BYTES: starting worker processes costs more than parsing a
+        typical library."""
         if self._closed:
             raise BackendError("unavailable", "the index store is closed")
         listed = sorted(files)[: self.max_files]
@@ -170,7 +175,7 @@ class CodeKnowledge:
             return listed
 
         task = asyncio.get_running_loop().create_task(
-            self._update(_Scope(root), given), name=f"index:{root.name}"
+            self._update(_Scope(root), given, threads=True), name=f"index:{root.name}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -243,7 +248,9 @@ class CodeKnowledge:
             log.info("index of %s dropped (least recently used)", scope.root.name)
             del self._scopes[key]
 
-    async def _update(self, scope: _Scope, lister: Lister | None = None) -> Snapshot:
+    async def _update(
+        self, scope: _Scope, lister: Lister | None = None, *, threads: bool = False
+    ) -> Snapshot:
         async with self._builds:
             t0 = time.perf_counter()
             files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
@@ -252,7 +259,9 @@ class CodeKnowledge:
             files = files[: self.max_files]
             plan = await asyncio.to_thread(self._plan, scope, files)
             check_ms = (time.perf_counter() - t0) * 1000.0
-            results, pending = await self._parse(scope.root, plan.parse, t0 + self.build_budget)
+            results, pending = await self._parse(
+                scope.root, plan.parse, t0 + self.build_budget, threads=threads
+            )
             snapshot = await asyncio.to_thread(
                 self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms
             )
@@ -309,8 +318,9 @@ class CodeKnowledge:
         return _Plan(files, keep, parse, changed)
 
     async def _parse(
-        self, root: Path, items: list[tuple[str, str, int, int]], deadline: float
-    ) -> tuple[dict[str, tuple[Parsed, int, int]], int]:
+        self, root: Path, items: list[tuple[str, str, int, int]], deadline: float,
+        *, threads: bool = False,
+    ) -> tuple[dict[str, tuple[Parsed, int, int]], int]:  # fmt: skip
         """Parse `items`; returns ({path: (parsed, mtime_ns, size)}, files left unparsed)."""
         if not items:
             return {}, 0
@@ -324,7 +334,8 @@ class CodeKnowledge:
 
         total = sum(i[3] for i in items)
         largest = max(i[3] for i in items)
-        if self.workers == 0 or (total <= SMALL_BATCH_BYTES and largest <= SMALL_FILE_BYTES):
+        small = total <= SMALL_BATCH_BYTES and largest <= SMALL_FILE_BYTES
+        if self.workers == 0 or small or (threads and largest <= PACKAGE_THREAD_FILE_BYTES):
             pairs = [(p, lang) for p, lang, _, _ in items]
             take(
                 await asyncio.to_thread(

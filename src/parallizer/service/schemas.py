@@ -77,6 +77,12 @@ class RedisHealth(BaseModel):
     since: float = Field(description="when it last changed state (epoch seconds)")
 
 
+class DependencyHealth(BaseModel):
+    scope: str = Field(description="the scope's directory name")
+    ecosystem: str = Field(description="python, npm, go, cargo or maven")
+    reason: str = Field(description="why its installed dependencies cannot be read")
+
+
 class Health(BaseModel):
     service: str = SERVICE_NAME
     status: Literal["healthy", "degraded"] = Field(
@@ -89,6 +95,11 @@ class Health(BaseModel):
     active_users: int
     redis: RedisHealth | None = Field(
         default=None, description="the shared state, when PARALLIZER_REDIS_URL is set"
+    )
+    dependencies: list[DependencyHealth] = Field(
+        default_factory=list,
+        description="each scope seen whose installed dependencies cannot be read (no "
+        "virtualenv, no node_modules, ...), once: its plans get their own-code questions only",
     )
 
 

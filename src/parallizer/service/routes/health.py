@@ -12,7 +12,14 @@ from ... import __version__
 from ...errors import StoreUnavailable, redact_all
 from .. import metrics
 from ..deps import ServiceDep
-from ..schemas import AUTH_RESPONSES, FulfillerHealth, Health, RedisHealth, Root
+from ..schemas import (
+    AUTH_RESPONSES,
+    DependencyHealth,
+    FulfillerHealth,
+    Health,
+    RedisHealth,
+    Root,
+)
 
 router = APIRouter(tags=["health"])
 
@@ -37,6 +44,7 @@ async def health(svc: ServiceDep) -> JSONResponse:
         ],
         backends=report["backends"],
         active_users=await svc.active_users(),
+        dependencies=[DependencyHealth(**n) for n in svc.runtime.deps.notes()],
     )
     if svc.redis is not None:
         with suppress(StoreUnavailable):  # look now: a quiet server may not know its state
