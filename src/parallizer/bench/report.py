@@ -94,6 +94,26 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"| {_fmt(off['request_s'], ' s', 3)} | {_fmt(off['one_pass_s'], ' s', 3)} | "
             f"{_fmt(off['ratio'], '×', 2)} | {off['rg_runs_per_request']} | {off['cards']} |",
         ]
+    dep = next((s for s in scenarios if s["name"] == "deps"), None)
+    if dep:
+        lines += [
+            "",
+            "## The project's dependencies",
+            "",
+            "A project declaring httpx, pydantic, redis and rich, as installed here. The first "
+            f"index of each package, cold, one at a time (goal: ≤ {dep['first_index_goal_ms']:.0f} "
+            "ms for a typical library); on a warm index, what the dependency pass adds to an "
+            f"offline request (goal: ≤ {dep['added_goal_ms']:.0f} ms).",
+            "",
+            "| Package | First index |",
+            "|---|---|",
+            *(f"| {name} | {_fmt(ms, ' ms', 0)} |" for name, ms in dep["packages"].items()),
+            "",
+            "| Request with the pass | Without | Added | The pass alone |",
+            "|---|---|---|---|",
+            f"| {_fmt(dep['request_with_ms'], ' ms', 1)} | {_fmt(dep['request_without_ms'], ' ms', 1)} "
+            f"| {_fmt(dep['added_ms'], ' ms', 1)} | {_fmt(dep['pass_alone_ms'], ' ms', 1)} |",
+        ]
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..config import Settings
+from . import deps as deps_mod
 from . import load as load_mod
 from . import scenarios as S
 from .harness import (
@@ -354,6 +355,8 @@ async def run(
                 "offline-std",
                 S.offline(b, corpus=S.stdlib_corpus() / "asyncio" if cfg.quick else None),
             )
+        if cfg.wants("deps"):
+            await step("deps", deps_mod.deps(b))
         if cfg.wants("capacity-web"):
             if cfg.quick:  # the same shape, small: 100 searches through room for 8
                 work = S.capacity_web(b, users=20, capacity=8, latency=cfg.latency,
@@ -411,6 +414,12 @@ def summary(r: dict[str, Any]) -> str:
         return (
             f"whole offline request {r['request_s']:.3f} s vs one rg pass {r['one_pass_s']:.3f} s "
             f"({r['ratio']}×), {r['rg_runs_per_request']} rg processes/request"
+        )
+    if r["name"] == "deps":
+        return (
+            f"first index of a package: median {r['first_index_ms_median']} ms, max "
+            f"{r['first_index_ms_max']} ms; a warm request +{r['added_ms']} ms "
+            f"(the pass alone {r['pass_alone_ms']} ms)"
         )
     if r["name"] == "faults":
         return (

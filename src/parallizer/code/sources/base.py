@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -109,12 +110,28 @@ class Environment:
     def is_declared(self, name: str) -> bool:
         return self.key(name) in self.declared
 
+    @cached_property
+    def _modules(self) -> dict[str, list[Package]]:
+        out: dict[str, list[Package]] = {}
+        for p in self.packages:
+            for m in p.modules:
+                if m:
+                    out.setdefault(m, []).append(p)
+        return out
+
     def by_module(self, module: str) -> list[Package]:
         """The installed packages code imports as `module` (`redis.asyncio` -> redis,
-        `lodash/fp` -> lodash, `github.com/pkg/errors/sub` -> github.com/pkg/errors); typings
-        (`@types/x`) after the package they type."""
-        out = [p for p in self.packages if any(_imports(module, m) for m in p.modules)]
-        out.sort(key=lambda p: (p.types_for is not None, -max(len(m) for m in p.modules)))
+        `lodash/fp` -> lodash, `github.com/pkg/errors/sub` -> github.com/pkg/errors), the
+        longest import name first; typings (`@types/x`) after the package they type."""
+        out: list[Package] = []
+        table = self._modules
+        cut = len(module)
+        while cut > 0:
+            for p in table.get(module[:cut], ()):
+                if p not in out:
+                    out.append(p)
+            cut = max(module.rfind(".", 0, cut), module.rfind("/", 0, cut))
+        out.sort(key=lambda p: p.types_for is not None)  # stable: longest name first
         return out
 
     def summary(self) -> dict[str, object]:
@@ -138,14 +155,6 @@ class Environment:
             ],
             "declared_not_installed": sorted(n for n in self.declared if n not in installed),
         }
-
-
-def _imports(module: str, name: str) -> bool:
-    if not name:
-        return False
-    if module == name:
-        return True
-    return module.startswith(name) and module[len(name)] in "./"
 
 
 _PEP503 = re.compile(r"[-_.]+")
