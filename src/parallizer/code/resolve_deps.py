@@ -509,6 +509,14 @@ _FILE_SUFFIXES = frozenset(
     "json js mjs cjs ts tsx jsx py pyi go rs java md txt yaml yml toml ini cfg conf html css "
     "png jpg jpeg gif svg exe dll so sh bat csv xml lock log env sql zip gz tar db".split()
 )
+# names of variables more often than of packages: a plan writing `response.json()` means one
+_VARIABLE_WORDS = frozenset(
+    """app args body buf buffer cache cfg cli client config conn connection console context ctx
+    cursor data db doc e err error event evt exc fh file handler item items job kwargs log
+    logger manifest message model msg obj opts options params parser payload pipe pipeline
+    program queue reader req request res resp response result results router schema server
+    session settings state store stream task user value values worker writer""".split()
+)
 _SKIP = frozenset({Verdict.path_ok, Verdict.missing_path, Verdict.wrong_owner, Verdict.undeclared})
 _BASES_PY = re.compile(r"^\s*class\s+\w+\s*(?:\[[^\]]*\])?\s*\((.*)")
 _BASES_TS = re.compile(r"\b(?:extends|implements)\s+([\w$.<>,\s\[\]]+?)(?:\{|$)")
@@ -727,8 +735,9 @@ class DependencyPass:
                     return None
                 return self._anywhere(r, head, near_only=True, family_only=True)
             return self._anywhere(r, head, near_only=True)  # proposed: only a near name
-        if r.verdict is Verdict.known and not pkgs and not self.variables.get(head):
-            return None  # the standard library's, unless the project has a package so named
+        if (r.verdict is Verdict.known and not pkgs and not self.variables.get(head)
+                and not (len(parts) > 1 and head[:1].isupper())):  # fmt: skip
+            return None  # the standard library's, unless a package or a class says otherwise
         if len(parts) >= 2 and pkgs:
             return self._in_package(r, pkgs, head, parts[1:])
         if len(parts) >= 2 and head[:1].isupper():
@@ -901,11 +910,13 @@ class DependencyPass:
         text = lines_of.lines.read({(d.path, d.line)}, span=3).get((d.path, d.line), "")
         return class_bases(text.replace("\n", " "))
 
-    def _members(self, classes: Sequence[Hit]) -> tuple[list[Hit], set[str]]:
+    def _members(self, classes: Sequence[Hit]) -> tuple[list[Hit], set[str], set[str]]:
         """Every member of these classes and of the classes they derive from (within the
-        package, then across the indexed packages), and the names of the classes visited."""
+        package, then across the indexed packages), the names of the classes visited, and
+        every word of their bodies (an attribute set in `__init__` is a word there)."""
         out: list[Hit] = []
         names: set[str] = set()
+        words: set[str] = set()
         queue = list(classes)
         seen: set[tuple[str, str, int]] = set()
         while queue and len(seen) < MAX_BASES:
@@ -916,12 +927,14 @@ class DependencyPass:
             seen.add(key)
             names.add(c.name)
             out += [(pi, m) for m in pi.snapshot.members(c.name)]
+            body = pi.snapshot.lines.bodies({(c.path, c.line)}).get((c.path, c.line), "")
+            words.update(_IDENT.findall(body))
             for base in self._bases(pi.snapshot, c):
                 if base in names:
                     continue
                 same = [(pi, d) for d in pi.lookup(base) if d.kind in TYPE_KINDS]
                 queue += same or self._classes(base)
-        return out, names
+        return out, names, words
 
     def _typed(
         self, r: Resolution, cls: str, rest: list[str], via: str | None = None
@@ -956,7 +969,7 @@ class DependencyPass:
         self, r: Resolution, classes: Sequence[Hit], member: str,
         project_class: Definition | None = None,
     ) -> Resolution:  # fmt: skip
-        members, names = self._members(classes)
+        members, names, words = self._members(classes)
         hits = [h for h in members if h[1].name == member]
         if hits:
             return self._found(r, hits)
@@ -976,7 +989,7 @@ class DependencyPass:
                            definitions=tuple(pi.cite(d) for pi, d in elsewhere[:SUGGESTIONS]),
                            owners=owners,
                            suggestions=tuple(pi.cite(d) for pi, d in close[:2]))  # fmt: skip
-        if any(pi.has(member) for pi in pis):
+        if member in words:  # an attribute the class sets, a property the index does not see
             return replace(r, verdict=Verdict.known, needs_text=(), package=pkg)
         if close:
             return replace(r, verdict=Verdict.wrong_name, needs_text=(), package=pkg,
@@ -1278,10 +1291,12 @@ class DependencyPass:
                                                Verdict.wrong_name, Verdict.found):  # fmt: skip
             return None
         head = parts[0]
-        if not re.fullmatch(r"[a-z][a-z0-9_]{2,}", head) or head in self.known:
-            return None
+        if not re.fullmatch(r"[a-z][a-z0-9]{2,}", head) or head in self.known:
+            return None  # `wrapped_logger.info`: a variable's name, by its look
         if parts[1].lower() in _FILE_SUFFIXES:
             return None  # `cmd.exe`, `myimage.jpg`: a file
+        if head in _VARIABLE_WORDS or self._prose_word(head):
+            return None  # `response.json()`: an ordinary word, so a variable
         if head in self.local or head in self.imports.names or head in self.plan.introduced:
             return None
         if head in self.plan.proposed or self._own(head) or self._module_word(head):
@@ -1308,6 +1323,12 @@ class DependencyPass:
             if any(fold(d.name) == key for d in pi.snapshot.folded(name)):
                 return True
         return False
+
+    def _prose_word(self, name: str) -> bool:
+        """The plan writes `name` as a plain word of its prose somewhere (outside code spans:
+        "the response"), as one writes an ordinary word, not a package."""
+        rx = re.compile(rf"(?<![\w`.]){re.escape(name)}(?![\w`.(])")
+        return any(rx.search(re.sub(r"`[^`]*`", " ", line)) for line in self.plan.lines)
 
     def _assigned(self, name: str) -> bool:
         rx = re.compile(rf"(?:\b(?:const|let|var|val)\s+{re.escape(name)}\b|\b{re.escape(name)}\s*(?::=|=(?!=)))")

@@ -74,7 +74,7 @@ class JavaSource:
         root = package.root
         if not (root / ".unpacked").is_file():
             unpack(Path(package.where), root)
-        return walk_files(root, (".java",))
+        return walk_files(root, (".java",), skip=frozenset())  # packages may be named so
 
 
 SOURCE = JavaSource()
