@@ -214,3 +214,20 @@ def test_parallizer_index_lists_the_environment_and_the_packages_indexed(
     proc = run(["index", str(bare)], roots=tmp_path, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "dependencies python: no Python environment found" in proc.stdout
+
+
+async def test_calls_chained_in_code_and_their_keyword_arguments(
+    py_project: Path, ts_project: Path
+):
+    plan = (
+        "# Plan\n\n```python\npolicy = Retrying(stop=stop_after_attempt(3), max_wait=5)\n```\n"
+    )
+    [card] = await questions(py_project, plan)
+    assert card.header == "tenacity 8.2.3 has no `Retrying.max_wait`"
+    plan = (
+        "# Plan\n\nDeclare it with `new Option(\"--deep\", \"merge deeply\")\n"
+        ".requiredOption()` so the help marks it.\n"
+    )
+    [card] = await questions(ts_project, plan)
+    assert card.header == "`requiredOption` is not on `Option`: `Command.requiredOption`?"
+    assert "commander 12.1.0" in card.text

@@ -258,10 +258,10 @@ def test_go_modules_from_vendor_and_the_module_cache(tmp_path: Path):
 
         require github.com/google/uuid v1.3.0
         require (
-        	github.com/BurntSushi/toml v1.3.2
-        	golang.org/x/sync v0.5.0 // indirect
+        TABgithub.com/BurntSushi/toml v1.3.2
+        TABgolang.org/x/sync v0.5.0 // indirect
         )
-        """)  # fmt: skip
+        """.replace("TAB", "\t"))  # fmt: skip
     write(scope, "go.sum", "github.com/google/uuid v1.3.0 h1:x=\ngithub.com/google/uuid v1.3.0/go.mod h1:y=\n")
     write(scope, "vendor/modules.txt", "# github.com/google/uuid v1.3.0\n## explicit\ngithub.com/google/uuid\n")
     write(scope, "vendor/github.com/google/uuid/uuid.go", "package uuid\n\nfunc New() UUID { return UUID{} }\n")

@@ -360,7 +360,7 @@ def chains(lines: Sequence[str]) -> list[Chain]:
             regions += [(a + m.start(1), a + m.end(1)) for m in _SPAN.finditer(chunk)]
         para = [ln] if ln >= 0 and lines[ln].strip() else []
     out: list[Chain] = []
-    for a, b in regions:
+    for a, b in sorted(regions):
         for start, root, new, called, members, args in _chains_in(text, a, b):
             ln = bisect.bisect_right(starts, start) - 1
             texts = []
@@ -372,6 +372,13 @@ def chains(lines: Sequence[str]) -> list[Chain]:
                              tuple((n, c) for n, _, c in members), tuple(texts),
                              " ".join(args.split())))  # fmt: skip
     return out
+
+
+def _skip_space(text: str, i: int, end: int) -> int:
+    """Past spaces and line breaks (a chain written over several lines)."""
+    while i < end and text[i] in " \t\n":
+        i += 1
+    return i
 
 
 def _skip_parens(text: str, i: int, end: int) -> int:
@@ -400,7 +407,9 @@ def _chains_in(text: str, a: int, b: int) -> list[RawChain]:
     while i < b:
         m = _IDENT.match(text, i)
         after_word = i > a and (text[i - 1].isalnum() or text[i - 1] in "_$")
-        lead = text.startswith(".", i) and not after_word and (i == a or text[i - 1] != ")")
+        before = text[a:i].rstrip()[-1:]  # what precedes, line breaks and spaces skipped
+        lead = text.startswith(".", i) and not after_word and (not before or (before not in ")]_$"
+                                                              and not before.isalnum()))  # fmt: skip
         if (m and (after_word or (i > a and text[i - 1] == "."))) or (not m and not lead):
             i = m.end() if m else i + 1
             continue
@@ -424,7 +433,8 @@ def _chains_in(text: str, a: int, b: int) -> list[RawChain]:
             args = text[i + 1 : j - 1]
             i, called = j, True
         members: list[tuple[str, int, bool]] = []
-        while text.startswith(".", i):
+        while text.startswith(".", _skip_space(text, i, b)):
+            i = _skip_space(text, i, b)
             mm = _IDENT.match(text, i + 1)
             if mm is None:
                 break
@@ -519,7 +529,7 @@ _VARIABLE_WORDS = frozenset(
 )
 _SKIP = frozenset({Verdict.path_ok, Verdict.missing_path, Verdict.wrong_owner, Verdict.undeclared})
 _BASES_PY = re.compile(r"^\s*class\s+\w+\s*(?:\[[^\]]*\])?\s*\((.*)")
-_BASES_TS = re.compile(r"\b(?:extends|implements)\s+([\w$.<>,\s\[\]]+?)(?:\{|$)")
+_BASES_TS = re.compile(r"\bextends\s+([^{]*)|\bimplements\s+([^{]*)")
 
 
 def _split_top(text: str) -> list[str]:
@@ -549,8 +559,9 @@ def class_bases(head: str) -> list[str]:
         names = [re.match(r"[\w.]+", p) for p in parts if "=" not in p]
         return [n.group(0).split(".")[-1] for n in names if n]
     out: list[str] = []
-    for m2 in _BASES_TS.finditer(head):
-        for p in _split_top(m2.group(1)):
+    m2 = _BASES_TS.search(head)
+    if m2:
+        for p in _split_top(re.sub(r"\bimplements\b", ",", m2.group(1) or m2.group(2) or "")):
             n = re.match(r"[\w$.]+", p)
             if n:
                 out.append(n.group(0).split(".")[-1])
