@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     )
     virtual_env: str | None = Field(
         default=None,
-        validation_alias="VIRTUAL_ENV",
+        validation_alias=AliasChoices("VIRTUAL_ENV"),
         description="the active virtualenv (read from $VIRTUAL_ENV): a scope without one uses it",
     )
     deps_wait: float = Field(

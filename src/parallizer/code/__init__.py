@@ -12,6 +12,11 @@ Inside: `languages` (the one language table and role classifier), `model` (the o
 `Definition`), `snapshot`, `knowledge` (builds, refreshes), `parse` and `workers` (parsing in
 worker processes), `extract/` (tree-sitter per language; `extract/lines.py` the regex
 fallback), `resolve` (names and paths), `known` (standard names per language), `lines`.
+
+The project's dependencies, behind the same lookup: `sources/` (what each ecosystem's tools
+installed for a scope, at which versions, and what the project declares), `deps`
+(`Dependencies`: environments per scope, each package indexed once per version when a plan
+may name it), `resolve_deps` (the dependency pass over the project's resolutions).
 """
 
 from .knowledge import CodeKnowledge
