@@ -15,7 +15,7 @@ from .hermetic import clean_env
 
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
-    "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "capacity-web",
+    "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "deps", "capacity-web",
     "capacity-llm",
     "load-5", "faults", "load-5-redis-2w",
 }  # fmt: skip
@@ -74,6 +74,10 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     offline = by_name["offline-std"]  # a whole offline request beside one rg pass
     assert all(number(offline[k]) for k in ("request_s", "one_pass_s", "ratio"))
     assert offline["cards"] > 0 and offline["rg_runs_per_request"] >= 1
+    deps = by_name["deps"]  # each package's first index, and what the pass adds warm
+    assert deps["packages"] and all(number(ms) and ms > 0 for ms in deps["packages"].values())
+    assert all(number(deps[k]) for k in ("request_with_ms", "request_without_ms", "added_ms"))
+    assert deps["cards"] > 0
     for name in ("rg-3", "rg-5"):  # one name beside many, and how many rg processes ran
         assert number(by_name[name]["one_name_s"]) and number(by_name[name]["names_ratio"])
         assert 1 <= by_name[name]["rg_runs"] <= int(name[-1])
@@ -89,6 +93,7 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Capacity" in md and "## ripgrep: one name versus many" in md
+    assert "## The project's dependencies" in md
 
 
 def test_the_critical_path_keeps_a_shared_wait_as_a_link_of_the_chain():

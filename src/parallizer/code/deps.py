@@ -142,6 +142,10 @@ class Dependencies:
                 )
         return envs
 
+    async def installed(self, root: Path) -> bool:
+        """Some package is installed for the scope (the pass has something to look into)."""
+        return any(e.found for e in await self.environments(root))
+
     def notes(self) -> list[dict[str, str]]:
         """Each scope seen whose dependencies cannot be read, once (the scope by its
         directory's name: /health is open): why."""

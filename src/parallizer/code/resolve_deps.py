@@ -710,7 +710,7 @@ class DependencyPass:
     ) -> list[Resolution]:
         self.variables = variables or {}
         self.context = self._context(resolutions)
-        out = [self._one(r) or r for r in resolutions]
+        out = [self._unread(self._one(r) or r) for r in resolutions]
         have = {(r.name, line) for r in out for line in r.lines} | {(r.text, -1) for r in out}
         for r in self._chains():  # what the reader's uses do not already hold
             if (r.text, -1) not in have and not any((r.name, ln) in have for ln in r.lines):
@@ -773,6 +773,18 @@ class DependencyPass:
         """The project's own definitions of `name` (not the copies of its dependencies a
         tree may hold, such as an unignored node_modules/)."""
         return [d for d in self.project.lookup(name) if d.role is not Role.vendored]
+
+    def _unread(self, r: Resolution) -> Resolution:
+        """A claim of the project's own (a name it lacks) in a scope whose dependencies could
+        not be read says so: the name may be a dependency's."""
+        if r.package is not None or r.note or r.verdict is not Verdict.missing:
+            return r
+        unread = [e for e in self.envs if e.note and not e.found]
+        if not unread:
+            return r
+        e = unread[0]
+        why = (e.note or "").split(":")[0]
+        return replace(r, note=f"(The project's dependencies were not checked: {why}.)")
 
     def _context(self, resolutions: Sequence[Resolution]) -> set[str]:
         """The packages the plan is about: those defining (top level) a distinctive name it

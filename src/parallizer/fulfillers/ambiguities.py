@@ -320,10 +320,19 @@ class Ambiguities:
         checked: Checked,
     ) -> list[Resolution]:
         """The dependency pass (`code/deps.py`): the names the project lacks, checked against
-        the packages it has installed. Its failure leaves the project's own resolutions."""
+        the packages it has installed (a query of the timing report). Its failure leaves the
+        project's own resolutions. With nothing installed it only adds what the cards should
+        say (the scope has no environment), in memory."""
         deps, root = self.deps, ctx.job.scope_root
         assert deps is not None and root is not None
         resolutions = checked.resolutions
+        if not await deps.installed(root):
+            try:
+                return await deps.resolve(root, index, resolutions, uses, ctx.document.lines,
+                                          facts.introduced, facts.proposed)  # fmt: skip
+            except Exception as exc:  # never the request's failure
+                log.warning("dependency notes of %s failed: %s", root.name, exc)
+                return resolutions
         call = Call(
             label="the plan's names in the installed dependencies",
             backend="dependencies",

@@ -50,8 +50,11 @@ class Knowledge(Protocol):
 
 
 class Dependencies(Protocol):
-    """What a fulfiller asks of the project's installed dependencies (`code.deps`): the
-    project's resolutions of a plan's names, checked again against its packages."""
+    """What a fulfiller asks of the project's installed dependencies (`code.deps`): whether
+    a scope has any, and the project's resolutions of a plan's names, checked again against
+    its packages."""
+
+    async def installed(self, root: Path) -> bool: ...
 
     async def resolve(
         self,
