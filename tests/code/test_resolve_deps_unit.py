@@ -3,13 +3,13 @@ what treats a name as a package, a class's bases, a declaration's return type.""
 
 from __future__ import annotations
 
-from parallizer.code.resolve_deps import (
-    _returns,
+from parallizer.code.deps_text import (
     chains,
     class_bases,
     go_alias,
     js_package,
     package_evidence,
+    returns,
     scan_imports,
 )
 
@@ -88,7 +88,7 @@ def test_what_treats_a_name_as_a_package():
     }  # fmt: skip
 
 
-def test_the_bases_a_class_names_and_what_a_declaration_returns():
+def test_the_bases_a_class_names_and_what_a_declarationreturns():
     assert class_bases("class Policy(tenacity.Retrying, Generic[T], metaclass=ABCMeta):") == [
         "Retrying", "Generic",
     ]  # fmt: skip
@@ -98,8 +98,8 @@ def test_the_bases_a_class_names_and_what_a_declaration_returns():
     assert class_bases("class A<T> extends Base<T> implements Named, Sized {") == [
         "Base", "Named", "Sized",
     ]  # fmt: skip
-    assert _returns("email(message?: errorUtil.ErrMessage): ZodString;", "email") == "ZodString"
-    assert _returns("declare const stringType: (params?: (X & {\n a: 1 })) => ZodString;",
+    assert returns("email(message?: errorUtil.ErrMessage): ZodString;", "email") == "ZodString"
+    assert returns("declare const stringType: (params?: (X & {\n a: 1 })) => ZodString;",
                     "stringType") == "ZodString"  # fmt: skip
-    assert _returns("option(flags: string): this;", "option") == "this"
-    assert _returns("def copy(self, **kw: Any) -> Retrying:", "copy") == "Retrying"
+    assert returns("option(flags: string): this;", "option") == "this"
+    assert returns("def copy(self, **kw: Any) -> Retrying:", "copy") == "Retrying"

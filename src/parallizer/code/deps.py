@@ -35,9 +35,10 @@ from typing import Any
 
 from ..backends.base import CodeBackend, CodeQuery
 from ..errors import BackendError
+from .deps_text import Imports, scan_imports
 from .knowledge import CodeKnowledge
 from .resolve import Resolution, UseLike
-from .resolve_deps import DependencyPass, Imports, PackageIndex, PlanText, scan_imports, wanted
+from .resolve_deps import DependencyPass, PackageIndex, PlanText, wanted
 from .snapshot import Snapshot
 from .sources import Environment, Options, Package, code_files, discover, stamps_changed
 
