@@ -231,3 +231,23 @@ async def test_calls_chained_in_code_and_their_keyword_arguments(
     [card] = await questions(ts_project, plan)
     assert card.header == "`requiredOption` is not on `Option`: `Command.requiredOption`?"
     assert "commander 12.1.0" in card.text
+
+
+async def test_only_the_packages_a_plan_may_be_naming_are_indexed_once_per_version(
+    py_project: Path,
+):
+    async def indexed_after(*plans: str) -> list[str]:
+        async with Runtime(settings(py_project.parent), web=None, llm=None) as rt:
+            for plan in plans:
+                await fulfill(rt, plan, scope=py_project, only=["ambiguities"])
+            assert rt.deps.indexed == len(rt.deps.indexed_for(py_project))  # each once
+            return sorted(i.package.name for i in rt.deps.indexed_for(py_project))
+
+    # names of the project's own: no package is read past its words
+    assert await indexed_after("# Plan\n\nCall `stamps` from `Policy`.\n") == []
+    # a name tenacity has (the project imports both packages): tenacity alone
+    assert await indexed_after("# Plan\n\nUse `retry_if_result`.\n") == ["tenacity"]
+    # a package's prefix, twice
+    assert await indexed_after(
+        "# Plan\n\n`dateutil.tz.gettz`\n", "# Plan\n\n`dateutil.parser.isoparse`\n"
+    ) == ["python-dateutil"]

@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from ..backends.base import CodeBackend, CodeQuery
 from ..errors import BackendError
-from .deps_text import Imports, scan_imports
+from .deps_text import Imports, chains, scan_imports
 from .knowledge import CodeKnowledge
-from .resolve import Resolution, UseLike
+from .resolve import Resolution, UseLike, Verdict
 from .resolve_deps import DependencyPass, PackageIndex, PlanText, wanted
 from .snapshot import Snapshot
 from .sources import Environment, Options, Package, code_files, discover, stamps_changed
@@ -95,6 +97,8 @@ class Dependencies:
         self._indexes: OrderedDict[str, PackageIndex] = OrderedDict()
         self._building: dict[str, asyncio.Task[PackageIndex]] = {}
         self._failed: dict[str, str] = {}
+        self._vocab: OrderedDict[str, frozenset[str]] = OrderedDict()
+        """The words of packages read but not indexed (a plan may never need them)."""
         self._closed = False
         self.indexed = 0
         """Packages indexed so far (for tests and metrics)."""
@@ -226,18 +230,11 @@ class Dependencies:
         Raises `BackendError` when it cannot be built."""
         if self._closed:
             raise BackendError("unavailable", "the dependency store is closed")
-        key = package.key
-        hit = self._indexes.get(key)
+        hit = self._indexes.get(package.key)
         if hit is not None:
-            self._indexes.move_to_end(key)
+            self._indexes.move_to_end(package.key)
             return hit
-        task = self._building.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(
-                self._build(package), name=f"deps:index:{package.name}"
-            )
-            self._building[key] = task
-            task.add_done_callback(lambda t: self._built(key, t))
+        task = self._begin(package)
         await asyncio.wait({task})
         if task.cancelled():
             raise BackendError("cancelled", f"indexing {package.label} was cancelled")
@@ -245,6 +242,19 @@ class Dependencies:
         if exc is not None:
             raise exc if isinstance(exc, BackendError) else BackendError("index_failed", str(exc))
         return task.result()
+
+    def _begin(self, package: Package) -> asyncio.Task[PackageIndex]:
+        """The build of `package`'s index, started if it is not under way (it belongs to the
+        store: a request that stops waiting does not cancel it)."""
+        key = package.key
+        task = self._building.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._build(package), name=f"deps:index:{package.name}"
+            )
+            self._building[key] = task
+            task.add_done_callback(lambda t: self._built(key, t))
+        return task
 
     def _built(self, key: str, task: asyncio.Task[PackageIndex]) -> None:
         self._building.pop(key, None)
@@ -309,15 +319,39 @@ class Dependencies:
             return resolutions
         plan = PlanText(tuple(lines), tuple(uses), introduced, proposed)
         imports = await self.imports(root, snapshot)
-        want = wanted(envs, imports, plan, self.per_request)
+        named, others = wanted(envs, imports, plan, self.per_request)
         scope = self._scopes.get(str(root))
         if scope is not None:
-            scope.used.update(p.key for p in want)
-        indexes = await self._ready(want)
+            scope.used.update(p.key for p in (*named, *others))
+        # the packages the plan names; of the others the project imports, those whose words
+        # hold one of the plan's names the project lacks, or a name close to one
+        # (`stop_after_attempts`): reading a package's words costs a small part of its index
+        wanted_names = _unresolved(resolutions, lines)
+        needed = [p for p in others if await self._may_hold(p, wanted_names)]
+        indexes = await self._ready([*named, *needed])
         dpass = DependencyPass(snapshot, envs, imports, indexes, plan)
         names = dpass.variable_names(resolutions)
         found = await self.variables(root, names, snapshot)
         return await asyncio.to_thread(dpass.run, resolutions, found)
+
+    async def _may_hold(self, package: Package, names: Sequence[str]) -> bool:
+        """Does the package have one of `names`, or a word close to one? Its words are read
+        once (in a thread) and kept; an indexed package answers from its index's words."""
+        if not names:
+            return False
+        built = self.peek(package)
+        if built is not None:
+            words: frozenset[str] = built.words
+        else:
+            kept = self._vocab.get(package.key)
+            if kept is None:
+                files = await asyncio.to_thread(code_files, package)
+                kept = (await asyncio.to_thread(_words, package.root, files))[0]
+                self._vocab[package.key] = kept
+                while len(self._vocab) > self.max_packages:
+                    self._vocab.popitem(last=False)
+            words = kept
+        return await asyncio.to_thread(_holds, words, names)
 
     async def _ready(self, packages: list[Package]) -> dict[str, PackageIndex]:
         """The indexes of `packages` that are ready within `wait` seconds (building the
@@ -349,9 +383,9 @@ class Dependencies:
         indexed: list[PackageIndex] = []
         if snapshot is not None and envs:
             imports = await self.imports(root, snapshot)
-            want = wanted(envs, imports, PlanText((), (), frozenset(), frozenset()),
-                          self.per_request)  # fmt: skip
-            indexed = list((await self._ready(want)).values())
+            named, others = wanted(envs, imports, PlanText((), (), frozenset(), frozenset()),
+                                   self.per_request)  # fmt: skip
+            indexed = list((await self._ready([*named, *others])).values())
         return {
             "environments": [e.summary() for e in envs],
             "indexed": [
@@ -365,6 +399,40 @@ class Dependencies:
                 for i in sorted(indexed, key=lambda i: i.package.name)
             ],
         }
+
+
+MAX_OPEN_NAMES = 60
+NEAR_WORDS = 80.0
+"""A package whose words hold one this close to a name the plan writes is indexed for it."""
+
+
+def _unresolved(resolutions: Sequence[Resolution], lines: Sequence[str]) -> list[str]:
+    """The plan's names the project's own code leaves open (missing, a near name only, new;
+    a distinctive one it makes no claim about, such as a variable's method), and the members
+    of calls chained in its code: what a package imported but not named may hold."""
+    out = set()
+    for r in resolutions:
+        if r.kind == "path":
+            continue
+        if r.verdict in (Verdict.missing, Verdict.wrong_name, Verdict.introduced):
+            out.add(r.name)
+        elif r.verdict in (Verdict.skipped, Verdict.known) and len(r.name) >= 6:
+            out.add(r.name)
+    for ch in chains(lines):
+        out.update(name for name, _ in ch.members)
+        if ch.root and not ch.members:
+            out.add(ch.root)
+    return sorted(n for n in out if len(n) >= 4)[:MAX_OPEN_NAMES]
+
+
+def _holds(words: frozenset[str], names: Sequence[str]) -> bool:
+    if any(n in words for n in names):
+        return True
+    choices = list(words)
+    return any(
+        process.extractOne(n, choices, scorer=fuzz.ratio, score_cutoff=NEAR_WORDS) is not None
+        for n in names
+    )
 
 
 _WORD = re.compile(rb"[A-Za-z_$][\w$]*")

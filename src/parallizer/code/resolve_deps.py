@@ -147,10 +147,10 @@ def _parts(text: str) -> list[str]:
 
 def wanted(
     envs: Sequence[Environment], imports: Imports, plan: PlanText, limit: int
-) -> list[Package]:
-    """The packages a plan may be naming, most likely first, at most `limit`: those whose
-    prefix it writes, then those the project's code imports (most used first); with each, its
-    typings (`@types/x`)."""
+) -> tuple[list[Package], list[Package]]:
+    """The packages a plan may be naming, at most `limit`: (those it names: a prefix it
+    writes, a name the project imports from one; the others the project's code imports, most
+    used first), each with its typings (`@types/x`)."""
     local = _local_names(envs, imports)
     out: dict[str, Package] = {}
 
@@ -170,13 +170,15 @@ def wanted(
         for m in _CODE_HEAD.finditer(line):
             if m.group(1) in local:
                 take(local[m.group(1)])
+    named = len(out)
     for module, _n in sorted(imports.modules.items(), key=lambda kv: -kv[1]):
         for env in envs:
             take(env.by_module(module))
     if not imports.modules:  # no import read: what the project declares
         for env in envs:
             take(p for p in env.packages if env.is_declared(p.name))
-    return list(out.values())[:limit]
+    chosen = list(out.values())[:limit]
+    return chosen[:named], chosen[named:]
 
 
 _CODE_HEAD = re.compile(r"`(?:new\s+)?([A-Za-z_$][\w$]*)\s*[.(]")
