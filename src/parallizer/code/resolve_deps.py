@@ -89,6 +89,7 @@ class PackageIndex:
     aliases: dict[str, str] = field(repr=False)
     """Exported name -> the definition's name (`string` -> `stringType`)."""
     build_ms: float = 0.0
+    _bodies: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def cite(self, d: Definition) -> Definition:
         """`d` as a card shows it: its path prefixed with `package==version:`, its role the
@@ -105,6 +106,15 @@ class PackageIndex:
 
     def has(self, word: str) -> bool:
         return word in self.words or word in self.aliases
+
+    def body_words(self, cls: Definition) -> frozenset[str]:
+        """Every word of a class's body (read once, kept: the package does not change)."""
+        key = (cls.path, cls.line)
+        words = self._bodies.get(key)
+        if words is None:
+            body = self.snapshot.lines.bodies({key}).get(key, "")
+            words = self._bodies[key] = frozenset(IDENT.findall(body))
+        return words
 
 
 @dataclass(frozen=True)
@@ -532,13 +542,13 @@ class DependencyPass:
         text = lines_of.lines.read({(d.path, d.line)}, span=3).get((d.path, d.line), "")
         return class_bases(text.replace("\n", " "))
 
-    def _members(self, classes: Sequence[Hit]) -> tuple[list[Hit], set[str], set[str]]:
+    def _members(self, classes: Sequence[Hit]) -> tuple[list[Hit], set[str], list[Hit]]:
         """Every member of these classes and of the classes they derive from (within the
         package, then across the indexed packages), the names of the classes visited, and
-        every word of their bodies (an attribute set in `__init__` is a word there)."""
+        the classes visited."""
         out: list[Hit] = []
         names: set[str] = set()
-        words: set[str] = set()
+        visited: list[Hit] = []
         queue = list(classes)
         seen: set[tuple[str, str, int]] = set()
         while queue and len(seen) < MAX_BASES:
@@ -550,14 +560,13 @@ class DependencyPass:
             if c.name not in names:  # every class of that name's members, once
                 out += [(pi, m) for m in pi.snapshot.members(c.name)]
             names.add(c.name)
-            body = pi.snapshot.lines.bodies({(c.path, c.line)}).get((c.path, c.line), "")
-            words.update(IDENT.findall(body))
+            visited.append((pi, c))
             for base in self._bases(pi.snapshot, c):
                 if base in names:
                     continue
                 same = [(pi, d) for d in pi.lookup(base) if d.kind in TYPE_KINDS]
                 queue += same or self._classes(base)
-        return out, names, words
+        return out, names, visited
 
     def _typed(
         self, r: Resolution, cls: str, rest: list[str], via: str | None = None
@@ -592,7 +601,7 @@ class DependencyPass:
         self, r: Resolution, classes: Sequence[Hit], member: str,
         project_class: Definition | None = None,
     ) -> Resolution:  # fmt: skip
-        members, names, words = self._members(classes)
+        members, names, visited = self._members(classes)
         hits = [h for h in members if h[1].name == member]
         if hits:
             return self._found(r, hits)
@@ -612,7 +621,8 @@ class DependencyPass:
                            definitions=tuple(pi.cite(d) for pi, d in elsewhere[:SUGGESTIONS]),
                            owners=owners,
                            suggestions=tuple(pi.cite(d) for pi, d in close[:2]))  # fmt: skip
-        if member in words:  # an attribute the class sets, a property the index does not see
+        if any(member in pi.body_words(c) for pi, c in visited):
+            # an attribute the class sets, a property the index does not see
             return replace(r, verdict=Verdict.known, needs_text=(), package=pkg)
         if close:
             return replace(r, verdict=Verdict.wrong_name, needs_text=(), package=pkg,
