@@ -346,9 +346,13 @@ class DependencyPass:
             if not ((pkgs and len(parts) >= 2) or vendored):
                 return None
         if r.verdict is Verdict.introduced:
+            strong = r.text in self.plan.introduced or r.name in self.plan.introduced
             if len(parts) > 1:
-                return None
-            if r.text in self.plan.introduced or r.name in self.plan.introduced:
+                # a plan adds nothing to a package it does not own: `uuid.NewV7` in a sentence
+                # that adds something is still uuid's to have
+                pkgs = self.local.get(head) if not self._own(head) else None
+                return self._in_package(r, pkgs, head, parts[1:]) if pkgs and not strong else None
+            if strong:
                 # new, but called like a library's function of a family the plan uses
                 # (`stop_before_delay(30)` beside tenacity's `stop_after_delay`)
                 if r.args is None:
@@ -932,7 +936,7 @@ class DependencyPass:
             return None  # `response.json()`: an ordinary word, so a variable
         if head in self.local or head in self.imports.names or head in self.plan.introduced:
             return None
-        if head in self.plan.proposed or self._own(head) or self._module_word(head):
+        if self._own(head) or self._module_word(head):
             return None
         if self._assigned(head) or self._negated(head):
             return None
