@@ -239,18 +239,19 @@ async def load_cluster(cfg: RunConfig, workers: int = CLUSTER_WORKERS) -> dict[s
     return result
 
 
-async def _limit_sampler(url: str, backend: str, series: list[list[float]], t0: float) -> None:
-    """Poll the server's /metrics for `backend`'s adaptive limit into `series` until cancelled."""
-    pattern = re.compile(
-        rf'^parallizer_concurrency_limit{{backend="{re.escape(backend)}"}} ([0-9.e+]+)$', re.M
-    )
+async def _limit_sampler(url: str, series: dict[str, list[list[float]]], t0: float) -> None:
+    """Poll the server's /metrics for each backend's adaptive limit (the keys of `series`)
+    into `series` until cancelled."""
+    pattern = re.compile(r'^parallizer_concurrency_limit\{backend="([^"]+)"\} ([0-9.e+]+)$', re.M)
     async with aiohttp.ClientSession() as s:
         while True:
             try:
                 async with s.get(f"{url}/metrics") as r:
-                    m = pattern.search(await r.text())
-                if m and (not series or series[-1][1] != float(m.group(1))):
-                    series.append([round(time.perf_counter() - t0, 3), float(m.group(1))])
+                    text = await r.text()
+                for backend, value in pattern.findall(text):
+                    steps = series.get(backend)
+                    if steps is not None and (not steps or steps[-1][1] != float(value)):
+                        steps.append([round(time.perf_counter() - t0, 3), float(value)])
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
@@ -261,10 +262,9 @@ async def capacity_llm(
 ) -> dict[str, Any]:
     """One request with every fulfiller alone, then `users` distinct requests at once, against
     a real `parallizer serve` (emulators in their own processes); the LLM at `latency` with
-    room for `capacity` calls at once (429 beyond). The web provider here has no capacity of its
-    own, so its limit is raised to the same ceiling and starts there: the LLM is what is
-    measured, not SPEC's default of 10 web searches at once. p99 of the crowd against the lone
-    request, LLM calls per request, 429s, the LLM limit over time (sampled from /metrics)."""
+    room for `capacity` calls at once (429 beyond); the web emulator has no capacity of its own.
+    Every limit at its default settings. p99 of the crowd against the lone request, LLM calls
+    per request, 429s, the LLM and web limits over time (sampled from /metrics)."""
     text, repo = S.example_plan()
     plan = repo / "examples" / "plan.md"
     bodies = request_bodies(text, repo, plan, users + 2)
@@ -277,8 +277,6 @@ async def capacity_llm(
         env = {
             **_served_env(cfg, web_url, llm_url, repo),
             "PARALLIZER_TIMEOUT": str(max(30.0, 10 * latency)),
-            "PARALLIZER_WEB_MAX_CONCURRENT": str(capacity),
-            "PARALLIZER_WEB_START_CONCURRENT": str(capacity),
         }
         timeout = 120.0 + 40 * latency
         async with server_process(env, cwd=repo) as (url, pid):
@@ -287,9 +285,10 @@ async def capacity_llm(
             alone = await load_mod.load(1, url, pid, bodies[:1], request_timeout=timeout)
             alone_stats = await emulator_stats(llm_url)
             await configure_emulator(llm_url)
-            series: list[list[float]] = []
+            await configure_emulator(web_url)
+            series: dict[str, list[list[float]]] = {"llm": [], "perplexity": []}
             t0 = time.perf_counter()
-            sampler = asyncio.create_task(_limit_sampler(url, "llm", series, t0))
+            sampler = asyncio.create_task(_limit_sampler(url, series, t0))
             try:
                 crowd = await load_mod.load(
                     users, url, pid, bodies[1 : users + 1], request_timeout=timeout
@@ -297,8 +296,10 @@ async def capacity_llm(
             finally:
                 sampler.cancel()
             stats = await emulator_stats(llm_url)
-    if series:
-        series.append([round(crowd["wall_s"], 3), series[-1][1]])
+            web_stats = await emulator_stats(web_url)
+    for steps in series.values():
+        if steps:
+            steps.append([round(crowd["wall_s"], 3), steps[-1][1]])
     alone_s = alone["p50_ms"] / 1000.0
     p99_s = crowd["p99_ms"] / 1000.0
     return {
@@ -315,8 +316,10 @@ async def capacity_llm(
         "llm_calls_per_request": round(stats["total"] / users, 2),
         "rate_limited": stats["rejected"],
         "peak_in_flight": stats["peak"],
+        "web_peak_in_flight": web_stats["peak"],
         "backends": crowd["backends"],
-        "limit_series": series,
+        "limit_series": series["llm"],
+        "web_limit_series": series["perplexity"],
     }
 
 
