@@ -140,6 +140,60 @@ def request_bodies(text: str, repo: Path, plan: Path, users: int) -> list[dict[s
     return bodies
 
 
+def big_plan(text: str, names: list[str], size: int, variant: int) -> str:
+    """The example plan grown to `size` bytes with sections of its own kind: each changes
+    real names of this project, invents a helper and a module, names a test and leaves a
+    decision open (what the reading and the name checks work on). `variant` shifts the names,
+    so that plans of different variants share little."""
+    parts = [text]
+    total = len(text.encode("utf-8"))
+    i = 0
+    while total < size:
+        a, b, c, d = (names[(variant * 31 + i * 7 + k) % len(names)] for k in range(4))
+        part = (
+            f"\n## Part {i}: {a} and {b}\n\n"
+            f"We change `{a}` so that `{b}.run()` calls `{c}Helper{variant}x{i}` in "
+            f"`src/parallizer/part_{variant}_{i}.py`; `{d}` stays as it is. TBD: should `{c}` "
+            f"move next to `{a}`?\n\n"
+            f"- Keep `{b}` and `Settings.timeout_{i}` in mind.\n"
+            f"- See `tests/test_part_{i}.py` and `docs/part{i}.md`.\n"
+        )
+        parts.append(part)
+        total += len(part.encode("utf-8"))
+        i += 1
+    return "".join(parts)
+
+
+async def big_plan_scenario(
+    cfg: RunConfig, *, bigs: int = 4, size: int = 250_000
+) -> dict[str, Any]:
+    """A small plan (the example, ~2 KB) alone, then sent while `bigs` plans of `size` bytes
+    are being served, against a real `parallizer serve` at its default settings (offline: no
+    LLM, no web; the scope is this project). Goal: among the big ones within 2 × alone + 0.5 s.
+    """
+    text, repo = S.example_plan()
+    plan = repo / "examples" / "plan.md"
+    names = _project_names()
+    body = {
+        "user_id": "small",
+        "document_text": text,
+        "cursor_position": [4, 0],
+        "global_context": {"scope_root": str(repo), "plan_path": str(plan)},
+    }
+    big = [
+        {**body, "user_id": f"big-{v}", "document_text": big_plan(text, names, size, v)}
+        for v in range(bigs)
+    ]
+    env = {"PARALLIZER_ALLOWED_ROOTS": str(repo), "PARALLIZER_LOG_LEVEL": "WARNING"}
+    async with server_process(env, cwd=repo) as (url, pid):
+        # warm: the code index, the reader's worker, one big plan through every stage
+        await load_mod.load(1, url, pid, [big[0]], request_timeout=120.0)
+        result = await load_mod.small_among_big(
+            url, body, big, reps=1 if cfg.quick else 3, request_timeout=120.0
+        )
+    return {"name": "big-plan", **result, "ratio": round(result["among_s"] / result["alone_s"], 2)}
+
+
 async def _served(
     cfg: RunConfig, step: Callable[[str, Awaitable[dict[str, Any]]], Awaitable[None]]
 ) -> None:
@@ -370,6 +424,9 @@ async def run(
             else:
                 work = capacity_llm(cfg)
             await step("capacity-llm", work)
+        if cfg.wants("big-plan"):
+            # quick: the same shape with smaller plans
+            await step("big-plan", big_plan_scenario(cfg, size=100_000 if cfg.quick else 250_000))
         if any(cfg.wants(n) for n in ("load", "faults")):
             await _served(cfg, step)
         if cfg.wants("load-cluster"):
@@ -409,6 +466,11 @@ def summary(r: dict[str, Any]) -> str:
             f"alone {r['alone_s']:.2f} s, {r['users']} at once p99 {r['p99_s']:.2f} s "
             f"({r['ratio']}×), {r['llm_calls_per_request']} LLM calls/request, "
             f"429s {r['rate_limited']}"
+        )
+    if r["name"] == "big-plan":
+        return (
+            f"small plan alone {r['alone_s']:.2f} s, during {r['bigs']} big ones "
+            f"{r['among_s']:.2f} s (goal ≤ {r['goal_s']:.2f} s); big ones {r['big_s']:.2f} s"
         )
     if r["name"] == "offline-std":
         return (
