@@ -51,6 +51,26 @@ async def test_emulator_capacity_turns_away_the_excess_with_429_and_retry_after(
     assert stats["config"]["capacity"] == 2
 
 
+async def test_emulator_capacity_with_queue_makes_the_excess_wait_for_its_turn():
+    import asyncio
+
+    async with running("llm", latency=0.1, capacity=2, queue=True) as emu:
+        async with aiohttp.ClientSession() as http:
+
+            async def ask(i: int) -> int:
+                body = {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}
+                async with http.post(emu.url + "/chat/completions", json=body) as r:
+                    return r.status
+
+            statuses = await asyncio.gather(*(ask(i) for i in range(5)))
+            async with http.get(emu.root + "/_stats") as r:
+                stats = await r.json()
+    assert statuses == [200] * 5 and stats["rejected"] == 0  # no 429: a queue
+    assert stats["peak"] == 5 and stats["peak_queued"] == 3  # two served, three waited
+    waits = sorted(r["queued_ms"] for r in stats["requests"])
+    assert waits[:2] == [0.0, 0.0] and min(waits[2:]) >= 50  # a turn after one answer
+
+
 async def test_the_limit_converges_under_the_capacity_and_no_query_fails():
     async with running("perplexity", latency=0.03, capacity=6, retry_after=0.02) as emu:
         b = adaptive(emu, start=2)
