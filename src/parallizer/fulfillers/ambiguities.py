@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import lanes
 from ..backends.base import Availability, CodeQuery
 from ..context import FulfillerContext
 from ..document.words import STOP_WORDS
@@ -219,8 +220,9 @@ class Ambiguities:
         uses = sorted(  # nearest the cursor first: they get the bounded work
             facts.uses, key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0]))
         )
-        checked.resolutions = await asyncio.to_thread(
-            lambda: Resolver(index, facts.introduced, proposed=facts.proposed).resolve_all(uses)
+        checked.resolutions = await lanes.in_thread(  # the plan's lane, by its size
+            len(doc.text),
+            lambda: Resolver(index, facts.introduced, proposed=facts.proposed).resolve_all(uses),
         )
         pending = self._pending(ctx, checked.resolutions)
         wrong_owner = [r for r in checked.resolutions if r.verdict is Verdict.wrong_owner]
