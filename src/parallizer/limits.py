@@ -13,8 +13,8 @@ through Redis (`stores.redis_limits`) is one more class of it:
     overloaded or latency first rises, then +1 per round trip, and only +1 per 8 round trips
     near the level that last overloaded it (rare, cheap probes once the capacity is known).
     A provider that refuses what it cannot take (429 at once: a hosted API such as
-    Perplexity) lets slow start count a call as soon as it has run a moment without being
-    refused, so a burst does not wait a round trip per doubling;
+    Perplexity) lets slow start count every call in flight that has run a moment without
+    being refused, so a burst does not wait a round trip per doubling;
   - normal latency is what the fast calls take when nothing makes them wait: the fast quarter
     of the last 8 successes (a provider that queues delays every call, the fast ones too;
     ordinary variation does not move them much), at its lowest, less what the calls waited
@@ -423,25 +423,27 @@ class AdaptiveLimiter(Limiter):
 
     def _taken(self, ticket: Ticket) -> None:
         """A provider that refuses does so at once (429), before it does any work: a call
-        still running `TAKEN_AFTER` seconds after it was sent was taken. In slow start that
-        counts as a success for growing (once per call), so the limit doubles per
-        `TAKEN_AFTER` rather than per round trip (a burst of a hundred searches at 1 s each
-        does not wait three round trips for a limit that starts at 10), while the limit holds
-        callers back and no call in flight is late (`LATE` x the normal latency: a queue
-        after all). The wait grows to twice the slowest refusal seen (at most 1 s)."""
+        still running `TAKEN_AFTER` seconds after it was sent was taken. In slow start every
+        call still running counts as a success for growing once per `TAKEN_AFTER`, so the
+        limit doubles per `TAKEN_AFTER` rather than per round trip (a burst of a hundred
+        searches at 1 s each does not wait three round trips for a limit that starts at 10),
+        while the limit holds callers back and no call in flight is late (`LATE` x the normal
+        latency: a queue after all). The wait grows to twice the slowest refusal seen (at
+        most 1 s)."""
         self._running[ticket] = None
         if not self._slow_start or ticket.outcome is not None or ticket.started < self._last_cut:
-            return
-        if not self._in_demand(ticket):
             return
         if self._normal is not None:
             oldest = next(iter(self._running))
             age = time.monotonic() - oldest.started - LoopLag.of().seconds
             if age > self.LATE * self._normal:
                 return
-        ticket.taken = True
-        self._grow(1)
-        self._wake()
+        if self._in_demand(ticket):
+            ticket.taken = True
+            self._grow(1)
+            self._wake()
+        loop = asyncio.get_running_loop()  # still running: it counts again in a while
+        self._running[ticket] = loop.call_later(self._taken_after, self._taken, ticket)
 
     def follow(self, value: float, *, slow_start: bool, pause: float = 0.0) -> None:
         """Take a shared limit's state: a limit shared by several processes is one value
