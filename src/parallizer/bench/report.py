@@ -219,7 +219,12 @@ def write_capacity_png(out: Path, scenarios: list[dict[str, Any]]) -> Path | Non
     for ax, s in zip(axes[0], caps, strict=True):
         xs = [p[0] for p in s["limit_series"]]
         ys = [p[1] for p in s["limit_series"]]
-        ax.step(xs, ys, where="post", label="limit", color="#4f81bd")
+        label = "LLM limit" if s["name"] == "capacity-llm" else "limit"
+        ax.step(xs, ys, where="post", label=label, color="#4f81bd")
+        if s.get("web_limit_series"):  # capacity-llm: the web limit its searches wait for
+            wx = [p[0] for p in s["web_limit_series"]]
+            wy = [p[1] for p in s["web_limit_series"]]
+            ax.step(wx, wy, where="post", label="web search limit", color="#9bbb59")
         ax.axhline(s["capacity"], color="#c0504d", linestyle="--", label="provider capacity")
         ax.set_xlabel("seconds")
         ax.set_ylabel("calls in flight allowed")
