@@ -84,15 +84,16 @@ class Ticket:
 class LoopLag:
     """How late this process's event loop runs its callbacks now: a ticker every `EVERY`
     seconds measures its own lateness; the figure jumps to a new high at once and decays by
-    half in about a third of a second. One per event loop (`LoopLag.of()`)."""
+    half in about a third of a second. One per event loop (`LoopLag.of()`), which it holds
+    only weakly (a closed loop is not kept alive by its ticker)."""
 
     EVERY = 0.05
     DECAY = 0.9
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)
         self.seconds = 0.0
-        self._schedule()
+        self._schedule(loop)
 
     @classmethod
     def of(cls) -> LoopLag:
@@ -103,15 +104,17 @@ class LoopLag:
             lag = _LAGS[loop] = cls(loop)
         return lag
 
-    def _schedule(self) -> None:
-        due = self._loop.time() + self.EVERY
-        self._loop.call_at(due, self._tick, due)
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = loop.time() + self.EVERY
+        loop.call_at(due, self._tick, due)
 
     def _tick(self, due: float) -> None:
-        late = max(0.0, self._loop.time() - due)
+        loop = self._loop()
+        if loop is None or loop.is_closed():
+            return
+        late = max(0.0, loop.time() - due)
         self.seconds = max(late, self.seconds * self.DECAY)
-        if not self._loop.is_closed():
-            self._schedule()
+        self._schedule(loop)
 
 
 _LAGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopLag] = weakref.WeakKeyDictionary()

@@ -111,8 +111,8 @@ async def test_an_adaptive_limit_is_one_limit_for_every_worker(links: Links):
 
             await burst("grow", 200)
             grown = await limiters[0].shared_limit()
-            assert emu.stats.peak == 12  # the capacity, found together and never exceeded
-            assert grown is not None and 9 <= grown <= 16
+            assert emu.stats.peak == 12  # grown from 2 to the capacity together, never past it
+            assert grown is not None and grown <= 16  # one limit, not three of 12 each
             await burst("one more each", 3)  # a worker follows the shared limit at each call
             now = await limiters[0].shared_limit()
             assert now is not None and all(abs(lim.limit - now) <= 1 for lim in limiters)
