@@ -16,7 +16,7 @@ from .hermetic import clean_env
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "capacity-web",
-    "capacity-llm",
+    "capacity-llm", "big-plan",
     "load-5", "faults", "load-5-redis-2w",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
@@ -84,11 +84,15 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert all(number(llm[k]) for k in ("alone_s", "p99_s", "ratio", "llm_calls_per_request"))
     for s in (web, llm):  # the limit over time: [seconds, limit] steps
         assert s["limit_series"] and all(len(p) == 2 for p in s["limit_series"])
+    big = by_name["big-plan"]  # a small plan alone and among big ones
+    assert all(number(big[k]) for k in ("alone_s", "among_s", "goal_s", "big_s"))
+    assert big["success_rate"] == 1.0 and big["big_bytes"] > 20 * big["small_bytes"]
     md = (out / "bench.md").read_text()
     assert "| web-5 | 15 s | 3 s |" in md and "load-5" in md  # beside the seed's figures
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Capacity" in md and "## ripgrep: one name versus many" in md
+    assert "## A small plan among big ones" in md
 
 
 def test_the_critical_path_keeps_a_shared_wait_as_a_link_of_the_chain():

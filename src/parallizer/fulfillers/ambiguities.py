@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
 from ..code import Definition, Resolution, Snapshot, Verdict, fold
 from ..context import FulfillerContext, code_call
@@ -351,8 +352,8 @@ class Ambiguities:
             _in_tree_languages(facts, index.languages()),
             key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0])),
         )
-        checked.resolutions = await asyncio.to_thread(
-            index.resolve, uses, facts.introduced, facts.proposed
+        checked.resolutions = await lanes.in_thread(  # the plan's lane, by its size
+            len(doc.text), lambda: index.resolve(uses, facts.introduced, facts.proposed)
         )
         pending = self._pending(ctx, checked.resolutions)
         wrong_owner = [r for r in checked.resolutions if r.verdict is Verdict.wrong_owner]
