@@ -55,7 +55,7 @@ def _lines(text: str, findings: list[Finding]) -> list[str]:
     for f in findings[:MAX_REASON_FINDINGS]:
         line, col = human_position(text, *f.range[0])
         fix = f" (write `{f.fix}`)" if f.fix else ""
-        out.append(f"- plan line {line}:{col} [{f.severity} {f.kind}] {f.message}{fix}")
+        out.append(f"- plan line {line}:{col} [{f.severity} {f.kind}] `{f.name}`: {f.message}{fix}")
     if len(findings) > MAX_REASON_FINDINGS:
         out.append(f"- … and {len(findings) - MAX_REASON_FINDINGS} more")
     return out
