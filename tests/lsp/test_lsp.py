@@ -66,7 +66,9 @@ async def test_diagnostics_sit_on_the_exact_range_of_each_name(lsp: Client, repo
     assert not [d for d in diags if text_of(d, PLAN) == "RetryPolicy"]
 
 
-async def test_a_newer_version_supersedes_the_review_of_an_older_one(lsp: Client, repo: Path):
+async def test_a_newer_version_supersedes_the_review_of_an_older_one(
+    lsp: Client, repo: Path, capfd: pytest.CaptureFixture[str]
+):
     uri = open_plan(lsp, repo / "plan.md")
     await lsp.diagnostics_at(uri, 1)
     fixed = PLAN.replace("`RetryPolicy.delai()`", "`RetryPolicy.delay()`")
@@ -76,6 +78,10 @@ async def test_a_newer_version_supersedes_the_review_of_an_older_one(lsp: Client
     diags = await lsp.diagnostics_at(uri, 3)
     assert "wrong_name" not in by_code(diags)
     assert not [p for p in lsp.published if p.uri == uri and p.version == 2]
+    # version 2 was cancelled, not merely left unpublished: its review never ran to the end
+    log = capfd.readouterr().err
+    assert "reviewed plan.md v3" in log
+    assert "reviewed plan.md v2" not in log
 
 
 async def test_the_quick_fix_replaces_the_name_and_clears_the_diagnostic(lsp: Client, repo: Path):
