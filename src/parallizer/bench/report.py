@@ -94,6 +94,9 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"| {_fmt(off['request_s'], ' s', 3)} | {_fmt(off['one_pass_s'], ' s', 3)} | "
             f"{_fmt(off['ratio'], '×', 2)} | {off['rg_runs_per_request']} | {off['cards']} |",
         ]
+    from .lsp import report_lines as lsp_report_lines
+
+    lines += lsp_report_lines(scenarios)
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:
