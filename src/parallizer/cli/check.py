@@ -72,8 +72,9 @@ def _hook(settings: Settings, kind: str, scope: Path | None, fail_on: str) -> in
 
 @app.command()
 def check(
-    plans: Annotated[
-        list[Path] | None, typer.Argument(help="the plans to check (Markdown)", show_default=False)
+    plan: Annotated[
+        list[Path] | None,
+        typer.Argument(help="the plans to check (Markdown)", show_default=False, metavar="PLAN..."),
     ] = None,
     scope: Annotated[
         Path | None,
@@ -111,15 +112,15 @@ def check(
     if hook_kind is not None:
         if hook_kind not in HOOKS:
             raise fail(f"--hook {hook_kind!r}: expected one of {', '.join(HOOKS)}")
-        if plans:
+        if plan:
             raise fail("--hook reads the plan from the hook's input on stdin: give no PLAN")
         raise typer.Exit(_hook(settings, hook_kind, scope, fail_on))
-    if not plans:
+    if not plan:
         raise fail("give at least one PLAN to check")
     texts = [
-        (str(p), read_plan(p, settings.max_document_bytes), _inside(settings, p)) for p in plans
+        (str(p), read_plan(p, settings.max_document_bytes), _inside(settings, p)) for p in plan
     ]
-    scope_dir = resolve_scope(settings, scope if scope is not None else project_root(plans[0]))
+    scope_dir = resolve_scope(settings, scope if scope is not None else project_root(plan[0]))
     reports = asyncio.run(_review(settings, scope_dir, texts))
     failed = [r for r in reports if r.error]
     if failed:
