@@ -111,6 +111,9 @@ async def test_malformed_messages_get_errors_and_the_server_keeps_serving(tmp_pa
         await raw.wait(is_error(-32700))
         assert (await raw.request(3, "shutdownY", None))["error"]["code"] == -32601
 
+        await raw.send(frame("[" * 200_000 + "]" * 200_000))  # nested past the parser's depth
+        await raw.wait(is_error(-32700))
+
         await raw.send(frame("[1, 2]"))
         await raw.wait(is_error(-32600))
         await raw.send(frame(json.dumps({"jsonrpc": "1.0", "id": 7, "method": "x"})))

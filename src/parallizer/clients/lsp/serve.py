@@ -23,7 +23,7 @@ from ...config import Settings
 from ...orchestrator import Orchestrator
 from ...runtime import Runtime
 from .server import PlanServer, create_server
-from .transport import Framer, handle_body, serve_stream, stdio_reader
+from .transport import Framer, handle_safely, serve_stream, stdio_reader
 
 log = logging.getLogger("parallizer.lsp")
 
@@ -152,7 +152,9 @@ async def run_ws(settings: Settings, host: str, port: int) -> None:
                         frame = await ws.recv()
                     except ConnectionClosed:
                         break
-                    handle_body(server, frame.encode("utf-8") if isinstance(frame, str) else frame)
+                    handle_safely(
+                        server, frame.encode("utf-8") if isinstance(frame, str) else frame
+                    )
             finally:
                 await server.aclose()
                 sending.cancel()

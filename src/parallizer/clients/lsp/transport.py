@@ -129,6 +129,9 @@ def handle_body(endpoint: Endpoint, body: bytes) -> None:
     """Parse one message and hand it to pygls; every failure is an answer, not a crash."""
     try:
         raw = json.loads(body)
+    except RecursionError:
+        send_error(endpoint, None, PARSE_ERROR, "parse error: the body nests too deep")
+        return
     except (ValueError, UnicodeDecodeError) as exc:
         log.warning("malformed message: not JSON (%s)", str(exc)[:120])
         send_error(endpoint, None, PARSE_ERROR, f"parse error: the body is not JSON ({exc})")
@@ -176,6 +179,14 @@ def handle_body(endpoint: Endpoint, body: bytes) -> None:
             send_error(endpoint, msg_id, INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
 
 
+def handle_safely(endpoint: Endpoint, body: bytes) -> None:
+    """`handle_body`, and whatever escapes it is logged: one message never ends a session."""
+    try:
+        handle_body(endpoint, body)
+    except Exception:
+        log.exception("a message could not be handled")
+
+
 async def serve_stream(endpoint: Endpoint, framer: Framer, *, max_message: int) -> None:
     """Read framed messages until EOF or `exit`."""
     while not endpoint.stopping:
@@ -221,7 +232,7 @@ async def serve_stream(endpoint: Endpoint, framer: Framer, *, max_message: int) 
         body = await framer.read(length)
         if body is None:
             return
-        handle_body(endpoint, body)
+        handle_safely(endpoint, body)
 
 
 async def stdio_reader() -> Framer:
