@@ -264,3 +264,21 @@ async def test_exit_leaves_no_process_behind(repo: Path):
     assert server.returncode == 0
     await client.stop()
     assert [c for c in children() if c[0] == server.pid] == []
+
+
+async def test_inline_completion_is_ghost_text_from_the_completions_fulfiller(
+    lsp: Client, repo: Path
+):
+    text = PLAN + "The policy object is a RetryPol"
+    uri = open_plan(lsp, repo / "plan.md", text)
+    await lsp.diagnostics_at(uri, 1)
+    end = types.Position(len(text.split("\n")) - 1, len(text.split("\n")[-1]))
+    result = await lsp.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            context=types.InlineCompletionContext(types.InlineCompletionTriggerKind.Automatic),
+            text_document=types.TextDocumentIdentifier(uri),
+            position=end,
+        )
+    )
+    assert isinstance(result, types.InlineCompletionList)
+    assert [item.insert_text for item in result.items] == ["icy"]
