@@ -65,6 +65,15 @@ class Raw:
 
         return await asyncio.wait_for(loop(), within)
 
+    async def ended(self, within: float = 20.0) -> int:
+        """The exit code, once the process is gone and its pipes are closed."""
+        code = await asyncio.wait_for(self.proc.wait(), within)
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        if self.proc.stdout is not None:
+            await self.proc.stdout.read()
+        return code
+
     async def request(self, ident: int, method: str, params: Any) -> dict[str, Any]:
         await self.send(msg(id=ident, method=method, params=params))
         return await self.wait(lambda m: m.get("id") == ident and "method" not in m)
@@ -139,7 +148,7 @@ async def test_malformed_messages_get_errors_and_the_server_keeps_serving(tmp_pa
     finally:
         await raw.send(msg(id=99, method="shutdown"))
         await raw.send(msg(method="exit"))
-        assert await asyncio.wait_for(raw.proc.wait(), 20) == 0
+        assert await raw.ended() == 0
 
 
 async def test_a_message_over_the_size_cap_is_dropped_with_an_error(tmp_path: Path):
@@ -154,7 +163,7 @@ async def test_a_message_over_the_size_cap_is_dropped_with_an_error(tmp_path: Pa
         assert (await raw.request(3, "shutdown", None))["result"] is None
     finally:
         await raw.send(msg(method="exit"))
-        assert await asyncio.wait_for(raw.proc.wait(), 20) == 0
+        assert await raw.ended() == 0
 
 
 async def test_exit_in_the_middle_of_indexing_leaves_no_process(tmp_path: Path):
@@ -175,7 +184,7 @@ async def test_exit_in_the_middle_of_indexing_leaves_no_process(tmp_path: Path):
         await asyncio.sleep(0.01)
     await raw.send(msg(id=2, method="shutdown"))
     await raw.send(msg(method="exit"))
-    assert await asyncio.wait_for(raw.proc.wait(), 20) == 0
+    assert await raw.ended() == 0
     await asyncio.sleep(0.3)
     try:
         os.killpg(pid, 0)
@@ -193,4 +202,4 @@ async def test_stdin_closed_without_exit_ends_the_server(tmp_path: Path):
     await initialize(raw, repo)
     assert raw.proc.stdin is not None
     raw.proc.stdin.close()
-    assert await asyncio.wait_for(raw.proc.wait(), 20) == 0
+    assert await raw.ended() == 0

@@ -42,6 +42,8 @@ def initialize(folder: Path) -> dict:
 async def stop(proc: asyncio.subprocess.Process) -> None:
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
+    assert proc.stderr is not None
+    await proc.stderr.read()  # its pipe closed: nothing left for the garbage collector
 
 
 async def test_tcp_serves_lsp(tmp_path: Path):
