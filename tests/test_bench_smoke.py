@@ -17,7 +17,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "capacity-web",
     "capacity-llm", "big-plan",
-    "load-5", "faults", "load-5-redis-2w",
+    "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
 LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
@@ -71,6 +71,11 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert all(number(cluster[k]) for k in LOAD) and cluster["success_rate"] == 1.0
     assert cluster["workers"] == 2 and cluster["redis_commands_per_request"] > 0
     assert all(number(by_name["faults"][k]) for k in FAULTS)
+    for name in ("lsp-open", "lsp-edit"):  # the Language Server beside one rg pass
+        assert all(number(by_name[name][k]) for k in ("seconds", "one_pass_s", "ratio_to_rg"))
+        assert isinstance(by_name[name]["met"], bool)
+    check = by_name["check-20"]
+    assert all(number(check[k]) for k in ("one_plan_s", "plans_s", "ratio", "one_pass_s"))
     offline = by_name["offline-std"]  # a whole offline request beside one rg pass
     assert all(number(offline[k]) for k in ("request_s", "one_pass_s", "ratio"))
     assert offline["cards"] > 0 and offline["rg_runs_per_request"] >= 1

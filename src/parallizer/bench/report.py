@@ -109,6 +109,9 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"| {_fmt(big['alone_s'], ' s', 3)} | {_fmt(big['among_s'], ' s', 3)} | "
             f"{_fmt(big['goal_s'], ' s', 3)} | {_fmt(big['big_s'], ' s', 3)} |",
         ]
+    from .lsp import report_lines as lsp_report_lines
+
+    lines += lsp_report_lines(scenarios)
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:

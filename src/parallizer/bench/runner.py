@@ -427,6 +427,8 @@ async def run(
         if cfg.wants("big-plan"):
             # quick: the same shape with smaller plans
             await step("big-plan", big_plan_scenario(cfg, size=100_000 if cfg.quick else 250_000))
+        if any(cfg.wants(n) for n in ("lsp-open", "lsp-edit", "check-20")):
+            await lsp_scenarios(cfg, step)
         if any(cfg.wants(n) for n in ("load", "faults")):
             await _served(cfg, step)
         if cfg.wants("load-cluster"):
@@ -440,7 +442,32 @@ async def run(
     return environment(cfg), results
 
 
+async def lsp_scenarios(
+    cfg: RunConfig, step: Callable[[str, Awaitable[dict[str, Any]]], Awaitable[None]]
+) -> None:
+    """lsp-open, lsp-edit (one server process) and check-20 (bench/lsp.py); quick: on one
+    package of the standard library."""
+    from . import lsp as L
+
+    corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
+    b = cfg.bench
+    if cfg.wants("lsp-open") or cfg.wants("lsp-edit"):
+        for r in await L.lsp(b, corpus=corpus):
+            if cfg.wants(r["name"]):
+                await step(r["name"], _ready(r))
+    if cfg.wants("check-20"):
+        await step("check-20", L.check(b, corpus=corpus))
+
+
+async def _ready(r: dict[str, Any]) -> dict[str, Any]:
+    return r
+
+
 def summary(r: dict[str, Any]) -> str:
+    if r["name"] in ("lsp-open", "lsp-edit") or r["name"].startswith("check-"):
+        from .lsp import summary as lsp_summary
+
+        return lsp_summary(r)
     if "serial_s" in r:
         return (
             f"serial {r['serial_s']:.3f} s → parallel {r['parallel_s']:.3f} s "
