@@ -10,11 +10,10 @@ import threading
 import time
 from pathlib import Path
 
-from parallizer import lanes
+from parallizer import assembly, lanes
 from parallizer.config import Settings
 from parallizer.document import Document
 from parallizer.models import FulfillRequest, GlobalContext
-from parallizer.orchestrator import Orchestrator
 from parallizer.planner import plan_for, reading
 from parallizer.runtime import Runtime
 
@@ -94,7 +93,7 @@ async def test_the_names_of_a_big_plan_are_resolved_in_the_big_lane(code_tree: P
         )
 
     async with Runtime(settings, web=None, llm=None) as rt:
-        orch = Orchestrator(rt)
+        orch = assembly.orchestrator(rt)
         await orch.fulfill(orch.prepare(body(0)))  # the code index is built
         held = asyncio.ensure_future(lanes.in_thread(BIG, gate.wait))
         big_lane = lanes.lane(BIG)

@@ -110,8 +110,10 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"{_fmt(big['goal_s'], ' s', 3)} | {_fmt(big['big_s'], ' s', 3)} |",
         ]
     from .lsp import report_lines as lsp_report_lines
+    from .stream import report_lines as first_card_lines
 
     lines += lsp_report_lines(scenarios)
+    lines += first_card_lines(scenarios)
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:

@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ..config import Settings
 from . import load as load_mod
 from . import scenarios as S
+from . import stream as first_card
 from .harness import (
     configure_emulator,
     emulator_process,
@@ -427,6 +428,13 @@ async def run(
         if cfg.wants("big-plan"):
             # quick: the same shape with smaller plans
             await step("big-plan", big_plan_scenario(cfg, size=100_000 if cfg.quick else 250_000))
+        if cfg.wants("cold-scope"):
+            # quick: one package of the standard library
+            corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
+            await step("cold-scope", first_card.cold_scope(b, corpus=corpus))
+        if cfg.wants("llm-first-question"):
+            work = first_card.llm_first_question(b, latency=1.0 if cfg.quick else 6.0)
+            await step("llm-first-question", work)
         if any(cfg.wants(n) for n in ("lsp-open", "lsp-edit", "check-20")):
             await lsp_scenarios(cfg, step)
         if any(cfg.wants(n) for n in ("load", "faults")):
@@ -464,6 +472,8 @@ async def _ready(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary(r: dict[str, Any]) -> str:
+    if r["name"] in ("cold-scope", "llm-first-question"):
+        return first_card.summary(r)
     if r["name"] in ("lsp-open", "lsp-edit") or r["name"].startswith("check-"):
         from .lsp import summary as lsp_summary
 

@@ -36,8 +36,8 @@ def bench(
         typer.Option(
             "--only",
             help="comma-separated scenarios or prefixes to run (web, rg-5, fulfill, "
-            "offline-std, capacity, capacity-web, capacity-llm, big-plan, load, faults, "
-            "lsp-open, lsp-edit, check-20); default: all",
+            "offline-std, capacity, capacity-web, capacity-llm, big-plan, cold-scope, "
+            "llm-first-question, load, faults, lsp-open, lsp-edit, check-20); default: all",
         ),
     ] = None,
     quick: Annotated[
@@ -64,8 +64,8 @@ def bench(
         raise fail(f"--out {out}: {exc.strerror}") from exc
     names = tuple(n.strip() for n in (only or "").split(",") if n.strip())
     known = (
-        "web", "rg", "fulfill", "offline", "capacity", "big-plan", "load", "faults", "lsp",
-        "check",
+        "web", "rg", "fulfill", "offline", "capacity", "big-plan", "cold-scope",
+        "llm-first-question", "load", "faults", "lsp", "check",
     )  # fmt: skip
     if bad := [n for n in names if not n.startswith(known)]:
         raise fail(f"--only: unknown scenario {bad[0]!r} (known: {', '.join(known)})")

@@ -321,11 +321,16 @@ class Ambiguities:
         return [q.finding for q in questions if q.finding is not None]
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
+        """The plan's own open decisions at once while the scope's index is still being
+        built; then every question, the code's certain ones before an LLM writes its own."""
         facts = read(ctx.document)
-        llm = self.llm
-        if llm is None or ctx.job.scope_root is None:
+        cap = ctx.settings.max_questions
+        root = ctx.job.scope_root
+        if root is not None and self.code.peek(root) is None:
+            ctx.emit(self.cards(self.write(ctx, facts, Checked()), cap))
+        if self.llm is None or root is None:
             checked = await self.check(ctx, facts)
-            return self.cards(self.write(ctx, facts, checked), ctx.settings.max_questions)
+            return self.cards(self.write(ctx, facts, checked), cap)
         return await self._with_llm(ctx, facts)
 
     # --- 1. check ---------------------------------------------------------------------------
@@ -737,10 +742,13 @@ class Ambiguities:
         plan = ctx.plan()
         planning = plan_call(ctx, llm)  # the request's one planning call, shared with WebContext
         calls: list[Call[Any]] = [code_call(self.rg, root, q.query, q.label) for q in plan.queries]
+        cap = ctx.settings.max_questions
         async with asyncio.TaskGroup() as tg:  # resolution beside the searches and planning
-            checking = tg.create_task(self.check(ctx, facts))
-            outcomes = await ctx.run([*calls, planning])
-        checked = checking.result()
+            searching = tg.create_task(ctx.run([*calls, planning]))
+            checked = await self.check(ctx, facts)
+            # what the index and ripgrep established is certain: asked now, not after the LLM
+            ctx.emit(self.cards(self.write(ctx, facts, checked), cap))
+            outcomes = await searching
         results = [o.value for o in outcomes[:-1] if o.ok and o.value is not None]
         extra: list[CodeQuery] = []
         searches = outcomes[-1].value
@@ -756,7 +764,6 @@ class Ambiguities:
             more = await ctx.run([code_call(self.rg, root, q) for q in extra], what="LLM searches")
             results += [o.value for o in more if o.ok and o.value is not None]
         offline = self.write(ctx, facts, checked)
-        cap = ctx.settings.max_questions
         facts_text = llm_planner.resolution_facts(checked.resolutions, checked.words)
         checker = checked.index
         [written] = await ctx.run(
@@ -784,5 +791,12 @@ class Ambiguities:
         # takes LLM_SLOTS of the slots, on something those questions do not already name
         said = [re.compile(rf"(?<![\w.]){re.escape(q.about)}(?!\w)") for q in offline if q.about]
         fresh = [c for c in written.value if not any(rx.search(c.text) for rx in said)]
-        llm_cards = fresh[: min(LLM_SLOTS, cap)]
+        # the LLM's own question rests on code it cites (checked above), and is about a plan
+        # that decides or proposes something: a document that only describes gets none
+        plan_name = ctx.job.plan_citation(0).rpartition(":")[0]
+        grounded = [
+            c for c in fresh if any(not x.startswith(f"{plan_name}:") for x in c.metadata.citations)
+        ]
+        decides = bool(facts.open_decisions or facts.proposed)
+        llm_cards = grounded[: min(LLM_SLOTS, cap)] if decides else []
         return self.cards(offline, cap - len(llm_cards)) + llm_cards
