@@ -16,7 +16,7 @@ from .hermetic import clean_env
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "capacity-web",
-    "capacity-llm", "big-plan",
+    "capacity-llm", "big-plan", "cold-scope", "llm-first-question",
     "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")

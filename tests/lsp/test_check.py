@@ -66,10 +66,12 @@ def test_exit_codes_follow_fail_on(repo: Path):
 
 
 def test_info_findings_only_with_all(repo: Path):
-    (repo / "docs" / "open.md").write_text("# Plan\n\nTBD: how many attempts?\n", encoding="utf-8")
+    """A plain word nothing defines is worth a look (info), not a question: shown with
+    --all only."""
+    (repo / "docs" / "open.md").write_text("# Plan\n\nMaybe `frobnicate` helps.\n", encoding="utf-8")
     assert run(repo, "docs/open.md").stdout == ""
     shown = run(repo, "docs/open.md", "--all", "--fail-on", "never")
-    assert shown.stdout.startswith("docs/open.md:3:1: info todo: ")
+    assert shown.stdout.startswith("docs/open.md:3:8: info missing: ")
 
 
 def test_json_is_the_documented_shape(repo: Path):

@@ -433,7 +433,8 @@ async def run(
             corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
             await step("cold-scope", first_card.cold_scope(b, corpus=corpus))
         if cfg.wants("llm-first-question"):
-            work = first_card.llm_first_question(b, latency=1.0 if cfg.quick else 6.0)
+            # quick: the emulated latency of the run (the shape, not the 6 s of a slow LLM)
+            work = first_card.llm_first_question(b, latency=cfg.latency if cfg.quick else 6.0)
             await step("llm-first-question", work)
         if any(cfg.wants(n) for n in ("lsp-open", "lsp-edit", "check-20")):
             await lsp_scenarios(cfg, step)
