@@ -16,8 +16,8 @@ from .hermetic import clean_env
 PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "deps", "capacity-web",
-    "capacity-llm",
-    "load-5", "faults", "load-5-redis-2w",
+    "capacity-llm", "big-plan", "cold-scope", "llm-first-question",
+    "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
 LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
@@ -71,6 +71,11 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert all(number(cluster[k]) for k in LOAD) and cluster["success_rate"] == 1.0
     assert cluster["workers"] == 2 and cluster["redis_commands_per_request"] > 0
     assert all(number(by_name["faults"][k]) for k in FAULTS)
+    for name in ("lsp-open", "lsp-edit"):  # the Language Server beside one rg pass
+        assert all(number(by_name[name][k]) for k in ("seconds", "one_pass_s", "ratio_to_rg"))
+        assert isinstance(by_name[name]["met"], bool)
+    check = by_name["check-20"]
+    assert all(number(check[k]) for k in ("one_plan_s", "plans_s", "ratio", "one_pass_s"))
     offline = by_name["offline-std"]  # a whole offline request beside one rg pass
     assert all(number(offline[k]) for k in ("request_s", "one_pass_s", "ratio"))
     assert offline["cards"] > 0 and offline["rg_runs_per_request"] >= 1
@@ -88,12 +93,16 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     assert all(number(llm[k]) for k in ("alone_s", "p99_s", "ratio", "llm_calls_per_request"))
     for s in (web, llm):  # the limit over time: [seconds, limit] steps
         assert s["limit_series"] and all(len(p) == 2 for p in s["limit_series"])
+    big = by_name["big-plan"]  # a small plan alone and among big ones
+    assert all(number(big[k]) for k in ("alone_s", "among_s", "goal_s", "big_s"))
+    assert big["success_rate"] == 1.0 and big["big_bytes"] > 20 * big["small_bytes"]
     md = (out / "bench.md").read_text()
     assert "| web-5 | 15 s | 3 s |" in md and "load-5" in md  # beside the seed's figures
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Capacity" in md and "## ripgrep: one name versus many" in md
     assert "## The project's dependencies" in md
+    assert "## A small plan among big ones" in md
 
 
 def test_the_critical_path_keeps_a_shared_wait_as_a_link_of_the_chain():

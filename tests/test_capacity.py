@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from parallizer.backends.perplexity import PerplexityBackend
+from parallizer.config import Settings
 from parallizer.emulators import running
 from parallizer.fanout import fan_out
 from parallizer.llm import LLMClient
@@ -49,6 +50,26 @@ async def test_emulator_capacity_turns_away_the_excess_with_429_and_retry_after(
     assert {ra for s, ra in answers if s == 429} == {"0.5"}
     assert stats["peak"] == 2 and stats["rejected"] == 3 and stats["rate_limited"] == 3
     assert stats["config"]["capacity"] == 2
+
+
+async def test_emulator_capacity_with_queue_makes_the_excess_wait_for_its_turn():
+    import asyncio
+
+    async with running("llm", latency=0.1, capacity=2, queue=True) as emu:
+        async with aiohttp.ClientSession() as http:
+
+            async def ask(i: int) -> int:
+                body = {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}
+                async with http.post(emu.url + "/chat/completions", json=body) as r:
+                    return r.status
+
+            statuses = await asyncio.gather(*(ask(i) for i in range(5)))
+            async with http.get(emu.root + "/_stats") as r:
+                stats = await r.json()
+    assert statuses == [200] * 5 and stats["rejected"] == 0  # no 429: a queue
+    assert stats["peak"] == 5 and stats["peak_queued"] == 3  # two served, three waited
+    waits = sorted(r["queued_ms"] for r in stats["requests"])
+    assert waits[:2] == [0.0, 0.0] and min(waits[2:]) >= 50  # a turn after one answer
 
 
 async def test_the_limit_converges_under_the_capacity_and_no_query_fails():
@@ -225,3 +246,110 @@ async def test_a_call_past_its_deadline_cuts_the_limit():
             await b.aclose()
     assert not out.ok and out.kind == "timeout"
     assert b.limiter.limit == 9 and b.limiter.cuts == 1  # the provider may be drowning
+
+
+# --- defaults that find the capacity (issue 20) ---------------------------------------------
+
+
+def _defaults(emu) -> PerplexityBackend:
+    """The web backend as a user gets it: the limit's start and ceiling from the defaults."""
+    s = Settings(_env_file=None)
+    return adaptive(emu, ceiling=s.web_max_concurrent, start=s.web_start_concurrent)
+
+
+def _llm(emu, *, start: int, ceiling: int = 64) -> LLMClient:
+    return LLMClient(
+        base_url=emu.url, model="m", timeout=10, max_concurrent=ceiling, start_concurrent=start
+    )
+
+
+async def _complete_all(c: LLMClient, n: int, tag: str):
+    return await fan_out(
+        [c.call(f"{tag}{i}", lambda i=i: c.complete_text(system="s", user=f"{tag} {i}"))
+         for i in range(n)]
+    )  # fmt: skip
+
+
+async def test_the_default_web_limit_grows_from_its_start_to_a_capacity_above_it():
+    async with running("perplexity", latency=0.05, capacity=24, retry_after=0.05) as emu:
+        b = _defaults(emu)
+        try:
+            outs = await _search_all(b, 400, "grow")
+        finally:
+            await b.aclose()
+    limits = [limit for _, limit in b.limiter.history]
+    assert limits[0] == 10 and b.limiter.capacity == 64  # SPEC's start and ceiling
+    assert all(o.ok for o in outs)
+    assert emu.stats.peak == 24  # it found the provider's whole capacity, 2.4 x its start
+    assert max(limits) >= 24
+    assert b.limiter.limit <= 30  # and settled there, not at the ceiling
+
+
+async def test_the_limit_cuts_back_when_the_capacity_is_exceeded():
+    async with running("perplexity", latency=0.05, capacity=24, retry_after=0.05) as emu:
+        b = _defaults(emu)
+        try:
+            assert all(o.ok for o in await _search_all(b, 300, "before"))
+            assert emu.stats.peak == 24
+            async with aiohttp.ClientSession() as http:  # the provider now takes fewer
+                async with http.post(emu.root + "/_config", json={"capacity": 6}) as r:
+                    assert r.status == 200
+            emu.reset()
+            outs = await _search_all(b, 200, "after")
+        finally:
+            await b.aclose()
+    assert all(o.ok for o in outs)  # the 429s were retried
+    assert emu.stats.rejected > 0  # it was told
+    assert b.limiter.limit <= 8  # and it came down to what the provider takes
+    late = emu.stats.requests[len(emu.stats.requests) // 2 :]
+    assert sum(r.fault == "capacity" for r in late) <= 0.15 * len(late)
+
+
+async def test_the_limit_does_not_grow_into_a_provider_that_queues():
+    """A local model server takes 4 at once and queues the rest: nothing says 429, only the
+    latency rises with the calls in flight. The limit grows from its start while calls take
+    their normal time and stops near where the queue begins, far below its ceiling."""
+    async with running("llm", latency=0.04, capacity=4, queue=True) as emu:
+        async with _llm(emu, start=2) as c:
+            outs = await _complete_all(c, 300, "queue")
+    assert all(o.ok for o in outs)
+    limits = [limit for _, limit in c.limiter.history]
+    assert max(limits) >= 4  # it grew to the provider's capacity
+    assert max(limits) <= 24  # one round trip of slow start past it, no more
+    assert c.limiter.limit <= 12  # held within 3 x the capacity
+    assert emu.stats.peak_queued <= 20
+
+
+async def test_latency_blowing_up_cuts_and_a_provider_slower_by_itself_costs_one_cut():
+    async with running("llm", latency=0.05) as emu:
+        async with _llm(emu, start=4, ceiling=32) as c:
+            assert all(o.ok for o in await _complete_all(c, 200, "fast"))
+            grown, cuts = c.limiter.limit, c.limiter.cuts
+            normal = c.limiter.normal_latency
+            assert grown >= 16 and normal is not None and normal < 0.1
+            async with aiohttp.ClientSession() as http:  # every answer now takes 5 x as long
+                async with http.post(emu.root + "/_config", json={"latency": 0.25}) as r:
+                    assert r.status == 200
+            assert all(o.ok for o in await _complete_all(c, 200, "slow"))
+    assert 1 <= c.limiter.cuts - cuts <= 2  # latency blew up: cut (once more, on a busy machine)
+    # fewer calls were not faster: the new latency is the normal one, and the limit grows
+    # back instead of being cut again and again
+    assert c.limiter.normal_latency is not None and c.limiter.normal_latency >= 0.2
+    assert c.limiter.limit >= grown // 2
+
+
+async def test_a_provider_that_refuses_lets_slow_start_grow_before_the_first_answer():
+    """Perplexity answers 429 at once when it cannot take a call: a call still running after
+    a moment was taken, so a burst does not wait a round trip per doubling."""
+    async with running("perplexity", latency=1.2) as emu:
+        b = _defaults(emu)
+        try:
+            outs = await _search_all(b, 80, "burst")
+        finally:
+            await b.aclose()
+    assert all(o.ok for o in outs)
+    first_answer = min(r.start_s + (r.ms or 0) / 1000 for r in emu.stats.requests)
+    sent_before = sum(r.start_s < first_answer for r in emu.stats.requests)
+    # 10 at first, then doubling while nothing had come back yet, up to the ceiling (64);
+    # growing by the calls taken once each would have sent 50 at most, on answers alone 10
+    assert sent_before >= 60

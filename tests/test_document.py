@@ -200,7 +200,7 @@ def test_calls_carry_their_arity_and_dotted_names_their_owner():
         ("HiArgs::new(a, b)", ("HiArgs::new", "call", 2, "HiArgs", "new")),
         (
             "Error::find_cause::<E>() -> Option<&E>",
-            ("Error::find_cause", "call", 0, "Error", "find_cause"),
+            ("Error::find_cause", "call", None, "Error", "find_cause"),
         ),
         ("errPrefix string", ("errPrefix", "identifier", None, None, "errPrefix")),
         (
@@ -208,7 +208,7 @@ def test_calls_carry_their_arity_and_dotted_names_their_owner():
             ("is_unique", "identifier", None, None, "is_unique"),
         ),
         ('ONE_REQUIRED = "x"', ("ONE_REQUIRED", "identifier", None, None, "ONE_REQUIRED")),
-        ("ErrPrefix() string", ("ErrPrefix", "call", 0, None, "ErrPrefix")),
+        ("ErrPrefix() string", ("ErrPrefix", "call", None, None, "ErrPrefix")),
         ("pub fn warm(&self)", ("warm", "call", 1, None, "warm")),
         (
             "new WebsocketServer({ port: 1 })",
@@ -310,14 +310,17 @@ def test_names_the_plan_introduces(text, introduced):
 
 
 def test_names_in_sentences_that_add_things_are_proposed_unless_called_existing():
+    """A sentence that adds something may name new things; not the places it adds them to
+    ("to `X`", "next to `Y`", "modelled on `z.go`"), nor what it calls existing."""
     d = doc(
         """
-        Add a `deprecated` keyword to `Parameter.init_args`, next to the existing
-        `Parameter.name`. Then `Cache.get` is called.
+        Add a `deprecated` keyword and a `since` field to `Parameter.init_args`, next to the
+        existing `Parameter.name`. Then `Cache.get` is called. A new file modelled on
+        `duration.go` and `uint_64.go` holds `parse_size`.
         """
     )
     facts = read(d)
-    assert facts.proposed == {"deprecated", "Parameter.init_args", "Parameter", "init_args"}
+    assert facts.proposed == {"deprecated", "since", "parse_size"}
     assert facts.introduced == {"deprecated"}
 
 
@@ -366,6 +369,7 @@ def test_names_defined_in_the_plans_own_code_blocks_are_introduced():
         "HiArgsCache", "warm", "HiArgsCache.warm",
         "Drain", "Server.Drain",
         "Queue", "push", "Queue.push",
+        "cost", "n",  # a parameter and a field the plan's code names
     }  # fmt: skip
     assert facts.is_introduced("RetryBudget.spend") and not facts.is_introduced("Client.send")
 

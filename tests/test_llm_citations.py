@@ -17,7 +17,7 @@ from parallizer.runtime import Runtime
 
 from .webkit import fulfill, llm_client, settings
 
-PLAN = "# Plan\n\nThen `Client.send` the batch through `HttpTransport`.\n"
+PLAN = "# Plan\n\nThen `Client.send` the batch through `HttpTransport`.\nShould a batch retry?\n"
 
 
 def questions(*items: tuple[str, list[str]]) -> str:
@@ -51,12 +51,30 @@ async def test_the_llm_gets_the_facts_and_one_slot_beside_the_established_mistak
     assert "`HttpTransport` exists: class HttpTransport at src/app/client.py:14" in prompt
     assert [c.header for c in resp.cards] == [
         "`send` is not on `Client`: `AsyncClient.send`?",  # established: asked as offline
+        "Open question in the plan",
         "Question",
     ]
-    llm = resp.cards[1]
+    llm = resp.cards[2]
     assert llm.text == "Is `HttpTransport` shared between clients?"
     # past the file's end: corrected to the definition of the name it is about
-    assert llm.metadata.citations == ["src/app/client.py:14", "plan.md:3"]
+    assert llm.metadata.citations == ["src/app/client.py:14", "plan.md:4"]
+
+
+async def test_a_document_that_only_describes_gets_no_question_of_the_llms_own(polyglot: Path):
+    """The LLM's own question is about what a plan decides or proposes, and rests on code it
+    cites: a document with neither an open decision nor a proposal gets none."""
+    text = "# Client\n\nThen `Client.send` the batch through `HttpTransport`.\n"
+    canned = [
+        json.dumps({"queries": [{"pattern": "HttpTransport", "mode": "word"}]}),
+        questions(("Is `HttpTransport` shared between clients?", ["src/app/client.py:14"])),
+    ]
+    (polyglot / "plan.md").write_text(text)
+    async with running("llm", canned=canned) as lm:
+        async with Runtime(settings(polyglot.parent), llm=llm_client(lm), web=None) as rt:
+            resp = await fulfill(
+                rt, text, scope=polyglot, plan=polyglot / "plan.md", only=["ambiguities"]
+            )
+    assert [c.header for c in resp.cards] == ["`send` is not on `Client`: `AsyncClient.send`?"]
 
 
 async def test_each_citation_is_checked_against_the_index_and_the_file(polyglot: Path):

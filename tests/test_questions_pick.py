@@ -23,7 +23,8 @@ def test_up_to_the_cap_each_question_has_its_card_certain_mistakes_first():
 
 
 def test_more_mistakes_than_slots_share_cards_by_kind_and_none_is_dropped():
-    """Five kinds of mistakes, three slots: the two most certain kinds get a card each."""
+    """Five kinds of mistakes, three slots and an open decision: the open decision keeps one
+    slot, the most certain kind gets a card, the second card lists every other mistake."""
     qs = [
         q("wrong_name", "A", 1.0),
         q("wrong_name", "B", 0.6),
@@ -34,17 +35,32 @@ def test_more_mistakes_than_slots_share_cards_by_kind_and_none_is_dropped():
         q("todo", "TBD", 1.0),
     ]
     groups = Ambiguities.pick(qs, 3)
-    # the last card lists the rest, and the best open spot joins the list
     assert [[x.about for x in g] for g in groups] == [
         ["A", "B"],
-        ["C.m"],
-        ["f", "x.py", "Nope", "TBD"],
+        ["C.m", "f", "x.py", "Nope"],
+        ["TBD"],
     ]
     cards = Ambiguities(None, None).cards(qs, 3)
     assert cards[0].header == "2 names the code does not define: did you mean …?"
     assert cards[0].text == "- `A` item\n- `B` item"
-    assert cards[2].header == "4 more things to check"
+    assert cards[1].header == "4 more things to check"
     assert cards[2].metadata.citations == ["p.md:1"]
+
+
+def test_the_plans_open_decisions_share_one_card_beside_the_mistakes():
+    """Two mistakes and three open decisions, three slots: the mistakes keep their cards,
+    the open decisions are listed on the third (vague promises included)."""
+    qs = [
+        q("wrong_name", "A", 1.0),
+        q("arity", "f", 0.8),
+        q("todo", "TBD", 1.0),
+        q("question", "Which store?", 0.9),
+        q("vague", "fast", 0.5),
+    ]
+    groups = Ambiguities.pick(qs, 3)
+    assert [[x.about for x in g] for g in groups] == [["A"], ["f"], ["TBD", "Which store?", "fast"]]
+    cards = Ambiguities(None, None).cards(qs, 3)
+    assert cards[2].header == "3 things the plan leaves open"
 
 
 def test_a_spare_slot_splits_the_largest_group():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from parallizer import lanes
 from parallizer.document import Document
 from parallizer.document.reader import read
 from parallizer.planner import plan_for, reading
@@ -39,7 +40,7 @@ async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
 @pytest.mark.parametrize("noticed", [True, False], ids=["pool-marked-broken", "at-once"])
 async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(noticed: bool):
     await reading.read_plan(Document(PLAN, (3, 0)), 8, None, workers=1)  # the pool is up
-    pool = reading._pool(1)
+    pool = lanes.lane(len(PLAN)).pool(1)
     for pid in list(pool._processes):  # the worker dies (OOM killer, an operator)
         os.kill(pid, signal.SIGKILL)
     if noticed:  # the pool has marked itself broken: submitting fails at once
@@ -47,7 +48,7 @@ async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(not
     doc = Document(PLAN + "\nOne more line.\n", (5, 2))
     await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
     _same_reading(doc)
-    assert reading._pool(1) is not pool  # a new pool for the next request
+    assert lanes.lane(len(PLAN)).pool(1) is not pool  # a new pool for the next request
     again = Document(PLAN, (20, 0))
     await reading.read_plan(again, 8, "examples/plan.md", workers=1)
     assert "blocks" in again.__dict__ and plan_for(again, 8, "examples/plan.md").queries
@@ -57,14 +58,15 @@ async def test_where_no_process_pool_can_start_plans_are_read_in_a_thread(monkey
     def no_semaphores(*args: object, **kwargs: object) -> None:
         raise NotImplementedError("sem_open is not available (no /dev/shm)")
 
-    monkeypatch.setattr(reading, "_POOL", None)
-    monkeypatch.setattr(reading, "_NO_POOL", None)
-    monkeypatch.setattr(reading, "ProcessPoolExecutor", no_semaphores)
+    small = lanes.lane(len(PLAN))
+    await small.shutdown()  # no pool yet: the next read starts one
+    monkeypatch.setattr(lanes, "_NO_PROCESSES", None)
+    monkeypatch.setattr(lanes, "ProcessPoolExecutor", no_semaphores)
     for line in (3, 9):
         doc = Document(PLAN, (line, 0))
         await reading.read_plan(doc, 8, None, workers=1)
         _same_reading(doc)
-    assert reading._NO_POOL is not None and "sem_open" in reading._NO_POOL
+    assert lanes._NO_PROCESSES is not None and "sem_open" in lanes._NO_PROCESSES
 
 
 async def test_no_workers_reads_in_a_thread():

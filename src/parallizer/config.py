@@ -35,14 +35,17 @@ class Settings(BaseSettings):
     perplexity_model: str = "sonar"
     searxng_url: str | None = None
     web_max_concurrent: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="ceiling of the adaptive web search limit (SPEC's default: 64)",
+    )
+    web_start_concurrent: int = Field(
         default=10,
         ge=1,
         le=1000,
-        description="ceiling of the adaptive web search limit (SPEC's default: 10); raise it "
-        "to what the provider's key allows",
-    )
-    web_start_concurrent: int = Field(
-        default=10, ge=1, le=1000, description="where the adaptive web search limit starts"
+        description="where the adaptive web search limit starts; it grows to what the "
+        "provider takes (429s and rising latency cut it)",
     )
     web_cache_ttl: float = Field(
         default=600.0, ge=0, description="seconds a web answer is reused; 0 turns the cache off"
@@ -56,11 +59,11 @@ class Settings(BaseSettings):
         default=256, ge=1, le=4096, description="ceiling of the adaptive LLM call limit"
     )
     llm_start_concurrent: int = Field(
-        default=256,
+        default=64,
         ge=1,
         le=4096,
-        description="where the adaptive LLM call limit starts (at most its ceiling): the first "
-        "round trip tells nothing of the provider's room, one wave of 429s cuts it to that",
+        description="where the adaptive LLM call limit starts (at most its ceiling); it grows "
+        "while calls take their normal time, 429s and rising latency cut it",
     )
 
     # --- ripgrep ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ share identical queries) and serial mode, and it records each outcome for the ti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +17,7 @@ from .backends.base import CodeBackend, CodeQuery, CodeSearchResult
 from .config import Settings
 from .document import Document
 from .fanout import Call, Clock, Deadline, Flights, Memo, Outcome, fan_out
-from .models import FulfillRequest
+from .models import Card, FulfillRequest
 from .planner import Plan, plan_for
 
 T = TypeVar("T")
@@ -73,6 +73,16 @@ class FulfillerContext:
     outcomes: list[Outcome[Any]] = field(default_factory=list)
     mode: str = "offline"
     skipped: str | None = None
+    on_cards: Callable[[list[Card]], None] | None = None
+    """Where early cards go (the orchestrator's event stream); None: nowhere."""
+
+    def emit(self, cards: list[Card]) -> None:
+        """Send cards before the fulfiller is done (what is certain now: the index's
+        findings before the LLM writes, rg's places before the index is built). A card
+        sent again later with the same `metadata.id` replaces it; the fulfiller's returned
+        cards are its last word, and should carry every card it sent early."""
+        if self.on_cards is not None and cards:
+            self.on_cards(cards)
 
     @property
     def document(self) -> Document:

@@ -1,21 +1,36 @@
 """Per-backend concurrency limits that know how busy they are (for logs, metrics, tests).
 
-Two kinds behind one small protocol (`ConcurrencyLimit`), so a limit shared by several
-processes (Redis) can later be one more class:
+Two kinds behind one small protocol (`ConcurrencyLimit`); a limit shared by several processes
+through Redis (`stores.redis_limits`) is one more class of it:
 
 * `Limiter`: a fixed limit (ripgrep: CPU-bound, the machine's cores are the capacity);
 * `AdaptiveLimiter`: a limit that moves between 1 and a ceiling from what the provider says
-  (remote APIs: web search, LLM). AIMD with a slow start:
+  and how fast it answers (remote APIs: web search, LLM). It starts at a modest value
+  (`PARALLIZER_*_START_CONCURRENT`) and finds the provider's capacity:
 
-  - grow while calls succeed within their normal latency and callers are waiting: +1 per
-    success until the provider first says it is overloaded (slow start: doubles per round
-    trip), then about +1 per round trip, and only about +1 per 8 round trips near the level
-    that last overloaded the provider (rare, cheap probes once the capacity is known);
+  - grow while calls succeed in normal latency and the limit holds callers back: +1 per
+    success (slow start: doubles per round trip) until the provider first says it is
+    overloaded or latency first rises, then +1 per round trip, and only +1 per 8 round trips
+    near the level that last overloaded it (rare, cheap probes once the capacity is known).
+    A provider that refuses what it cannot take (429 at once: a hosted API such as
+    Perplexity) lets slow start count every call in flight that has run a moment without
+    being refused, so a burst does not wait a round trip per doubling;
+  - normal latency is what the fast calls take when nothing makes them wait: the fast quarter
+    of the last 8 successes (a provider that queues delays every call, the fast ones too;
+    ordinary variation does not move them much), at its lowest, less what the calls waited
+    for this process's own event loop (`LoopLag`: a busy process makes every call look slow,
+    and more calls would not worsen that at the provider). Growing stops while the fast
+    calls take more than 1.5 x the normal latency, so the limit does not grow into a
+    provider that queues instead of refusing (latency rising with concurrency): it holds
+    near where the queue begins. The normal latency never rises because calls got slower
+    under a higher limit; only a cut that did not make calls faster moves it up (below);
   - cut on overload: a 429 or 503 sets the limit to 90% of the calls that were in flight when
     the rejected call was sent (once per rejection wave: a rejection of a call sent before the
-    last cut is old news); a timeout cuts by 10%, and so does a short-term latency more than
-    three times the normal one (without ending slow start: latency also rises when this
-    process is short of CPU);
+    last cut is old news); a timeout cuts 10%; latency blowing up (the fast calls at more than
+    2.5 x the normal latency) cuts to 75% of the most calls in flight the slow ones were sent
+    with, and so does a limit held for 32 successes in a row. When the calls sent after such
+    a cut are not faster, the provider got slower by itself: their latency becomes the normal
+    one, and the limit grows again;
   - a `Retry-After` pauses the whole backend: no caller starts a call until it has passed
     (calls in flight finish).
 
@@ -28,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -48,6 +64,8 @@ class Ticket:
     outcome: str | None = None  # "ok" | "overloaded" | "timeout" | None (teaches nothing)
     retry_after: float | None = None
     latency: float | None = None
+    taken: bool = False
+    """Still running when a refusal would have come back: the provider took it."""
 
     def ok(self) -> None:
         self.outcome = "ok"
@@ -56,10 +74,50 @@ class Ticket:
     def overloaded(self, retry_after: float | None = None) -> None:
         self.outcome = "overloaded"
         self.retry_after = retry_after
+        self.latency = time.monotonic() - self.started
 
     def timed_out(self) -> None:
         self.outcome = "timeout"
         self.latency = time.monotonic() - self.started
+
+
+class LoopLag:
+    """How late this process's event loop runs its callbacks now: a ticker every `EVERY`
+    seconds measures its own lateness; the figure jumps to a new high at once and decays by
+    half in about a third of a second. One per event loop (`LoopLag.of()`), which it holds
+    only weakly (a closed loop is not kept alive by its ticker)."""
+
+    EVERY = 0.05
+    DECAY = 0.9
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)
+        self.seconds = 0.0
+        self._schedule(loop)
+
+    @classmethod
+    def of(cls) -> LoopLag:
+        """The running loop's (started on first use)."""
+        loop = asyncio.get_running_loop()
+        lag = _LAGS.get(loop)
+        if lag is None:
+            lag = _LAGS[loop] = cls(loop)
+        return lag
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = loop.time() + self.EVERY
+        loop.call_at(due, self._tick, due)
+
+    def _tick(self, due: float) -> None:
+        loop = self._loop()
+        if loop is None or loop.is_closed():
+            return
+        late = max(0.0, loop.time() - due)
+        self.seconds = max(late, self.seconds * self.DECAY)
+        self._schedule(loop)
+
+
+_LAGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopLag] = weakref.WeakKeyDictionary()
 
 
 @runtime_checkable
@@ -103,6 +161,8 @@ class Limiter:
     One instance per backend per process, so every user's queries share the budget. Excess
     callers queue in FIFO order. Subclasses move `_limit` and may pause the whole backend."""
 
+    MAX_PAUSE = 60.0  # seconds: a provider asking for longer is not taken at its word
+
     def __init__(self, name: str, capacity: int, *, initial: int | None = None) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
@@ -127,6 +187,11 @@ class Limiter:
         """Seconds left of a backend-wide pause (a provider's Retry-After), 0 when none."""
         return max(0.0, self._paused_until - time.monotonic())
 
+    def pause(self, seconds: float) -> None:
+        """No caller starts a call for `seconds` (at most MAX_PAUSE); calls in flight finish."""
+        seconds = min(seconds, self.MAX_PAUSE)
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
     # --- slots ------------------------------------------------------------------------------
 
     def _free(self) -> bool:
@@ -135,9 +200,18 @@ class Limiter:
     def _take(self) -> Ticket:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
-        return Ticket(in_flight=self.in_flight, limit=self.limit)
+        ticket = Ticket(in_flight=self.in_flight, limit=self.limit)
+        self._started(ticket)
+        return ticket
 
-    async def _acquire(self) -> Ticket:
+    def _started(self, ticket: Ticket) -> None:
+        """A call holds its slot now (for limits that watch calls while they run)."""
+
+    def _finished(self, ticket: Ticket) -> None:
+        """A call gave its slot back."""
+
+    async def acquire(self) -> Ticket:
+        """Wait for a slot (first come first served); `give_back` returns it."""
         if not self._waiters and self._free():
             return self._take()
         fut: asyncio.Future[Ticket] = asyncio.get_running_loop().create_future()
@@ -147,8 +221,7 @@ class Limiter:
             return await fut
         except asyncio.CancelledError:
             if fut.done() and not fut.cancelled():
-                self.in_flight -= 1  # granted as we were cancelled: hand it on
-                self._wake()
+                self.give_back(fut.result())  # granted as we were cancelled: hand it on
             raise
         finally:
             self.waiting -= 1
@@ -158,6 +231,12 @@ class Limiter:
                 self._waiters.remove(fut)
             except ValueError:
                 pass
+
+    def try_acquire(self) -> Ticket | None:
+        """A slot now if one is free and nobody waits for it, else None."""
+        if self._waiters or not self._free():
+            return None
+        return self._take()
 
     def _wake(self) -> None:
         pause = self.paused_for()
@@ -176,20 +255,28 @@ class Limiter:
         self._wake_timer = None
         self._wake()
 
-    def _release(self, ticket: Ticket) -> None:
+    def learn(self, ticket: Ticket) -> Change | None:
+        """Take in how the call went (`ticket.outcome`); what it changed in the limit."""
         if ticket.outcome == "ok" and ticket.latency is not None:
             self._latencies.append(ticket.latency)
-        self._learn(ticket)
+        return None
+
+    def give_back(self, ticket: Ticket) -> None:
+        """The call's slot is free again: the next waiter gets it."""
+        self._finished(ticket)
         self.in_flight -= 1
         self._wake()
 
-    def _learn(self, ticket: Ticket) -> None:
-        """How the call went, for limits that adapt (a fixed limit learns nothing)."""
+    def _release(self, ticket: Ticket) -> None:
+        try:
+            self.learn(ticket)
+        finally:  # the slot goes back whatever the learning did
+            self.give_back(ticket)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Ticket]:
         """Hold a slot while the body runs (waiting for one in FIFO order)."""
-        ticket = await self._acquire()
+        ticket = await self.acquire()
         try:
             yield ticket
         finally:
@@ -197,9 +284,9 @@ class Limiter:
 
     def try_slot(self) -> AbstractAsyncContextManager[Ticket] | None:
         """A slot now if one is free and nobody waits for it, else None (for hedging)."""
-        if self._waiters or not self._free():
+        ticket = self.try_acquire()
+        if ticket is None:
             return None
-        ticket = self._take()
 
         @asynccontextmanager
         async def held() -> AsyncIterator[Ticket]:
@@ -227,29 +314,72 @@ class Limiter:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What an adaptive limit learned since it was last asked, for a limit shared by several
+    processes (`stores.redis_limits`), which applies the same to the shared value: first
+    `grow`, then (when the call that taught it was sent after the last cut) `cut_to`."""
+
+    grow: float = 0.0
+    cut_to: float | None = None
+    slow_start: bool = True
+    """False: slow start is over (a 429, or the first sign of a queue)."""
+    pause: float = 0.0
+    """Seconds no call may start (the provider's Retry-After)."""
+
+
 class AdaptiveLimiter(Limiter):
     """A limit between 1 and `capacity` (the ceiling) learned from the provider: see the
     module docstring. `initial` is where it starts (the provider's capacity is unknown)."""
 
-    LATENCY_TOLERANCE = 3.0  # short-term latency above this × the normal one is congestion
-    CUT = 0.9  # a cut keeps this share
+    WINDOW = 8  # recent successes whose latency is judged together
+    FAST = 0.25  # the quantile of the window that stands for "how fast calls are now"
+    GROW_TOLERANCE = 1.5  # grow only while calls are at most this × the normal latency
+    LATENCY_TOLERANCE = 2.5  # beyond this × the normal latency: congestion, cut
+    CUT = 0.9  # a cut on a 429/503 or a timeout keeps this share
+    LATENCY_CUT = 0.75  # a cut on latency keeps this share: enough to tell who was slow
+    REBASE = 0.9  # after a latency cut, calls at least this × as slow: the provider is slower
+    HOLD_PROBE = 32  # successes held in a row (latency a little high): cut once, to see why
     PROBE_EVERY = 8  # round trips per +1 near the level that last overloaded the provider
-    MAX_PAUSE = 60.0  # seconds: a provider asking for longer is not taken at its word
+    TAKEN_AFTER = 0.25  # seconds without a refusal: the provider took the call
+    LATE = 1.5  # a call running longer than this × the normal latency is late: a queue
 
-    def __init__(self, name: str, capacity: int, *, initial: int | None = None) -> None:
+    def __init__(
+        self, name: str, capacity: int, *, initial: int | None = None, refuses: bool = False
+    ) -> None:
+        """`refuses`: the provider turns away what it cannot take at once (429) instead of
+        queueing it (a hosted API with per-key rate limits), so slow start need not wait
+        for answers: see `_taken`."""
         super().__init__(name, capacity, initial=initial)
+        self.refuses = refuses
+        self._running: dict[Ticket, asyncio.TimerHandle | None] = {}
+        """Calls holding a slot, oldest first (with `refuses`: each with its timer)."""
+        self._taken_after = self.TAKEN_AFTER
         self._slow_start = True
         self._overload_level: int | None = None
         """In-flight count that last overloaded the provider (None: unknown or outgrown)."""
         self._last_cut = 0.0
-        self._normal: float | None = None  # normal latency: slow to rise, quick to fall
-        self._recent: float | None = None  # short-term latency (EWMA)
+        self._window: deque[tuple[float, int]] = deque(maxlen=self.WINDOW)
+        """(latency, calls in flight when it was sent) of the last successful calls sent
+        since the last cut."""
+        self._normal: float | None = None
+        """Normal latency: what the fast calls take when nothing makes them wait."""
+        self._cut_at: float | None = None
+        """The fast latency that made the last latency cut (None: that cut is judged)."""
+        self._holds = 0
+        self._grown = 0.0  # growth since the last `learn`
+        self._cut: float | None = None  # the cut since the last `learn`
+        self._paused = 0.0  # the pause asked for since the last `learn`
         self.overloads = 0  # 429/503 answers seen (for logs, metrics, the bench)
         self.cuts = 0
         self.history: deque[tuple[float, int]] = deque(maxlen=4096)
         """(monotonic time, limit) at every change: the limit over time, for the bench."""
         self.history.append((time.monotonic(), self.limit))
         metrics.CONCURRENCY_LIMIT.labels(name).set(self.limit)
+
+    @property
+    def normal_latency(self) -> float | None:
+        return self._normal
 
     def _set(self, value: float) -> None:
         before = self.limit
@@ -258,21 +388,93 @@ class AdaptiveLimiter(Limiter):
             self.history.append((time.monotonic(), self.limit))
             metrics.CONCURRENCY_LIMIT.labels(self.name).set(self.limit)
 
-    def _cut_to(self, value: float, ticket: Ticket, *, overload: bool = True) -> None:
+    def _grow(self, delta: float) -> None:
+        before = self._limit
+        self._set(self._limit + delta)
+        self._grown += self._limit - before
+
+    def _cut_to(self, value: float, ticket: Ticket, *, overload: bool = True) -> bool:
         if ticket.started < self._last_cut:
-            return  # sent before the last cut: old news, already acted on
+            return False  # sent before the last cut: old news, already acted on
         self._last_cut = time.monotonic()
         if overload:  # the provider said so: no more doubling
             self._slow_start = False
         self.cuts += 1
+        self._window.clear()  # judge the new limit afresh
+        self._holds = 0
         self._set(min(self._limit, value))
+        self._cut = self._limit
+        return True
+
+    def pause(self, seconds: float) -> None:
+        super().pause(seconds)
+        self._paused = max(self._paused, min(seconds, self.MAX_PAUSE))
+
+    # --- slow start for a provider that refuses: calls taken, not answered ------------------
+
+    def _started(self, ticket: Ticket) -> None:
+        timer = None
+        if self.refuses and self._slow_start:
+            loop = asyncio.get_running_loop()
+            timer = loop.call_later(self._taken_after, self._taken, ticket)
+        self._running[ticket] = timer
+
+    def _finished(self, ticket: Ticket) -> None:
+        timer = self._running.pop(ticket, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _taken(self, ticket: Ticket) -> None:
+        """A provider that refuses does so at once (429), before it does any work: a call
+        still running `TAKEN_AFTER` seconds after it was sent was taken. In slow start every
+        call still running counts as a success for growing once per `TAKEN_AFTER`, so the
+        limit doubles per `TAKEN_AFTER` rather than per round trip (a burst of a hundred
+        searches at 1 s each does not wait three round trips for a limit that starts at 10),
+        while the limit holds callers back and no call in flight is late (`LATE` x the normal
+        latency: a queue after all). The wait grows to twice the slowest refusal seen (at
+        most 1 s)."""
+        self._running[ticket] = None
+        if not self._slow_start or ticket.outcome is not None or ticket.started < self._last_cut:
+            return
+        if self._normal is not None:
+            oldest = next(iter(self._running))
+            age = time.monotonic() - oldest.started - LoopLag.of().seconds
+            if age > self.LATE * self._normal:
+                return
+        if self._in_demand(ticket):
+            ticket.taken = True
+            self._grow(1)
+            self._wake()
+        loop = asyncio.get_running_loop()  # still running: it counts again in a while
+        self._running[ticket] = loop.call_later(self._taken_after, self._taken, ticket)
+
+    def follow(self, value: float, *, slow_start: bool, pause: float = 0.0) -> None:
+        """Take a shared limit's state: a limit shared by several processes is one value
+        that every process follows (and one slow start, one pause)."""
+        self._set(value)
+        self._slow_start = self._slow_start and slow_start
+        if pause > 0:
+            Limiter.pause(self, pause)
+
+    def learn(self, ticket: Ticket) -> Change | None:
+        super().learn(ticket)
+        was_slow_start = self._slow_start
+        self._learn(ticket)
+        change = Change(
+            grow=self._grown, cut_to=self._cut, slow_start=self._slow_start, pause=self._paused
+        )
+        self._grown, self._cut, self._paused = 0.0, None, 0.0
+        if change == Change(slow_start=was_slow_start):
+            return None  # nothing learned
+        return change
 
     def _learn(self, ticket: Ticket) -> None:
         if ticket.outcome == "overloaded":
             self.overloads += 1
+            if ticket.latency is not None:  # a refusal takes this long: wait longer
+                self._taken_after = min(1.0, max(self._taken_after, 2 * ticket.latency))
             if ticket.retry_after:
-                pause = min(ticket.retry_after, self.MAX_PAUSE)
-                self._paused_until = max(self._paused_until, time.monotonic() + pause)
+                self.pause(ticket.retry_after)
             level = max(1, ticket.in_flight)
             if ticket.started >= self._last_cut:
                 self._overload_level = level
@@ -281,27 +483,77 @@ class AdaptiveLimiter(Limiter):
         if ticket.latency is None:
             return
         if ticket.outcome == "timeout":
-            self._cut_to(self._limit * self.CUT, ticket)
-            return
-        sample = ticket.latency
-        self._recent = sample if self._recent is None else self._recent * 0.8 + sample * 0.2
-        if self._normal is None or sample < self._normal:
-            self._normal = sample
-        else:
-            self._normal += (sample - self._normal) * 0.01
-        if self._recent > self.LATENCY_TOLERANCE * max(self._normal, 0.005):
-            # latency also rises when this process is short of CPU, which more calls would not
-            # worsen at the provider: cut, but keep growing as fast as before
             self._cut_to(self._limit * self.CUT, ticket, overload=False)
-            self._recent = self._normal  # judge the new limit afresh
             return
-        if not self._waiters and ticket.in_flight * 2 < ticket.limit:
+        if ticket.started < self._last_cut:
+            return  # it ran at the level before the cut: nothing to say of this one
+        verdict = self._judge_latency(ticket)
+        if verdict == "cut":
+            # to a share of the most calls in flight the slow calls were sent with (as a 429
+            # does), so that the calls after the cut tell whether fewer calls are faster; slow
+            # start goes on (a 429 ends it: the provider's word, not a guess)
+            fast, level = self._fast()
+            if self._cut_to(level * self.LATENCY_CUT, ticket, overload=False):
+                self._cut_at = fast
+            return
+        if verdict == "hold":
+            return
+        if not self._in_demand(ticket):
             return  # the limit is not what holds callers back: no reason to raise it
         if self._slow_start:
-            self._set(self._limit + 1)
+            if not ticket.taken:  # grown for once already, when it was taken
+                self._grow(1)
         elif self._overload_level is not None and self._limit + 1 >= self._overload_level:
-            self._set(self._limit + 1 / (self._limit * self.PROBE_EVERY))
+            self._grow(1 / (self._limit * self.PROBE_EVERY))
             if self._limit >= self._overload_level + 2:
                 self._overload_level = None  # outgrown: the provider has more room now
         else:
-            self._set(self._limit + 1 / self._limit)
+            self._grow(1 / self._limit)
+
+    def _in_demand(self, ticket: Ticket) -> bool:
+        """Whether the limit holds callers back: some wait, or the call was sent with at least
+        half the limit in use."""
+        return bool(self._waiters) or ticket.in_flight * 2 >= ticket.limit
+
+    def _fast(self) -> tuple[float, int]:
+        """The window's fast latency, and the most calls in flight any of them was sent with."""
+        latencies = sorted(lat for lat, _ in self._window)
+        return latencies[int(self.FAST * (len(latencies) - 1))], max(lvl for _, lvl in self._window)
+
+    def _judge_latency(self, ticket: Ticket) -> str:
+        """Judge the latency of the last successful calls: "grow", "hold" or "cut".
+
+        The fast quarter of the last calls stands for how fast calls are now: a provider that
+        queues delays every call, the fast ones too, while ordinary variation (a long answer,
+        a slow query) does not move them much. The normal latency is the lowest that figure
+        has been. It never rises because calls got slower under a higher limit (that is the
+        very queueing to detect), only when a cut did not make the calls after it faster:
+        then the provider got slower by itself. A limit held for `HOLD_PROBE` successes is
+        cut once to find out which it is. The first sign of a queue ends slow start, as the
+        first 429 does."""
+        assert ticket.latency is not None
+        # what the provider took: less what the call waited for this process's event loop
+        # (latency also rises when this process is short of CPU, and more calls would not
+        # worsen that at the provider)
+        latency = max(ticket.latency - LoopLag.of().seconds, ticket.latency / 2)
+        self._window.append((latency, ticket.in_flight))
+        if len(self._window) < self.WINDOW:
+            # too few to judge: the first calls grow (slow start), the first after a cut wait
+            return "grow" if self._normal is None else "hold"
+        fast, _ = self._fast()
+        if self._cut_at is not None:
+            if fast >= self.REBASE * self._cut_at:  # fewer calls were not faster
+                self._normal = fast
+            self._cut_at = None
+        if self._normal is None or fast < self._normal:
+            self._normal = fast
+        normal = max(self._normal, 0.005)
+        if fast > self.LATENCY_TOLERANCE * normal:
+            return "cut"
+        if fast > self.GROW_TOLERANCE * normal:
+            self._slow_start = False
+            self._holds += 1
+            # held a while: cut once to find out whether fewer calls are faster
+            return "cut" if self._holds >= self.HOLD_PROBE else "hold"
+        self._holds = 0
+        return "grow"

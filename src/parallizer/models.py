@@ -65,10 +65,11 @@ class Finding(BaseModel):
 
 
 def severity_of(confidence: float) -> Severity:
-    """error: a mistake the code settles; warning: likely; info: worth a look."""
+    """error: a mistake the code settles; warning: likely, or the plan's own open decision;
+    info: worth a look, not a question (listed on request)."""
     if confidence >= 0.8:
         return "error"
-    if confidence >= 0.5:
+    if confidence >= 0.6:
         return "warning"
     return "info"
 

@@ -10,7 +10,7 @@ import asyncio
 import contextvars
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +48,13 @@ class CardEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class EarlyEvent:
+    """The cards just sent are a fulfiller's early answer (it goes on): land them now."""
+
+    fulfiller: str
+
+
+@dataclass(frozen=True, slots=True)
 class FulfillerEvent:
     name: str
     timing: FulfillerTiming
@@ -67,7 +74,7 @@ class DoneEvent:
     cards: list[Card] = field(default_factory=list)
 
 
-Event = CardEvent | FulfillerEvent | DoneEvent
+Event = CardEvent | EarlyEvent | FulfillerEvent | DoneEvent
 
 
 class Orchestrator:
@@ -172,6 +179,27 @@ class Orchestrator:
         contexts = {n: FulfillerContext(job=job, name=n) for n in names}
         per_fulfiller: dict[str, list[Card]] = {}
         timings: dict[str, FulfillerTiming] = {}
+        sent: dict[str, Card] = {}  # by metadata.id: what the stream has carried so far
+
+        def send(card: Card, name: str) -> bool:
+            """Put a card on the stream unless it went out already, word for word."""
+            ident = card.metadata.id
+            if ident and sent.get(ident) == card:
+                return False
+            if ident:
+                sent[ident] = card
+            queue.put_nowait(CardEvent(card=card, fulfiller=name))
+            return True
+
+        def early(name: str) -> Callable[[list[Card]], None]:
+            def on_cards(cards: list[Card]) -> None:
+                if sum(send(c, name) for c in cards):
+                    queue.put_nowait(EarlyEvent(name))
+
+            return on_cards
+
+        for n, ctx in contexts.items():
+            ctx.on_cards = early(n)
 
         def finished(i: int, outcome: Outcome[list[Card]]) -> None:
             name = names[i]
@@ -183,7 +211,7 @@ class Orchestrator:
             )
             for c in cards:
                 metrics.CARDS.labels(c.type.value, name).inc()
-                queue.put_nowait(CardEvent(card=c, fulfiller=name))
+                send(c, name)
             queue.put_nowait(FulfillerEvent(name=name, timing=timing))
 
         # PARALLIZER_REQUEST_TIMEOUT is a deadline for the whole request: each query gets

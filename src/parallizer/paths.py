@@ -41,3 +41,14 @@ def resolve_inside(
     except OSError as exc:  # a name too long, no permission to look
         raise BadInput(f"{what} cannot be accessed ({exc.strerror or 'error'})") from exc
     return resolved
+
+
+def project_root(path: Path) -> Path:
+    """The default scope of a plan: the top of the git work tree holding `path` (a `.git`
+    directory, or the `.git` file of a worktree or submodule), else the plan's directory."""
+    start = path if path.is_dir() else path.parent
+    start = start.absolute()
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return start

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parallizer import assembly
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.config import Settings
 from parallizer.runtime import Runtime
@@ -30,6 +31,7 @@ PLAN = (
     "🎉 Wrap calls in `RetryPolicies` and read `src/app/settings.py`.\n"
     "Then `RetryPolicies` again (TBD: how many).\n"
     "Settings come from `load_config`.\n"
+    "Maybe `frobnicate` helps.\n"
 )
 
 
@@ -72,6 +74,7 @@ async def test_review_answers_every_finding_on_the_plans_own_utf16_ranges(code_t
         ("wrong_name", "RetryPolicies"),
         ("missing_path", "src/app/settings.py"),
         ("ambiguous", "load_config"),
+        ("todo", "TBD"),  # the plan's own open decision: a question, not an error
     ]
     wrong = by_name["RetryPolicies"]
     # the emoji counts two columns: the range is in UTF-16 code units, on the name itself
@@ -99,8 +102,11 @@ async def test_review_answers_every_finding_on_the_plans_own_utf16_ranges(code_t
     # ?all=true adds the low-confidence ones (info), and only those
     assert everything.status_code == 200
     extra = [f for f in everything.json()["findings"] if f not in data["findings"]]
-    assert [(f["kind"], f["name"], f["severity"]) for f in extra] == [("todo", "TBD", "info")]
-    assert at(PLAN, extra[0]["range"]) == "TBD"
+    # a plain word nothing defines: worth a look, not a question
+    assert [(f["kind"], f["name"], f["severity"]) for f in extra] == [
+        ("missing", "frobnicate", "info")
+    ]
+    assert at(PLAN, extra[0]["range"]) == "frobnicate"
     assert all(f in everything.json()["findings"] for f in data["findings"])
 
     # a review is not a fulfill: nothing lands in the user's feed
@@ -179,8 +185,7 @@ async def test_a_review_does_not_supersede_the_users_running_fulfill(code_tree):
     settings = settings_for(code_tree.parent)
     runtime = Runtime(settings, web=None, llm=None)
     slow = Sleepy(delay=0.5)
-    runtime.fulfillers[slow.name] = slow
-    app = real_app(settings, runtime)
+    app = create_app(settings, runtime, fulfillers=[*assembly.registry(runtime), slow])
     async with asgi_client(app) as client:
         fulfill = asyncio.create_task(
             client.post("/fulfill", json=review_body(code_tree, fulfillers=["slow"]))

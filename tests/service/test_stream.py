@@ -155,3 +155,36 @@ async def test_fifty_concurrent_users_get_their_own_cards(code_tree):
                 assert user in c["text"]
             assert not any(o in c["text"] for o in others), c["text"]
         assert sorted(c["text"] for c in f.json()["cards"]) == sorted(c["text"] for c in cards)
+
+
+async def test_an_improved_card_replaces_the_early_one_over_sse_and_in_the_feed(code_tree):
+    """A fulfiller's early card goes out at once and lands in the feed; its improved card,
+    with the same `metadata.id`, goes out again and takes the early one's place."""
+    from ..test_streaming import Improving
+
+    app = app_with(settings_for(code_tree.parent), Improving(pause=0.6))
+    async with uvicorn_server(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+        seen_in_feed: set[str] = set()
+
+        async def watch_feed() -> None:  # what a polling client (the Parallax TUI) sees
+            while True:
+                feed = (await client.get("/cached/im")).json()
+                seen_in_feed.update(c["header"] for c in feed["cards"])
+                await asyncio.sleep(0.02)
+
+        poller = asyncio.create_task(watch_feed())
+        try:
+            async with client.stream(
+                "POST", "/fulfill/stream", json=body("im", scope=code_tree)
+            ) as r:
+                events = await read_sse(r)
+        finally:
+            poller.cancel()
+        feed = (await client.get("/cached/im")).json()
+    cards = [e.data for e in events if e.event == "card"]
+    assert [c["header"] for c in cards] == ["early", "improved"]
+    assert cards[0]["metadata"]["id"] == cards[1]["metadata"]["id"]
+    assert "early" in seen_in_feed, "the early card landed while the fulfiller went on"
+    assert [c["header"] for c in feed["cards"]] == ["improved"]
+    done = next(e.data for e in events if e.event == "done")
+    assert [c["header"] for c in done["cards"]] == ["improved"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
+import aiohttp
 import pytest
 
 from parallizer.limits import Limiter
@@ -78,6 +80,52 @@ async def test_a_limit_with_redis_gone_falls_back_to_the_process_limit():
         assert not link.state.available and "unavailable" in link.state.reason
     finally:
         await link.aclose()
+
+
+async def test_an_adaptive_limit_is_one_limit_for_every_worker(links: Links):
+    """Three workers, each with the web backend's adaptive limit (start 2) shared through
+    Redis, against a provider that takes 12 at once: together they grow the one shared
+    limit to the provider's capacity (not each its own to 12, which would be 36 in flight),
+    and when the provider takes fewer, one worker's 429s cut it for all of them."""
+    from parallizer.backends.perplexity import PerplexityBackend
+    from parallizer.emulators import running
+    from parallizer.fanout import fan_out
+    from tests.webkit import web_calls
+
+    async with running("perplexity", latency=0.1, capacity=12, retry_after=0.1) as emu:
+        workers, limiters = [], []
+        for link in links(3):
+            b = PerplexityBackend(
+                api_key="k", base_url=emu.url, timeout=10, max_concurrent=64, start_concurrent=2
+            )
+            limiters.append(RedisLimiter(link, b.limiter, scope="shared-test"))
+            workers.append(b)
+        try:
+
+            async def burst(tag: str, n: int) -> None:
+                calls = [  # each worker's calls through its shared limit
+                    replace(web_calls(workers[i % 3], [f"{tag} {i}"])[0], limiter=limiters[i % 3])
+                    for i in range(n)
+                ]
+                assert all(o.ok for o in await fan_out(calls))
+
+            await burst("grow", 200)
+            grown = await limiters[0].shared_limit()
+            assert emu.stats.peak == 12  # grown from 2 to the capacity together, never past it
+            assert grown is not None and grown <= 16  # one limit, not three of 12 each
+            await burst("one more each", 3)  # a worker follows the shared limit at each call
+            now = await limiters[0].shared_limit()
+            assert now is not None and all(abs(lim.limit - now) <= 1 for lim in limiters)
+            async with aiohttp.ClientSession() as http:
+                async with http.post(emu.root + "/_config", json={"capacity": 4}) as r:
+                    assert r.status == 200
+            await burst("cut", 80)
+            cut = await limiters[0].shared_limit()
+            assert cut is not None and cut <= 6  # cut to what the provider takes now (4)
+            assert max(lim.limit for lim in limiters) <= 6
+        finally:
+            for b in workers:
+                await b.aclose()
 
 
 async def test_identical_searches_of_several_workers_make_one_call(links: Links):

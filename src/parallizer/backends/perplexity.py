@@ -42,7 +42,10 @@ class PerplexityBackend:
         self.timeout = timeout
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self.limiter = AdaptiveLimiter(self.name, max_concurrent, initial=start_concurrent)
+        # a hosted API with per-key rate limits: it answers 429 at once, it does not queue
+        self.limiter = AdaptiveLimiter(
+            self.name, max_concurrent, initial=start_concurrent, refuses=True
+        )
         self.http = HttpClient(
             "perplexity",
             base_url,

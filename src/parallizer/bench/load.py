@@ -194,3 +194,61 @@ async def faults(
         "p99_ms": round(percentile([r[0] * 1000 for r in faulty], 99), 1),
         "wall_s": round(wall, 3),
     }
+
+
+async def small_among_big(
+    url: str,
+    small: dict[str, Any],
+    bigs: list[dict[str, Any]],
+    *,
+    reps: int,
+    request_timeout: float,
+    lag: float = 0.05,
+) -> dict[str, Any]:
+    """A small request alone, then the same small request sent `lag` seconds after `bigs`
+    (all at once), `reps` times each; every request a new document (nothing is reused) and
+    its own user. Medians of the small one's time alone and among the big ones."""
+
+    def fresh(body: dict[str, Any], tag: str) -> dict[str, Any]:
+        return {
+            **body,
+            "user_id": f"{body['user_id']}-{tag}",
+            "document_text": f"{body['document_text']}\n<!-- {tag} -->\n",
+        }
+
+    async def one(body: dict[str, Any], delay: float = 0.0) -> tuple[float, int]:
+        await asyncio.sleep(delay)
+        [(secs, status, data)] = await _post_all(url, [body], request_timeout=request_timeout)
+        return secs, status if _answered(status, data) else 0
+
+    alone: list[float] = []
+    among: list[float] = []
+    big_s: list[float] = []
+    statuses: list[int] = []
+    for rep in range(reps):
+        secs, status = await one(fresh(small, f"alone-{rep}"))
+        alone.append(secs)
+        statuses.append(status)
+        async with asyncio.TaskGroup() as tg:
+            big_tasks = [tg.create_task(one(fresh(b, f"big-{rep}"))) for b in bigs]
+            small_task = tg.create_task(one(fresh(small, f"among-{rep}"), lag))
+        secs, status = small_task.result()
+        among.append(secs)
+        statuses.append(status)
+        for t in big_tasks:
+            secs, status = t.result()
+            big_s.append(secs)
+            statuses.append(status)
+    alone_s, among_s = percentile(alone, 50), percentile(among, 50)
+    return {
+        "alone_s": round(alone_s, 3),
+        "among_s": round(among_s, 3),
+        "goal_s": round(2 * alone_s + 0.5, 3),
+        "big_s": round(percentile(big_s, 50), 3),
+        "small_bytes": len(small["document_text"].encode()),
+        "big_bytes": len(bigs[0]["document_text"].encode()) if bigs else 0,
+        "bigs": len(bigs),
+        "lag_s": lag,
+        "reps": reps,
+        "success_rate": round(sum(s == 200 for s in statuses) / len(statuses), 4),
+    }

@@ -114,6 +114,26 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
             f"| {_fmt(dep['request_with_ms'], ' ms', 1)} | {_fmt(dep['request_without_ms'], ' ms', 1)} "
             f"| {_fmt(dep['added_ms'], ' ms', 1)} | {_fmt(dep['pass_alone_ms'], ' ms', 1)} |",
         ]
+    big = next((s for s in scenarios if s["name"] == "big-plan"), None)
+    if big:
+        lines += [
+            "",
+            "## A small plan among big ones",
+            "",
+            f"A {big['small_bytes'] / 1000:.1f} KB plan alone, then sent {big['lag_s']:g} s after "
+            f"{big['bigs']} plans of {big['big_bytes'] / 1000:.0f} KB (offline, this project as "
+            "the scope). Goal: ≤ 2 × alone + 0.5 s.",
+            "",
+            "| Alone | Among the big ones | Goal | Big ones |",
+            "|---|---|---|---|",
+            f"| {_fmt(big['alone_s'], ' s', 3)} | {_fmt(big['among_s'], ' s', 3)} | "
+            f"{_fmt(big['goal_s'], ' s', 3)} | {_fmt(big['big_s'], ' s', 3)} |",
+        ]
+    from .lsp import report_lines as lsp_report_lines
+    from .stream import report_lines as first_card_lines
+
+    lines += lsp_report_lines(scenarios)
+    lines += first_card_lines(scenarios)
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:
@@ -224,7 +244,12 @@ def write_capacity_png(out: Path, scenarios: list[dict[str, Any]]) -> Path | Non
     for ax, s in zip(axes[0], caps, strict=True):
         xs = [p[0] for p in s["limit_series"]]
         ys = [p[1] for p in s["limit_series"]]
-        ax.step(xs, ys, where="post", label="limit", color="#4f81bd")
+        label = "LLM limit" if s["name"] == "capacity-llm" else "limit"
+        ax.step(xs, ys, where="post", label=label, color="#4f81bd")
+        if s.get("web_limit_series"):  # capacity-llm: the web limit its searches wait for
+            wx = [p[0] for p in s["web_limit_series"]]
+            wy = [p[1] for p in s["web_limit_series"]]
+            ax.step(wx, wy, where="post", label="web search limit", color="#9bbb59")
         ax.axhline(s["capacity"], color="#c0504d", linestyle="--", label="provider capacity")
         ax.set_xlabel("seconds")
         ax.set_ylabel("calls in flight allowed")

@@ -22,6 +22,7 @@ from ..config import Settings
 from . import deps as deps_mod
 from . import load as load_mod
 from . import scenarios as S
+from . import stream as first_card
 from .harness import (
     configure_emulator,
     emulator_process,
@@ -141,6 +142,60 @@ def request_bodies(text: str, repo: Path, plan: Path, users: int) -> list[dict[s
     return bodies
 
 
+def big_plan(text: str, names: list[str], size: int, variant: int) -> str:
+    """The example plan grown to `size` bytes with sections of its own kind: each changes
+    real names of this project, invents a helper and a module, names a test and leaves a
+    decision open (what the reading and the name checks work on). `variant` shifts the names,
+    so that plans of different variants share little."""
+    parts = [text]
+    total = len(text.encode("utf-8"))
+    i = 0
+    while total < size:
+        a, b, c, d = (names[(variant * 31 + i * 7 + k) % len(names)] for k in range(4))
+        part = (
+            f"\n## Part {i}: {a} and {b}\n\n"
+            f"We change `{a}` so that `{b}.run()` calls `{c}Helper{variant}x{i}` in "
+            f"`src/parallizer/part_{variant}_{i}.py`; `{d}` stays as it is. TBD: should `{c}` "
+            f"move next to `{a}`?\n\n"
+            f"- Keep `{b}` and `Settings.timeout_{i}` in mind.\n"
+            f"- See `tests/test_part_{i}.py` and `docs/part{i}.md`.\n"
+        )
+        parts.append(part)
+        total += len(part.encode("utf-8"))
+        i += 1
+    return "".join(parts)
+
+
+async def big_plan_scenario(
+    cfg: RunConfig, *, bigs: int = 4, size: int = 250_000
+) -> dict[str, Any]:
+    """A small plan (the example, ~2 KB) alone, then sent while `bigs` plans of `size` bytes
+    are being served, against a real `parallizer serve` at its default settings (offline: no
+    LLM, no web; the scope is this project). Goal: among the big ones within 2 × alone + 0.5 s.
+    """
+    text, repo = S.example_plan()
+    plan = repo / "examples" / "plan.md"
+    names = _project_names()
+    body = {
+        "user_id": "small",
+        "document_text": text,
+        "cursor_position": [4, 0],
+        "global_context": {"scope_root": str(repo), "plan_path": str(plan)},
+    }
+    big = [
+        {**body, "user_id": f"big-{v}", "document_text": big_plan(text, names, size, v)}
+        for v in range(bigs)
+    ]
+    env = {"PARALLIZER_ALLOWED_ROOTS": str(repo), "PARALLIZER_LOG_LEVEL": "WARNING"}
+    async with server_process(env, cwd=repo) as (url, pid):
+        # warm: the code index, the reader's worker, one big plan through every stage
+        await load_mod.load(1, url, pid, [big[0]], request_timeout=120.0)
+        result = await load_mod.small_among_big(
+            url, body, big, reps=1 if cfg.quick else 3, request_timeout=120.0
+        )
+    return {"name": "big-plan", **result, "ratio": round(result["among_s"] / result["alone_s"], 2)}
+
+
 async def _served(
     cfg: RunConfig, step: Callable[[str, Awaitable[dict[str, Any]]], Awaitable[None]]
 ) -> None:
@@ -240,18 +295,19 @@ async def load_cluster(cfg: RunConfig, workers: int = CLUSTER_WORKERS) -> dict[s
     return result
 
 
-async def _limit_sampler(url: str, backend: str, series: list[list[float]], t0: float) -> None:
-    """Poll the server's /metrics for `backend`'s adaptive limit into `series` until cancelled."""
-    pattern = re.compile(
-        rf'^parallizer_concurrency_limit{{backend="{re.escape(backend)}"}} ([0-9.e+]+)$', re.M
-    )
+async def _limit_sampler(url: str, series: dict[str, list[list[float]]], t0: float) -> None:
+    """Poll the server's /metrics for each backend's adaptive limit (the keys of `series`)
+    into `series` until cancelled."""
+    pattern = re.compile(r'^parallizer_concurrency_limit\{backend="([^"]+)"\} ([0-9.e+]+)$', re.M)
     async with aiohttp.ClientSession() as s:
         while True:
             try:
                 async with s.get(f"{url}/metrics") as r:
-                    m = pattern.search(await r.text())
-                if m and (not series or series[-1][1] != float(m.group(1))):
-                    series.append([round(time.perf_counter() - t0, 3), float(m.group(1))])
+                    text = await r.text()
+                for backend, value in pattern.findall(text):
+                    steps = series.get(backend)
+                    if steps is not None and (not steps or steps[-1][1] != float(value)):
+                        steps.append([round(time.perf_counter() - t0, 3), float(value)])
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
@@ -262,10 +318,9 @@ async def capacity_llm(
 ) -> dict[str, Any]:
     """One request with every fulfiller alone, then `users` distinct requests at once, against
     a real `parallizer serve` (emulators in their own processes); the LLM at `latency` with
-    room for `capacity` calls at once (429 beyond). The web provider here has no capacity of its
-    own, so its limit is raised to the same ceiling and starts there: the LLM is what is
-    measured, not SPEC's default of 10 web searches at once. p99 of the crowd against the lone
-    request, LLM calls per request, 429s, the LLM limit over time (sampled from /metrics)."""
+    room for `capacity` calls at once (429 beyond); the web emulator has no capacity of its own.
+    Every limit at its default settings. p99 of the crowd against the lone request, LLM calls
+    per request, 429s, the LLM and web limits over time (sampled from /metrics)."""
     text, repo = S.example_plan()
     plan = repo / "examples" / "plan.md"
     bodies = request_bodies(text, repo, plan, users + 2)
@@ -278,8 +333,6 @@ async def capacity_llm(
         env = {
             **_served_env(cfg, web_url, llm_url, repo),
             "PARALLIZER_TIMEOUT": str(max(30.0, 10 * latency)),
-            "PARALLIZER_WEB_MAX_CONCURRENT": str(capacity),
-            "PARALLIZER_WEB_START_CONCURRENT": str(capacity),
         }
         timeout = 120.0 + 40 * latency
         async with server_process(env, cwd=repo) as (url, pid):
@@ -288,9 +341,10 @@ async def capacity_llm(
             alone = await load_mod.load(1, url, pid, bodies[:1], request_timeout=timeout)
             alone_stats = await emulator_stats(llm_url)
             await configure_emulator(llm_url)
-            series: list[list[float]] = []
+            await configure_emulator(web_url)
+            series: dict[str, list[list[float]]] = {"llm": [], "perplexity": []}
             t0 = time.perf_counter()
-            sampler = asyncio.create_task(_limit_sampler(url, "llm", series, t0))
+            sampler = asyncio.create_task(_limit_sampler(url, series, t0))
             try:
                 crowd = await load_mod.load(
                     users, url, pid, bodies[1 : users + 1], request_timeout=timeout
@@ -298,8 +352,10 @@ async def capacity_llm(
             finally:
                 sampler.cancel()
             stats = await emulator_stats(llm_url)
-    if series:
-        series.append([round(crowd["wall_s"], 3), series[-1][1]])
+            web_stats = await emulator_stats(web_url)
+    for steps in series.values():
+        if steps:
+            steps.append([round(crowd["wall_s"], 3), steps[-1][1]])
     alone_s = alone["p50_ms"] / 1000.0
     p99_s = crowd["p99_ms"] / 1000.0
     return {
@@ -316,8 +372,10 @@ async def capacity_llm(
         "llm_calls_per_request": round(stats["total"] / users, 2),
         "rate_limited": stats["rejected"],
         "peak_in_flight": stats["peak"],
+        "web_peak_in_flight": web_stats["peak"],
         "backends": crowd["backends"],
-        "limit_series": series,
+        "limit_series": series["llm"],
+        "web_limit_series": series["perplexity"],
     }
 
 
@@ -370,6 +428,19 @@ async def run(
             else:
                 work = capacity_llm(cfg)
             await step("capacity-llm", work)
+        if cfg.wants("big-plan"):
+            # quick: the same shape with smaller plans
+            await step("big-plan", big_plan_scenario(cfg, size=100_000 if cfg.quick else 250_000))
+        if cfg.wants("cold-scope"):
+            # quick: one package of the standard library
+            corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
+            await step("cold-scope", first_card.cold_scope(b, corpus=corpus))
+        if cfg.wants("llm-first-question"):
+            # quick: the emulated latency of the run (the shape, not the 6 s of a slow LLM)
+            work = first_card.llm_first_question(b, latency=cfg.latency if cfg.quick else 6.0)
+            await step("llm-first-question", work)
+        if any(cfg.wants(n) for n in ("lsp-open", "lsp-edit", "check-20")):
+            await lsp_scenarios(cfg, step)
         if any(cfg.wants(n) for n in ("load", "faults")):
             await _served(cfg, step)
         if cfg.wants("load-cluster"):
@@ -383,7 +454,34 @@ async def run(
     return environment(cfg), results
 
 
+async def lsp_scenarios(
+    cfg: RunConfig, step: Callable[[str, Awaitable[dict[str, Any]]], Awaitable[None]]
+) -> None:
+    """lsp-open, lsp-edit (one server process) and check-20 (bench/lsp.py); quick: on one
+    package of the standard library."""
+    from . import lsp as L
+
+    corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
+    b = cfg.bench
+    if cfg.wants("lsp-open") or cfg.wants("lsp-edit"):
+        for r in await L.lsp(b, corpus=corpus):
+            if cfg.wants(r["name"]):
+                await step(r["name"], _ready(r))
+    if cfg.wants("check-20"):
+        await step("check-20", L.check(b, corpus=corpus))
+
+
+async def _ready(r: dict[str, Any]) -> dict[str, Any]:
+    return r
+
+
 def summary(r: dict[str, Any]) -> str:
+    if r["name"] in ("cold-scope", "llm-first-question"):
+        return first_card.summary(r)
+    if r["name"] in ("lsp-open", "lsp-edit") or r["name"].startswith("check-"):
+        from .lsp import summary as lsp_summary
+
+        return lsp_summary(r)
     if "serial_s" in r:
         return (
             f"serial {r['serial_s']:.3f} s → parallel {r['parallel_s']:.3f} s "
@@ -409,6 +507,11 @@ def summary(r: dict[str, Any]) -> str:
             f"alone {r['alone_s']:.2f} s, {r['users']} at once p99 {r['p99_s']:.2f} s "
             f"({r['ratio']}×), {r['llm_calls_per_request']} LLM calls/request, "
             f"429s {r['rate_limited']}"
+        )
+    if r["name"] == "big-plan":
+        return (
+            f"small plan alone {r['alone_s']:.2f} s, during {r['bigs']} big ones "
+            f"{r['among_s']:.2f} s (goal ≤ {r['goal_s']:.2f} s); big ones {r['big_s']:.2f} s"
         )
     if r["name"] == "offline-std":
         return (

@@ -29,9 +29,6 @@ from ..models import FulfillRequest, FulfillResponse, GlobalContext
 from ..runtime import Runtime
 from .stats import median, waves_lower_bound
 
-#: the web limit's ceiling in the capacity-web scenario (the provider serves 24 at once)
-CAPACITY_CEILING = 64
-
 WEB_QUERIES = [
     "asyncio TaskGroup cancellation semantics",
     "ripgrep json output format",
@@ -370,10 +367,9 @@ async def capacity_web(
 ) -> dict[str, Any]:  # fmt: skip
     """`users` requests of `per_user` web searches each, all at once, against a provider that
     serves `capacity` at once (429 with Retry-After beyond): makespan against the ideal
-    ⌈searches ÷ capacity⌉ × latency. The adaptive limit starts where it does by default, with
-    its ceiling raised to `CAPACITY_CEILING` (the default, 10, is below this provider's
-    capacity: a user of such a provider raises PARALLIZER_WEB_MAX_CONCURRENT the same way)."""
-    defaults = Settings(_env_file=None, web_max_concurrent=CAPACITY_CEILING)
+    ⌈searches ÷ capacity⌉ × latency. The adaptive limit runs at its default settings (start
+    and ceiling): finding the provider's capacity is its job, not the user's."""
+    defaults = Settings(_env_file=None)
     async with running(
         "perplexity", latency=latency, api_key="bench-key", capacity=capacity,
         retry_after=retry_after,

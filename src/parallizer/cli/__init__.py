@@ -13,7 +13,7 @@ __all__ = ["CliError", "app", "fail", "main"]
 
 
 def _register() -> None:
-    from . import bench, emulate, evaluate, fulfill, index, mcp, serve, watch  # noqa: F401  (each module adds its command to `app`)
+    from . import bench, check, emulate, evaluate, fulfill, index, lsp, mcp, serve, watch  # noqa: F401  (each module adds its command to `app`)
 
 
 def main(argv: list[str] | None = None) -> None:

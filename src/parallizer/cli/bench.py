@@ -36,7 +36,8 @@ def bench(
         typer.Option(
             "--only",
             help="comma-separated scenarios or prefixes to run (web, rg-5, fulfill, "
-            "offline-std, deps, capacity, capacity-web, capacity-llm, load, faults); default: all",
+            "offline-std, deps, capacity, capacity-web, capacity-llm, big-plan, cold-scope, "
+            "llm-first-question, load, faults, lsp-open, lsp-edit, check-20); default: all",
         ),
     ] = None,
     quick: Annotated[
@@ -46,8 +47,9 @@ def bench(
     """Serial versus parallel for web-3/5/10, rg-3/5 and a whole fulfill; offline-std (a whole
     offline request on the standard library against one rg pass); deps (a package's first
     index, and what the dependency pass adds to a warm request); capacity-web and
-    capacity-llm (providers with a capacity: adaptive limits); load-50/N users over HTTP; 5%
-    faults. Writes OUT/bench.json, OUT/bench.md and OUT/bench.png."""
+    capacity-llm (providers with a capacity: adaptive limits); big-plan (a small plan among big
+    ones); load-50/N users over HTTP; 5% faults. Writes OUT/bench.json, OUT/bench.md and
+    OUT/bench.png."""
     from ..bench.runner import RunConfig, run, write_reports
 
     load_settings_or_fail(log_level="WARNING")
@@ -62,7 +64,10 @@ def bench(
     except OSError as exc:
         raise fail(f"--out {out}: {exc.strerror}") from exc
     names = tuple(n.strip() for n in (only or "").split(",") if n.strip())
-    known = ("web", "rg", "fulfill", "offline", "deps", "capacity", "load", "faults")
+    known = (
+        "web", "rg", "fulfill", "offline", "deps", "capacity", "big-plan", "cold-scope",
+        "llm-first-question", "load", "faults", "lsp", "check",
+    )  # fmt: skip
     if bad := [n for n in names if not n.startswith(known)]:
         raise fail(f"--only: unknown scenario {bad[0]!r} (known: {', '.join(known)})")
     cfg = RunConfig(latency=latency, users=users, quick=quick, out=out, only=names)

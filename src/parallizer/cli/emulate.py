@@ -32,7 +32,11 @@ async def _serve(kind: str, host: str, port: int, options: dict[str, object]) ->
         + (f" ({', '.join(cfg.faults)})" if cfg.fail_rate else "")
         + (f", format {cfg.llm_format}" if kind == "llm" else "")
         + (
-            f", capacity {cfg.capacity} (429, Retry-After {cfg.retry_after:g}s)"
+            (
+                f", capacity {cfg.capacity} (the excess queues)"
+                if cfg.queue
+                else f", capacity {cfg.capacity} (429, Retry-After {cfg.retry_after:g}s)"
+            )
             if cfg.capacity
             else ""
         ),
@@ -92,6 +96,14 @@ def emulate(
             help="calls served at once; more get 429 with Retry-After (--retry-after)",
         ),
     ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="with --capacity: the excess waits for its turn (as a local model server "
+            "does) instead of getting 429",
+        ),
+    ] = False,
     api_key: Annotated[
         str | None,
         typer.Option("--require-key", help="reject requests without this bearer key (401)"),
@@ -110,6 +122,7 @@ def emulate(
         "llm_format": llm_format,
         "api_key": api_key,
         "capacity": capacity,
+        "queue": queue,
     }
     from ..emulators import EmulatorConfig
 

@@ -167,6 +167,9 @@ async def _run(orch: Orchestrator, request: FulfillRequest, run: WatchRun, view:
         async with aclosing(orch.events(job)) as events:
             async for event in events:
                 if isinstance(event, CardEvent):
+                    ident = event.card.metadata.id
+                    # an improved card (the same id) takes the early one's place
+                    run.cards = [c for c in run.cards if not ident or c.metadata.id != ident]
                     run.cards.append(event.card)
                     view.card(run, event.card, event.fulfiller)
                 elif isinstance(event, FulfillerEvent):

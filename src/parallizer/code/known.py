@@ -130,7 +130,12 @@ ParseDuration Since ErrUnexpectedEOF ErrShortWrite ErrClosedPipe Usage CommandLi
 String StringVar Int IntVar Bool BoolVar Duration DurationVar Parse Parsed Arg NArg NFlag
 Lookup VisitAll Visit Value Getter Func TextVar""".split()
 
-_JS = """Array ArrayBuffer AbortController AbortSignal AggregateError Atomics BigInt BigInt64Array
+_JS = """Document Element HTMLElement HTMLInputElement Window Node NodeList XMLHttpRequest
+AbortError DOMParser MutationObserver IntersectionObserver ResizeObserver CSSStyleDeclaration
+Storage localStorage sessionStorage location history Location History KeyboardEvent
+MouseEvent FocusEvent InputEvent PointerEvent Navigator Screen Image Audio Notification
+ServiceWorker IndexedDB IDBDatabase Crypto SubtleCrypto Performance console cookie
+Array ArrayBuffer AbortController AbortSignal AggregateError Atomics BigInt BigInt64Array
 Blob Boolean Buffer DataView Date Error EvalError Event EventTarget EventEmitter FinalizationRegistry
 Float32Array Float64Array FormData Function Headers Infinity Int8Array Int16Array Int32Array Intl
 JSON Map Math NaN Number Object Promise Proxy RangeError ReferenceError Reflect RegExp Request
@@ -289,9 +294,26 @@ def names_for(language: str) -> frozenset[str]:
     return CURATED.get(language, frozenset())
 
 
+# the web platform: every web framework's docs name it, whatever the tree's language
+_WEB = frozenset(
+    """Document Element HTMLElement Window Node XMLHttpRequest AbortError DOMException fetch
+    localStorage sessionStorage cookie navigator ETag WebSocket EventSource ServiceWorker
+    FormData Blob URLSearchParams""".split()
+)
+
+
 def known_names(languages: Iterable[str]) -> frozenset[str]:
-    """The union of what the given languages know without a definition."""
-    out: set[str] = set()
+    """The union of what the given languages know without a definition (and the web
+    platform's names, which documentation of any web code names)."""
+    out: set[str] = set(_WEB)
     for lang in languages:
         out |= names_for(lang)
     return frozenset(out)
+
+
+# the standard library's modules (what `const fs = require('fs')` or `import os` aliases)
+STANDARD_MODULES = frozenset(sys.stdlib_module_names) | frozenset(
+    """fs http https http2 path os util events stream crypto child_process net dgram dns tls
+    url zlib assert buffer readline cluster querystring timers worker_threads perf_hooks
+    process v8 vm""".split()
+)

@@ -30,7 +30,7 @@ from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
-from .known import known_names
+from .known import STANDARD_MODULES, known_names
 from .model import Definition, Role, source_first
 from .model import fold as _fold
 from .sources.base import Package
@@ -92,7 +92,16 @@ class FileIndex:
         if not scored:
             return []
         floor = max(SUGGEST_CUTOFF, scored[0][0] - CLOSE_SPREAD)
-        return [f for s, f in scored[:n] if s >= floor]
+        out = [f for s, f in scored[:n] if s >= floor]
+        if "/" not in path.strip("/"):  # a file name alone: a slip of a file of that kind
+            stem, _, ext = base.rpartition(".")
+            out = [
+                f
+                for f in out
+                if (b := f.rpartition("/")[2]).rpartition(".")[2] == ext
+                and fuzz.ratio(stem, b.rpartition(".")[0]) >= 80
+            ]
+        return out
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -181,6 +190,12 @@ class UseLike(Protocol):
     def col(self) -> int: ...
     @property
     def end(self) -> int: ...
+    @property
+    def what(self) -> str: ...
+    @property
+    def context(self) -> str: ...
+    @property
+    def lang(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +210,12 @@ class NameUse:
     col: int = -1
     """Where it stands on its plan line (code points), -1 when unknown."""
     end: int = -1
+    what: str = ""
+    """What the name is when not simply a code name (the reader's `Mention.what`)."""
+    context: str = ""
+    """What its sentence says of it (the reader's `Mention.context`)."""
+    lang: str = ""
+    """The language of the plan's code block it was read from ('' for prose)."""
 
     @classmethod
     def of(cls, text: str, line: int = 0, *, kind: str | None = None, args: int | None = None,
@@ -249,6 +270,12 @@ class Resolution:
     note: str = ""
     """What the dependency pass adds for the reader (the project has no environment; a
     missing name is no package of the project either)."""
+    what: str = ""
+    """What the name is, when not simply a code name (`Mention.what` of its uses)."""
+    contexts: frozenset[str] = frozenset()
+    """What the sentences it stands in say of it, one per use ('' where they say nothing)."""
+    langs: frozenset[str] = frozenset()
+    """The languages of the plan's code blocks it is read from ('' for prose)."""
 
     @property
     def mistake(self) -> bool:
@@ -270,8 +297,12 @@ def _is_source(d: Definition) -> bool:
     return d.role is Role.source
 
 
-def _fits(params: tuple[int, int | None], args: int) -> bool:
+def _fits(params: tuple[int, int | None], args: int, language: str = "") -> bool:
+    """Does a call with `args` arguments fit? In JavaScript every parameter may be left out,
+    so only too many arguments is a mistake there."""
     lo, hi = params
+    if language == "javascript":
+        lo = 0
     return args >= lo and (hi is None or args <= hi)
 
 
@@ -320,7 +351,8 @@ class Resolver:
             if u.kind != "path" and owner and owner[:1].isupper() and owner not in _SELF:
                 at = u.col + u.text.find(owner) if u.col >= 0 and owner in u.text else -1
                 as_name = NameUse(owner, "identifier", u.line, u.coded, None, None, owner,
-                                  at, at + len(owner) if at >= 0 else -1)  # fmt: skip
+                                  at, at + len(owner) if at >= 0 else -1, "", u.context,
+                                  u.lang)  # fmt: skip
                 groups.setdefault(("owner", owner), []).append(as_name)
         out = []
         for (what, text), ms in groups.items():
@@ -332,8 +364,13 @@ class Resolver:
             r = self.resolve(use, lines)
             coded = any(m.coded for m in ms)
             spans = tuple(sorted({(m.line, m.col, m.end) for m in ms if m.col >= 0}))
-            if spans:
-                r = replace(r, spans=spans)
+            r = replace(
+                r,
+                spans=spans,
+                what=use.what,
+                contexts=frozenset(m.context for m in ms),
+                langs=frozenset(m.lang for m in ms),
+            )
             if r.verdict is Verdict.missing and not coded:
                 r = replace(r, verdict=Verdict.skipped, needs_text=())  # a word of prose
             out.append(replace(r, coded=coded) if r.coded != coded else r)
@@ -385,7 +422,9 @@ class Resolver:
         base = Resolution(text=use.text, name=name, owner=owner, kind=use.kind, lines=lines,
                           verdict=Verdict.skipped, args=use.args)  # fmt: skip
 
-        if len(name) < 2 or name.isdigit() or (owner is None and name in _LANG_WORDS):
+        if len(name) < 2 or not any(c.isalpha() for c in name) or (
+            owner is None and name in _LANG_WORDS
+        ):  # `_1`, `42`: no name
             return replace(base, verdict=Verdict.skipped)
         if self._is_introduced(use.text) or self._is_introduced(name) or (
             owner is not None and self._is_introduced(owner)
@@ -393,7 +432,15 @@ class Resolver:
             return replace(base, verdict=Verdict.introduced)
         index = self.index
         defs = index.lookup(name)
+        dunder = name.startswith("__") and name.endswith("__")
+        if dunder and not defs:
+            return replace(base, verdict=Verdict.skipped)  # made at run time (`__attrs_attrs__`)
         owner_types = _is_type(index, owner) if owner else []
+        if owner and not owner_types and owner in self.known and owner[:1].islower():
+            # `http.Agent`, `std::backtrace`: a standard module, though the tree may name a
+            # variable after it (`const http = require('http')`)
+            if not any(d.owner == owner or d.kind == "module" for d in defs):
+                return replace(base, verdict=Verdict.known)
         if owner and owner_types:
             own = list(index.qualified(f"{owner}.{name}")) or [
                 d for d in index.members(owner) if d.name == name
@@ -401,7 +448,7 @@ class Resolver:
             elsewhere = [d for d in defs if d.owner and d.owner != owner and _is_source(d)]
             if any(map(_is_source, own)) or (own and not any(map(_is_source, elsewhere))):
                 return self._found(use, own, base)  # a stub or test alone does not count
-            if elsewhere:
+            if elsewhere and not dunder:
                 return replace(
                     base,
                     verdict=Verdict.wrong_owner,
@@ -413,7 +460,7 @@ class Resolver:
             if name in self.known:
                 # maybe inherited from the standard library
                 return replace(base, verdict=Verdict.known)
-            members = [d for d in index.members(owner) if _close(name, d.name)]
+            members = [d for d in index.members(owner) if _close(name, d.name) and _alike(name, d.name)]
             if members:
                 return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, members)),
                                needs_text=(name,))  # fmt: skip
@@ -443,7 +490,11 @@ class Resolver:
         self._near_left -= 1
         index = self.index
         close = [d for d in index.folded(name) if d.name != name]
-        close += [d for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)]
+        close += [
+            d
+            for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)
+            if _alike(name, d.name)
+        ]
         if close:
             return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, close)),
                            needs_text=words)  # fmt: skip
@@ -473,12 +524,17 @@ class Resolver:
         return ()
 
     def _found(self, use: UseLike, defs: list[Definition], base: Resolution) -> Resolution:
+        if use.name in STANDARD_MODULES and all(d.kind in VALUE_KINDS for d in defs):
+            # `const fs = require('fs')` in four files: the standard module, aliased
+            return replace(base, verdict=Verdict.known)
         main = sorted(source_first(defs), key=lambda d: d.kind in VALUE_KINDS)  # aliases last
         if use.args is not None:
             callables = [d for d in main if d.kind in CALLABLE_KINDS and d.params is not None]
             if callables and len(callables) == len([d for d in main if d.kind in CALLABLE_KINDS]):
                 args = use.args
-                if not any(d.params is not None and _fits(d.params, args) for d in callables):
+                if not any(
+                    d.params is not None and _fits(d.params, args, d.language) for d in callables
+                ):
                     return replace(
                         base, verdict=Verdict.arity, definitions=tuple(callables[:SUGGESTIONS])
                     )
@@ -489,11 +545,25 @@ class Resolver:
         for d in src:
             by_qual.setdefault(d.qualname, []).append(d)
         for group in by_qual.values():
+            # `attrs.asdict`, `_termui_impl.getchar`: the module named says where to look
+            group = _in_module(group, use.owner) or group
             if rivals := _competing(group):
                 return replace(
                     base, verdict=Verdict.ambiguous, definitions=tuple(rivals[:MAX_AMBIGUOUS_FILES])
                 )
         return replace(base, verdict=Verdict.found, definitions=tuple(main[:SUGGESTIONS]))
+
+
+def _in_module(defs: list[Definition], module: str | None) -> list[Definition]:
+    """The definitions that live in a module (a directory or a file) named `module`."""
+    if not module or module[:1].isupper():
+        return []
+    out = []
+    for d in defs:
+        parts = d.path.split("/")
+        if module in parts[:-1] or parts[-1].rsplit(".", 1)[0] == module:
+            out.append(d)
+    return out
 
 
 _PACKAGE_FILES = {"mod.rs": ".rs", "__init__.py": ".py", "index.js": ".js", "index.ts": ".ts"}
@@ -553,6 +623,22 @@ def _competing(defs: list[Definition]) -> list[Definition]:
     if len(defs) >= 2 and defs[0].language not in _OVERLOADING and defs[0].kind != "field":
         return defs
     return []
+
+
+MIN_NEAR = 4  # characters of the shortest name a near (not folded) name is suggested for
+
+
+def _alike(a: str, b: str) -> bool:
+    """Could `a` be a slip for `b`: the same name but for case and separators, or, for a name
+    of MIN_NEAR+ characters, one that starts the same (a slip rarely changes the first
+    letter: `Either` is no `iter`, `_1` no `_T1`)."""
+    fa, fb = _fold(a), _fold(b)
+    if fa == fb:
+        return True
+    if len(fa) < MIN_NEAR or fa[:1] != fb[:1]:
+        return False
+    # a slip changes a letter or two, not a word (`browserify` is no `browser`)
+    return abs(len(fa) - len(fb)) <= max(2, len(fa) // 8) and fuzz.ratio(fa, fb) >= NEAR_CUTOFF
 
 
 def _close(a: str, b: str) -> bool:

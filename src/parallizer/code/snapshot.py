@@ -178,6 +178,12 @@ class Snapshot:
     def has_file(self, relpath: str) -> bool:
         return relpath.removeprefix("./") in self._fileset
 
+    def files_under(self, prefix: str) -> Sequence[str]:
+        """Files whose path starts with `prefix` (a directory ends with `/`)."""
+        lo = bisect.bisect_left(self._files, prefix)
+        hi = bisect.bisect_left(self._files, prefix + "\U0010ffff")
+        return self._files[lo:hi]
+
     def definitions(self) -> Iterator[Definition]:
         """Every definition, file by file."""
         return map(make_definition, self._rows)

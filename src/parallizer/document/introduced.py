@@ -52,7 +52,7 @@ _AFTER = re.compile(
         are\ going\ to\s+)?(?:also\s+)?(?:add|create|introduce|define|write|implement)\b
                                                                          # `x.py` we add
       | (?:\s+{_FILLER}){{0,2}}\s+(?:is|are|will\s+be|gets|get|is\ being|must\s+be|
-        should\s+be|to\s+be)\s+(?:(?:a|an)\s+)?(?:new|added|created|introduced|defined|written)\b
+        should\s+be|to\s+be)\s+(?:(?:a|an)\s+)?(?:new|added|created|introduced|defined(?!\s+(?:in|at|by|on|under|inside)\b)|written)\b
                                                                          # `X` is new
       | \s*,?\s+(?:a|an)\s+new\b                                          # `X`, a new class
     )"""
@@ -84,6 +84,18 @@ def _joined(lines: list[tuple[str, list[Found]]]) -> tuple[str, list[Found]]:
     return " ".join(shown for shown, _ in lines), placed
 
 
+# "with a small helper `x`", "an `on_error` callback": a new thing named where it is said
+_THING = (
+    r"(?:helper|function|class|method|type|struct|enum|trait|interface|field|constant|const|"
+    r"variable|property|attribute|decorator|hook|flag|option|setting|endpoint|route|handler|"
+    r"wrapper|subclass|alias|fixture|mixin|callback|parameter|argument|keyword|event|key|member|"
+    r"module|package|file|script|command|test|accessor|getter|setter|variant|symbol|map|table)"
+)
+_APPOSITION = re.compile(
+    rf"(?i)\b(?:a|an)\s+(?:{_FILLER}\s+)*?{_THING}\s+(?:called\s+|named\s+)?$"
+)
+
+
 def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     that the block introduces."""
@@ -95,6 +107,7 @@ def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
         lo = max(0, start - _REACH)
         if (
             _BEFORE.search(text, lo, start)
+            or (mention.is_name and _APPOSITION.search(text, lo, start))
             or _TAGGED.match(text, end, end + _REACH)
             or (_AFTER.match(text, end, end + _REACH) and not _PLACE.search(text, lo, start))
             or (mention.kind == "path" and _NEW_IN.search(text, lo, start))
@@ -114,12 +127,24 @@ _EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
 
 
+# "`DisplayAsDebug` is a private one-field wrapper": the plan says what the name is
+# "next to `routes.go`", "modelled on `duration.go`", "goes after `get_int_le`": where the
+# new thing goes, which exists already
+_BESIDE = re.compile(
+    r"(?i)\b(?:in|into|to|from|next\s+to|after|before|alongside|beside|like|modell?ed\s+on|"
+    r"based\s+on|mirroring|copying|as\s+in|the\s+same\s+as|instead\s+of)\s+"
+    r"(?:(?:the|a|an|its|our)\s+)?(?:`[^`]+`\s*(?:,|and|or)\s*)*$"
+)
+_DESCRIBED = re.compile(r"(?i)(?:\(\))?\s+(?:is|are)\s+(?:a|an|the\s+new|our)\s+")
+
+
 def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     standing in a sentence that adds, creates or replaces something, unless called existing."""
     text, found = _joined(lines)
+    described = [m for m, _, end in found if m.is_name and _DESCRIBED.match(text, end, end + 40)]
     if not _PROPOSING.search(text):
-        return []
+        return described
     placed = [(m, start) for m, start, _ in found if m.is_name or m.kind == "path"]
     ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
     out, lo = [], 0
@@ -129,9 +154,68 @@ def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
             out += [
                 m
                 for m, start in placed
-                if lo <= start < hi and not _EXISTING.search(text, max(lo, start - 40), start)
+                if lo <= start < hi
+                and not _EXISTING.search(text, max(lo, start - 40), start)
+                and not _BESIDE.search(text, max(lo, start - 80), start)
             ]
         lo = hi
+    return out + described
+
+
+# --- what a sentence says of the names in it ---------------------------------------------------
+
+# "the existing `X`", "we reuse `X`", "`X` already handles": the plan says X is there
+_SAYS_EXISTS = re.compile(
+    r"(?i)\b(?:existing|already|currently|current|today'?s|shared|reuse[sd]?|re-use[sd]?|reusing|"
+    r"re-using|as\s+(?:today|before|now)|keeps?\s+using|still)\b(?:\W+\w+){0,4}\W*$"
+)
+_EXISTS_AFTER = re.compile(
+    r"(?i)^\W*(?:\w+\W+){0,2}?(?:already|still)\s+(?:exists?|has|have|does|handles?|takes?|"
+    r"returns?|is|are|supports?)\b"
+)
+# "removed `X`", "`X` was renamed", "formerly `X`": the past, not today's code
+_PAST = re.compile(
+    r"(?i)\b(?:removed|deleted|dropped|renamed|replaced|no\s+longer|used\s+to|formerly|"
+    r"previously)\b(?:\W+\w+){0,3}\W*$"
+)
+_PAST_AFTER = re.compile(
+    r"(?i)^\W*(?:\w+\W+){0,5}?(?:was|were|has\s+been|have\s+been|is\s+now|are\s+now)\s+"
+    r"(?:removed|deleted|dropped|renamed|deprecated|replaced)\b"
+)
+# "e.g. `foo`", "a file such as `my_app.py`", "suppose `User`": a placeholder of an example
+_EXAMPLE = re.compile(
+    r"(?i)\b(?:e\.?g|for\s+example|for\s+instance|such\s+as|like|say|called|named|suppose|"
+    r"imagine|assume|your|my|some|an?\s+(?:custom|hypothetical|example))\b(?:\W+\w+){0,3}\W*$"
+)
+
+
+# "Sentry's Node.js SDK provides a native `pinoIntegration`": another project's name
+_OWNED = re.compile(r"\b[A-Z][\w.]*['’]s\b(?:\W+\w+){0,8}\W*$")
+
+
+def contexts_in(lines: list[tuple[str, list[Found]]]) -> dict[int, str]:
+    """What each sentence of one block says of the names and paths in it, by the mention's
+    `id`: `existing` (it is there), `history` (it was, once), `example` (a placeholder),
+    `asked` (it stands in the plan's own question)."""
+    text, found = _joined(lines)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
+    out: dict[int, str] = {}
+    for m, start, end in found:
+        if not (m.is_name or m.kind == "path"):
+            continue
+        lo = max((e for e in ends if e <= start), default=0)
+        hi = min(e for e in ends if e > start)
+        before, after = text[max(lo, start - 60) : start], text[end : min(hi, end + 60)]
+        if _PAST.search(before) or _PAST_AFTER.search(after):
+            out[id(m)] = "history"
+        elif text[lo:hi].rstrip().endswith("?"):
+            out[id(m)] = "asked"
+        elif _SAYS_EXISTS.search(before) or _EXISTS_AFTER.search(after):
+            out[id(m)] = "existing"
+        elif _EXAMPLE.search(before):
+            out[id(m)] = "example"
+        elif _OWNED.search(text[lo:start]):
+            out[id(m)] = "external"
     return out
 
 
@@ -182,10 +266,19 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+# a definition anywhere on a line: `register(async function publicContext (s) {`,
+# `exports.thirdPartyMagicKeyGenerator = async (ms) =>`
+_INLINE_DEFINITION = re.compile(
+    r"\b(?:function\s*\*?\s*|(?:module\.)?exports\.|def\s+|class\s+|fn\s+)([A-Za-z_$][\w$]*)"
+)
+
+
 def defined_in(block: CodeBlock) -> set[str]:
-    """Names (and `Owner.name` qualified names) the block defines, line by line."""
+    """Names (and `Owner.name` qualified names) the block defines, line by line; and the
+    names of functions and classes defined inside a line (named function expressions,
+    `exports.x = …`)."""
     if not _DEFINING.search(block.text):
-        return set()
+        return set(_INLINE_DEFINITION.findall(block.text))
     files: tuple[str, ...]
     if block.lang in ("", "text", "txt", "plain", "plaintext"):
         files = _UNLABELLED if block.lang == "" else ()
@@ -214,13 +307,36 @@ def defined_in(block: CodeBlock) -> set[str]:
                     out.add(f"{owner}.{name}")
             if o := _OWNER.match(line):
                 owners.append((ind, o.group("name")))
+    if block.lang not in ("text", "txt", "plain", "plaintext"):
+        out.update(n for n in _INLINE_DEFINITION.findall(block.text) if not is_keyword(n))
     return out
 
 
-def introduced_names(mentions: Iterable[Mention], blocks: Iterable[CodeBlock]) -> frozenset[str]:
+# the names a plan's own code gives to what it passes: `f(a, leeway=5)`, `{ port: 8080 }`
+_KEYWORD_ARG = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
+_OBJECT_KEY = re.compile(r"[{,]\s*([A-Za-z_$][\w$]*)\s*:(?!:)")
+
+
+# `subset(subRange, superRange)`: a signature, whose parameters are names of its own
+_SIGNATURE = re.compile(r"^\s*[\w.$]+\s*\(((?:\s*[A-Za-z_$][\w$]*\s*,)*\s*[A-Za-z_$][\w$]*\s*)\)")
+
+
+def keyword_names(code: str) -> set[str]:
+    """Keyword arguments and object keys written in a piece of the plan's code, and the
+    parameters of a signature written alone (`subset(subRange, superRange)`)."""
+    out = {*_KEYWORD_ARG.findall(code), *_OBJECT_KEY.findall(code)}
+    if m := _SIGNATURE.match(code):
+        out.update(p.strip() for p in m.group(1).split(","))
+    return out
+
+
+def introduced_names(
+    mentions: Iterable[Mention], blocks: Iterable[CodeBlock], spans: Iterable[str] = ()
+) -> frozenset[str]:
     """Everything introduced: each mention's text and, for a qualified name, its last part;
-    and each definition of the plan's code blocks (`blocks` nearest the cursor first, up to
-    MAX_CODE_LINES lines in all)."""
+    each definition of the plan's code blocks (`blocks` nearest the cursor first, up to
+    MAX_CODE_LINES lines in all); the keyword arguments and object keys its code blocks and
+    code `spans` write (the parameters and options it proposes)."""
     out: set[str] = set()
     for m in mentions:
         out.add(m.text)
@@ -232,4 +348,7 @@ def introduced_names(mentions: Iterable[Mention], blocks: Iterable[CodeBlock]) -
             break
         budget -= len(block.lines)
         out |= defined_in(block)
+        out |= keyword_names(block.text)
+    for span in spans:
+        out |= keyword_names(span)
     return frozenset(out)

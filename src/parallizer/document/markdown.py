@@ -34,6 +34,11 @@ _LONE_CR = re.compile(r"\r(?!\n)")
 # trailing punctuation of the sentence and an unbalanced closing bracket are not part of it
 _BARE_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>`\"]+")
 _URL_TAIL = ".,;:!?'\"*_"
+# a link to another site, or to a page of the docs (`Decorators.md`, `#hooks`): its text
+# names that page or site, not this tree's code
+_EXTERNAL = re.compile(
+    r"(?i)(?:[a-z][a-z0-9+.-]*:)?//|www\.|#|[^?#]*\.(?:md|markdown|rst|txt|html?)(?:[?#]|$)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +256,9 @@ class Segment:
     kind: SegmentKind
     text: str
     """The text shown (a code span's content, a URL as written)."""
+    external: bool = False
+    """Inside a link to another site (`[`zod`](https://github.com/…)`): what it names is
+    somebody else's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +307,17 @@ class ProseLine:
                 at += len(s.text) + 2
             else:
                 at += len(s.text)
+        return out
+
+    @property
+    def external(self) -> list[tuple[int, int]]:
+        """Where the text of links to other sites stands in `shown` (start, end)."""
+        out, at = [], 0
+        for s in self.segments:
+            n = len(s.text) + (2 if s.kind == "code" else 0)
+            if s.external:
+                out.append((at, at + n))
+            at += n
         return out
 
     @property
@@ -351,11 +370,13 @@ def inline_lines(
     links: list[str] = []
     pending: list[str] = []  # adjacent text pieces, joined before bare URLs are looked for
     autolink = False
+    away = False  # inside a link to another site
     line = lo
 
     def flush_text() -> None:
         if pending:
-            segs.extend(_split_urls("".join(pending)))
+            split = _split_urls("".join(pending))
+            segs.extend(Segment(g.kind, g.text, away) for g in split)
             pending.clear()
 
     def end_line() -> None:
@@ -376,15 +397,18 @@ def inline_lines(
                 pending.append(tok.content)
         elif kind == "code_inline":
             flush_text()
-            segs.append(Segment("code", tok.content))
+            segs.append(Segment("code", tok.content, away))
         elif kind == "link_open":
             if tok.markup == "autolink":
                 flush_text()
                 autolink = True
             elif href := tok.attrGet("href"):
                 links.append(str(href))
+                flush_text()
+                away = _EXTERNAL.match(str(href)) is not None
         elif kind == "link_close":
-            autolink = False
+            flush_text()
+            autolink = away = False
         elif kind == "image":
             if src_ := tok.attrGet("src"):
                 links.append(str(src_))

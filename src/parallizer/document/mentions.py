@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .markdown import ProseLine
-from .words import PROPER_NOUNS, is_common, is_keyword
+from .words import COMMANDS, DOMAIN_ENDS, PROPER_NOUNS, is_common, is_keyword
 
 Kind = Literal["identifier", "call", "dotted", "path", "url", "code", "quoted", "phrase"]
 NAME_KINDS = frozenset({"identifier", "call", "dotted"})
@@ -26,10 +26,11 @@ _EXTS = (
     "py|pyi|ts|tsx|js|jsx|mjs|cjs|go|rs|java|kt|cs|c|h|cc|cpp|hpp|rb|php|swift|sh|bash|"
     "md|rst|txt|toml|yaml|yml|json|ini|cfg|sql|html|css|scss|proto|lock"
 )
-_PATH = re.compile(r"(?<![\w./-])(?:\.{1,2}/)?(?:[\w.-]+/)+[\w-][\w.-]*\.[A-Za-z0-9]{1,8}(?![\w/])")
+_EXT = r"\.(?=[A-Za-z0-9]{0,7}[A-Za-z])[A-Za-z0-9]{1,8}"  # holds a letter: `HTTP/1.1` is no file
+_PATH = re.compile(rf"(?<![\w./-])(?:\.{{1,2}}/)?(?:[\w.-]+/)+[\w-][\w.-]*{_EXT}(?![\w/])")
 _FILE = re.compile(rf"(?<![\w./-])[\w-]+\.(?:{_EXTS})(?![\w.])")
 # inside backticks a path may hold what prose cannot: `app/[id]/page.tsx`, `(group)/x.ts`
-_SPAN_PATH = re.compile(r"(?:\.{1,2}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*\.[A-Za-z0-9]{1,8}")
+_SPAN_PATH = re.compile(rf"(?:\.{{1,2}}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*{_EXT}")
 _QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
 _CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*\w|[A-Za-z_])\(([^()]{0,60})\)")
 _DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
@@ -64,7 +65,6 @@ _EXPRESSION_HEAD = re.compile(
     r"class|struct|enum|trait|interface|type|const|let|var|val)\s+)+(?=[A-Za-z_])"
 )
 _ELIDED = re.compile(r"\.\.\.|…")
-_NOT_DOTTED_END = frozenset({"com", "org", "net", "io", "ai", "dev", "app", "co", "edu", "gov"})
 _OPEN, _CLOSE = "([{", ")]}"
 
 
@@ -88,6 +88,19 @@ class Mention:
     (a key phrase, which has no one place)."""
     end: int = -1
     """One past its last character on the line (code points), -1 when unknown."""
+    what: str = ""
+    """What a name is, when it is not simply a code name (`""`): `constant` (ALL_CAPS with
+    underscores: a constant or an environment variable), `env` (an environment variable:
+    `X=1`, `$X`), `acronym` (`JSON`, `NUL`), `command` (`pip`, `xargs`), `term` (a word or a
+    domain's name written like one: `Security`, `Pattern_White_Space`), and, from the reader,
+    `example` (a placeholder of an example), `history` (in a changelog's past release),
+    `asked` (in the plan's own open question), `existing` (the plan says it exists)."""
+    context: str = ""
+    """What its sentence says of it (the reader's): `existing` (the plan says it is there:
+    "the existing `X`"), `history` (a past release's section of a changelog, or "removed
+    `X`"), `example` (a placeholder: "e.g. `foo`"), `asked` (in the plan's own question)."""
+    lang: str = ""
+    """For a name read from a code block: the block's language ('' for prose and spans)."""
 
     @property
     def name(self) -> str:
@@ -122,6 +135,13 @@ def arity(args: str) -> int | None:
     return count - (1 if args.rstrip().endswith(",") else 0)
 
 
+def written_arity(args: str) -> int | None:
+    """The argument count a reference in prose or a code span writes: `f(a, b)` → 2, but
+    `f()` → None. Writers put `()` after a name to say "this function", not to call it
+    with nothing; only code blocks are read as calls (`arity`)."""
+    return None if not args.strip() else arity(args)
+
+
 def _owner(text: str) -> str | None:
     parts = _SEP.split(text)
     if len(parts) < 2:
@@ -150,11 +170,39 @@ def _name_mention(
         return Mention(text, "code", line, coded) if coded and not call else None
     if call:
         return Mention(text, "call", line, coded, args, _owner(text))
-    if qualified:
-        return Mention(text, "dotted", line, coded, None, _owner(text))
+    if qualified:  # `attrs.Attribute`: a class of a module, whatever its case
+        what = "constant" if _CONSTANT.fullmatch(last) else ""
+        return Mention(text, "dotted", line, coded, None, _owner(text), what=what)
     if is_common(text):
         return Mention(text, "code", line, coded) if coded else None
-    return Mention(text, "identifier", line, coded)
+    return Mention(text, "identifier", line, coded, what=name_kind(text))
+
+
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_ACRONYM = re.compile(r"[A-Z][A-Z0-9]+s?")  # `JSON`, `NUL`, `SIGUSR2`, `FSTDEP007`
+_TITLE_SNAKE = re.compile(r"[A-Z][a-z0-9]+(?:_[A-Z][a-z0-9]*)+")
+_WORD_CASE = re.compile(r"[A-Z][a-z]+")
+
+
+_PLACEHOLDER = re.compile(
+    r"(?i)(?:foo|bar|baz|qux|quux|corge|grault|garply|waldo|fred|plugh|xyzzy|thud|example|"
+    r"sample|dummy|my|your|some)(?:[_-]?[a-z0-9]*)?|[a-z]*(?:foo|baz|qux)[a-z0-9]*"
+)
+
+
+def name_kind(name: str) -> str:
+    """What a name written this way is, before anything is looked up (`Mention.what`)."""
+    if _PLACEHOLDER.fullmatch(name.strip("_")) and not name[:1].isupper():
+        return "example"  # `foo`, `my_handler`, `example_app`: a placeholder
+    if _CONSTANT.fullmatch(name):
+        return "constant"
+    if _ACRONYM.fullmatch(name):
+        return "acronym"
+    if name in COMMANDS:
+        return "command"
+    if _TITLE_SNAKE.fullmatch(name) or _WORD_CASE.fullmatch(name):
+        return "term"
+    return ""
 
 
 def code_like(word: str) -> str | None:
@@ -164,6 +212,8 @@ def code_like(word: str) -> str | None:
         word = word[1:-1]
     if len(word) < 3 or word.lower() in PROPER_NOUNS or not any(c.isalpha() for c in word):
         return None
+    if re.fullmatch(r"[A-Z]{2,}s", word):
+        return None  # `APIs`, `MROs`: the plural of an acronym
     if "_" in word.strip("_") or (word.startswith("_") and not word.endswith("_")):
         return word
     return word if _CAMEL.search(word) else None
@@ -180,7 +230,7 @@ def dotted_ok(text: str) -> bool:
         return False  # e.g., i.e., a.b
     if parts[-1] == "js" and not text.islower():
         return False  # Node.js, Vue.js: products
-    return not (parts[-1] in _NOT_DOTTED_END and text.islower())
+    return parts[-1] not in DOMAIN_ENDS  # `Crates.io`, `example.com`: places
 
 
 def classify_span(content: str, line: int) -> Mention | None:
@@ -189,9 +239,9 @@ def classify_span(content: str, line: int) -> Mention | None:
     if len(content) < 2 or len(content) > 80:
         return None
     if _SPAN_PATH.fullmatch(content) or _FILE.fullmatch(content):
-        return Mention(content.removeprefix("./"), "path", line, True)
+        return _path_mention(content, line, True)
     if m := _CALL_FULL.fullmatch(content):
-        return _name_mention(m.group(1), line, True, arity(m.group(2)), call=True)
+        return _name_mention(m.group(1), line, True, written_arity(m.group(2)), call=True)
     if _IDENT.fullmatch(content) or _DOTTED_FULL.fullmatch(content):
         return _name_mention(content, line, True, None, call=False)
     if content.endswith("/") or not any(c.isalnum() for c in content):
@@ -201,10 +251,11 @@ def classify_span(content: str, line: int) -> Mention | None:
         args = m.group(2)
         if args is not None and not args.startswith("("):
             args = f"({args})"  # _CALL_FULL's group holds the inside only
-        n = arity(args[1:-1]) if args is not None else None
+        n = written_arity(args[1:-1]) if args is not None else None
         found = _name_mention(m.group(1), line, True, n, call=args is not None)
         if found is not None and found.kind != "code":
-            return found
+            # `limit: int = 3`, `request.state.started = time.time()`: the plan declares it
+            return replace(found, context="declared") if m.re is _DECLARED else found
     return Mention(content, "code", line, True)
 
 
@@ -217,20 +268,32 @@ def _quoted(m: re.Match[str], line: int) -> Mention | None:
     return Mention(text, "quoted", line, False) if len(text) >= 2 else None
 
 
+def _path_mention(text: str, line: int, coded: bool) -> Mention | None:
+    """A path as written; a placeholder's (`foo.js`) is an example's; `.get/.post/.etc` is
+    no path at all."""
+    text = text.removeprefix("./")
+    parts = [p for p in text.split("/") if p]
+    if parts and all(p.startswith(".") for p in parts) and len(parts) > 1:
+        return None
+    stem = parts[-1].split(".", 1)[0] if parts else ""
+    what = "example" if stem and _PLACEHOLDER.fullmatch(stem) else ""
+    return Mention(text, "path", line, coded, what=what)
+
+
 def _path(m: re.Match[str], line: int) -> Mention | None:
-    return Mention(m.group(0).removeprefix("./"), "path", line, False)
+    return _path_mention(m.group(0), line, False)
 
 
 def _file(m: re.Match[str], line: int) -> Mention | None:
     # "Node.js" is a product; node.js, setup.py or README.md are files
-    return Mention(m.group(0), "path", line, False) if _plain_file_name(m.group(0)) else None
+    return _path_mention(m.group(0), line, False) if _plain_file_name(m.group(0)) else None
 
 
 def _call(m: re.Match[str], line: int) -> Mention | None:
     name, args = m.group(1), m.group(2).strip()
     if args in ("s", "es") or ("." in name and not dotted_ok(name)):
         return None  # "limit(s)" is prose
-    return _name_mention(name, line, False, arity(args), call=True)
+    return _name_mention(name, line, False, written_arity(args), call=True)
 
 
 def _dotted(m: re.Match[str], line: int) -> Mention | None:
@@ -240,6 +303,8 @@ def _dotted(m: re.Match[str], line: int) -> Mention | None:
 
 
 def _word(m: re.Match[str], line: int) -> Mention | None:
+    if m.string[max(0, m.start() - 2) : m.start()] == "][":
+        return None  # `[text][Label]`: a link's reference label
     name = code_like(m.group(0))
     return _name_mention(name, line, False, None, call=False) if name else None
 
@@ -289,11 +354,31 @@ def placed(raw: str, found: list[Found]) -> list[Found]:
     return out
 
 
+_ROLE = re.compile(r"\{([\w:.-]+)\}$")
+_CODE_ROLES = frozenset(
+    "func function meth method class attr attribute mod module obj data exc exception const "
+    "member var type struct enum macro".split()
+)
+
+
+def _role_target(content: str) -> str:
+    """A role's target: `~pkg.mod.name` → `pkg.mod.name`, `text <target>` → `target`."""
+    if m := re.fullmatch(r"[^<>]*<([^<>]+)>", content):
+        content = m.group(1)
+    return content.lstrip("~!.")
+
+
 def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:
     """Mentions of one prose line in order, with where each stands in `pl.shown`; and the
     line's prose with everything found blanked out (what is left is words, for key phrases)."""
     found: list[Found] = []
+    shown = pl.shown
     for at, content in pl.codes:
+        role = _ROLE.search(shown, max(0, at - 24), at)
+        if role is not None:  # MyST/Sphinx: {doc}`api` names a page, {func}`x` a function
+            if role.group(1).rsplit(":", 1)[-1] not in _CODE_ROLES:
+                continue
+            content = _role_target(content)
         if (m := classify_span(content, pl.line)) is not None and len(m.text) <= MAX_MENTION:
             found.append((m, at, at + len(content) + 2))
     text = pl.prose
@@ -313,4 +398,11 @@ def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:
     for url in pl.urls:
         found.append((Mention(url, "url", pl.line, False), 0, 0))
     found.sort(key=lambda f: f[1])
+    if away := pl.external:  # names in a link to another site are that site's
+        found = [
+            (replace(m, context="external"), a, b)
+            if any(lo <= a and b <= hi for lo, hi in away) and m.kind != "url"
+            else (m, a, b)
+            for m, a, b in found
+        ]
     return found, text

@@ -1,5 +1,10 @@
 """Where a plan leaves something open: TBD/TODO, open questions, "maybe", "etc.", "and/or",
-either/or, and vague amounts ("fast", "large", "many", "soon", "some") with no number nearby.
+either/or, and vague promises ("must be fast", "should stay cheap") with no number nearby.
+
+A cue counts only where the plan decides or promises something, not where prose describes:
+a question asks what to do ("should we", "which", "or"), not "How does it work?" in a
+heading; either/or, maybe and etc. stand in a sentence that decides (a modal, "we"); a vague
+word stands in a promise a test could check ("must", "should", "has to", or a Goals section).
 
 One `OpenSpot` per sentence (its strongest cue), each with its plan line. A sentence may wrap
 across the lines of a paragraph, a list item or a heading (Markdown blocks, from the reader);
@@ -17,26 +22,80 @@ from .markdown import ProseLine
 # strongest first: a spot is reported under the strongest cue its sentence has
 KINDS = ("todo", "question", "either_or", "and_or", "maybe", "etc", "vague")
 
-_CUES: list[tuple[str, re.Pattern[str]]] = [
+# (kind, the gate that says where it counts, the cue)
+_CUES: list[tuple[str, str, re.Pattern[str]]] = [
     (
+        "todo",
         "todo",
         re.compile(
             r"\b(?:TODO|FIXME|XXX)\b|\b(?i:TBD|TBC)\b|\b(?i:to be (?:decided|determined|confirmed))\b"
         ),
     ),
-    ("question", re.compile(r"\?(?=\s|$|[)\"'”*_])")),
-    ("either_or", re.compile(r"(?i)\beither\b.+?\bor\b")),
-    ("and_or", re.compile(r"(?i)\band\s*/\s*or\b")),
-    ("maybe", re.compile(r"(?i)\b(?:maybe|perhaps|possibly)\b")),
-    ("etc", re.compile(r"(?i)\betc\b\.?|\band so (?:on|forth)\b|\band the like\b")),
+    ("question", "question", re.compile(r"\?(?=\s|$|[)\"'”*_])")),
+    ("either_or", "either_or", re.compile(r"(?i)\beither\b.+?\bor\b")),
+    ("and_or", "and_or", re.compile(r"(?i)\band\s*/\s*or\b")),
+    ("maybe", "maybe", re.compile(r"(?i)\b(?:maybe|perhaps|possibly)\b")),
+    ("etc", "etc", re.compile(r"(?i)\betc\b\.?|\band so (?:on|forth)\b|\band the like\b")),
     (
         "vague",
+        "vague",
         re.compile(
-            r"(?i)\b(?:fast(?:er)?|quick(?:ly|er)?|slow(?:er)?|large(?:r)?|big(?:ger)?|huge|"
-            r"small(?:er)?|many|few|several|soon|some|lots\s+of|a\s+lot)\b"
+            r"(?i)\b(?:fast(?:er)?(?:\s+enough)?|quick(?:ly|er)?|slow(?:er)?|cheap(?:er)?|"
+            r"negligible|noticeabl[ey]|measurabl[ey]|reasonable|robust|instant(?:ly)?|"
+            r"efficient(?:ly)?|scalable|responsive|lightweight|snappy|acceptable|significant(?:ly)?|"
+            r"minimal|little\s+(?:memory|overhead|time)|intuitive|seamless(?:ly)?|"
+            r"high[- ]performance|low[- ]latency|large(?:r)?|big(?:ger)?|huge|small(?:er)?|"
+            r"(?<!as\s)soon(?!\s+as))\b"
         ),
     ),
+    # amounts without a number: only where the plan states its goals
+    (
+        "vague",
+        "amount",
+        re.compile(r"(?i)\b(?:many|few|several|lots\s+of|a\s+lot(?!\s+(?:more|less|\w+er)\b))\b"),
+    ),
 ]
+# a sentence that decides: the writers themselves, or a decision's own words ("can" and
+# "could" alone describe what a reader may do: "you can either instantiate it or set it")
+_DECIDES = re.compile(
+    r"(?i)\b(?:we|I|us|our|let's|decide[sd]?|choose|pick|undecided|TBD|or\s+should)\b"
+)
+# a sentence addressed to the reader: documentation, not a plan's decision or promise
+_TO_READER = re.compile(r"(?i)\byou(?:r|rs|rself)?\b")
+_FIRST_PERSON = re.compile(r"(?i)\b(?:we|I|us|our|let's)\b")
+# a question that asks what to do, not a heading's or an FAQ's "How does it work?"
+_ASKS = re.compile(
+    r"(?i)\b(?:should|shall|do\s+we|does\s+(?:it|this|that|the)|is\s+it|are\s+we|can\s+we|"
+    r"could\s+we|would\s+(?:we|it|that)|which|whether|or|what\s+about|"
+    r"how\s+(?:many|much|long|often|big|large|should)|when\s+(?:do|should)|what\s+happens|open|"
+    r"decide|choose|pick)\b"
+)
+# "Does `Checkout.get` stay?": a yes/no question about the plan
+_YES_NO = re.compile(r"(?i)\s*(?:[-*]\s*)?(?:do|does|is|are|can|will|should|must)\b")
+# a heading that is itself an open question: "## Open: what about retries?"
+_OPEN_LABEL = re.compile(r"(?i)\b(?:open|undecided|unresolved|decide|TBD)\b")
+# a promise a test could check
+_PROMISES = re.compile(
+    r"(?i)\b(?:must|should|shall|has\s+to|have\s+to|need(?:s)?\s+to|is\s+expected\s+to|"
+    r"are\s+expected\s+to|guarantee[sd]?)\b"
+)
+# a plan's imperative: "Log hits and/or misses", "Support JSON, YAML, etc."
+_IMPERATIVE = re.compile(
+    r"(?i)\s*(?:[-*]\s*|\d+[.)]\s*)?(?:add|use|log|emit|return|call|make|keep|store|send|check|"
+    r"write|read|print|show|validate|support|handle|allow|run|create|update|remove|drop|rename|"
+    r"move|pass|accept|reject|raise|throw|retry|cache|skip|ignore|count|track|record|report|"
+    r"expose|document|test|ship|warn|fail|parse|load|save|merge|split|limit|reuse|wrap|replace)\b"
+)
+# a question that explains rather than asks: "Why do we need them?", "So what do we pin?"
+_RHETORICAL = re.compile(
+    r"(?i)\s*(?:why\b|but\b|so\b|well\b|now\b|the\s+first\s+question|how\s+do\s+(?:we|I)\b|"
+    r"what\s+do\s+(?:we|I)\b|do\s+you\b|see\b)"
+)
+_GOALS = re.compile(
+    r"(?i)\b(?:goals?|requirements?|acceptance|success|criteria|non-functional|"
+    r"expectations?|definition\s+of\s+done|open\s+(?:questions?|issues?|points?)|"
+    r"unresolved|undecided|to\s+(?:decide|be\s+decided))\b"
+)
 _NUMBER = re.compile(
     r"\d|\b(?i:one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|fifty|"
     r"hundred|thousand|million|dozen|half|twice|double|triple)\b"
@@ -87,9 +146,36 @@ def _quantified(prose: str, start: int, end: int, lo: int, hi: int) -> bool:
     return bool(_NUMBER.search(window))
 
 
-def block_spots(block: list[ProseLine]) -> list[OpenSpot]:
+def goal_section(title: str) -> bool:
+    """A section whose sentences state goals, requirements or open questions."""
+    return bool(_GOALS.search(title))
+
+
+def _counts(kind: str, sentence: str, heading: bool, goals: bool) -> bool:
+    """Whether a cue of `kind` leaves something open in this sentence (see the docstring)."""
+    if kind == "todo":
+        return True
+    if _TO_READER.search(sentence) and not _FIRST_PERSON.search(sentence):
+        return False  # "you can either …", "you should avoid lots of …", "Do you have …?"
+    if heading:
+        return kind == "and_or" or (kind == "question" and bool(_OPEN_LABEL.search(sentence)))
+    if kind == "question":
+        if _RHETORICAL.match(sentence):
+            return False
+        return goals or bool(_ASKS.search(sentence) or _YES_NO.match(sentence))
+    if kind == "vague":
+        return goals or bool(_PROMISES.search(sentence))
+    if kind == "amount":
+        return goals
+    if kind in ("either_or", "maybe", "etc", "and_or"):
+        return goals or bool(_DECIDES.search(sentence) or _IMPERATIVE.match(sentence))
+    return True
+
+
+def block_spots(block: list[ProseLine], *, goals: bool = False) -> list[OpenSpot]:
     """The open spots of one block of prose (a paragraph, list item or heading): its lines
-    joined, so a sentence may wrap."""
+    joined, so a sentence may wrap. `goals`: the block stands in a goals, requirements or
+    open-questions section (`goal_section`), where every cue counts."""
     lines = [pl.shown for pl in block]
     raw = " ".join(lines)
     starts = [0]
@@ -102,9 +188,12 @@ def block_spots(block: list[ProseLine]) -> list[OpenSpot]:
 
     prose = _blank(" ".join(pl.prose for pl in block), _QUOTED)
     out = []
+    heading = any(pl.heading for pl in block)
     for a, b in _sentences(prose):
         found: dict[str, tuple[str, int]] = {}
-        for kind, rx in _CUES:
+        for kind, gate, rx in _CUES:
+            if kind in found or not _counts(gate, prose[a:b], heading, goals):
+                continue
             for m in rx.finditer(prose, a, b):
                 if kind == "vague" and _quantified(prose, m.start(), m.end(), a, b):
                     continue

@@ -11,16 +11,26 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from .introduced import introduced_in, introduced_names, proposed_in
+from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
-from .mentions import Found, Mention, arity, line_mentions, locate, placed, split_name
+from .mentions import (
+    Found,
+    Mention,
+    arity,
+    line_mentions,
+    locate,
+    name_kind,
+    placed,
+    split_name,
+    written_arity,
+)
 from .model import WINDOW, WINDOW_CHARS, Document, Section, window
-from .open_spots import OpenSpot, block_spots
+from .open_spots import OpenSpot, block_spots, goal_section
 from .words import STOP_WORDS
 
 _PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
@@ -49,6 +59,9 @@ class PlanFacts:
     them exists; a near existing name may still make one a misspelling."""
     code_blocks: tuple[CodeBlock, ...]
     """Every code block of the plan, fenced or indented."""
+    code_languages: tuple[str, ...] = ()
+    """The languages of the plan's labelled code blocks (normalised: `py` is python), most
+    used first: what the plan is written about."""
     uses: tuple[Mention, ...] = ()
     """Every name and path the plan uses, placed on its line: the mentions that are names or
     paths, the names in code spans the reader leaves as code (`HiArgs::new`, `new
@@ -115,22 +128,30 @@ def _read(doc: Document) -> PlanFacts:
     proposing: list[Mention] = []
     rests: list[tuple[ProseLine, str]] = []
     word = _typing(doc)
+    history = _history_lines(doc)
     for block in blocks.prose:
         if block.line >= lines.stop or block.line + block.content.count("\n") < lines.start:
             continue
         read = inline_lines(block, blocks.references, lines)
         prose += read
-        spots += block_spots(read)
+        spots += block_spots(read, goals=goal_section(doc.section_at(block.line).title))
         shown: list[tuple[str, list[Found]]] = []
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
             found = placed(doc.lines[pl.line], found)
-            mentions += [m for m, _, _ in found]
             rests.append((pl, rest))
             shown.append((pl.shown, found))
         intro += introduced_in(shown)
         proposing += proposed_in(shown)
+        said = contexts_in(shown)
+        showing = _EXAMPLES.search(doc.section_at(block.line).title) is not None
+        for _, found in shown:
+            for m, _, _ in found:
+                context = "history" if m.line in history else m.context or said.get(id(m), "")
+                if not context and showing:
+                    context = "example"  # a Tests or Examples section's own data
+                mentions.append(replace(m, context=context) if context else m)
     mentions += _phrases(rests)
     mentions.sort(key=lambda m: m.line)  # stable: in line order as found
     uses = [m for m in mentions if m.kind in ("identifier", "call", "dotted", "path")]
@@ -148,14 +169,71 @@ def _read(doc: Document) -> PlanFacts:
         ),
         open_decisions=tuple(spots),
         introduced=introduced_names(
-            intro, sorted(blocks.code, key=lambda b: abs(b.line - doc.cursor[0]))
+            intro,
+            sorted(blocks.code, key=lambda b: abs(b.line - doc.cursor[0])),
+            (content for pl in prose for _, content in pl.codes),
         ),
         proposed=frozenset(
             part for m in proposing for part in (m.text, *(split_name(m.text) if m.is_name else ()))
         ),
         code_blocks=blocks.code,
+        code_languages=_code_languages(blocks.code),
         uses=tuple(uses),
     )
+
+
+# --- what a document is about: its past releases, its code's languages -----------------------
+
+# sections whose names are examples' and tests' data (`user_id` in "keeps `user_id`")
+_EXAMPLES = re.compile(r"(?i)\b(?:tests?|testing|test\s+plan|examples?|usage|demos?|samples?)\b")
+_RELEASE = re.compile(
+    r"(?i)^\W*(?:v(?:ersion)?\s*|release\s+|\[)?\d+\.\d+(?:\.\d+)*\b|\b\d{4}-\d{2}-\d{2}\b"
+)
+
+
+def _history_lines(doc: Document) -> frozenset[int]:
+    """The lines of sections headed by a release (`## 1.2.3`, `## [0.5.0] - 2021-03-04`,
+    `# Version 2.0`), subsections included: a changelog's past, where names are what they
+    were then."""
+    out: set[int] = set()
+    level = 0  # the level of the release heading we are under (0: none)
+    for sec in doc.sections:
+        if sec.level and level and sec.level <= level:
+            level = 0
+        if sec.level and _RELEASE.search(sec.title):
+            level = sec.level
+        if level:
+            out.update(range(sec.start, sec.end))
+    return frozenset(out)
+
+
+_FENCE_LANGUAGE = {
+    **dict.fromkeys(("python", "py", "python3", "pycon", "ipython"), "python"),
+    **dict.fromkeys(("js", "javascript", "jsx", "mjs", "cjs", "node"), "javascript"),
+    **dict.fromkeys(("ts", "typescript", "tsx"), "typescript"),
+    **dict.fromkeys(("rust", "rs"), "rust"),
+    **dict.fromkeys(("go", "golang"), "go"),
+    **dict.fromkeys(("java",), "java"),
+    **dict.fromkeys(("kotlin", "kt"), "kotlin"),
+    **dict.fromkeys(("c", "h"), "c"),
+    **dict.fromkeys(("cpp", "c++", "cc", "cxx", "hpp"), "cpp"),
+    **dict.fromkeys(("csharp", "cs", "c#"), "csharp"),
+    **dict.fromkeys(("ruby", "rb"), "ruby"),
+    **dict.fromkeys(("elixir", "ex", "exs"), "elixir"),
+    **dict.fromkeys(("php",), "php"),
+    **dict.fromkeys(("swift",), "swift"),
+    **dict.fromkeys(("scala",), "scala"),
+}
+
+
+def code_language(fence: str) -> str:
+    """The programming language of a code fence's label ('' for shell, data, or none)."""
+    return _FENCE_LANGUAGE.get(fence.lower(), "")
+
+
+def _code_languages(code: tuple[CodeBlock, ...]) -> tuple[str, ...]:
+    counts = Counter(lang for b in code if (lang := code_language(b.lang)))
+    return tuple(lang for lang, _ in counts.most_common())
 
 
 # --- names in code spans and code blocks ---------------------------------------------------
@@ -176,7 +254,9 @@ def _named(text: str, line: int, args: int | None, coded: bool) -> Mention:
     kind: Literal["call", "dotted", "identifier"] = (
         "dotted" if len(parts) > 1 else "call" if args is not None else "identifier"
     )
-    return Mention(text, kind, line, coded, args, parts[-2] if len(parts) > 1 else None)
+    what = name_kind(parts[-1]) if kind == "identifier" else ""
+    owner = parts[-2] if len(parts) > 1 else None
+    return Mention(text, kind, line, coded, args, owner, what=what)
 
 
 def _code_use(m: Mention, lines: list[str]) -> Mention | None:
@@ -188,10 +268,10 @@ def _code_use(m: Mention, lines: list[str]) -> Mention | None:
     found = _CODE_CALL.fullmatch(text)
     if found is None:
         return None
-    args = arity(found.group("args")) if found.group("args") is not None else None
+    args = written_arity(found.group("args")) if found.group("args") is not None else None
     if args is None and not macro and not _QUALIFIER.search(found.group("name")):
         return None  # a lone word in backticks: the reader's call (a common word, a keyword)
-    use = _named(found.group("name"), m.line, args, m.coded)
+    use = replace(_named(found.group("name"), m.line, args, m.coded), context=m.context)
     where = locate(lines[m.line], use.text, max(m.col, 0)) if m.line < len(lines) else None
     return replace(use, col=where[0], end=where[1]) if where else use
 
@@ -207,7 +287,10 @@ def _block_uses(block: CodeBlock, lines: list[str]) -> list[Mention]:
         for m in _BLOCK_CALL.finditer(text):
             inner = _balanced(text, m.end() - 1)
             args = arity(inner) if inner is not None else None
-            use = Mention(f"{m.group(1)}.{m.group(2)}", "dotted", line, True, args, m.group(1))
+            if m.group(1).isupper():
+                continue  # `RE.is_match(x)`: a constant's method, not a type's
+            use = Mention(f"{m.group(1)}.{m.group(2)}", "dotted", line, True, args, m.group(1),
+                          lang=code_language(block.lang))  # fmt: skip
             if shift >= 0:
                 use = replace(use, col=shift + m.start(1), end=shift + m.end(2))
             out.append(use)

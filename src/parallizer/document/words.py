@@ -88,3 +88,38 @@ def is_keyword(word: str) -> bool:
 def is_common(word: str) -> bool:
     """A single lowercase everyday word (`head`, `data`, `the`): weak on its own."""
     return word.islower() and word in COMMON_WORDS
+
+
+# commands a document runs rather than names its code defines (`pip`, `xargs`, `mv`)
+COMMANDS = frozenset(
+    """sh bash zsh fish sudo su env export echo printf cat less more head tail grep egrep rg ag
+    find xargs sed awk cut sort uniq wc tr tee ls ll cd pwd mkdir rmdir rm mv cp ln chmod chown
+    touch stat file du df ps kill killall top htop tar gzip gunzip zip unzip curl wget ssh scp
+    rsync git hg svn make cmake ninja gcc clang cc ld ar go gofmt cargo rustc rustup rustfmt
+    clippy npm npx yarn pnpm node deno bun tsc eslint prettier jest mocha vitest pip pip3 pipx
+    python python3 pythonw py pytest tox nox uv poetry conda mypy ruff black isort flake8 pylint
+    coverage twine java javac mvn gradle kotlin docker podman kubectl helm terraform systemctl
+    journalctl apt apt-get dpkg brew yum dnf pacman open xdg-open code vim nvim emacs nano jq
+    yq openssl gpg base64 date sleep watch time which whereis man true false test
+    rustdoc godoc pydoc sphinx mkdocs""".split()
+)
+
+# files every project of a kind has or is told to make: a document naming one means the
+# reader's own project, not a file of this tree
+WELL_KNOWN_FILES = frozenset(
+    """pyproject.toml setup.py setup.cfg tox.ini mypy.ini pytest.ini .pylintrc .flake8 .coveragerc
+    requirements.txt Pipfile Pipfile.lock poetry.lock uv.lock conftest.py manage.py __init__.py
+    package.json package-lock.json yarn.lock pnpm-lock.yaml tsconfig.json jsconfig.json
+    .eslintrc .eslintrc.js .eslintrc.json .prettierrc .babelrc babel.config.js webpack.config.js
+    vite.config.js vite.config.ts index.js index.ts main.js main.ts app.js app.py main.py
+    Cargo.toml Cargo.lock build.rs main.rs lib.rs mod.rs go.mod go.sum main.go Makefile
+    Dockerfile docker-compose.yml docker-compose.yaml .dockerignore .gitignore .gitattributes
+    .editorconfig .env .env.local README.md README.rst CHANGELOG.md LICENSE LICENSE.md
+    CONTRIBUTING.md CODE_OF_CONDUCT.md SECURITY.md AUTHORS NOTICE pom.xml build.gradle
+    settings.gradle gradle.properties .travis.yml .gitlab-ci.yml Jenkinsfile Procfile
+    .pre-commit-config.yaml .pre-commit-hooks.yaml mkdocs.yml conf.py noxfile.py
+    .bashrc .zshrc .profile hosts""".split()
+)
+
+# the last label of a domain name: `Crates.io` and `Node.js` are places and products
+DOMAIN_ENDS = frozenset("com org net io dev ai co edu gov rs js sh".split())

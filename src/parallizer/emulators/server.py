@@ -11,7 +11,9 @@
 * Capacity: with `capacity` C, a request arriving while C are in flight is answered at once
   with 429 and `Retry-After` (as real providers do), recorded with fault `capacity`, and not
   counted in flight; `/_stats` counts them (`rejected`) beside every 429 (`rate_limited`).
-  Settable at run time through `POST /_config` (`{"capacity": 32}`, `null` for none).
+  Settable at run time through `POST /_config` (`{"capacity": 32}`, `null` for none). With
+  `queue`, the excess waits for its turn instead (as a local model server does): every
+  request is answered, later (`queued_ms` in the record, `peak_queued` in `/_stats`).
 * Record: every request (path, text, fault, status, timing) plus in-flight and peak in-flight
   counts; `GET /_stats`, `POST /_reset`, `POST /_config` over HTTP, `.stats` in process.
 * Loopback only: the server refuses to listen anywhere else.
@@ -135,6 +137,8 @@ class EmulatorConfig:
     """llm only: answer contents given verbatim, one per request, before generated ones."""
     capacity: int | None = None
     """Requests served at once; beyond, 429 with `Retry-After: retry_after` (None: no limit)."""
+    queue: bool = False
+    """With a capacity: the excess waits for its turn (first come first served), no 429."""
 
     def __post_init__(self) -> None:
         self.latency = Latency.parse(self.latency)
@@ -187,6 +191,8 @@ class RequestRecord:
     status: int | None = None
     response_format: str | None = None
     authorized: bool | None = None
+    queued_ms: float | None = None
+    """Time waited for a turn (`queue` mode), before the latency."""
 
 
 class Stats:
@@ -195,6 +201,8 @@ class Stats:
         self.requests: list[RequestRecord] = []
         self.in_flight = 0
         self.peak = 0
+        self.queued = 0
+        self.peak_queued = 0
 
     def begin(
         self, path: str, text: str, attempt: int, fault: str | None, **extra: Any
@@ -231,6 +239,7 @@ class Stats:
     def reset(self) -> None:
         self.requests = []
         self.peak = self.in_flight
+        self.peak_queued = self.queued
         self.t0 = time.monotonic()
 
     @property
@@ -250,6 +259,7 @@ class Stats:
             "total": self.total,
             "in_flight": self.in_flight,
             "peak": self.peak,
+            "peak_queued": self.peak_queued,
             "faults": sum(r.fault is not None for r in self.requests),
             "rejected": self.rejected,
             "rate_limited": sum(r.status == 429 for r in self.requests),
@@ -289,6 +299,9 @@ class Emulator:
         self.stats = Stats()
         self._attempts: dict[str, int] = {}
         self._closing = asyncio.Event()
+        self._turn = asyncio.Condition()
+        self._serving = 0
+        """Requests being served now (`queue` mode: the others wait for a turn)."""
         self._runner: web.AppRunner | None = None
         self.app = routes(self)
         self.app.router.add_get("/_stats", self._get_stats)
@@ -362,7 +375,7 @@ class Emulator:
                 )
             text = request_text(body)
             cap = self.config.capacity
-            if cap is not None and self.stats.in_flight >= cap:
+            if cap is not None and not self.config.queue and self.stats.in_flight >= cap:
                 self.stats.reject(request.path, text, self._attempts.get(text, 0))
                 return web.json_response(
                     error_body(
@@ -387,10 +400,12 @@ class Emulator:
             )
             status: int | None = None
             try:
+                await self._wait_for_turn(rec)
                 resp = await self._serve(request, body, handler, text, attempt, fault)
                 status = None if fault == "drop" else resp.status
                 return resp
             finally:
+                await self._turn_done(rec)
                 self.stats.end(rec, status)
                 log.info(
                     "%s %s %r attempt %d%s -> %s",
@@ -403,6 +418,35 @@ class Emulator:
                 )
 
         return wrapped
+
+    def _has_turn(self) -> bool:
+        cap = self.config.capacity
+        return not self.config.queue or cap is None or self._serving < cap
+
+    async def _wait_for_turn(self, rec: RequestRecord) -> None:
+        """`queue` mode: wait until fewer than `capacity` are being served. `rec.queued_ms`
+        is set once the request has its turn."""
+        if not self._has_turn():
+            t0 = time.monotonic()
+            self.stats.queued += 1
+            self.stats.peak_queued = max(self.stats.peak_queued, self.stats.queued)
+            try:
+                async with self._turn:
+                    await self._turn.wait_for(self._has_turn)
+                    self._serving += 1
+                    rec.queued_ms = round((time.monotonic() - t0) * 1000.0, 1)
+                    return
+            finally:
+                self.stats.queued -= 1
+        self._serving += 1
+        rec.queued_ms = 0.0
+
+    async def _turn_done(self, rec: RequestRecord) -> None:
+        if rec.queued_ms is None:
+            return  # cancelled while waiting: never served
+        self._serving -= 1
+        async with self._turn:
+            self._turn.notify_all()
 
     @staticmethod
     def _bearer(request: web.Request) -> str:

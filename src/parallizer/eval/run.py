@@ -117,12 +117,28 @@ class DocClaims:
 async def claims_for(orch: Any, doc: Path, scope: Path) -> DocClaims:
     """Every claim the product makes about `doc` when it is checked against `scope`: the one
     place where the docs and history parts call the product and count what it says (offline or
-    with the LLM, as the runtime behind `orch` is set up). Today: the question cards of the
-    ambiguities fulfiller at the end-of-document cursor, each finding of a card one claim
-    (`score.claims_in_cards`). When the product offers all of a document's confident findings
-    (what `parallizer check` reports, not only the cards that fit), this is where to ask it."""
-    answer = await ask(orch, document_request(doc, scope, ["ambiguities"]))
-    return DocClaims(claims_in_cards(answer.cards), answer)
+    with the LLM, as the runtime behind `orch` is set up). Each confident finding of the
+    document (`Orchestrator.review`: what `parallizer check` reports, every one, not only
+    those the cards have room for) is one claim; a question card that carries no finding (an
+    LLM's own question) is one more."""
+    request = document_request(doc, scope, ["ambiguities"])
+    answer = await ask(orch, request)
+    claims: list[Claim] = []
+    try:
+        review = await orch.review(await asyncio.to_thread(orch.prepare, request))
+    except Exception as exc:  # a failed review is a failed request
+        answer.error = answer.error or f"review: {type(exc).__name__}: {exc}"[:400]
+        return DocClaims(claims_in_cards(answer.cards), answer)
+    for f in review.findings:
+        if f.severity in ("error", "warning"):
+            said = f"{f.message} ({', '.join(f.citations)})"
+            claims.append(Claim(f.kind, f.name, said, -1, said))
+    claims += [
+        c
+        for c in claims_in_cards(answer.cards)
+        if not (answer.cards[c.card].get("metadata") or {}).get("findings")
+    ]
+    return DocClaims(claims, answer)
 
 
 @dataclass

@@ -36,12 +36,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
 from ..code import Definition, Resolution, Snapshot, Verdict, fold
 from ..context import FulfillerContext, code_call
-from ..document import PlanFacts, read
+from ..document import Mention, PlanFacts, read
 from ..document.mentions import locate
-from ..document.words import STOP_WORDS
+from ..document.words import STOP_WORDS, WELL_KNOWN_FILES
 from ..fanout import Call
 from ..llm import LLM
 from ..models import Card, CardType, Finding, severity_of, utf16_column
@@ -65,8 +66,10 @@ TEXT_CHECK_CHARS = 900  # the alternation of escaped words in one rg pattern (a 
 NOT_CODE_GLOBS = (
     "!*.md", "!*.markdown", "!*.rst", "!*.txt", "!*.adoc", "!CHANGELOG*", "!*.html", "!node_modules",
 )  # fmt: skip
-MAX_OPEN_QUESTIONS = 1  # at most one card restates the plan's own open spots
-OPEN_CONFIDENCE = 0.4  # an open decision is the plan's own: worth a look, never an error
+MAX_OPEN_LISTED = 4  # the plan's own open spots one card lists at most
+# an open decision is the plan's own: worth a question, never an error
+OPEN_CONFIDENCE = {"todo": 0.75, "question": 0.65}
+OPEN_DEFAULT = 0.6
 LLM_SLOTS = 1  # LLM mode: cards for the LLM's own questions (the rest: established facts)
 
 # certainty of each kind: mistakes rank above any ambiguity, which ranks above open spots;
@@ -183,6 +186,77 @@ def _def_label(d: Definition) -> str:
     return f"{d.kind} `{d.qualname}` at `{d.citation}`"
 
 
+MISSING_CONFIDENCE = 0.6  # a backticked name nothing defines, the plan not saying it is new
+QUESTION_CONFIDENCE = 0.6
+"""Findings at least this sure become question cards (severity warning or error); the rest
+are listed on request (`parallizer check --all`, `POST /review?all=true`)."""
+TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"})
+
+
+_PLAIN_WORD = re.compile(r"[a-z]+")
+
+
+def _is_type_name(name: str) -> bool:
+    return name[:1].isupper() and not name.isupper()
+
+
+def _weigh(r: Resolution, confidence: float) -> float | None:
+    """How sure a claim about `r` is, from what the plan says of the name (the reader's
+    `what` and sentence contexts); None: no claim at all.
+
+    A changelog's past release, a command, an acronym are never claims; a placeholder of
+    an example or a name in the plan's own open question is never "missing"; a name the plan
+    says exists ("the existing `X`") makes a stronger claim; a word of prose a weaker one."""
+    contexts = r.contexts - {""}
+    v = r.verdict
+    if contexts and contexts <= {"history"}:
+        return None  # what it was then, not what the code is now
+    if contexts and contexts <= {"external"} and v is not Verdict.found:
+        return None  # `[zod](https://github.com/…)`: another project's name
+    if r.what in ("acronym", "command"):
+        return None
+    example = "example" in contexts or r.what == "example"
+    if v in (Verdict.missing, Verdict.missing_path) and (
+        example or contexts & {"asked", "declared", "external"}
+    ):
+        return None
+    if v is Verdict.missing and r.what in ("term", "constant") and "existing" not in contexts:
+        return None  # `Security`, `Pattern_White_Space`, `NO_COLOR`: a word, a setting
+    if r.what == "term" and v is Verdict.wrong_name and r.suggestions:
+        s = r.suggestions[0]
+        if fold(s.name) != fold(r.name) and s.kind not in TYPE_KINDS:
+            return None  # a capitalised word near a function's name is a word; `Memmo` is
+            # a slip of the class `Memo`
+    if "existing" in contexts and v in (Verdict.missing, Verdict.wrong_owner, Verdict.wrong_name):
+        confidence += 0.2
+    elif v is Verdict.missing:
+        if _PLAIN_WORD.fullmatch(r.name):
+            confidence -= 0.2  # `workers`, `logrotate`, `uvloop`: a word, a tool, a package
+        if r.langs and "" not in r.langs:
+            confidence -= 0.15  # only in the plan's own code: an example's own names
+    if example:
+        confidence -= 0.15
+    if not r.coded:
+        confidence -= 0.15
+    return max(0.0, min(confidence, 0.99))
+
+
+# languages one tree's code answers for each other
+_FAMILY = {"typescript": "javascript", "cpp": "c", "kotlin": "java", "scala": "java"}
+
+
+def _in_tree_languages(facts: PlanFacts, tree: Sequence[str]) -> list[Mention]:
+    """The uses the tree's code can answer for: a plan written about another language (its
+    code blocks are all in languages the tree has none of: an Elixir guide beside a Rust
+    tree) has only its paths checked; a name read from a code block of another language is
+    not looked up."""
+    have = {_FAMILY.get(lang, lang) for lang in tree}
+    speaks = {_FAMILY.get(lang, lang) for lang in facts.code_languages}
+    if speaks and not speaks & have:
+        return [u for u in facts.uses if u.kind == "path"]
+    return [u for u in facts.uses if not u.lang or _FAMILY.get(u.lang, u.lang) in have]
+
+
 def _replace_last(text: str, name: str, new: str) -> str:
     """`text` with its last part `name` written as `new` (`HelpFormater.write_dl` keeps its
     method when the owner is what is wrong: the caller passes that part)."""
@@ -261,11 +335,16 @@ class Ambiguities:
         return [q.finding for q in questions if q.finding is not None]
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
+        """The plan's own open decisions at once while the scope's index is still being
+        built; then every question, the code's certain ones before an LLM writes its own."""
         facts = read(ctx.document)
-        llm = self.llm
-        if llm is None or ctx.job.scope_root is None:
+        cap = ctx.settings.max_questions
+        root = ctx.job.scope_root
+        if root is not None and self.code.peek(root) is None:
+            ctx.emit(self.cards(self.write(ctx, facts, Checked()), cap))
+        if self.llm is None or root is None:
             checked = await self.check(ctx, facts)
-            return self.cards(self.write(ctx, facts, checked), ctx.settings.max_questions)
+            return self.cards(self.write(ctx, facts, checked), cap)
         return await self._with_llm(ctx, facts)
 
     # --- 1. check ---------------------------------------------------------------------------
@@ -289,10 +368,11 @@ class Ambiguities:
         checked.index = index
         doc = ctx.document
         uses = sorted(  # nearest the cursor first: they get the bounded work
-            facts.uses, key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0]))
+            _in_tree_languages(facts, index.languages()),
+            key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0])),
         )
-        checked.resolutions = await asyncio.to_thread(
-            index.resolve, uses, facts.introduced, facts.proposed
+        checked.resolutions = await lanes.in_thread(  # the plan's lane, by its size
+            len(doc.text), lambda: index.resolve(uses, facts.introduced, facts.proposed)
         )
         if self.deps is not None:
             checked.resolutions = await self._dependencies(ctx, index, facts, uses, checked)
@@ -413,7 +493,7 @@ class Ambiguities:
         facts: PlanFacts,
         checked: Checked,
         *,
-        opens: int | None = MAX_OPEN_QUESTIONS,
+        opens: int | None = MAX_OPEN_LISTED,
     ) -> list[Question]:
         """Questions about the names and paths, then the plan's open spots (the best `opens`
         of them; None: all)."""
@@ -428,35 +508,46 @@ class Ambiguities:
         return questions + spots[:opens]
 
     def cards(self, questions: list[Question], cap: int) -> list[Card]:
-        return [self._card(group) for group in self.pick(questions, cap)]
+        """The confident questions (QUESTION_CONFIDENCE), best first, as at most `cap` cards."""
+        sure = [q for q in questions if q.finding is None or q.finding.confidence >= QUESTION_CONFIDENCE]
+        return [self._card(group) for group in self.pick(sure, cap)]
 
     @staticmethod
     def pick(questions: list[Question], cap: int) -> list[list[Question]]:
-        """Best first. When there are more facts to ask about (mistakes, then ambiguities)
-        than slots, those of one kind share a card so that `cap` cards carry all of them: one
-        card per kind, the most certain kinds first, the last card holding whatever kinds are
-        left; spare slots go to the next questions."""
+        """Best first, every question shown in `cap` cards. Mistakes (and ambiguities) come
+        first; when they outnumber their slots, those of one kind share a card (the most
+        certain kinds first, the last card holding whatever kinds are left). The plan's own
+        open decisions keep one slot once mistakes fill the rest: one card, or one list of
+        up to MAX_OPEN_LISTED of them."""
         ranked = sorted(questions, key=lambda q: (-q.score, q.line))
         if cap <= 0:
             return []
         mistakes = [q for q in ranked if q.mistake or q.kind == "ambiguous"]
-        if len(mistakes) <= cap:
-            return [[q] for q in ranked[:cap]]
-        kinds: dict[str, list[Question]] = {}
-        for q in mistakes:
-            kinds.setdefault(q.kind, []).append(q)
-        groups = list(kinds.values())
-        if len(groups) > cap:
-            groups = [*groups[: cap - 1], [q for g in groups[cap - 1 :] for q in g]]
-        while len(groups) < cap:  # a spare slot: the largest group's best stands alone
-            big = max(groups, key=len)
-            if len(big) < 2:
-                break
-            groups.insert(groups.index(big), [big[0]])
-            big.pop(0)
-        rest = [q for q in ranked if q not in mistakes]
-        if rest and len(groups[-1]) > 1:  # a list already: the best open spot joins it
-            groups[-1].append(rest[0])
+        opens = [q for q in ranked if q not in mistakes][:MAX_OPEN_LISTED]
+        if len(mistakes) + len(opens) <= cap:
+            return [[q] for q in ranked[: len(mistakes) + len(opens)]]
+        slots = cap - 1 if opens and cap > 1 else cap  # the open decisions' slot
+        if len(mistakes) <= slots:
+            groups = [[q] for q in mistakes]
+        else:
+            kinds: dict[str, list[Question]] = {}
+            for q in mistakes:
+                kinds.setdefault(q.kind, []).append(q)
+            groups = list(kinds.values())
+            if len(groups) > slots:
+                groups = [*groups[: slots - 1], [q for g in groups[slots - 1 :] for q in g]]
+            while len(groups) < slots:  # a spare slot: the largest group's best stands alone
+                big = max(groups, key=len)
+                if len(big) < 2:
+                    break
+                groups.insert(groups.index(big), [big[0]])
+                big.pop(0)
+        room = cap - len(groups)
+        if opens and room > 0:  # the rest of the room: open decisions, the last a list
+            groups += [[q] for q in opens[: room - 1]]
+            groups.append(opens[room - 1 :])
+        elif opens and len(groups[-1]) > 1:  # a list already: the best open spot joins it
+            groups[-1].append(opens[0])
         return groups
 
     def _card(self, group: list[Question]) -> Card:
@@ -467,8 +558,10 @@ class Ambiguities:
             header, text, cites = q.header, q.text, list(q.cites)
         else:
             kinds = {q.kind for q in group}
-            if len(kinds) == 1:
+            if len(kinds) == 1 and group[0].kind in _GROUP_HEADER:
                 header = _GROUP_HEADER[group[0].kind].format(n=len(group))
+            elif not any(q.mistake or q.kind == "ambiguous" for q in group):
+                header = f"{len(group)} things the plan leaves open"
             else:
                 header = f"{len(group)} more things to check"
             text = "\n".join(f"- {q.item or q.text}" for q in group)
@@ -505,7 +598,7 @@ class Ambiguities:
         if v is Verdict.wrong_name:
             s = r.suggestions
             same = fold(s[0].name) == fold(r.name)
-            confidence = 0.95 if same else 0.85 if r.coded else 0.7
+            confidence = 0.95 if same else 0.8
             fix = _replace_last(t, r.name, s[0].name if r.owner else s[0].qualname)
             message = (
                 f"The code defines no `{r.name}`: did you mean `{s[0].qualname}` ({s[0].citation})?"
@@ -521,7 +614,7 @@ class Ambiguities:
         elif v is Verdict.wrong_owner:
             defs = r.definitions
             owner = r.owners[0] if r.owners else None
-            confidence = 0.85 if r.coded else 0.7
+            confidence = 0.85
             if defs[0].owner and r.owner and r.owner in t:
                 fix = t.replace(r.owner, defs[0].owner, 1)
             message = (f"`{r.owner}` has no `{r.name}`; it is on `{defs[0].owner}` "
@@ -549,6 +642,8 @@ class Ambiguities:
             item = f"`{t}` (`{plan}`): {n} given, but {takes}"
             cites = [plan, *(x.citation for x in r.definitions)]
         elif v is Verdict.missing_path:
+            if "/" not in r.name.strip("/") and (r.name in WELL_KNOWN_FILES or not r.near_paths):
+                return None  # `mypy.ini`, `my-shell-library.bash`: the reader's, not this tree's
             close = [f"`{p}`" for p in r.near_paths]
             ask = (
                 f"Did you mean {_or_list(close)}, or is it a new file?"
@@ -556,7 +651,8 @@ class Ambiguities:
                 else "Is it a new file?"
             )
             header = f"No file `{r.name}`"
-            confidence = (0.85 if close else 0.7) if r.coded else 0.6
+            nested = "/" in r.name.strip("/")
+            confidence = (0.85 if close else 0.65) if nested else 0.7
             fix = r.near_paths[0] if r.near_paths else None
             message = "No such file under the scope" + (
                 f": did you mean `{r.near_paths[0]}`?" if r.near_paths else ""
@@ -567,7 +663,11 @@ class Ambiguities:
         elif v is Verdict.missing:
             header = f"Nothing defines `{t}`"
             rel = r.suggestions[0] if r.suggestions else None
-            confidence = 0.65
+            confidence = MISSING_CONFIDENCE
+            if r.owner and _is_type_name(r.owner) and checked.index is not None and any(
+                d.kind in TYPE_KINDS for d in checked.index.lookup(r.owner)
+            ):
+                confidence = 0.75  # a member the plan puts on a class the tree has
             message = f"Nothing in the tree defines or mentions `{r.name}`, and the plan does not say it is new"
             has = (
                 f" The tree has {rel.kind} `{rel.qualname}` (`{rel.citation}`): is that what "
@@ -587,10 +687,13 @@ class Ambiguities:
             cites = [plan, *([rel.citation] if rel else [])]
         elif v is Verdict.ambiguous:
             defs = r.definitions
+            sure = self._ambiguity(ctx, r, checked)
+            if sure is None:
+                return None
+            confidence = sure
             listing = "\n".join(f"- {_def_label(d)}" for d in defs[:4])
             more = f"\n- … and {len(defs) - 4} more" if len(defs) > 4 else ""
             header = f"Which `{t}`?"
-            confidence = 0.55
             message = f"`{defs[0].qualname}` is defined in {len(defs)} source files: " + ", ".join(
                 d.citation for d in defs[:4]
             )
@@ -602,8 +705,11 @@ class Ambiguities:
             cites = [plan, *(d.citation for d in defs[:4])]
         else:
             return None
+        weighed = _weigh(r, confidence)
+        if weighed is None:
+            return None
         score = TIER[v.value] + near
-        finding = _finding(ctx, v.value, t, r.spans, line, confidence, message, fix, cites)
+        finding = _finding(ctx, v.value, t, r.spans, line, weighed, message, fix, cites)
         return Question(v.value, score, line, header, text, tuple(cites), item, r.text, finding)
 
     def _about_dependency(self, ctx: FulfillerContext, r: Resolution) -> Question | None:
@@ -696,6 +802,26 @@ class Ambiguities:
         return Question(kind, score, line, header, text, tuple(cites), item, r.text, finding)
 
     @staticmethod
+    def _ambiguity(ctx: FulfillerContext, r: Resolution, checked: Checked) -> float | None:
+        """How much a name defined in several places needs the plan to say which (None: it
+        does not). The plan's own file (`twisted.md` beside `twisted.py`) or a file it names
+        settles it; a method of a variable (`worker.autoEnd`) cannot be told apart at all; a
+        name qualified by its module, or whose definitions are of different kinds (a module,
+        a macro and a method `reduce`), is worth a look, not a question."""
+        defs = r.definitions
+        if ctx.job.plan_path is not None:
+            stem = ctx.job.plan_path.stem
+            if sum(d.path.rpartition("/")[2].rpartition(".")[0] == stem for d in defs) == 1:
+                return None
+        modules = checked.index.file_index.stems if checked.index is not None else set()
+        if r.owner and r.owner[:1].islower() and r.owner not in modules:
+            return None
+        one_file = len({d.path for d in defs}) == 1  # `_termui_impl.getchar`: two branches
+        if (r.owner and not one_file) or len({d.kind for d in defs}) > 1 or not r.coded:
+            return 0.5
+        return 0.65
+
+    @staticmethod
     def _owner_may_have(r: Resolution, checked: Checked) -> bool:
         """Might the class the plan names have the member after all? It does when its
         definition names a class that has it (`class AsyncClient(BaseClient)`, `extends`,
@@ -739,7 +865,7 @@ class Ambiguities:
         text = f"> {spot.sentence}\n\n`{plan}`: {ask}{about}"
         _, near = self._nearness(ctx, [spot.line])
         grounded = 0.05 if len(cites) > 1 else 0.0
-        item = f"{header} (`{plan}`): {ask}"
+        item = f"{header} (`{plan}`): “{clip(single_line(spot.sentence), 100)}” {ask}"
         raw = ctx.document.lines[spot.line] if spot.line < len(ctx.document.lines) else ""
         where = locate(raw, spot.cue) if spot.kind != "question" and spot.cue else None
         if spot.kind == "question":  # the question itself, from where it starts on its line
@@ -747,8 +873,8 @@ class Ambiguities:
             where = (start[0], len(raw.rstrip())) if start else None
         spans = ((spot.line, *where),) if where else ()
         name = clip(single_line(spot.sentence), 80) if spot.kind == "question" else spot.cue
-        finding = _finding(ctx, spot.kind, name, spans, spot.line, OPEN_CONFIDENCE, ask, None,
-                           cites)  # fmt: skip
+        sure = OPEN_CONFIDENCE.get(spot.kind, OPEN_DEFAULT)
+        finding = _finding(ctx, spot.kind, name, spans, spot.line, sure, ask, None, cites)
         return Question(spot.kind, TIER[spot.kind] * near + grounded, spot.line, header, text,
                         tuple(cites), item, spot.cue, finding)  # fmt: skip
 
@@ -761,10 +887,13 @@ class Ambiguities:
         plan = ctx.plan()
         planning = plan_call(ctx, llm)  # the request's one planning call, shared with WebContext
         calls: list[Call[Any]] = [code_call(self.rg, root, q.query, q.label) for q in plan.queries]
+        cap = ctx.settings.max_questions
         async with asyncio.TaskGroup() as tg:  # resolution beside the searches and planning
-            checking = tg.create_task(self.check(ctx, facts))
-            outcomes = await ctx.run([*calls, planning])
-        checked = checking.result()
+            searching = tg.create_task(ctx.run([*calls, planning]))
+            checked = await self.check(ctx, facts)
+            # what the index and ripgrep established is certain: asked now, not after the LLM
+            ctx.emit(self.cards(self.write(ctx, facts, checked), cap))
+            outcomes = await searching
         results = [o.value for o in outcomes[:-1] if o.ok and o.value is not None]
         extra: list[CodeQuery] = []
         searches = outcomes[-1].value
@@ -780,7 +909,6 @@ class Ambiguities:
             more = await ctx.run([code_call(self.rg, root, q) for q in extra], what="LLM searches")
             results += [o.value for o in more if o.ok and o.value is not None]
         offline = self.write(ctx, facts, checked)
-        cap = ctx.settings.max_questions
         facts_text = llm_planner.resolution_facts(checked.resolutions, checked.words)
         checker = checked.index
         [written] = await ctx.run(
@@ -808,5 +936,12 @@ class Ambiguities:
         # takes LLM_SLOTS of the slots, on something those questions do not already name
         said = [re.compile(rf"(?<![\w.]){re.escape(q.about)}(?!\w)") for q in offline if q.about]
         fresh = [c for c in written.value if not any(rx.search(c.text) for rx in said)]
-        llm_cards = fresh[: min(LLM_SLOTS, cap)]
+        # the LLM's own question rests on code it cites (checked above), and is about a plan
+        # that decides or proposes something: a document that only describes gets none
+        plan_name = ctx.job.plan_citation(0).rpartition(":")[0]
+        grounded = [
+            c for c in fresh if any(not x.startswith(f"{plan_name}:") for x in c.metadata.citations)
+        ]
+        decides = bool(facts.open_decisions or facts.proposed)
+        llm_cards = grounded[: min(LLM_SLOTS, cap)] if decides else []
         return self.cards(offline, cap - len(llm_cards)) + llm_cards

@@ -44,9 +44,12 @@ class Reviewer(Fulfiller, Protocol):
 
 class Knowledge(Protocol):
     """What a fulfiller asks of the code knowledge: a scope's current snapshot (built on
-    first use; raises `BackendError` when the scope cannot be read)."""
+    first use; raises `BackendError` when the scope cannot be read), and whether one is
+    built already (`peek`: no wait, nothing started)."""
 
     async def snapshot(self, root: Path) -> Snapshot: ...
+
+    def peek(self, root: Path) -> Snapshot | None: ...
 
 
 class Dependencies(Protocol):

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from ..backends.base import Availability, CodeBackend, CodeMatch, CodeSearchResult
@@ -121,24 +122,59 @@ class CodeSearch:
         )
 
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
+        """Definition cards at once when the scope's index is built (their uses follow as the
+        same cards, improved, when ripgrep has found them); on a scope whose index is still
+        being built, ripgrep's places first, then the same cards from the index when it is
+        ready (within the request's time)."""
         root = ctx.job.scope_root
         if root is None:
             ctx.skipped = "no scope_root to search"
             return []
         plan = ctx.plan()
-        snippets: dict[tuple[str, int], str] = {}
         async with asyncio.TaskGroup() as tg:  # rg finds the uses while the index answers
             searching = tg.create_task(self.search(ctx, plan))
-            try:
-                index: Snapshot | None = await self.code.snapshot(root)
-            except Exception as exc:  # no index: ripgrep's view alone
-                log.warning("code index unavailable for %s: %s", root, exc)
-                index = None
-            defs = self.definitions(index, plan) if index is not None else {}
-            want = {(d.path, d.line) for ds in defs.values() for d in ds[:1]}
-            if index is not None and want:
-                snippets = await asyncio.to_thread(index.lines.read, want, SNIPPET_LINES - 1)
-        return self.write(ctx, searching.result(), defs, snippets)
+            index = self.code.peek(root)
+            if index is None:  # cold: never wait for the build to say what rg found
+                indexing = tg.create_task(self._snapshot(root))
+                found = await searching
+                ctx.emit(self.write(ctx, found))
+                index = await self._within(ctx, indexing)
+                if index is None:
+                    return self.write(ctx, found)
+                defs, snippets = await self._definitions(index, plan)
+                return self.write(ctx, found, defs, snippets)
+            defs, snippets = await self._definitions(index, plan)
+            pending = [Found(planned=q, ok=False, error="searching") for q in plan.queries]
+            ctx.emit(self.write(ctx, pending, defs, snippets))  # where they are defined
+            return self.write(ctx, await searching, defs, snippets)  # and where they are used
+
+    async def _snapshot(self, root: Path) -> Snapshot | None:
+        try:
+            return await self.code.snapshot(root)
+        except Exception as exc:  # no index: ripgrep's view alone
+            log.warning("code index unavailable for %s: %s", root, exc)
+            return None
+
+    @staticmethod
+    async def _within(
+        ctx: FulfillerContext, task: asyncio.Task[Snapshot | None]
+    ) -> Snapshot | None:
+        """The task's snapshot if it is ready within the request's time (a moment kept for
+        writing the cards), else None (the build goes on: the next request has it)."""
+        left = ctx.job.deadline.remaining() - 1.0 if ctx.job.deadline is not None else None
+        done, _ = await asyncio.wait({task}, timeout=None if left is None else max(0.0, left))
+        if not done:
+            task.cancel()  # the build itself belongs to the code knowledge: it goes on
+            return None
+        return task.result()
+
+    async def _definitions(
+        self, index: Snapshot, plan: Plan
+    ) -> tuple[dict[str, list[Definition]], dict[tuple[str, int], str]]:
+        defs = self.definitions(index, plan)
+        want = {(d.path, d.line) for ds in defs.values() for d in ds[:1]}
+        snippets = await asyncio.to_thread(index.lines.read, want, SNIPPET_LINES - 1) if want else {}
+        return defs, snippets
 
     async def search(self, ctx: FulfillerContext, plan: Plan) -> list[Found]:
         root = ctx.job.scope_root

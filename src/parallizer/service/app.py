@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .. import __version__, assembly
+from .. import __version__, assembly, lanes
 from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
 from ..fulfillers.base import Fulfiller
-from ..planner import reading
 from ..runtime import Runtime
 from . import errors, metrics
 from .deps import Service
@@ -75,7 +74,7 @@ def create_app(
             registry.on_newer = runs.superseded_elsewhere
             registry.start()
         app.state.service = Service(settings, rt, orch, st, runs, redis=link)
-        reading.warm(settings.read_workers)  # their imports now, not on the first request
+        lanes.warm(settings.read_workers)  # their imports now, not on the first request
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
             list(orch.fulfillers),
@@ -88,7 +87,7 @@ def create_app(
         finally:
             log.info("service stopping")
             await runs.aclose()
-            await reading.shutdown()
+            await lanes.shutdown()
             if registry is not None:
                 await registry.aclose()
             await st.aclose()

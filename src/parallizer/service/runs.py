@@ -23,7 +23,7 @@ from typing import Literal
 from ..context import Job
 from ..errors import StoreUnavailable
 from ..models import Card, FulfillRequest
-from ..orchestrator import CardEvent, DoneEvent, Event, FulfillerEvent, Orchestrator
+from ..orchestrator import CardEvent, DoneEvent, EarlyEvent, Event, FulfillerEvent, Orchestrator
 from . import metrics
 from .feed import FeedStore
 
@@ -204,7 +204,9 @@ class RunManager:
                 async for event in events:
                     if isinstance(event, CardEvent):
                         batch.append(event.card)
-                    elif isinstance(event, FulfillerEvent):
+                    elif isinstance(event, EarlyEvent | FulfillerEvent):
+                        # a fulfiller's early cards land as they come; its improved ones
+                        # (the same ids) replace them when it is done
                         if run.generation is not None:
                             run.pending.append(batch)
                             await self._land(run)

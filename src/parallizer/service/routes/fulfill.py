@@ -20,7 +20,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ...errors import StoreUnavailable
 from ...models import Card, FulfillRequest, FulfillResponse, Timings
-from ...orchestrator import CardEvent, DoneEvent, FulfillerEvent
+from ...orchestrator import CardEvent, DoneEvent, EarlyEvent, FulfillerEvent
 from .. import errors
 from ..deps import Service, ServiceDep
 from ..middleware import SHUTTING_DOWN
@@ -148,7 +148,8 @@ async def start_stream(body: FulfillRequest, svc: ServiceDep) -> StartedRun:
     responses={
         200: {
             "description": (
-                "text/event-stream: `card` (a card, as soon as its fulfiller finishes), "
+                "text/event-stream: `card` (a card, as soon as it is ready; an improved card "
+                "comes again with the same `metadata.id`), "
                 "`fulfiller` ({name, timing}), `done` (the body of POST /fulfill); "
                 "`superseded` if a newer request of the user replaced this one, `cancelled` "
                 "if the feed was deleted, `error` if the server failed or is shutting down"
@@ -168,6 +169,8 @@ async def fulfill_stream(
     run, queue = started.run, started.events
     seq = 0
     while (event := await queue.get()) is not END_OF_RUN:
+        if isinstance(event, EarlyEvent):
+            continue  # its cards went out as they came; the feed has them
         seq += 1
         if isinstance(event, CardEvent):
             card = event.card.marked(new=True).model_dump(mode="json", exclude_none=True)
