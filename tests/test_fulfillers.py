@@ -386,3 +386,29 @@ async def test_a_review_reports_every_finding_not_only_the_cards_room(shop):
                          ("ambiguous", "apply_discount")]  # fmt: skip
     assert ("todo", "TBD") in kinds and review.timing.ok and review.timing.queries
     assert len(cards) == 2
+
+
+async def test_a_second_review_of_the_same_plan_asks_rg_nothing_until_the_code_changes(shop):
+    """An editor reviews the plan at each edit: the words the index lacks are checked by rg
+    once per snapshot of the code. When a code file then gains the word, the new snapshot
+    asks again, and the name stops being a mistake."""
+    rg = CountingRipgrep()
+    text = write(shop, "plan.md", PLAN).read_text()
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(shop)))  # fmt: skip
+    async with Runtime(Settings(allowed_roots=str(shop.parent)), web=None, llm=None, rg=rg) as rt:
+        orch = assembly.orchestrator(rt)
+
+        async def review() -> list[str]:
+            found = await orch.review(orch.prepare(request))
+            return [f.name for f in found.findings if f.kind in ("wrong_name", "missing")]
+
+        assert await review() == ["PriceRules"]
+        assert sum(rg.runs.values()) == 1
+        assert await review() == ["PriceRules"]
+        assert sum(rg.runs.values()) == 1  # settled by the first pass
+
+        write(shop, "src/shop/rules.py", "RULES = load('PriceRules')\n")  # a word, no definition
+        await rt.code.snapshot(shop, fresh=True)
+        assert await review() == []
+        assert sum(rg.runs.values()) == 2  # a new snapshot: asked again, and it is there

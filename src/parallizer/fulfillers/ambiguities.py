@@ -31,10 +31,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
+
+from cachetools import TTLCache
 
 from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
@@ -61,6 +65,11 @@ TEXT_CHECK_RESULTS = 2000
 TEXT_CHECK_PER_FILE = 50
 TEXT_CHECK_ROUNDS = 3
 TEXT_CHECK_CHARS = 900  # the alternation of escaped words in one rg pattern (a query holds 1000)
+# what a text check settled, kept with the snapshot it was made against: a code file that
+# changes makes a new snapshot (and asks again); a word in a file the index does not read
+# (a YAML key) is seen again within this many seconds
+TEXT_CHECK_TTL = 30.0
+TEXT_CHECK_KEPT = 4096  # words kept per snapshot
 # files whose words do not make a name real: prose, not code; nor do installed packages in
 # the tree (node_modules/): the dependency pass checks those
 NOT_CODE_GLOBS = (
@@ -316,6 +325,10 @@ class Ambiguities:
         self.rg = rg
         self.llm = llm
         self.deps = deps
+        # per snapshot: (the plan's own path, word) -> is it a word of the code
+        self._seen: weakref.WeakKeyDictionary[Snapshot, TTLCache[tuple[str, str], bool]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def availability(self) -> Availability:
         if self.llm is not None:
@@ -383,7 +396,7 @@ class Ambiguities:
         want = {(d.path, d.line) for r in wrong_owner for d in r.owners[:2]}
         async with asyncio.TaskGroup() as tg:  # class bodies read while rg checks the words
             reading = tg.create_task(asyncio.to_thread(index.lines.bodies, want))
-            await self._text_check(ctx, pending, checked.words)
+            await self._text_check(ctx, index, pending, checked.words)
         bodies = reading.result()
         for r in wrong_owner:
             checked.bodies[r.text] = [
@@ -429,18 +442,43 @@ class Ambiguities:
         return out.value
 
     async def _text_check(
-        self, ctx: FulfillerContext, words: list[str], found: dict[str, bool]
+        self, ctx: FulfillerContext, index: Snapshot, words: list[str], found: dict[str, bool]
     ) -> None:
         """Which of `words` occur as words in the tree's code: one rg pass for all of them;
         when a frequent word filled the caps (so a rarer one may hide behind it), another pass
-        for the words not seen yet, at most TEXT_CHECK_ROUNDS. A failed pass settles nothing."""
-        left = list(words)
+        for the words not seen yet, at most TEXT_CHECK_ROUNDS. A failed pass settles nothing.
+        What a pass settled is kept with `index` (an editor reviewing the plan at each edit
+        asks about the same words: one rg pass, not one per edit)."""
         root = ctx.job.scope_root
         assert root is not None
+        plan = ctx.job.plan_relpath or ""
+        kept = self._seen.get(index)
+        if kept is None:
+            kept = self._seen[index] = TTLCache(maxsize=TEXT_CHECK_KEPT, ttl=TEXT_CHECK_TTL)
+        left = []
+        for w in words:
+            if (known := kept.get((plan, w))) is None:
+                left.append(w)
+            else:
+                found[w] = known
+        settled = len(words) - len(left)
+        if settled:
+            log.info("text checks: %d of %d words settled by an earlier pass", settled, len(words))
+        try:
+            await self._text_passes(ctx, root, plan, left, found)
+        finally:
+            for w in left:
+                if w in found:
+                    kept[(plan, w)] = found[w]
+
+    async def _text_passes(
+        self, ctx: FulfillerContext, root: Path, plan: str, left: list[str],
+        found: dict[str, bool],
+    ) -> None:  # fmt: skip
         for _ in range(TEXT_CHECK_ROUNDS):
             if not left:
                 return
-            query = self._words_query(left, ctx.job.plan_relpath)
+            query = self._words_query(left, plan or None)
             label = f"are they in the code: {' '.join(left)}"[:120]
             [out] = await ctx.run([code_call(self.rg, root, query, label)], what="text checks")
             if not out.ok or out.value is None:
