@@ -61,9 +61,12 @@ async def test_the_llm_gets_the_facts_and_one_slot_beside_the_established_mistak
 
 
 async def test_a_document_that_only_describes_gets_no_question_of_the_llms_own(polyglot: Path):
-    """The LLM's own question is about what a plan decides or proposes, and rests on code it
-    cites: a document with neither an open decision nor a proposal gets none."""
-    text = "# Client\n\nThen `Client.send` the batch through `HttpTransport`.\n"
+    """The LLM's own question is about a plan still being decided, and rests on code it
+    cites: a document that leaves nothing open gets none, though it shows a new name."""
+    text = (
+        "# Client\n\nThen `Client.send` the batch through `HttpTransport`.\n\n"
+        "We add a `BatchQueue` class that holds the batch until it is sent.\n"
+    )
     canned = [
         json.dumps({"queries": [{"pattern": "HttpTransport", "mode": "word"}]}),
         questions(("Is `HttpTransport` shared between clients?", ["src/app/client.py:14"])),

@@ -975,11 +975,12 @@ class Ambiguities:
         said = [re.compile(rf"(?<![\w.]){re.escape(q.about)}(?!\w)") for q in offline if q.about]
         fresh = [c for c in written.value if not any(rx.search(c.text) for rx in said)]
         # the LLM's own question rests on code it cites (checked above), and is about a plan
-        # that decides or proposes something: a document that only describes gets none
+        # still being decided (it leaves something open): a document that describes what
+        # exists, however many names it shows, gets none (of the trees' own docs, 12 in 146
+        # leave something open; of the eval's plans, 42 in 52)
         plan_name = ctx.job.plan_citation(0).rpartition(":")[0]
         grounded = [
             c for c in fresh if any(not x.startswith(f"{plan_name}:") for x in c.metadata.citations)
         ]
-        decides = bool(facts.open_decisions or facts.proposed)
-        llm_cards = grounded[: min(LLM_SLOTS, cap)] if decides else []
+        llm_cards = grounded[: min(LLM_SLOTS, cap)] if facts.open_decisions else []
         return self.cards(offline, cap - len(llm_cards)) + llm_cards
