@@ -541,3 +541,39 @@ def test_every_mention_knows_where_it_stands_on_its_raw_line():
         assert m.col >= 0 and raw[m.col : m.end] == m.text, m
     sends = [m for m in placed if m.text == "Client.send"]
     assert len(sends) == 2 and sends[0].col < sends[1].col
+
+
+# --- whose names -------------------------------------------------------------------------------
+
+
+def contexts(d: Document) -> dict[str, str]:
+    return {m.text: m.context for m in read(d).mentions if m.is_name}
+
+
+def test_an_item_opening_with_a_link_to_another_site_is_that_projects():
+    """An ecosystem list: the names in an item that opens with a link to another site are
+    that project's, on every line of the item; an item opening with our own words is ours."""
+    d = doc(
+        """
+        - [`fastify-ravendb`](https://github.com/nearform/fastify-ravendb) RavenDB
+          connection plugin. It exposes the same `DocumentStore` (or multiple ones)
+          across the whole application.
+        - Our `RouteTable` keeps [`find-my-way`](https://github.com/delvedor/find-my-way) routes.
+        """
+    )
+    said = contexts(d)
+    assert said["DocumentStore"] == "external"
+    assert said["RouteTable"] == ""
+
+
+def test_a_name_another_project_owns_is_external_across_a_long_subject():
+    d = doc(
+        """
+        Sentry's Node.js SDK (v10.18.0+) provides a native `pinoIntegration` that instruments it.
+
+        The server provides a native `pinoHook` that instruments it.
+        """
+    )
+    said = contexts(d)
+    assert said["pinoIntegration"] == "external"
+    assert said["pinoHook"] == ""

@@ -412,3 +412,21 @@ async def test_a_second_review_of_the_same_plan_asks_rg_nothing_until_the_code_c
         await rt.code.snapshot(shop, fresh=True)
         assert await review() == []
         assert sum(rg.runs.values()) == 2  # a new snapshot: asked again, and it is there
+
+
+async def test_a_near_name_in_another_case_style_is_only_worth_a_look(tmp_path: Path):
+    """A slip keeps the name's case: `ValidationCompiler` beside a field
+    `validationCompleted` is a concept's name, listed with low confidence; `PriceRule`
+    beside `PriceRules` stays a question."""
+    root = tmp_path / "app"
+    write(root, "lib/request.js", "function validationCompleted(req) {\n  return true\n}\n"
+          "class PriceRule {}\nmodule.exports = { validationCompleted, PriceRule }\n")  # fmt: skip
+    text = "The `ValidationCompiler` builds each `PriceRules` check.\n"
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
+    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
+        orch = assembly.orchestrator(rt)
+        review = await orch.review(orch.prepare(request))
+    sure = {f.name: (f.kind, f.severity) for f in review.findings}
+    assert sure["PriceRules"] == ("wrong_name", "error")
+    assert sure["ValidationCompiler"] == ("wrong_name", "info")

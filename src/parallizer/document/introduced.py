@@ -190,7 +190,7 @@ _EXAMPLE = re.compile(
 
 
 # "Sentry's Node.js SDK provides a native `pinoIntegration`": another project's name
-_OWNED = re.compile(r"\b[A-Z][\w.]*['’]s\b(?:\W+\w+){0,8}\W*$")
+_OWNED = re.compile(r"\b[A-Z][\w.]*['’]s\b(?:\W+\w+){0,12}\W*$")
 
 
 def contexts_in(lines: list[tuple[str, list[Found]]]) -> dict[int, str]:

@@ -118,6 +118,18 @@ def _phrases(lines: list[tuple[ProseLine, str]]) -> list[Mention]:
     ]
 
 
+def _about_another_site(read: list[ProseLine]) -> bool:
+    """Does the paragraph open with a link to another site? An ecosystem list's item
+    (`[fastify-ravendb](https://…) … exposes the same `DocumentStore``) is about that
+    project: the names in it are its own."""
+    for pl in read[:1]:
+        for s in pl.segments:
+            if s.kind == "text" and not s.text.strip(" \t-*+>0123456789.)"):
+                continue  # a list marker, a blank
+            return s.external
+    return False
+
+
 def _read(doc: Document) -> PlanFacts:
     lines = window(doc)
     blocks = doc.blocks
@@ -146,11 +158,14 @@ def _read(doc: Document) -> PlanFacts:
         proposing += proposed_in(shown)
         said = contexts_in(shown)
         showing = _EXAMPLES.search(doc.section_at(block.line).title) is not None
+        away = _about_another_site(read)
         for _, found in shown:
             for m, _, _ in found:
                 context = "history" if m.line in history else m.context or said.get(id(m), "")
                 if not context and showing:
                     context = "example"  # a Tests or Examples section's own data
+                elif not context and away:
+                    context = "external"
                 mentions.append(replace(m, context=context) if context else m)
     mentions += _phrases(rests)
     mentions.sort(key=lambda m: m.line)  # stable: in line order as found

@@ -636,7 +636,10 @@ class Ambiguities:
         if v is Verdict.wrong_name:
             s = r.suggestions
             same = fold(s[0].name) == fold(r.name)
-            confidence = 0.95 if same else 0.8
+            # a slip keeps the name's case: `ValidationCompiler` near `validationCompleted`
+            # is a concept's name, not a misspelt field
+            style = s[0].name[:1].isupper() == r.name[:1].isupper()
+            confidence = 0.95 if same else 0.8 if style else 0.5
             fix = _replace_last(t, r.name, s[0].name if r.owner else s[0].qualname)
             message = (
                 f"The code defines no `{r.name}`: did you mean `{s[0].qualname}` ({s[0].citation})?"
