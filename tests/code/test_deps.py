@@ -131,7 +131,9 @@ async def test_a_package_the_project_neither_declares_nor_has_is_said_to_be_none
     plan = (
         "# Plan\n\n"
         "Parse each feed with `feedparser.parse(body)`; `response.raise_for_status()` stays, the\n"
-        "parser keeps its dates. Pooling comes from the `httpcore` package.\n\n"
+        "parser keeps its dates. Pooling comes from the `httpcore` package.\n"
+        "Weekly averages are resampled with `pandas`; `fetch` is called with `retries`, a new\n"
+        "`retries` keyword.\n\n"
         "```python\nimport sqlparse\nfrom tenacity import retry\n```\n"
     )
     cards = await questions(py_project, plan)
@@ -140,7 +142,8 @@ async def test_a_package_the_project_neither_declares_nor_has_is_said_to_be_none
         "`feedparser` is not a dependency of the project",
         "`httpcore` is not a dependency of the project",
         "`sqlparse` is not a dependency of the project",
-    }  # not `response`, `parser`, `tenacity` (installed) or `body`
+        "`pandas` is not a dependency of the project",
+    }  # not `response`, `parser`, `tenacity` (installed), `body` or the new `retries`
     text = by["`httpcore` is not a dependency of the project"].text
     assert "not in pyproject.toml and not installed in .venv" in text
     assert "the project has python-dateutil, tenacity" in text

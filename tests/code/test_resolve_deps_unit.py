@@ -88,6 +88,23 @@ def test_what_treats_a_name_as_a_package():
     }  # fmt: skip
 
 
+def test_a_tool_the_plan_works_with_is_weaker_evidence_of_a_package():
+    """"resample with `pandas`" treats `pandas` as a package, less surely than an import
+    (the word must then be nowhere in the project's code); an argument, an option or a
+    field "with `retries`" names is not evidence, nor is a call or a code block's line."""
+    plan = [
+        "For weekly averages we resample with `pandas` (`DataFrame.resample`).",
+        "One smoke test spawns the built binary with `execa`, using the `@scope/kit` helpers.",
+        "Call it with `retries` set to 3, with the `timeout` option, with `parse()`.",
+        "It fails with `strict` argument errors; via `Foo` objects.",
+        "```",
+        "run with `fabric`",
+        "```",
+    ]
+    got = {(e.name, e.confidence) for e in package_evidence(plan)}
+    assert got == {("pandas", 0.6), ("execa", 0.6), ("@scope/kit", 0.6)}
+
+
 def test_the_bases_a_class_names_and_what_a_declarationreturns():
     assert class_bases("class Policy(tenacity.Retrying, Generic[T], metaclass=ABCMeta):") == [
         "Retrying", "Generic",

@@ -310,6 +310,15 @@ _PROSE = [
     re.compile(_CALLED + r"\s+(?:package|library|module|crate|dependency|gem)\b"),
     re.compile(r"\b(?:package|library|crate|dependency)\s+" + _CALLED),
 ]
+# "we resample with `pandas`", "spawns the binary with `execa`": a tool the plan works with,
+# weaker evidence (MEDIUM_EVIDENCE: the word must be nowhere in the project's code); not an
+# argument, option or field "with `retries`" names, nor a call "with `parse()`"
+_WORKS_WITH = re.compile(
+    r"(?<!argument )(?<!option )(?<!parameter )(?<!flag )(?<!field )(?<!key )(?<!value )"
+    r"\b(?:with|using|via)\s+(?:the\s+)?`(@?[a-z][a-z0-9\-]*(?:/[a-z0-9][a-z0-9\-.]*)?)`"
+    r"(?!\s*(?:argument|option|parameter|flag|field|key|value|set|=))"
+)
+MEDIUM_EVIDENCE = 0.6
 NEGATED = r"`{name}`\s+(?:is|are)\s+not\s+(?:a\s+|an\s+)?(?:dependency|dependencies|installed|needed|required|used)"
 _TOOL_ECOSYSTEM = {
     "pip": "python", "pip3": "python", "uv": "python", "poetry": "python", "pipenv": "python",
@@ -327,8 +336,8 @@ class Evidence:
 
 
 def package_evidence(lines: Sequence[str]) -> list[Evidence]:
-    """Where the plan clearly treats a name as a package: an import in a code block (or a
-    JS import anywhere), an install command, "the `x` package/library/crate"."""
+    """Where the plan treats a name as a package: an import in a code block (or a JS import
+    anywhere), an install command, "the `x` package/library/crate"; weaker, "with `x`"."""
     out: list[Evidence] = []
     fenced = False
     for ln, line in enumerate(lines):
@@ -355,6 +364,9 @@ def package_evidence(lines: Sequence[str]) -> list[Evidence]:
         for rx in _PROSE:
             for name in rx.findall(line):
                 out.append(Evidence(name, None, STRONG, ln))
+        if not fenced:
+            for name in _WORKS_WITH.findall(line):
+                out.append(Evidence(name, None, MEDIUM_EVIDENCE, ln))
     return out
 
 

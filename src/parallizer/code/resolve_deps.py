@@ -825,6 +825,11 @@ class DependencyPass:
     def _undeclared(self, resolutions: list[Resolution]) -> list[Resolution]:
         claims: dict[str, tuple[Evidence, Environment]] = {}
         for ev in package_evidence(self.plan.lines):
+            if ev.confidence < STRONG and (
+                ev.name in self.plan.introduced or ev.name in self.plan.proposed
+                or ev.name in self.local or self._assigned(ev.name)
+            ):  # fmt: skip
+                continue  # the plan's own name: "call it with `retries`"
             env = self._lacks(ev.name, ev.ecosystem)
             if env is not None and not self._negated(ev.name):
                 claims.setdefault(ev.name, (ev, env))
