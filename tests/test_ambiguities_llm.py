@@ -53,11 +53,14 @@ async def test_llm_plans_beside_the_offline_searches_and_writes_grounded_questio
         "Question",
     ]
     llm = resp.cards[2]
-    assert llm.text == "Should ConfigWatcher reuse the RetryPolicy backoff?"
+    # shown under the open decision it concerns (the sentence naming `ConfigWatcher`)
+    assert llm.text == (
+        "> The new `ConfigWatcher` reloads it (TBD: how often).\n\n"
+        "Should ConfigWatcher reuse the RetryPolicy backoff?"
+    )
     # the invented citation is corrected to a name of the question (RetryPolicy, already
-    # cited) and so disappears; the plan's last written line (the cursor stands on the
-    # empty line after it) is added
-    assert llm.metadata.citations == ["src/app/retry.py:5", "plan:6"]
+    # cited) and so disappears; the open decision's plan line leads
+    assert llm.metadata.citations == ["plan:6", "src/app/retry.py:5"]
     by_query = {(q.backend, q.query): q for q in ft.queries}
     planning = by_query[("llm", "plan searches")]
     planned_by_llm = {"max_retries"}

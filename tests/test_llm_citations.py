@@ -55,9 +55,10 @@ async def test_the_llm_gets_the_facts_and_one_slot_beside_the_established_mistak
         "Question",
     ]
     llm = resp.cards[2]
-    assert llm.text == "Is `HttpTransport` shared between clients?"
+    # about the open question beside `HttpTransport`: shown under it
+    assert llm.text == "> Should a batch retry?\n\nIs `HttpTransport` shared between clients?"
     # past the file's end: corrected to the definition of the name it is about
-    assert llm.metadata.citations == ["src/app/client.py:14", "plan.md:4"]
+    assert llm.metadata.citations == ["plan.md:4", "src/app/client.py:14"]
 
 
 async def test_a_document_that_only_describes_gets_no_question_of_the_llms_own(polyglot: Path):
@@ -114,3 +115,27 @@ async def test_each_citation_is_checked_against_the_index_and_the_file(polyglot:
         ],
         # `Frobnicator` cites only an invented file: dropped
     }
+
+
+async def test_the_llms_own_question_must_concern_what_the_plan_leaves_open(polyglot: Path):
+    """A plan that leaves one thing open far from the names the LLM asks about: the LLM's
+    question about `HttpTransport` is not about that decision, so it is not shown."""
+    text = (
+        "# Plan\n\nThen `Client.send` the batch through `HttpTransport`.\n\n\n\n\n"
+        "## Later\n\nThe report format is TBD.\n"
+    )
+    canned = [
+        json.dumps({"queries": [{"pattern": "HttpTransport", "mode": "word"}]}),
+        questions(("Is `HttpTransport` shared between clients?", ["src/app/client.py:14"])),
+    ]
+    (polyglot / "plan.md").write_text(text)
+    async with running("llm", canned=canned) as lm:
+        async with Runtime(settings(polyglot.parent), llm=llm_client(lm), web=None) as rt:
+            resp = await fulfill(
+                rt, text, scope=polyglot, plan=polyglot / "plan.md", only=["ambiguities"]
+            )
+    assert resp.timings.fulfillers["ambiguities"].mode == "llm"
+    assert [c.header for c in resp.cards] == [
+        "`send` is not on `Client`: `AsyncClient.send`?",
+        "Still to be decided",
+    ]

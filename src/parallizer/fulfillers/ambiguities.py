@@ -205,6 +205,28 @@ TYPE_KINDS = frozenset({"class", "type", "interface", "trait", "enum", "struct"}
 _PLAIN_WORD = re.compile(r"[a-z]+")
 
 
+_SPAN = re.compile(r"`([^`\n]+)`")
+_WORD = re.compile(r"\w+(?:\.\w+)*")
+_PLAIN = re.compile(r"[a-z]+|[A-Z][a-z]+|[A-Z]+")  # an English word, an acronym
+OPEN_REACH = 2  # lines around an open decision's sentence whose names it concerns
+
+
+def _open_spot_of(text: str, spots: Sequence[OpenSpot], lines: Sequence[str]) -> OpenSpot | None:
+    """The open decision a question is about: the first whose sentence, or the lines just
+    around it, hold a name the question names (in a code span, or a word shaped like a
+    name: `ConfigWatcher`, `max_retries`; `Cart.total` also by its last part)."""
+    named = {s.strip().rstrip("()") for s in _SPAN.findall(text)}
+    named |= {w for w in _WORD.findall(_SPAN.sub(" ", text)) if not _PLAIN.fullmatch(w)}
+    named |= {n.rpartition(".")[2] for n in named}
+    named = {n for n in named if len(n) > 2 and not n.isdigit()}
+    for spot in spots:
+        near = "\n".join(lines[max(0, min(spot.lines) - OPEN_REACH) : max(spot.lines) + 1 + OPEN_REACH])
+        words = set(_WORD.findall(f"{spot.sentence}\n{near}"))
+        if named & (words | {p for w in words for p in w.split(".")}):
+            return spot
+    return None
+
+
 def _is_type_name(name: str) -> bool:
     return name[:1].isupper() and not name.isupper()
 
@@ -977,13 +999,23 @@ class Ambiguities:
         # takes LLM_SLOTS of the slots, on something those questions do not already name
         said = [re.compile(rf"(?<![\w.]){re.escape(q.about)}(?!\w)") for q in offline if q.about]
         fresh = [c for c in written.value if not any(rx.search(c.text) for rx in said)]
-        # the LLM's own question rests on code it cites (checked above), and is about a plan
-        # still being decided (it leaves something open): a document that describes what
-        # exists, however many names it shows, gets none (of the trees' own docs, 12 in 146
-        # leave something open; of the eval's plans, 42 in 52)
+        # the LLM's own question rests on code it cites (checked above), and is about what
+        # the plan leaves open: it names a name of an open decision's sentence (or of the
+        # lines around it), and is shown under that sentence. A document that describes what exists gets none, however many
+        # names it shows (of the trees' own docs, 12 in 146 leave something open; of the
+        # eval's plans, 42 in 52)
         plan_name = ctx.job.plan_citation(0).rpartition(":")[0]
-        grounded = [
-            c for c in fresh if any(not x.startswith(f"{plan_name}:") for x in c.metadata.citations)
-        ]
-        llm_cards = grounded[: min(LLM_SLOTS, cap)] if facts.open_decisions else []
+        llm_cards: list[Card] = []
+        for c in fresh:
+            if len(llm_cards) >= min(LLM_SLOTS, cap):
+                break
+            if not any(not x.startswith(f"{plan_name}:") for x in c.metadata.citations):
+                continue
+            spot = _open_spot_of(c.text, facts.open_decisions, ctx.document.lines)
+            if spot is not None:
+                llm_cards.append(c.model_copy(update={
+                    "text": f"> {spot.sentence}\n\n{c.text}",
+                    "metadata": c.metadata.model_copy(update={"citations": list(dict.fromkeys(
+                        [ctx.job.plan_citation(spot.line), *c.metadata.citations]))}),
+                }))  # fmt: skip
         return self.cards(offline, cap - len(llm_cards)) + llm_cards
