@@ -577,3 +577,33 @@ def test_a_name_another_project_owns_is_external_across_a_long_subject():
     said = contexts(d)
     assert said["pinoIntegration"] == "external"
     assert said["pinoHook"] == ""
+
+
+def test_a_section_about_what_was_removed_is_history():
+    """A migration guide's list of what is gone names what the code no longer has: history,
+    by its title or by its first paragraph saying so; a neighbouring section is today's."""
+    d = doc(
+        """
+        # Migrating to v5
+
+        ## Removed APIs
+
+        - `reply.getResponseTime()` - use `reply.elapsedTime`.
+
+        ## Deprecations
+
+        All deprecated properties on the request object have been removed:
+
+        | old | new |
+        |---|---|
+        | `request.routerPath` | `request.routeOptions.url` |
+
+        ## New hooks
+
+        The `onListen` hook runs when the server starts to listen.
+        """
+    )
+    said = contexts(d)
+    assert said["reply.getResponseTime"] == "history"
+    assert said["request.routerPath"] == "history"
+    assert said["onListen"] == ""

@@ -206,18 +206,34 @@ _RELEASE = re.compile(
 )
 
 
+# a section about what is gone: "## Removed APIs", or it opens by saying so ("All deprecated
+# properties ... have been removed", "are no longer supported")
+_REMOVED_TITLE = re.compile(r"(?i)\b(?:removed|removals?|deleted|dropped)\b")
+_REMOVED_SAID = re.compile(
+    r"(?i)\b(?:has|have|had|were|was|are|is)\s+(?:now\s+)?(?:been\s+)?(?:removed|deleted|dropped)\b"
+    r"|\bno\s+longer\s+(?:available|supported|exists?|exported|part\s+of)\b"
+)
+
+
 def _history_lines(doc: Document) -> frozenset[int]:
     """The lines of sections headed by a release (`## 1.2.3`, `## [0.5.0] - 2021-03-04`,
     `# Version 2.0`), subsections included: a changelog's past, where names are what they
-    were then."""
+    were then; and of a section about what was removed (its title, or its first paragraph,
+    says so: a migration guide's table of what is gone)."""
     out: set[int] = set()
     level = 0  # the level of the release heading we are under (0: none)
+    firsts: dict[int, str] = {}
+    for block in doc.blocks.prose:
+        if block.kind == "paragraph":
+            firsts.setdefault(doc.section_at(block.line).start, block.content)
     for sec in doc.sections:
         if sec.level and level and sec.level <= level:
             level = 0
         if sec.level and _RELEASE.search(sec.title):
             level = sec.level
-        if level:
+        if level or (sec.level and (
+            _REMOVED_TITLE.search(sec.title) or _REMOVED_SAID.search(firsts.get(sec.start, ""))
+        )):  # fmt: skip
             out.update(range(sec.start, sec.end))
     return frozenset(out)
 
