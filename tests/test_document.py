@@ -607,3 +607,12 @@ def test_a_section_about_what_was_removed_is_history():
     assert said["reply.getResponseTime"] == "history"
     assert said["request.routerPath"] == "history"
     assert said["onListen"] == ""
+
+
+def test_a_member_written_without_its_owner_is_a_use():
+    """API docs list members as `.getResponseTime()`, `.raw`: each names a member, checked
+    like `raw` would be, its range on the name itself."""
+    facts = read(doc("- `.getResponseTime()` - returns the time.\n- `.raw` - the response.\n"))
+    assert [(u.text, u.line, u.col, u.end) for u in facts.uses] == [
+        ("getResponseTime", 0, 4, 19), ("raw", 1, 4, 7)
+    ]

@@ -294,13 +294,16 @@ def _code_use(m: Mention, lines: list[str]) -> Mention | None:
     """A name in a code span the reader does not take for one: `HiArgs::new`,
     `Chain::downcast_ref::<E>()`, `backtrace_if_absent!`, `new WebSocketServer({...})`."""
     text = _LEADING_WORD.sub("", m.text.strip())
+    member = text.startswith(".") and text[1:2].isidentifier()
+    if member:
+        text = text[1:]  # `.getResponseTime()`: a member named without its owner
     macro = text.endswith("!") or "!(" in text
     text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
     found = _CODE_CALL.fullmatch(text)
     if found is None:
         return None
     args = written_arity(found.group("args")) if found.group("args") is not None else None
-    if args is None and not macro and not _QUALIFIER.search(found.group("name")):
+    if args is None and not macro and not member and not _QUALIFIER.search(found.group("name")):
         return None  # a lone word in backticks: the reader's call (a common word, a keyword)
     use = replace(_named(found.group("name"), m.line, args, m.coded), context=m.context)
     where = locate(lines[m.line], use.text, max(m.col, 0)) if m.line < len(lines) else None
