@@ -430,3 +430,28 @@ async def test_a_near_name_in_another_case_style_is_only_worth_a_look(tmp_path: 
     sure = {f.name: (f.kind, f.severity) for f in review.findings}
     assert sure["PriceRules"] == ("wrong_name", "error")
     assert sure["ValidationCompiler"] == ("wrong_name", "info")
+
+
+async def test_what_maintained_docs_write_is_not_taken_for_a_mistake(tmp_path: Path):
+    """Seen in docs nobody here wrote (sqlmodel, yargs, httpx, pydantic-settings): the
+    `@overload` signatures of one method are not rival definitions, a release (`v16`) is
+    no name, a name read as an environment variable is the environment's, and a past
+    release's "either ... or" is no open decision. A real slip beside them still counts."""
+    root = tmp_path / "app"
+    write(root, "app/session.py", "from typing import overload\n\n\nclass Session:\n"
+          "    @overload\n    def exec(self, statement): ...\n"
+          "    @overload\n    def exec(self, statement, params): ...\n"
+          "    def exec(self, statement, params=None):\n        return None\n\n"
+          "    def commit(self):\n        return None\n")  # fmt: skip
+    text = (
+        "# Guide\n\nRun queries with `Session.exec`. As of `v16` it reads the `FooAlias`"
+        " environment variable. `Session.comit` is a slip.\n\n"
+        "## 0.15.0 (September 22nd, 2020)\n\n"
+        "* Added authentication flows which require either sync or async I/O.\n"
+    )
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
+    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
+        orch = assembly.orchestrator(rt)
+        review = await orch.review(orch.prepare(request))
+    assert {(f.name, f.kind) for f in review.findings} == {("Session.comit", "wrong_name")}

@@ -146,7 +146,10 @@ def _read(doc: Document) -> PlanFacts:
             continue
         read = inline_lines(block, blocks.references, lines)
         prose += read
-        spots += block_spots(read, goals=goal_section(doc.section_at(block.line).title))
+        spots += [  # a past release's "either sync or async" is no decision left open
+            s for s in block_spots(read, goals=goal_section(doc.section_at(block.line).title))
+            if not history.intersection(s.lines)
+        ]
         shown: list[tuple[str, list[Found]]] = []
         for pl in read:
             found, rest = line_mentions(pl)

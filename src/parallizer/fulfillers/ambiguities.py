@@ -242,8 +242,9 @@ def _weigh(r: Resolution, confidence: float) -> float | None:
     v = r.verdict
     if contexts and contexts <= {"history"}:
         return None  # what it was then, not what the code is now
-    if contexts and contexts <= {"external"} and v is not Verdict.found:
-        return None  # `[zod](https://github.com/…)`: another project's name
+    if contexts and contexts <= {"external", "setting"} and v is not Verdict.found:
+        return None  # `[zod](https://github.com/…)`: another project's name; "the `X`
+        # environment variable": the environment's
     if r.what in ("acronym", "command"):
         return None
     example = "example" in contexts or r.what == "example"
