@@ -302,10 +302,14 @@ def _is_source(d: Definition) -> bool:
 
 def _fits(params: tuple[int, int | None], args: int, language: str = "") -> bool:
     """Does a call with `args` arguments fit? In JavaScript every parameter may be left out,
-    so only too many arguments is a mistake there."""
+    so only too many arguments is a mistake there, and not for a function that declares
+    none: an interface's stub (`close () { throw new Error('not implemented') }`), or one
+    that reads `arguments`."""
     lo, hi = params
     if language == "javascript":
         lo = 0
+        if hi == 0:
+            return True
     return args >= lo and (hi is None or args <= hi)
 
 
@@ -571,6 +575,10 @@ class Resolver:
             for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)
             if _alike(name, d.name)
         ]
+        # `PoolOptions` for the declared `Pool.Options`: the same type, written as one word
+        same = [d for d in close if d.owner and _fold(d.owner + d.name) == _fold(name)]
+        if same:
+            return replace(base, verdict=Verdict.found, definitions=tuple(source_first(same)))
         if close:
             return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, close)),
                            needs_text=words)  # fmt: skip
