@@ -1,0 +1,198 @@
+"""The reader's rules, one test per rule: what a mention in a Markdown document is before
+anything is called wrong. Each test feeds the smallest text a writer would write through
+`read(Document(text))` and checks the rule's effect and a near miss it must not swallow.
+Each was seen to fail with its rule removed (`scripts/rule_mutations.py`).
+
+Rules already pinned elsewhere (not repeated here):
+
+| rule                                                    | the test that pins it                                                         |
+|---------------------------------------------------------|-------------------------------------------------------------------------------|
+| mentions: calls carry their arity, dotted their owner   | test_document::test_calls_carry_their_arity_and_dotted_names_their_owner       |
+| mentions: a span declaring or calling a name            | test_document::test_a_span_declaring_or_calling_a_name_is_that_name            |
+| mentions: `name()` in a span is a reference (no arity)  | test_document::test_a_span_declaring_or_calling_a_name_is_that_name (`ErrPrefix() string`) |
+| mentions: keywords and common words are never names     | test_document::test_keywords_and_common_words_are_never_identifiers            |
+| markdown: code/URL/link segmentation                    | test_document::test_links_with_parentheses_autolinks_and_bare_urls_are_urls_not_names, test_code_spans_of_any_backtick_count |
+| markdown: raw HTML blocks are not prose                 | test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake  |
+| introduced: names the plan introduces                   | test_document::test_names_the_plan_introduces                                  |
+| introduced: names proposed unless called existing       | test_document::test_names_in_sentences_that_add_things_are_proposed_unless_called_existing |
+| introduced: names defined in the plan's code blocks     | test_document::test_names_defined_in_the_plans_own_code_blocks_are_introduced  |
+| contexts_in: external (another project's `X's`)         | test_document::test_a_name_another_project_owns_is_external_across_a_long_subject |
+| reader: `_about_another_site`                           | test_document::test_an_item_opening_with_a_link_to_another_site_is_that_projects |
+| reader: `_history_lines`, a section about removals      | test_document::test_a_section_about_what_was_removed_is_history                |
+| reader: `_code_use`, `.member()` spans                  | test_document::test_a_member_written_without_its_owner_is_a_use                |
+| reader: a past release's either/or is no open decision  | test_fulfillers::test_what_maintained_docs_write_is_not_taken_for_a_mistake    |
+| open_spots: todo; code, URLs and fences never flagged   | test_document::test_open_decisions_ignore_code_urls_and_fences_but_wrap_lines   |
+"""
+
+from __future__ import annotations
+
+from parallizer.document import Document, read
+
+
+def names(text: str) -> dict[str, tuple[str, str]]:
+    """Each name mentioned: (kind, what) — `what` is `name_kind`'s reading."""
+    return {m.text: (m.kind, m.what) for m in read(Document(text)).mentions if m.kind != "phrase"}
+
+
+def contexts(text: str) -> dict[str, str]:
+    """Each name or path used: what its sentence or section says of it."""
+    return {u.text: u.context for u in read(Document(text)).uses}
+
+
+def spots(text: str) -> list[str]:
+    return [s.kind for s in read(Document(text)).open_decisions]
+
+
+# --- mentions.py: what a name written this way is --------------------------------------------
+
+
+def test_a_release_is_not_a_name_but_a_name_holding_one_is():
+    got = names("Since `v16` the client reads `v2_client` from the settings.")
+    assert got["v16"] == ("code", "")
+    assert got["v2_client"] == ("identifier", "")
+
+
+def test_a_placeholder_of_an_example_is_read_as_one():
+    got = names("Register `my_handler` on the app, then `food_order` runs.")
+    assert got["my_handler"] == ("identifier", "example")
+    assert got["food_order"] == ("identifier", "")  # `foo` inside a real word
+
+
+def test_a_constant_or_setting_is_told_from_a_type():
+    got = names("Raise `MAX_RETRIES` when `MaxRetries` is not enough.")
+    assert got["MAX_RETRIES"][1] == "constant"
+    assert got["MaxRetries"][1] == ""
+
+
+def test_an_acronym_is_not_a_code_name():
+    got = names("The body is `JSON`, read by `JSONDecoder`.")
+    assert got["JSON"][1] == "acronym"
+    assert got["JSONDecoder"][1] == ""
+
+
+def test_a_command_is_not_a_code_name():
+    got = names("Install it with `pip`, which reads `pip_options`.")
+    assert got["pip"][1] == "command"
+    assert got["pip_options"][1] == ""
+
+
+def test_a_word_written_like_a_name_is_a_term():
+    got = names("See `Security` and `Pattern_White_Space`; `SecurityPolicy` checks both.")
+    assert got["Security"][1] == "term"
+    assert got["Pattern_White_Space"][1] == "term"
+    assert got["SecurityPolicy"][1] == ""
+
+
+def test_empty_parentheses_in_prose_refer_to_a_function_without_calling_it():
+    uses = [
+        (u.text, u.args) for u in read(Document("Call reset_cache() or reset_cache(force).")).uses
+    ]
+    assert uses == [("reset_cache", None), ("reset_cache", 1)]
+
+
+# --- introduced.py: what the sentence says of a name ------------------------------------------
+
+
+def test_a_name_the_plan_says_was_removed_is_history():
+    got = contexts("We removed `legacy_auth` in the last release; `session_auth` stays.")
+    assert got == {"legacy_auth": "history", "session_auth": ""}
+
+
+def test_a_name_said_to_have_been_renamed_is_history():
+    got = contexts("`fetchAll` was renamed last year. `fetchPage` pages.")
+    assert got == {"fetchAll": "history", "fetchPage": ""}
+
+
+def test_a_name_in_the_plans_own_question_is_asked():
+    got = contexts("Should `RetryPolicy` back off? `TokenBucket` limits the rate.")
+    assert got == {"RetryPolicy": "asked", "TokenBucket": ""}
+
+
+def test_a_name_the_plan_says_exists_is_existing():
+    got = contexts("Reuse the existing `RetryPolicy` for uploads. `UploadQueue` holds them.")
+    assert got == {"RetryPolicy": "existing", "UploadQueue": ""}
+
+
+def test_a_name_said_to_be_there_already_is_existing():
+    got = contexts("`RetryPolicy` already handles timeouts. `UploadQueue` holds uploads.")
+    assert got == {"RetryPolicy": "existing", "UploadQueue": ""}
+
+
+def test_a_name_given_as_an_example_is_an_examples():
+    got = contexts("Pass a callback, for example `on_retry`. `RetryPolicy` calls it.")
+    assert got == {"on_retry": "example", "RetryPolicy": ""}
+
+
+def test_an_environment_variable_is_the_environments():
+    got = contexts("Set the `APP_TOKEN_FILE` environment variable before `load_token` runs.")
+    assert got == {"APP_TOKEN_FILE": "setting", "load_token": ""}
+
+
+def test_a_name_after_env_var_is_the_environments():
+    got = contexts("It reads the env var `TOKEN_PATH`, then `load_token` opens it.")
+    assert got == {"TOKEN_PATH": "setting", "load_token": ""}
+
+
+# --- reader.py: what a section or a code block says of its names -------------------------------
+
+
+def test_a_changelogs_past_release_is_history_with_its_subsections():
+    text = (
+        "# Changelog\n\n## [1.2.0] - 2021-03-04\n\n### Fixed\n\n- `Client.retry` takes a timeout.\n\n"
+        "## Upgrading\n\nCall `Client.send` with a timeout.\n"
+    )
+    assert contexts(text) == {"Client.retry": "history", "Client.send": ""}
+
+
+def test_names_in_an_examples_section_are_its_data():
+    text = "## Examples\n\nThe handler keeps `user_id`.\n\n## Design\n\nThe handler keeps `account_id`.\n"
+    assert contexts(text) == {"user_id": "example", "account_id": ""}
+
+
+def test_a_macro_in_a_span_is_a_use():
+    uses = [(u.text, u.kind) for u in read(Document("Messages are built with `format!`.")).uses]
+    assert uses == [("format", "identifier")]
+    # a lone common word in backticks stays the reader's call: no use
+    assert read(Document("Messages are built with `format`.")).uses == ()
+
+
+def test_a_rust_path_call_in_a_span_is_a_use():
+    facts = read(Document("Build it with `Vec::<u8>::with_capacity(n)` first."))
+    assert [(u.text, u.owner, u.args) for u in facts.uses] == [("Vec::with_capacity", "Vec", 1)]
+
+
+def test_a_types_function_called_in_the_plans_code_block_is_a_use():
+    text = (
+        'The error keeps its cause:\n\n```rust\nlet e = Error::msg("x", cause);\n'
+        "if RE.is_match(line) { client.send(e); }\n```\n"
+    )
+    uses = [(u.text, u.args, u.lang) for u in read(Document(text)).uses]
+    assert uses == [("Error.msg", 2, "rust")]  # not the constant's method, nor a variable's
+
+
+# --- open_spots.py: the plan's own open decisions ---------------------------------------------
+
+
+def test_a_question_asking_what_to_do_is_open():
+    assert spots("Should we cache the parsed config?") == ["question"]
+
+
+def test_a_heading_or_rhetorical_question_is_not_open():
+    assert spots("## How does caching work?\n\nIt reads the file once.\n") == []
+    assert spots("Why do we need a cache? Parsing is slow.") == []
+
+
+def test_either_or_is_open_where_the_plan_decides():
+    assert spots("We will either retry once or give up.") == ["either_or"]
+    assert spots("You can either pass a path or a file object.") == []  # the reader's choice
+
+
+def test_a_vague_word_is_open_only_in_a_promise_without_a_number():
+    assert spots("Startup must be fast.") == ["vague"]
+    assert spots("Startup is fast on most machines.") == []  # a description
+    assert spots("Startup must be fast: under 50 ms.") == []  # quantified
+
+
+def test_an_amount_without_a_number_is_open_only_among_the_goals():
+    assert spots("## Goals\n\nServe many tenants.\n") == ["vague"]
+    assert spots("## Background\n\nWe serve many tenants.\n") == []
