@@ -156,8 +156,14 @@ def test_a_macro_in_a_span_is_a_use():
     assert read(Document("Messages are built with `format`.")).uses == ()
 
 
-def test_a_rust_path_call_in_a_span_is_a_use():
+def test_a_call_after_raise_or_throw_in_a_span_is_a_use():
+    facts = read(Document("On failure, `raise RetryExhausted(attempts)` ends it."))
+    assert [(u.text, u.args) for u in facts.uses] == [("RetryExhausted", 1)]
+
+
+def test_a_rust_path_call_with_a_generic_in_a_span_is_a_call():
     facts = read(Document("Build it with `Vec::<u8>::with_capacity(n)` first."))
+    assert [(m.text, m.kind, m.args) for m in facts.mentions] == [("Vec::with_capacity", "call", 1)]
     assert [(u.text, u.owner, u.args) for u in facts.uses] == [("Vec::with_capacity", "Vec", 1)]
 
 
@@ -175,6 +181,17 @@ def test_a_types_function_called_in_the_plans_code_block_is_a_use():
 
 def test_a_question_asking_what_to_do_is_open():
     assert spots("Should we cache the parsed config?") == ["question"]
+    assert spots("Where is the cache kept? In memory.") == []  # asks nothing of the plan
+
+
+def test_a_question_to_the_reader_is_not_open():
+    assert spots("Do you need retries? Read on.") == []
+    assert spots("Do we need retries?") == ["question"]
+
+
+def test_a_heading_question_is_open_only_when_labelled_so():
+    assert spots("## Should we cache the config?\n\nYes: once per run.\n") == []
+    assert spots("## Open: should we cache the config?\n\nOnce per run.\n") == ["question"]
 
 
 def test_a_heading_or_rhetorical_question_is_not_open():
@@ -185,6 +202,7 @@ def test_a_heading_or_rhetorical_question_is_not_open():
 def test_either_or_is_open_where_the_plan_decides():
     assert spots("We will either retry once or give up.") == ["either_or"]
     assert spots("You can either pass a path or a file object.") == []  # the reader's choice
+    assert spots("The parser either skips the line or fails.") == []  # a description
 
 
 def test_a_vague_word_is_open_only_in_a_promise_without_a_number():
