@@ -11,9 +11,163 @@ the test failed with the rule removed; "SURVIVED": nothing depends on the rule a
 Run from the repository root, with no other process reading src/ meanwhile (the patch is
 in place, for the few seconds a test takes).
 
-Last run (2026-12-07), every entry killed:
+Last run (2026-12-07): 77 killed, 0 survived (each rule, then the test
+that fails without it):
 
-RESULTS
+    killed  mentions: `v16` is a release, not a name
+            test_reader_rules::test_a_release_is_not_a_name_but_a_name_holding_one_is
+    killed  name_kind: placeholder
+            test_reader_rules::test_a_placeholder_of_an_example_is_read_as_one
+    killed  name_kind: constant
+            test_reader_rules::test_a_constant_or_setting_is_told_from_a_type
+    killed  name_kind: acronym
+            test_reader_rules::test_an_acronym_is_not_a_code_name
+    killed  name_kind: command
+            test_reader_rules::test_a_command_is_not_a_code_name
+    killed  name_kind: term
+            test_reader_rules::test_a_word_written_like_a_name_is_a_term
+    killed  mentions: prose `name()` is a reference (no arity)
+            test_reader_rules::test_empty_parentheses_in_prose_refer_to_a_function_without_calling_it
+    killed  mentions: a dotted name's owner
+            test_document::test_calls_carry_their_arity_and_dotted_names_their_owner
+    killed  mentions: a span declaring a name is that name
+            test_document::test_a_span_declaring_or_calling_a_name_is_that_name
+    killed  mentions: a Rust generic in a span (`Vec::<u8>::f`)
+            test_reader_rules::test_a_rust_path_call_with_a_generic_in_a_span_is_a_call
+    killed  mentions: a common word is never a name
+            test_document::test_keywords_and_common_words_are_never_identifiers
+    killed  contexts_in: history (`removed X`)
+            test_reader_rules::test_a_name_the_plan_says_was_removed_is_history
+    killed  contexts_in: history (`X was renamed`)
+            test_reader_rules::test_a_name_said_to_have_been_renamed_is_history
+    killed  contexts_in: asked
+            test_reader_rules::test_a_name_in_the_plans_own_question_is_asked
+    killed  contexts_in: existing (`the existing X`)
+            test_reader_rules::test_a_name_the_plan_says_exists_is_existing
+    killed  contexts_in: existing (`X already handles`)
+            test_reader_rules::test_a_name_said_to_be_there_already_is_existing
+    killed  contexts_in: example
+            test_reader_rules::test_a_name_given_as_an_example_is_an_examples
+    killed  contexts_in: setting (`the X environment variable`)
+            test_reader_rules::test_an_environment_variable_is_the_environments
+    killed  contexts_in: setting (`env var X`)
+            test_reader_rules::test_a_name_after_env_var_is_the_environments
+    killed  contexts_in: external (`Sentry's ... X`)
+            test_document::test_a_name_another_project_owns_is_external_across_a_long_subject
+    killed  introduced: names the plan introduces
+            test_document::test_names_the_plan_introduces
+    killed  introduced: names proposed
+            test_document::test_names_in_sentences_that_add_things_are_proposed_unless_called_existing
+    killed  introduced: names the plan's code blocks define
+            test_document::test_names_defined_in_the_plans_own_code_blocks_are_introduced
+    killed  _history_lines: a changelog's release section
+            test_reader_rules::test_a_changelogs_past_release_is_history_with_its_subsections
+    killed  _history_lines: a section titled as removed
+            test_document::test_a_section_about_what_was_removed_is_history
+    killed  _history_lines: a section opening with 'have been removed'
+            test_document::test_a_section_about_what_was_removed_is_history
+    killed  reader: a past release's either/or is no open decision
+            test_fulfillers::test_what_maintained_docs_write_is_not_taken_for_a_mistake
+    killed  _about_another_site
+            test_document::test_an_item_opening_with_a_link_to_another_site_is_that_projects
+    killed  reader: an Examples section's names are its data
+            test_reader_rules::test_names_in_an_examples_section_are_its_data
+    killed  _code_use: `.member()` spans
+            test_document::test_a_member_written_without_its_owner_is_a_use
+    killed  _code_use: a macro (`format!`)
+            test_reader_rules::test_a_macro_in_a_span_is_a_use
+    killed  _code_use: `raise X(...)`, `throw new X(...)`
+            test_reader_rules::test_a_call_after_raise_or_throw_in_a_span_is_a_use
+    killed  _block_uses: calls in the plan's code blocks
+            test_reader_rules::test_a_types_function_called_in_the_plans_code_block_is_a_use
+    killed  _block_uses: a constant's method is no type's
+            test_reader_rules::test_a_types_function_called_in_the_plans_code_block_is_a_use
+    killed  open_spots: a question must ask what to do
+            test_reader_rules::test_a_question_asking_what_to_do_is_open
+    killed  open_spots: a rhetorical question
+            test_reader_rules::test_a_heading_or_rhetorical_question_is_not_open
+    killed  open_spots: a sentence to the reader
+            test_reader_rules::test_a_question_to_the_reader_is_not_open
+    killed  open_spots: a todo counts everywhere
+            test_reader_rules::test_a_todo_is_open_even_when_it_addresses_the_reader
+    killed  open_spots: a heading's question only when labelled open
+            test_reader_rules::test_a_heading_question_is_open_only_when_labelled_so
+    killed  open_spots: either/or only where the plan decides
+            test_reader_rules::test_either_or_is_open_where_the_plan_decides
+    killed  open_spots: vague only in a promise
+            test_reader_rules::test_a_vague_word_is_open_only_in_a_promise_without_a_number
+    killed  open_spots: a vague word with a number is quantified
+            test_reader_rules::test_a_vague_word_is_open_only_in_a_promise_without_a_number
+    killed  open_spots: an amount only among the goals
+            test_reader_rules::test_an_amount_without_a_number_is_open_only_among_the_goals
+    killed  markdown: raw HTML blocks are not prose
+            test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake
+    killed  markdown: a link to another site is external
+            test_document::test_an_item_opening_with_a_link_to_another_site_is_that_projects
+    killed  _weigh: a past release is no claim
+            test_claim_rules::test_a_changelogs_past_release_makes_no_claim
+    killed  _weigh: an environment variable is no claim
+            test_claim_rules::test_an_environment_variable_makes_no_claim
+    killed  _weigh: another project's name is no claim
+            test_claim_rules::test_another_projects_name_makes_no_claim
+    killed  _weigh: an acronym is no claim
+            test_claim_rules::test_an_acronym_makes_no_claim
+    killed  _weigh: a command is no claim
+            test_claim_rules::test_a_command_makes_no_claim
+    killed  _weigh: an example's name is never missing
+            test_claim_rules::test_a_placeholder_of_an_example_is_never_missing
+    killed  _weigh: a name in the plan's question is never missing
+            test_claim_rules::test_a_name_in_the_plans_own_question_is_never_missing
+    killed  _weigh: a declared name is never missing
+            test_claim_rules::test_a_name_the_plan_declares_is_never_missing
+    killed  _weigh: a term or constant is never missing
+            test_claim_rules::test_a_term_or_constant_is_missing_only_when_called_existing
+    killed  _weigh: ... unless called existing
+            test_claim_rules::test_a_term_or_constant_is_missing_only_when_called_existing
+    killed  _weigh: a term near a function is a word
+            test_claim_rules::test_a_term_near_a_functions_name_is_a_word_but_near_a_class_a_slip
+    killed  _weigh: existing raises
+            test_claim_rules::test_existing_raises_and_a_plain_word_lowers_a_missing_claim
+    killed  _weigh: a plain word lowers
+            test_claim_rules::test_existing_raises_and_a_plain_word_lowers_a_missing_claim
+    killed  _weigh: only in the plan's code lowers
+            test_claim_rules::test_a_name_only_in_the_plans_own_code_is_a_weaker_claim
+    killed  _weigh: an example lowers
+            test_claim_rules::test_an_examples_name_is_a_weaker_claim
+    killed  _weigh: a bare word of prose lowers
+            test_claim_rules::test_a_bare_word_of_prose_is_a_weaker_claim_than_a_span
+    killed  wrong_name: another case style is worth a look only
+            test_fulfillers::test_a_near_name_in_another_case_style_is_only_worth_a_look
+    killed  wrong_name: 'Returns: `retryHandler`' is an instance
+            test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake
+    killed  wrong_name: a type beside a member of the same name
+            test_claim_rules::test_a_type_beside_a_member_of_the_same_name_is_only_worth_a_look
+    killed  missing_path: a well-known file alone
+            test_claim_rules::test_a_well_known_file_alone_is_the_readers_not_the_trees
+    killed  _owner_may_have: a body assigning the member
+            test_claim_rules::test_a_member_the_class_assigns_is_not_on_the_wrong_class
+    killed  _owner_may_have: a base class having it
+            test_claim_rules::test_a_member_the_class_inherits_is_not_on_the_wrong_class
+    killed  _owner_may_have: an unread body is no claim
+            test_claim_rules::test_a_wrong_owner_whose_class_body_was_not_read_makes_no_claim
+    killed  _with_ancestors: a base's base
+            test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake
+    killed  _fits: JavaScript may leave parameters out
+            test_claim_rules::test_a_javascript_call_may_leave_parameters_out_but_not_add_any
+    killed  _fits: a JS function declaring none takes any call
+            test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake
+    killed  _competing: twice in one file without overloading
+            code/test_resolve_unit::test_ambiguity_needs_rival_source_definitions
+    killed  _competing: an alias is no rival
+            code/test_resolve_unit::test_ambiguity_needs_rival_source_definitions
+    killed  _typed_variable: a variable named after a type's last word
+            code/test_resolve_unit::test_a_variable_named_after_a_type_is_read_as_one
+    killed  _absent: `PoolOptions` is `Pool.Options`
+            test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake
+    killed  _found: a standard module aliased in many files
+            test_claim_rules::test_a_standard_module_required_in_many_files_is_not_ambiguous
+    killed  known names (`defaultdict`)
+            code/test_resolve_unit::test_introduced_known_and_no_claims
 """
 
 from __future__ import annotations
@@ -171,6 +325,9 @@ MUTATIONS = [
     Mutation("open_spots: a sentence to the reader", O,
              "if _TO_READER.search(sentence) and not _FIRST_PERSON.search(sentence):",
              "if False:", RR + "test_a_question_to_the_reader_is_not_open"),
+    Mutation("open_spots: a todo counts everywhere", O,
+             '    if kind == "todo":\n        return True', '    if False:\n        return True',
+             RR + "test_a_todo_is_open_even_when_it_addresses_the_reader"),
     Mutation("open_spots: a heading's question only when labelled open", O,
              '    if heading:\n        return kind == "and_or"', '    if False:\n        return kind == "and_or"',
              RR + "test_a_heading_question_is_open_only_when_labelled_so"),

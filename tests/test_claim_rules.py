@@ -87,8 +87,9 @@ def test_an_environment_variable_makes_no_claim():
 
 
 def test_another_projects_name_makes_no_claim():
-    text = "Sentry's SDK provides `pinoIntegration`. Our `pinoHook` wraps it."
-    assert claims(text, CLIENT) == {"pinoHook": ("missing", 0.6)}
+    # a slip of another project's name is its own business, not a slip of this tree's
+    text = "Sentry's SDK provides `HttpTransprt`. Our `HttpTranspory` wraps it."
+    assert claims(text, TRANSPORT) == {"HttpTranspory": ("wrong_name", 0.8)}
 
 
 def test_an_acronym_makes_no_claim():

@@ -185,8 +185,13 @@ def test_a_question_asking_what_to_do_is_open():
 
 
 def test_a_question_to_the_reader_is_not_open():
-    assert spots("Do you need retries? Read on.") == []
-    assert spots("Do we need retries?") == ["question"]
+    assert spots("Should you pin the version? Read on.") == []
+    assert spots("Should we pin the version?") == ["question"]
+
+
+def test_a_todo_is_open_even_when_it_addresses_the_reader():
+    assert spots("TODO: you pick the cache size.") == ["todo"]
+    assert spots("Maybe you pick the cache size.") == []
 
 
 def test_a_heading_question_is_open_only_when_labelled_so():
