@@ -11,7 +11,7 @@ the test failed with the rule removed; "SURVIVED": nothing depends on the rule a
 Run from the repository root, with no other process reading src/ meanwhile (the patch is
 in place, for the few seconds a test takes).
 
-Last run (2026-12-07): 77 killed, 0 survived (each rule, then the test
+Last run (2026-12-07): 78 killed, 0 survived (each rule, then the test
 that fails without it):
 
     killed  mentions: `v16` is a release, not a name
@@ -78,6 +78,8 @@ that fails without it):
             test_reader_rules::test_a_macro_in_a_span_is_a_use
     killed  _code_use: `raise X(...)`, `throw new X(...)`
             test_reader_rules::test_a_call_after_raise_or_throw_in_a_span_is_a_use
+    killed  _code_use: a turbofish without a call (`Chain::f::<E>`)
+            test_reader_rules::test_a_turbofish_without_a_call_in_a_span_is_a_use
     killed  _block_uses: calls in the plan's code blocks
             test_reader_rules::test_a_types_function_called_in_the_plans_code_block_is_a_use
     killed  _block_uses: a constant's method is no type's
@@ -309,6 +311,9 @@ MUTATIONS = [
     Mutation("_code_use: `raise X(...)`, `throw new X(...)`", R,
              '_LEADING_WORD.sub("", m.text.strip())', "m.text.strip()",
              RR + "test_a_call_after_raise_or_throw_in_a_span_is_a_use"),
+    Mutation("_code_use: a turbofish without a call (`Chain::f::<E>`)", R,
+             'text = _TURBOFISH.sub("", text).replace', "text = text.replace",
+             RR + "test_a_turbofish_without_a_call_in_a_span_is_a_use"),
     Mutation("_block_uses: calls in the plan's code blocks", R,
              "uses += _block_uses(code, doc.lines)", "uses += []",
              RR + "test_a_types_function_called_in_the_plans_code_block_is_a_use"),

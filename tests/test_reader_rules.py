@@ -167,6 +167,11 @@ def test_a_rust_path_call_with_a_generic_in_a_span_is_a_call():
     assert [(u.text, u.owner, u.args) for u in facts.uses] == [("Vec::with_capacity", "Vec", 1)]
 
 
+def test_a_turbofish_without_a_call_in_a_span_is_a_use():
+    facts = read(Document("Walk the causes with `Chain::downcast_ref::<E>` first."))
+    assert [(u.text, u.owner) for u in facts.uses] == [("Chain::downcast_ref", "Chain")]
+
+
 def test_a_types_function_called_in_the_plans_code_block_is_a_use():
     text = (
         'The error keeps its cause:\n\n```rust\nlet e = Error::msg("x", cause);\n'
