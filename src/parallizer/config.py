@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     index_max_scopes: int = Field(
         default=4, ge=1, description="scopes kept (least recently used out)"
     )
+    index_dir: str = Field(
+        default="~/.cache/parallizer/index",
+        description="where code indexes persist between runs (per scope and per dependency "
+        "version), shared by the workers of a host; empty: memory only",
+    )
 
     # --- dependencies (code/sources/: what the project has installed) ------------------
     python: str | None = Field(

@@ -273,7 +273,9 @@ class Dependencies:
         t0 = time.perf_counter()
         files = await asyncio.to_thread(code_files, package)
         listed = time.perf_counter() - t0
-        snapshot = await self.code.package(package.root, files)
+        snapshot = await self.code.package(
+            package.root, files, key=package.key, label=f"{package.ecosystem}-{package.pin}"
+        )
         t1 = time.perf_counter()
         words, aliases = await asyncio.to_thread(_words, package.root, snapshot.files())
         self.indexed += 1

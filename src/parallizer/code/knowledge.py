@@ -32,10 +32,11 @@ from typing import Protocol
 
 from ..errors import BackendError
 from .extract import PARSE_SECONDS
-from .languages import language_of, role_of
+from .languages import language_of, not_indexed, role_of
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
-from .snapshot import BuildStats, Row, Snapshot
+from .snapshot import BuildStats, Snapshot
+from .store import Entry, IndexStore, digest
 from .workers import WorkerDied, Workers
 
 log = logging.getLogger("parallizer.index")
@@ -55,21 +56,21 @@ class Lister(Protocol):
     def __call__(self, root: Path, *, max_files: int = ...) -> Awaitable[list[str]]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    mtime_ns: int
-    size: int
-    status: str  # ok | binary | too_big | unreadable
-    rows: tuple[Row, ...] = ()
-    error: str | None = None
+_Entry = Entry
 
 
 class _Scope:
-    __slots__ = ("checked", "entries", "key", "last", "root", "snapshot", "task")
+    __slots__ = ("checked", "entries", "key", "label", "last", "loaded", "root", "snapshot",
+                 "stored", "task")  # fmt: skip
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: str | None = None, label: str | None = None) -> None:
         self.root = root
-        self.key = str(root)
+        self.key = key or str(root)
+        """Its identity in the persisted store: the path, or a package's `Package.key`."""
+        self.label = label or root.name
+        self.stored = False
+        """The store was asked for this scope's entries (once, before its first build)."""
+        self.loaded = 0
         self.entries: dict[str, _Entry] = {}
         self.snapshot: Snapshot | None = None
         self.task: asyncio.Task[Snapshot] | None = None
@@ -83,6 +84,7 @@ class _Plan:
     keep: dict[str, _Entry]
     parse: list[tuple[str, str, int, int]]  # path, language, mtime_ns, size
     changed: bool  # anything added, removed or changed besides `parse`
+    dirty: bool  # an entry added, removed or changed besides `parse` (the store is behind)
 
 
 def _default_lister() -> Lister:
@@ -105,8 +107,11 @@ class CodeKnowledge:
         refresh_after: float = 2.0,
         max_builds: int = 2,
         parse_seconds: float = PARSE_SECONDS,
+        store: IndexStore | None = None,
     ) -> None:
         self._list = list_files or _default_lister()
+        self.store = store
+        """Where indexes persist between runs (None: memory only)."""
         self.workers = max(0, workers)
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
@@ -160,13 +165,16 @@ class CodeKnowledge:
         scope = self._scopes.get(str(root))
         return scope.last if scope is not None else None
 
-    async def package(self, root: Path, files: list[str]) -> Snapshot:
+    async def package(
+        self, root: Path, files: list[str], *, key: str | None = None, label: str | None = None
+    ) -> Snapshot:
         """The index of one installed dependency: `files` (its code, relative to `root`)
         parsed as a scope's would be, without listing `root` and without keeping it here
         (one per package and version: `deps.Dependencies` keeps it; an installed package
         does not change, a new version is a new package). Parsed in a thread unless a file is
         over PACKAGE_THREAD_FILE_BYTES: starting worker processes costs more than parsing a
-        typical library."""
+        typical library. `key` is its identity in the persisted store (`Package.key`: the
+        same root may hold another version later); None: not persisted."""
         if self._closed:
             raise BackendError("unavailable", "the index store is closed")
         listed = sorted(files)[: self.max_files]
@@ -175,7 +183,8 @@ class CodeKnowledge:
             return listed
 
         task = asyncio.get_running_loop().create_task(
-            self._update(_Scope(root), given, threads=True), name=f"index:{root.name}"
+            self._update(_Scope(root, key, label), given, threads=True, persist=key is not None),
+            name=f"index:{root.name}",
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -249,10 +258,21 @@ class CodeKnowledge:
             del self._scopes[key]
 
     async def _update(
-        self, scope: _Scope, lister: Lister | None = None, *, threads: bool = False
+        self,
+        scope: _Scope,
+        lister: Lister | None = None,
+        *,
+        threads: bool = False,
+        persist: bool = True,
     ) -> Snapshot:
+        store = self.store if persist else None
         async with self._builds:
             t0 = time.perf_counter()
+            if store is not None and not scope.stored:
+                scope.stored = True
+                loaded = await asyncio.to_thread(store.load, scope.key, scope.label)
+                if loaded is not None and not scope.entries:
+                    scope.entries, scope.loaded = loaded, len(loaded)
             files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
@@ -265,14 +285,18 @@ class CodeKnowledge:
             snapshot = await asyncio.to_thread(
                 self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms
             )
+            if store is not None and (results or plan.dirty):
+                await asyncio.to_thread(store.save, scope.key, scope.label, scope.entries)
+            scope.loaded = 0
             scope.snapshot = snapshot
             scope.checked = time.monotonic()
             self.builds += 1
             self._evict(scope)
             b = snapshot.build
             log.info(
-                "indexed %s: %d files, %d definitions, %d parsed now, %.0f ms%s",
-                scope.root.name, b.files, len(snapshot), b.reparsed, b.build_ms,
+                "indexed %s: %d files, %d definitions, %d parsed now%s, %.0f ms%s",
+                scope.label, b.files, len(snapshot), b.reparsed,
+                f" ({b.loaded} loaded from {b.index_file})" if b.loaded else "", b.build_ms,
                 " (partial)" if b.partial else "",
             )  # fmt: skip
             return snapshot
@@ -283,9 +307,14 @@ class CodeKnowledge:
         parse: list[tuple[str, str, int, int]] = []
         root = str(scope.root)
         old = scope.entries
+        own = scope.key == root  # a scope, not a package: a package's dist/ is its code
         for path in files:
             language = language_of(path)
             if language is None:
+                continue
+            if own and (why := not_indexed(path)) is not None:
+                prev = old.get(path)
+                keep[path] = prev if prev is not None and prev.status == why else _Entry(0, 0, why)
                 continue
             try:
                 st = os.stat(os.path.join(root, path))
@@ -302,6 +331,14 @@ class CodeKnowledge:
             prev = old.get(path)
             if prev is not None and prev.mtime_ns == st.st_mtime_ns and prev.size == st.st_size:
                 keep[path] = prev
+            elif (
+                prev is not None
+                and prev.digest
+                and prev.size == st.st_size
+                and _digest_of(os.path.join(root, path)) == prev.digest
+            ):  # touched, not changed (a checkout): its rows stand, with the new time
+                keep[path] = Entry(st.st_mtime_ns, st.st_size, prev.status, prev.rows,
+                                   prev.error, prev.digest)  # fmt: skip
             elif st.st_size > self.max_file_bytes:
                 keep[path] = _Entry(st.st_mtime_ns, st.st_size, "too_big",
                                     error=f"over {self.max_file_bytes} bytes, not parsed")  # fmt: skip
@@ -309,13 +346,11 @@ class CodeKnowledge:
                 parse.append((path, language, st.st_mtime_ns, st.st_size))
         # source files first, so a build that runs out of time has spent it on them
         parse.sort(key=lambda p: (ROLE_RANK[role_of(p[0])], p[0]))
-        changed = (
-            scope.snapshot is None
-            or len(keep) + len(parse) != len(old)
-            or any(old.get(p) is not e for p, e in keep.items())
-            or list(scope.snapshot.files()) != files
+        dirty = len(keep) + len(parse) != len(old) or any(
+            old.get(p) is not e for p, e in keep.items()
         )
-        return _Plan(files, keep, parse, changed)
+        changed = dirty or scope.snapshot is None or list(scope.snapshot.files()) != files
+        return _Plan(files, keep, parse, changed, dirty)
 
     async def _parse(
         self, root: Path, items: list[tuple[str, str, int, int]], deadline: float,
@@ -417,7 +452,7 @@ class CodeKnowledge:
                  language, path, line, role_s, lo, hi)
                 for n, q, o, k, line, lo, hi in p.defs
             )  # fmt: skip
-            entries[path] = _Entry(mtime, size, p.status, rows, p.error)
+            entries[path] = _Entry(mtime, size, p.status, rows, p.error, p.digest)
         skipped: dict[str, int] = {}
         parse_errors = 0
         for path, e in entries.items():
@@ -441,6 +476,8 @@ class CodeKnowledge:
         if skipped.get("unreadable"):
             reasons.append(f"{skipped['unreadable']} files could not be read")
         build = BuildStats(
+            index_file=str(self.store.path(scope.key, scope.label)) if self.store else "",
+            loaded=scope.loaded,
             files=len(plan.files),
             parsed_files=sum(1 for e in entries.values() if e.status == "ok"),
             reparsed=len(results),
@@ -461,3 +498,11 @@ class CodeKnowledge:
         return Snapshot(
             scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
         )
+
+
+def _digest_of(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return digest(fh.read())
+    except OSError:
+        return b""

@@ -92,6 +92,10 @@ class BuildStats:
     list_ms: float = 0.0
     check_ms: float = 0.0
     """Listing and stat'ing every file: what an update that finds no change costs."""
+    index_file: str = ""
+    """Where the index persists ('' : memory only)."""
+    loaded: int = 0
+    """Files whose entries this build took from the persisted index (0: none, it was built)."""
 
 
 class Snapshot:
@@ -263,6 +267,8 @@ class Snapshot:
             "build_ms": round(b.build_ms, 1),
             "list_ms": round(b.list_ms, 1),
             "check_ms": round(b.check_ms, 1),
+            "index_file": b.index_file,
+            "loaded": b.loaded,
         }
 
     # --- the face: worked out once per snapshot -------------------------------------------
