@@ -268,12 +268,16 @@ class CodeKnowledge:
         store = self.store if persist else None
         async with self._builds:
             t0 = time.perf_counter()
+            listing = (lister or self._list)(scope.root, max_files=self.max_files + 1)
             if store is not None and not scope.stored:
-                scope.stored = True
-                loaded = await asyncio.to_thread(store.load, scope.key, scope.label)
+                scope.stored = True  # read the file while rg lists the tree
+                loaded, files = await asyncio.gather(
+                    asyncio.to_thread(store.load, scope.key, scope.label), listing
+                )
                 if loaded is not None and not scope.entries:
                     scope.entries, scope.loaded = loaded, len(loaded)
-            files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
+            else:
+                files = await listing
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
             files = files[: self.max_files]
