@@ -73,7 +73,10 @@ class Settings(BaseSettings):
 
     # --- code index (tree-sitter definitions per scope) ---------------------------------
     index_workers: int = Field(
-        default=2, ge=0, le=64, description="worker processes that parse; 0: parse in a thread"
+        default_factory=lambda: max(1, min(os.cpu_count() or 2, 64)),
+        ge=0,
+        le=64,
+        description="worker processes that parse (default: one per core); 0: parse in a thread",
     )
     index_max_files: int = Field(default=100_000, ge=1, description="files listed per scope")
     read_workers: int = Field(
