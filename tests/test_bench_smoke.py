@@ -17,7 +17,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "deps", "capacity-web",
     "capacity-llm", "big-plan", "cold-scope", "llm-first-question",
-    "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20",
+    "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20", "index-build",
+    "cli-warm", "warm-restart",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
 LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
@@ -96,6 +97,11 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     big = by_name["big-plan"]  # a small plan alone and among big ones
     assert all(number(big[k]) for k in ("alone_s", "among_s", "goal_s", "big_s"))
     assert big["success_rate"] == 1.0 and big["big_bytes"] > 20 * big["small_bytes"]
+    built = by_name["index-build"]  # the persisted index: built, then reloaded from disk
+    assert all(number(built[k]) for k in ("build_s", "peak_rss_mb", "reload_s", "index_file_mb"))
+    assert built["reload_reparsed"] == 0 and built["definitions"] > 0
+    assert all(number(by_name["cli-warm"][k]) for k in ("bare_start_s", "fulfill_s", "goal_s"))
+    assert all(number(by_name["warm-restart"][k]) for k in ("first_card_s", "all_cards_s"))
     md = (out / "bench.md").read_text()
     assert "| web-5 | 15 s | 3 s |" in md and "load-5" in md  # beside the seed's figures
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
