@@ -60,8 +60,8 @@ _Entry = Entry
 
 
 class _Scope:
-    __slots__ = ("checked", "entries", "key", "label", "last", "loaded", "root", "snapshot",
-                 "stored", "task")  # fmt: skip
+    __slots__ = ("checked", "entries", "key", "label", "last", "loaded", "origin", "root",
+                 "snapshot", "stored", "task")  # fmt: skip
 
     def __init__(self, root: Path, key: str | None = None, label: str | None = None) -> None:
         self.root = root
@@ -71,6 +71,8 @@ class _Scope:
         self.stored = False
         """The store was asked for this scope's entries (once, before its first build)."""
         self.loaded = 0
+        self.origin = ""
+        """How its first snapshot was made: `loaded` (from the persisted index) or `built`."""
         self.entries: dict[str, _Entry] = {}
         self.snapshot: Snapshot | None = None
         self.task: asyncio.Task[Snapshot] | None = None
@@ -158,6 +160,18 @@ class CodeKnowledge:
         """The snapshot of `root` if one is built, without waiting or starting anything."""
         scope = self._scopes.get(str(root))
         return scope.snapshot if scope is not None else None
+
+    def describe(self) -> dict[str, object]:
+        """Where indexes persist, and each scope held: its name, files, definitions, and
+        whether it was loaded from the persisted index or built (for `/health`)."""
+        return {
+            "dir": str(self.store.directory) if self.store is not None else None,
+            "scopes": [
+                {"scope": s.root.name, "origin": s.origin, "files": s.snapshot.build.files,
+                 "definitions": len(s.snapshot)}
+                for s in self._scopes.values() if s.snapshot is not None
+            ],
+        }  # fmt: skip
 
     def last_update(self, root: Path) -> BuildStats | None:
         """How the latest update of `root` went (files re-parsed, time). When nothing had
@@ -291,6 +305,7 @@ class CodeKnowledge:
             )
             if store is not None and (results or plan.dirty):
                 await asyncio.to_thread(store.save, scope.key, scope.label, scope.entries)
+            scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
             scope.loaded = 0
             scope.snapshot = snapshot
             scope.checked = time.monotonic()
