@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from parallizer.code import CodeKnowledge
-from parallizer.code.store import IndexStore
+from parallizer.code.store import FORMAT, IndexStore
 
 from ..hermetic import clean_env
 from .conftest import copy_fixture
@@ -41,6 +41,8 @@ async def test_a_restart_loads_the_index_and_parses_only_what_changed(tmp_path: 
 
     again, same = await build(root, index_dir)
     assert again["reparsed"] == 0 and again["loaded"] == 8 and same == defs
+    # the tables persisted with it answer as the ones made from the rows do
+    assert await lookups(root, index_dir) == await lookups(root, None)
 
     client = root / "pkg" / "client.py"
     client.write_text(client.read_text() + "\n\ndef added(a, b):\n    pass\n")
@@ -52,6 +54,20 @@ async def test_a_restart_loads_the_index_and_parses_only_what_changed(tmp_path: 
     # and the touched file's new time was persisted: nothing to hash or parse next time
     last, _ = await build(root, index_dir)
     assert last["reparsed"] == 0
+
+
+async def lookups(root: Path, index_dir: Path | None) -> list:
+    store = CodeKnowledge(workers=0, store=IndexStore(index_dir) if index_dir else None)
+    try:
+        snap = await store.snapshot(root)
+    finally:
+        await store.aclose()
+    names = sorted({d.name for d in snap.definitions()} | {"Clint", "sendd"})
+    return [
+        (n, [d.citation for d in snap.lookup(n)], [d.citation for d in snap.folded(n)],
+         [d.citation for d in snap.members(n)], [(d.citation, s) for d, s in snap.near(n)])
+        for n in names
+    ] + [snap.stats()["roles"], snap.stats()["names"]]  # fmt: skip
 
 
 def read(path: str) -> bytes:
@@ -108,7 +124,8 @@ async def test_a_foreign_or_old_index_file_is_rebuilt(
     assert any("another scope" in r.getMessage() for r in caplog.records)
     # a file of an older format, and one made by other extractors
     data = read(b["index_file"])
-    for old, new in ((b'"format": 1', b'"format": 0'), (b'"fingerprint": "', b'"fingerprint": "0')):
+    fmt = f'"format": {FORMAT}'.encode()
+    for old, new in ((fmt, b'"format": 0'), (b'"fingerprint": "', b'"fingerprint": "0')):
         assert old in data
         write(b["index_file"], data.replace(old, new, 1))
         caplog.clear()

@@ -35,7 +35,7 @@ from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
-from .snapshot import BuildStats, Snapshot
+from .snapshot import BuildStats, Snapshot, Tables
 from .store import Entry, IndexStore, digest
 from .workers import WorkerDied, Workers
 
@@ -56,9 +56,6 @@ class Lister(Protocol):
     def __call__(self, root: Path, *, max_files: int = ...) -> Awaitable[list[str]]: ...
 
 
-_Entry = Entry
-
-
 class _Scope:
     __slots__ = ("checked", "entries", "key", "label", "last", "loaded", "origin", "root",
                  "snapshot", "stored", "task")  # fmt: skip
@@ -73,7 +70,7 @@ class _Scope:
         self.loaded = 0
         self.origin = ""
         """How its first snapshot was made: `loaded` (from the persisted index) or `built`."""
-        self.entries: dict[str, _Entry] = {}
+        self.entries: dict[str, Entry] = {}
         self.snapshot: Snapshot | None = None
         self.task: asyncio.Task[Snapshot] | None = None
         self.checked = 0.0  # monotonic time the snapshot was last brought up to date
@@ -83,7 +80,7 @@ class _Scope:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     files: list[str]
-    keep: dict[str, _Entry]
+    keep: dict[str, Entry]
     parse: list[tuple[str, str, int, int]]  # path, language, mtime_ns, size
     changed: bool  # anything added, removed or changed besides `parse`
     dirty: bool  # an entry added, removed or changed besides `parse` (the store is behind)
@@ -283,13 +280,15 @@ class CodeKnowledge:
         async with self._builds:
             t0 = time.perf_counter()
             listing = (lister or self._list)(scope.root, max_files=self.max_files + 1)
+            tables: Tables | None = None
             if store is not None and not scope.stored:
-                scope.stored = True  # read the file while rg lists the tree
-                loaded, files = await asyncio.gather(
-                    asyncio.to_thread(store.load, scope.key, scope.label), listing
-                )
+                scope.stored = True
+                loaded, tables = await asyncio.to_thread(_load, store, scope.key, scope.label)
+                files = await listing
                 if loaded is not None and not scope.entries:
                     scope.entries, scope.loaded = loaded, len(loaded)
+                else:
+                    tables = None
             else:
                 files = await listing
             list_ms = (time.perf_counter() - t0) * 1000.0
@@ -301,10 +300,13 @@ class CodeKnowledge:
                 scope.root, plan.parse, t0 + self.build_budget, threads=threads
             )
             snapshot = await asyncio.to_thread(
-                self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms
-            )
+                self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms,
+                tables if not results and not plan.dirty else None,
+            )  # fmt: skip
             if store is not None and (results or plan.dirty):
-                await asyncio.to_thread(store.save, scope.key, scope.label, scope.entries)
+                await asyncio.to_thread(
+                    store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump()
+                )
             scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
             scope.loaded = 0
             scope.snapshot = snapshot
@@ -322,7 +324,7 @@ class CodeKnowledge:
 
     def _plan(self, scope: _Scope, files: list[str]) -> _Plan:
         """Which files to (re)parse: stat every file of a known language (in a thread)."""
-        keep: dict[str, _Entry] = {}
+        keep: dict[str, Entry] = {}
         parse: list[tuple[str, str, int, int]] = []
         root = str(scope.root)
         old = scope.entries
@@ -333,7 +335,7 @@ class CodeKnowledge:
                 continue
             if own and (why := not_indexed(path)) is not None:
                 prev = old.get(path)
-                keep[path] = prev if prev is not None and prev.status == why else _Entry(0, 0, why)
+                keep[path] = prev if prev is not None and prev.status == why else Entry(0, 0, why)
                 continue
             try:
                 st = os.stat(os.path.join(root, path))
@@ -342,7 +344,7 @@ class CodeKnowledge:
                 keep[path] = (
                     prev
                     if prev is not None and prev.status == "unreadable"
-                    else _Entry(0, 0, "unreadable", error=exc.strerror)
+                    else Entry(0, 0, "unreadable", error=exc.strerror)
                 )
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -359,7 +361,7 @@ class CodeKnowledge:
                 keep[path] = Entry(st.st_mtime_ns, st.st_size, prev.status, prev.rows,
                                    prev.error, prev.digest)  # fmt: skip
             elif st.st_size > self.max_file_bytes:
-                keep[path] = _Entry(st.st_mtime_ns, st.st_size, "too_big",
+                keep[path] = Entry(st.st_mtime_ns, st.st_size, "too_big",
                                     error=f"over {self.max_file_bytes} bytes, not parsed")  # fmt: skip
             else:
                 parse.append((path, language, st.st_mtime_ns, st.st_size))
@@ -454,10 +456,13 @@ class CodeKnowledge:
         t0: float,
         list_ms: float,
         check_ms: float,
+        tables: Tables | None = None,
     ) -> Snapshot:
         """The new snapshot (in a thread): new entries become Definitions, the rest are
-        reused; when nothing changed, the old snapshot's tables are reused too."""
-        entries = dict(plan.keep)
+        reused; when nothing changed, the old snapshot's tables are reused too, and when
+        nothing changed since the index was persisted, the tables persisted with it."""
+        # the persisted tables index the rows in the persisted entries' order: keep it
+        entries = scope.entries if tables is not None else dict(plan.keep)
         errors: list[str] = []
         intern: dict[str, str] = {}
         share = intern.setdefault  # one string object per distinct name in the index
@@ -471,7 +476,7 @@ class CodeKnowledge:
                  language, path, line, role_s, lo, hi)
                 for n, q, o, k, line, lo, hi in p.defs
             )  # fmt: skip
-            entries[path] = _Entry(mtime, size, p.status, rows, p.error, p.digest)
+            entries[path] = Entry(mtime, size, p.status, rows, p.error, p.digest)
         skipped: dict[str, int] = {}
         parse_errors = 0
         for path, e in entries.items():
@@ -515,7 +520,7 @@ class CodeKnowledge:
         if old is not None and not results and not plan.changed:
             return old  # nothing changed: the same snapshot (callers' caches stay valid)
         return Snapshot(
-            scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
+            scope.root, plan.files, (r for e in entries.values() for r in e.rows), build, tables
         )
 
 
@@ -525,3 +530,14 @@ def _digest_of(path: str) -> bytes:
             return digest(fh.read())
     except OSError:
         return b""
+
+
+def _load(store: IndexStore, key: str, label: str) -> tuple[dict[str, Entry] | None, Tables | None]:
+    """The persisted entries of a scope, and the tables persisted with them (used as they
+    are when the tree has not changed since)."""
+    loaded, dumped = store.load_all(key, label)
+    if loaded is None:
+        return None, None
+    if dumped is None:
+        return loaded, None
+    return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped)

@@ -76,8 +76,15 @@ _BY_NAME = {s: lang for lang, keys in _TABLE for s in keys if not s.startswith("
 def language(path: str) -> Language | None:
     """The language of a file by its name or suffix (cached: asked for every match of every
     search), or None."""
-    p = PurePosixPath(path)
-    return _BY_NAME.get(p.name) or _BY_SUFFIX.get(p.suffix.lower())
+    # string work, not PurePosixPath: that was most of what an update with no change cost
+    name = path.rstrip("/").rpartition("/")[2]
+    by_name = _BY_NAME.get(name)
+    if by_name is not None:
+        return by_name
+    dot = name.rfind(".")
+    if dot <= 0 or dot == len(name) - 1:  # `.bashrc`, `name.`: no suffix (as pathlib says)
+        return None
+    return _BY_SUFFIX.get(name[dot:].lower())
 
 
 def language_of(path: str) -> str | None:

@@ -15,9 +15,11 @@ A file (`<label>-<hash of the key>.pzi`):
     (the extractors' code and the grammars' version: another version's file is rebuilt),
     key (the scope's path, or the package's identity), payload length, blake2b of the
     payload; then the payload, zlib-compressed marshal of plain values:
-    (strings, files, digests, rows): every distinct string once; per file the ints (path,
-    mtime_ns, size, status, error, rows); per file a 16-byte content hash; per definition
-    9 ints (name, qualname, owner, kind, language, line, role, min, max params).
+    (strings, files, digests, rows, tables): every distinct string once; per file the ints
+    (path, mtime_ns, size, status, error, rows); per file a 16-byte content hash; per
+    definition 9 ints (name, qualname, owner, kind, language, line, role, min, max params);
+    the snapshot's lookup tables of those rows (`snapshot.Tables`), so a restart over an
+    unchanged tree does not make them again.
 
 A file that is missing, truncated, corrupt, of another format or version, or made for
 another key is rebuilt: one log line, never an exception.
@@ -38,14 +40,14 @@ from array import array
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .snapshot import Row
 
 log = logging.getLogger("parallizer.index")
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"PZIX\x00\r\n\x1a"
 _LEN = struct.Struct(">I")
 _ROW_INTS = 9
@@ -113,30 +115,40 @@ class IndexStore:
 
     def load(self, key: str, label: str) -> dict[str, Entry] | None:
         """The entries persisted for `key`, or None (no file, or one that is rebuilt)."""
+        return self.load_all(key, label)[0]
+
+    def load_all(
+        self, key: str, label: str
+    ) -> tuple[dict[str, Entry] | None, tuple[Any, ...] | None]:
+        """The entries persisted for `key` and the snapshot tables saved with them (their
+        rows in the entries' order), or (None, None)."""
         path = self.path(key, label)
         try:
             with open(path, "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
-            return None
+            return None, None
         except OSError as exc:
             log.warning("index file %s unreadable (%s): rebuilding", path, exc.strerror)
-            return None
+            return None, None
         try:
             return decode(data, key)
         except Invalid as exc:
             log.warning("index file %s %s: rebuilding", path, exc)
         except Exception as exc:  # a file that passed the checksum but decodes wrong
             log.warning("index file %s undecodable (%s): rebuilding", path, type(exc).__name__)
-        return None
+        return None, None
 
     # --- writing ------------------------------------------------------------------------
 
-    def save(self, key: str, label: str, entries: dict[str, Entry]) -> int:
-        """Write the entries of `key` (a temporary file renamed over the old one); returns
-        the bytes written, 0 when the directory cannot be written (logged)."""
+    def save(
+        self, key: str, label: str, entries: dict[str, Entry], tables: tuple[Any, ...] | None = None
+    ) -> int:
+        """Write the entries of `key` (a temporary file renamed over the old one), with the
+        snapshot tables of their rows (in the entries' order) when given; returns the bytes
+        written, 0 when the directory cannot be written (logged)."""
         path = self.path(key, label)
-        data = encode(entries, key)
+        data = encode(entries, key, tables)
         tmp = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -157,7 +169,7 @@ class IndexStore:
         return len(data)
 
 
-def encode(entries: dict[str, Entry], key: str) -> bytes:
+def encode(entries: dict[str, Entry], key: str, tables: tuple[Any, ...] | None = None) -> bytes:
     ids: dict[str | None, int] = {}
 
     def sid(s: str | None) -> int:
@@ -180,7 +192,7 @@ def encode(entries: dict[str, Entry], key: str) -> bytes:
     strings = [s for s in ids if s is not None]
     payload = zlib.compress(
         marshal.dumps((strings, array("q", files).tobytes(), bytes(digests),
-                       array("i", rows).tobytes())),
+                       array("i", rows).tobytes(), tables)),
         1,
     )  # fmt: skip
     header = json.dumps(
@@ -196,7 +208,7 @@ def encode(entries: dict[str, Entry], key: str) -> bytes:
     return MAGIC + _LEN.pack(len(header)) + header + payload
 
 
-def decode(data: bytes, key: str) -> dict[str, Entry]:
+def decode(data: bytes, key: str) -> tuple[dict[str, Entry], tuple[Any, ...] | None]:
     if not data.startswith(MAGIC):
         raise Invalid("is not an index file")
     start = len(MAGIC) + _LEN.size
@@ -222,7 +234,7 @@ def decode(data: bytes, key: str) -> dict[str, Entry]:
         raise Invalid("is truncated")
     if hashlib.blake2b(payload, digest_size=16).hexdigest() != head.get("blake2b"):
         raise Invalid("fails its checksum")
-    strings, files_b, digests, rows_b = marshal.loads(zlib.decompress(payload))
+    strings, files_b, digests, rows_b, tables = marshal.loads(zlib.decompress(payload))
     files = array("q")
     files.frombytes(files_b)
     rows_a = array("i")
@@ -247,4 +259,4 @@ def decode(data: bytes, key: str) -> dict[str, Entry]:
                           None if error_i < 0 else S[error_i], digests[d : d + 16])  # fmt: skip
     if k != len(r):
         raise Invalid("has rows past its files")
-    return out
+    return out, tables
