@@ -8,7 +8,13 @@
   stall the loop); a small batch (a few small files: a fixture, an edit) is parsed in a
   thread instead.
 * Up to date by (mtime, size): an update re-reads only files that changed, appeared or were
-  left over; the rest keep their definitions.
+  left over; the rest keep their definitions. A file whose time changed but not its size is
+  hashed: the same content keeps its definitions.
+* Persisted (`store.IndexStore`, when given): the first update of a scope (or a package, by
+  its `Package.key`) starts from the entries on disk, and an update that changed anything
+  writes them back with the snapshot's tables; a restart re-parses only what changed.
+* Not parsed, by path (`languages.not_indexed`, for a scope's own files only): bundles,
+  build output, package managers' directories; by content: minified files.
 * Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
   A build belongs to the store, not to the request that started it: a request that goes
   away does not cancel it (the next request will want it); `aclose` does.
@@ -279,18 +285,15 @@ class CodeKnowledge:
         store = self.store if persist else None
         async with self._builds:
             t0 = time.perf_counter()
-            listing = (lister or self._list)(scope.root, max_files=self.max_files + 1)
             tables: Tables | None = None
             if store is not None and not scope.stored:
                 scope.stored = True
                 loaded, tables = await asyncio.to_thread(_load, store, scope.key, scope.label)
-                files = await listing
                 if loaded is not None and not scope.entries:
                     scope.entries, scope.loaded = loaded, len(loaded)
                 else:
                     tables = None
-            else:
-                files = await listing
+            files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
             files = files[: self.max_files]
@@ -540,4 +543,8 @@ def _load(store: IndexStore, key: str, label: str) -> tuple[dict[str, Entry] | N
         return None, None
     if dumped is None:
         return loaded, None
-    return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped)
+    try:
+        return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped)
+    except (TypeError, ValueError):  # not the shape this version dumps: make them from the rows
+        log.warning("index file of %s: its lookup tables are remade", label)
+        return loaded, None

@@ -75,15 +75,17 @@ def digest(data: bytes) -> bytes:
 
 @cache
 def fingerprint() -> str:
-    """What makes the rows of a file: the extractors' code, the file roles, the grammars'
-    version. A file written by another one is rebuilt."""
+    """What makes the rows of a file and the tables of a snapshot: the extractors' code, the
+    file roles, the tables' code, this format's, the grammars' version. A file written by
+    another one is rebuilt."""
     from importlib.metadata import PackageNotFoundError, version
 
     h = hashlib.blake2b(digest_size=12)
     h.update(str(FORMAT).encode())
     here = Path(__file__).parent
     for p in sorted([*here.joinpath("extract").glob("*.py"), here / "languages.py",
-                     here / "parse.py"]):  # fmt: skip
+                     here / "parse.py", here / "model.py", here / "snapshot.py",
+                     here / "store.py"]):  # fmt: skip
         try:
             h.update(p.read_bytes())
         except OSError:
