@@ -203,10 +203,10 @@ def generated_header(head: bytes) -> bool:
 _INSTALLED_DIRS = frozenset("node_modules bower_components site-packages dist-packages".split())
 """Where a package manager installs dependencies: each is indexed as its own package, once
 per version (`deps.py`), not again as part of the tree that holds it."""
-_BUILD_DIRS = frozenset(
-    "dist build target out _build .next .nuxt .svelte-kit coverage htmlcov".split()
-)
-"""Build output, at the top of a scope: copies of the tree's code (or bundles of it)."""
+_BUILD_DIRS = frozenset("dist target _build .next .nuxt .svelte-kit coverage htmlcov".split())
+"""Build output, at the top of a scope: copies of the tree's code (or bundles of it). Not
+`build/` or `out/`: fastify's `build/` holds its build scripts (output there is usually
+ignored by .gitignore, which the listing honours)."""
 _BUNDLE_NAME = re.compile(
     r"(\.min\.[cm]?js|\.bundle\.[cm]?js|-min\.js|\.chunk\.js)$", re.IGNORECASE
 )
