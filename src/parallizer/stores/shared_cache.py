@@ -6,7 +6,8 @@ stores a good answer for `ttl` seconds, and lets go; the others wait for that an
 the cache with a short back-off) instead of calling too. If the lock holder fails or dies,
 its lock lapses and a waiter takes over. Values cross the wire as JSON through
 `encode`/`decode`. A Redis that fails makes every caller run its own call: slower, never
-wrong, never stuck.
+wrong, never stuck. Within one process, identical calls share one such run first (a
+waiter-owned `flight.SingleFlight`: the last caller cancelled cancels it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from contextlib import suppress
 from typing import Any, Generic, Literal, TypeVar
 
+from ..flight import SingleFlight
 from .redis_client import RedisLink, RedisUnavailable
 
 log = logging.getLogger("parallizer.redis")
@@ -65,6 +67,7 @@ class SharedFlights(Generic[T]):
         self.lock_ms = lock_ms
         self._release = link.client.register_script(_RELEASE)
         self._extend = link.client.register_script(_EXTEND)
+        self._local: SingleFlight[tuple[T, How]] = SingleFlight(owner="waiters")
 
     async def _cached(self, name: str) -> T | None:
         raw = await self.link.call(lambda r: r.get(self.link.key("answer", name)))
@@ -79,6 +82,14 @@ class SharedFlights(Generic[T]):
                 )
 
     async def run(
+        self, key: Hashable, ttl: float, start: Callable[[], Awaitable[T]]
+    ) -> tuple[T, How]:
+        """(value, how): how is "own" (this call made the remote call), "joined" (another
+        caller's, in this process or another) or "cached"."""
+        (value, how), joined = await self._local.run(key, lambda: self._run(key, ttl, start))
+        return value, "joined" if joined else how
+
+    async def _run(
         self, key: Hashable, ttl: float, start: Callable[[], Awaitable[T]]
     ) -> tuple[T, How]:
         name = digest(key)
