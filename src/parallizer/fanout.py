@@ -37,11 +37,11 @@ from typing import Any, Generic, TypeVar
 from cachetools import TLRUCache
 
 from . import metrics
-from .errors import BackendError
+from .errors import RETRYABLE, BackendError, Timeout
 from .flight import SingleFlight
 from .limits import ConcurrencyLimit, Ticket
 from .models import QueryTiming
-from .retry import DEFAULT_POLICY, RETRY_KINDS
+from .retry import DEFAULT_POLICY
 
 T = TypeVar("T")
 log = logging.getLogger("parallizer.fanout")
@@ -257,9 +257,9 @@ def _teach(ticket: Ticket, exc: BaseException | None) -> None:
     """Tell the backend's limit how the attempt went (overload, timeout, success)."""
     if exc is None:
         ticket.ok()
-    elif isinstance(exc, BackendError) and exc.kind in RETRY_KINDS:
+    elif isinstance(exc, RETRYABLE):
         ticket.overloaded(exc.retry_after)
-    elif isinstance(exc, TimeoutError) or (isinstance(exc, BackendError) and exc.kind == "timeout"):
+    elif isinstance(exc, TimeoutError | Timeout):
         ticket.timed_out()
 
 

@@ -1,6 +1,6 @@
 """The one retry policy for remote calls (web searches and LLM calls alike).
 
-Only an overloaded provider is retried: HTTP 429 (`rate_limited`) and 503, after the wait it
+Only an overloaded provider is retried (`errors.Overloaded`): HTTP 429 (`RateLimited`) and 503, after the wait it
 asked for (`Retry-After`), or after a short jittered exponential backoff when it named none.
 A retry happens only while the wait still fits inside the call's deadline (its remaining time
 budget), so a 429 is not a failed query unless the deadline runs out first. Anything else
@@ -21,14 +21,13 @@ from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryCallState, stop_never
 
-from .errors import BackendError
-
-RETRY_KINDS = frozenset({"rate_limited", "http_503"})
+from .errors import RETRYABLE, BackendError
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    kinds: frozenset[str] = RETRY_KINDS
+    retryable: tuple[type[BackendError], ...] = RETRYABLE
+    """The errors tried again (`errors.Overloaded`: HTTP 429 and 503)."""
     max_attempts: int = 10
     backoff_initial: float = 0.1
     backoff_max: float = 2.0
@@ -48,7 +47,7 @@ class RetryPolicy:
     ) -> bool:
         """Whether to try again after failed attempt `attempt`, given the deadline
         (`time.monotonic()` seconds, None: no deadline)."""
-        if not isinstance(exc, BackendError) or exc.kind not in self.kinds:
+        if not isinstance(exc, self.retryable):
             return False
         if attempt >= self.max_attempts:
             return False

@@ -36,7 +36,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from ..backends.base import CodeBackend, CodeQuery
-from ..errors import BackendError
+from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
 from .deps_text import Imports, chains, scan_imports
 from .knowledge import CodeKnowledge
 from .resolve import Resolution, UseLike, Verdict
@@ -229,7 +229,7 @@ class Dependencies:
         """The package's index, built on first need (single flight per package and version).
         Raises `BackendError` when it cannot be built."""
         if self._closed:
-            raise BackendError("unavailable", "the dependency store is closed")
+            raise Unavailable("the dependency store is closed")
         hit = self._indexes.get(package.key)
         if hit is not None:
             self._indexes.move_to_end(package.key)
@@ -237,10 +237,10 @@ class Dependencies:
         task = self._begin(package)
         await asyncio.wait({task})
         if task.cancelled():
-            raise BackendError("cancelled", f"indexing {package.label} was cancelled")
+            raise Cancelled(f"indexing {package.label} was cancelled")
         exc = task.exception()
         if exc is not None:
-            raise exc if isinstance(exc, BackendError) else BackendError("index_failed", str(exc))
+            raise exc if isinstance(exc, BackendError) else IndexFailed(str(exc))
         return task.result()
 
     def _begin(self, package: Package) -> asyncio.Task[PackageIndex]:

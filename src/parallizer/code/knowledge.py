@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BackendError
+from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
 from ..flight import Flight, SingleFlight
 from .extract import PARSE_SECONDS
 from .languages import language_of, role_of
@@ -135,7 +135,7 @@ class CodeKnowledge:
         `fresh=True` waits for an update that starts after the call. Raises `BackendError`
         when the root cannot be listed (or the build failed)."""
         if self._closed:
-            raise BackendError("unavailable", "the index store is closed")
+            raise Unavailable("the index store is closed")
         scope = self._scope(root)
         if scope.snapshot is None or fresh:
             if fresh and scope.task is not None:
@@ -171,7 +171,7 @@ class CodeKnowledge:
         over PACKAGE_THREAD_FILE_BYTES: starting worker processes costs more than parsing a
         typical library."""
         if self._closed:
-            raise BackendError("unavailable", "the index store is closed")
+            raise Unavailable("the index store is closed")
         listed = sorted(files)[: self.max_files]
 
         async def given(root: Path, *, max_files: int = 0) -> list[str]:
@@ -228,14 +228,14 @@ class CodeKnowledge:
         await flight.join()  # store-owned: a caller that goes away does not cancel it
         task = flight.task
         if task.cancelled():
-            raise BackendError("cancelled", "the index build was cancelled")
+            raise Cancelled("the index build was cancelled")
         exc = task.exception()
         if exc is None:
             return task.result()
         if isinstance(exc, BackendError):
             raise exc
         # a bug must reach the caller as a failed index, not as a crash of its request
-        raise BackendError("index_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise IndexFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
     def _evict(self, keep: _Scope) -> None:
         def total() -> int:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from ..backends.base import CodeQuery, CodeSearchResult, WebResult
 from ..document import Document
-from ..errors import BackendError
+from ..errors import BackendError, BadAnswer, EmptyAnswer
 from ..llm.client import LLM
 from ..llm.parse import drop_reasoning, items_of, strip_reasoning
 from ..models import Card, CardType
@@ -246,7 +246,7 @@ async def plan_searches(llm: LLM, doc: Document, *, code: int, web: int) -> Sear
         web=_web_items(_part(value, "web_queries", both), web) if web > 0 else [],
     )
     if not plan.code and not plan.web:
-        raise BackendError("malformed", "llm: no usable search in the model's answer")
+        raise BadAnswer("llm: no usable search in the model's answer")
     return plan
 
 
@@ -391,7 +391,7 @@ async def web_cards(
         for s in r.sources:
             known.setdefault(s.url, s.title)
     if not known:
-        raise BackendError("malformed", "no web sources to write cards from")
+        raise BadAnswer("no web sources to write cards from")
     value = await llm.complete_json(
         system=WEB_CARDS_SYSTEM,
         user=f"{_plan_block(doc)}\n\nWeb search results:\n\n{_results_block(results)}",
@@ -415,7 +415,7 @@ async def web_cards(
         if len(cards) >= min(max_cards, MAX_WEB_CARDS):
             break
     if not cards:
-        raise BackendError("malformed", "llm: no card in the model's answer cites a search result")
+        raise BadAnswer("llm: no card in the model's answer cites a search result")
     return cards
 
 
@@ -723,7 +723,7 @@ def _questions(
         if len(cards) >= max_questions:
             break
     if raw_items and not cards:
-        raise BackendError("malformed", "llm: no question in the model's answer is grounded")
+        raise BadAnswer("llm: no question in the model's answer is grounded")
     return cards
 
 
@@ -773,5 +773,5 @@ async def complete_line(llm: LLM, doc: Document) -> str:
     )
     text = clean_completion(raw, before)
     if not text:
-        raise BackendError("empty", "llm: no usable continuation in the model's answer")
+        raise EmptyAnswer("llm: no usable continuation in the model's answer")
     return text

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Path, Request
 
 from ..config import Settings
 from ..context import Job
@@ -16,7 +16,7 @@ from ..orchestrator import Orchestrator
 from ..planner.reading import read_plan
 from ..runtime import Runtime
 from .feed import FeedStore
-from .runs import Busy, Run, RunManager, ShuttingDown
+from .runs import Run, RunManager
 from .schemas import CachedFeed
 
 if TYPE_CHECKING:
@@ -51,12 +51,8 @@ class Service:
         return job
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
-        try:
-            return self.runs.start(request, job, **kw)
-        except ShuttingDown as exc:
-            raise HTTPException(503, str(exc)) from exc
-        except Busy as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
+        """A new run; `Busy` or `ShuttingDown` (503, by the service's error handler)."""
+        return self.runs.start(request, job, **kw)
 
     async def feed(self, user_id: str) -> CachedFeed:
         snap = await self.store.get(user_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..context import Job
-from ..errors import StoreUnavailable
+from ..errors import Busy, ShuttingDown, StoreUnavailable
 from ..models import Card, FulfillRequest
 from ..orchestrator import CardEvent, DoneEvent, EarlyEvent, Event, FulfillerEvent, Orchestrator
 from . import metrics
@@ -39,14 +39,6 @@ SUPERSEDE_WAIT = 2.0
 LAND_WITHIN = 120.0
 #: how long shutdown waits for cancelled runs to wind down
 SHUTDOWN_WAIT = 5.0
-
-
-class ShuttingDown(RuntimeError):
-    """No new run once shutdown began."""
-
-
-class Busy(RuntimeError):
-    """As many runs in flight as the process takes (`PARALLIZER_MAX_RUNS`)."""
 
 
 class _EndOfRun:
