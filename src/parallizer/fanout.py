@@ -210,14 +210,8 @@ class Flights:
         if (ttl or self.keep_all) and (hit := self.cached(key)) is not None:
             return hit, "cached"
 
-        while True:
-            flight, started = self._flying.start(key, start)
-            if started:
-                flight.task.add_done_callback(partial(self._landed, key, ttl))
-            await flight.join()
-            if not flight.task.cancelled():
-                return flight.result(), "own" if started else "joined"
-            # its last other waiter left just as we joined: run it afresh
+        outcome, joined = await self._flying.run(key, start, landed=partial(self._landed, key, ttl))
+        return outcome, "joined" if joined else "own"
 
     async def aclose(self) -> None:
         await self._flying.aclose()

@@ -81,15 +81,16 @@ class SingleFlight(Generic[T]):
         self._flights: dict[Hashable, Flight[T]] = {}
 
     def get(self, key: Hashable) -> Flight[T] | None:
-        """The key's live flight, if any."""
+        """The key's flight, if one is under way or has just landed (until its done callbacks
+        have run, a landed run still answers: its value is not kept anywhere else yet)."""
         flight = self._flights.get(key)
-        return flight if flight is not None and flight.live else None
+        return flight if flight is not None and not flight.abandoned else None
 
     def start(
         self, key: Hashable, start: Callable[[], Coroutine[Any, Any, T]], *, name: str | None = None
     ) -> tuple[Flight[T], bool]:
-        """(the key's live flight, whether this call started it): a new run of `start()`
-        unless one is live."""
+        """(the key's flight, whether this call started it): a new run of `start()` unless
+        one is under way."""
         flight = self.get(key)
         if flight is not None:
             return flight, False
@@ -104,15 +105,24 @@ class SingleFlight(Generic[T]):
         return flight, True
 
     async def run(
-        self, key: Hashable, start: Callable[[], Coroutine[Any, Any, T]]
+        self,
+        key: Hashable,
+        start: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        landed: Callable[[asyncio.Task[T]], object] | None = None,
     ) -> tuple[T, bool]:
         """(the value of the key's run, whether this call joined another's run rather than
         starting it). A run cancelled by another hand than the caller's (its waiters gone just
-        as this call joined, the store closing) is started afresh for a waiter-owned flight."""
+        as this call joined, the store closing) is started afresh for a waiter-owned flight.
+        `landed(task)` is called when a run this call started is over."""
         while True:
             flight, started = self.start(key, start)
+            if started and landed is not None:
+                flight.task.add_done_callback(landed)
             await flight.join()
             if flight.task.cancelled() and self.owner == "waiters":
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
                 continue
             return flight.result(), not started
 
