@@ -7,6 +7,10 @@ budget), so a 429 is not a failed query unless the deadline runs out first. Anyt
 (a 500, a hang, a dropped connection, a malformed body) fails at once: trying again would only
 spend the time the user is waiting on.
 
+`Backoff` is the one growing wait of the loops that poll or try again on their own (a waiter
+for a shared lock or lease in Redis, an optimistic transaction that lost a race, landing a
+run's cards once the feed is back): each `await backoff.sleep()` waits longer, up to a cap.
+
 The fan-out applies it around each attempt (each attempt takes a fresh slot of the backend's
 limit, which a `Retry-After` pauses for every caller); backends and the LLM client raise
 `BackendError` and never retry on their own.
@@ -14,6 +18,7 @@ limit, which a `Retry-After` pauses for every caller); backends and the LLM clie
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -77,3 +82,27 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+class Backoff:
+    """Waits that grow by `factor` from `first` up to `most` seconds; `jitter` spreads each
+    over [0.5, 1.5) of itself, so callers turned away together do not come back together."""
+
+    __slots__ = ("delay", "factor", "jitter", "most")
+
+    def __init__(
+        self, first: float, most: float, *, factor: float = 2.0, jitter: bool = False
+    ) -> None:
+        self.delay = first
+        self.most = most
+        self.factor = factor
+        self.jitter = jitter
+
+    def next(self) -> float:
+        """The next wait (seconds)."""
+        wait = self.delay * (0.5 + random.random()) if self.jitter else self.delay
+        self.delay = min(self.most, self.delay * self.factor)
+        return wait
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.next())

@@ -234,3 +234,17 @@ async def test_redis_state_goes_down_and_comes_back(tmp_path):
     finally:
         await link.aclose()
         server.stop()
+
+
+async def test_the_lease_keeper_holds_a_lease_past_its_expiry_and_lets_it_lapse_after(
+    links: Links,
+):
+    """`RedisLink.renewing`, the one lease keeper of the shared lock and the shared limit."""
+    [link] = links(1)
+    key = link.key("lease-test")
+    await link.call(lambda r: r.set(key, b"held", px=600))
+    async with link.renewing(lambda r: r.pexpire(key, 600), 600, "lease-test"):
+        await asyncio.sleep(1.5)  # well past the lease: kept only by its renewals
+        assert await link.call(lambda r: r.exists(key))
+    await asyncio.sleep(1.0)
+    assert not await link.call(lambda r: r.exists(key))  # no keeper left: it lapsed

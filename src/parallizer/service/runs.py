@@ -24,6 +24,7 @@ from ..context import Job
 from ..errors import Busy, ShuttingDown, StoreUnavailable
 from ..models import Card, FulfillRequest
 from ..orchestrator import CardEvent, DoneEvent, EarlyEvent, Event, FulfillerEvent, Orchestrator
+from ..retry import Backoff
 from . import metrics
 from .feed import FeedStore
 
@@ -255,11 +256,10 @@ class RunManager:
 
     async def _land_later(self, run: Run) -> None:
         """Retry landing a finished run's cards until the feed is back (or LAND_WITHIN)."""
-        delay = 0.2
+        backoff = Backoff(0.2, 2.0)
         deadline = asyncio.get_running_loop().time() + LAND_WITHIN
         while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(2.0, delay * 2)
+            await backoff.sleep()
             if await self._land(run):
                 try:
                     await self.store.finish(run.user_id, generation=run.generation)
