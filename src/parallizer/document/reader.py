@@ -29,7 +29,7 @@ from .mentions import (
     split_name,
     written_arity,
 )
-from .model import WINDOW, WINDOW_CHARS, Document, Section, window
+from .model import Document, Section, window
 from .open_spots import OpenSpot, block_spots, goal_section
 from .words import STOP_WORDS
 
@@ -349,4 +349,4 @@ def read(doc: Document) -> PlanFacts:
         return _FACTS.setdefault(doc, facts)
 
 
-__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "remember", "window"]
+__all__ = ["PlanFacts", "code_language", "read", "remember"]

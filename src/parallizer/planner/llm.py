@@ -250,10 +250,6 @@ async def plan_searches(llm: LLM, doc: Document, *, code: int, web: int) -> Sear
     return plan
 
 
-async def web_queries(llm: LLM, doc: Document, *, max_queries: int = 3) -> list[str]:
-    """Web search queries alone (`plan_searches` asked for only them)."""
-    return (await plan_searches(llm, doc, code=0, web=max_queries)).web
-
 
 # --- (b) web context cards ------------------------------------------------------------------
 
@@ -465,10 +461,6 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
         max_per_file=5,
     )
 
-
-async def code_queries(llm: LLM, doc: Document, *, max_queries: int = 5) -> list[CodeQuery]:
-    """Validated ripgrep queries alone (`plan_searches` asked for only them)."""
-    return (await plan_searches(llm, doc, code=max_queries, web=0)).code
 
 
 # --- (d) clarifying questions from the evidence ---------------------------------------------
