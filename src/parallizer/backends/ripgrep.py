@@ -63,7 +63,7 @@ def _rel(path: str) -> str:
     return path
 
 
-def clip(text: str, focus: int = 0, width: int = MAX_TEXT) -> str:
+def match_line(text: str, focus: int = 0, width: int = MAX_TEXT) -> str:
     """Strip the line ending and cut a long line to `width` characters around `focus`."""
     return clip_around(text.rstrip("\r\n"), focus, width)
 
@@ -135,7 +135,7 @@ class _Collector:
         if current is None:
             return False
         focus = subs[0].get("start", 0) if subs else 0
-        text = clip(raw_text, focus)
+        text = match_line(raw_text, focus)
         if kind == "match" and self.cap_hit:
             # one match past the cap: there is more. It may still be context of
             # the last kept match, then we stop.

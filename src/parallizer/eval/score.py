@@ -403,7 +403,7 @@ def doc_mentions(text: str, names: tuple[str, ...]) -> bool:
 
 
 @dataclass
-class Found:
+class ExpectedFinding:
     """A finding the document should get: a name it uses that the newer release removed or
     renamed (the history part)."""
 
@@ -417,7 +417,7 @@ class Found:
 
 @dataclass
 class DocScore:
-    expected: list[Found] = field(default_factory=list)
+    expected: list[ExpectedFinding] = field(default_factory=list)
     known: list[Claim] = field(default_factory=list)  # about a reviewed real bug of the doc
     true: list[Claim] = field(default_factory=list)  # about a removed or renamed name
     against: list[Claim] = field(default_factory=list)  # every other claim
@@ -431,7 +431,7 @@ def score_doc(
     claim is about it and corrected when that claim also gives the new name."""
     out = DocScore()
     used = [r for r in removals if doc_mentions(text, r.names)]
-    out.expected = [Found(r.names, r.correct, r.line) for r in used]
+    out.expected = [ExpectedFinding(r.names, r.correct, r.line) for r in used]
     for claim in claims:
         hits = [f for f in out.expected if about(claim, f.names)]
         if hits:

@@ -13,7 +13,7 @@ from ..context import Job
 from ..errors import StoreUnavailable
 from ..models import FulfillRequest
 from ..orchestrator import Orchestrator
-from ..planner.reading import read_plan
+from ..planner.reading import read_and_plan
 from ..runtime import Runtime
 from .feed import FeedStore
 from .runs import Run, RunManager
@@ -47,7 +47,7 @@ class Service:
         read in a worker process (`planner.reading`)."""
         job = await asyncio.to_thread(self.orchestrator.prepare, request, read=False)
         s = self.settings
-        await read_plan(job.document, s.max_queries, job.plan_relpath, workers=s.read_workers)
+        await read_and_plan(job.document, s.max_queries, job.plan_relpath, workers=s.read_workers)
         return job
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
