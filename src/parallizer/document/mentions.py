@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..text import IDENTIFIER, IDENTIFIER_RE
 from .markdown import ProseLine
 from .words import COMMANDS, DOMAIN_ENDS, PROPER_NOUNS, is_common, is_keyword
 
@@ -33,13 +34,12 @@ _FILE = re.compile(rf"(?<![\w./-])[\w-]+\.(?:{_EXTS})(?![\w.])")
 _SPAN_PATH = re.compile(rf"(?:\.{{1,2}}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*{_EXT}")
 _QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
 _CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*\w|[A-Za-z_])\(([^()]{0,60})\)")
-_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
+_DOTTED = re.compile(rf"(?<![\w.]){IDENTIFIER}(?:\.{IDENTIFIER})+(?![\w(])")
 # a word with an inner `_` or a case hump: the only bare words that may be code
-_WORD = re.compile(r"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{2}[a-z]))[A-Za-z_]\w*(?![\w(])")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
+_WORD = re.compile(rf"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{{2}}[a-z])){IDENTIFIER}(?![\w(])")
 # inside backticks a qualified name may use Rust's and C++'s `::` too: `HiArgs::new`
-_QUAL = r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*"
-_DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+")
+_QUAL = rf"{IDENTIFIER}(?:(?:\.|::){IDENTIFIER})*"
+_DOTTED_FULL = re.compile(rf"{IDENTIFIER}(?:(?:\.|::){IDENTIFIER})+")
 _CALL_FULL = re.compile(rf"({_QUAL})\((.*)\)")
 _SEP = re.compile(r"\.|::")
 _GENERIC = re.compile(r"(?:::)?<[^<>()`]*>")  # `find_cause::<E>`, `Vec<u8>`
@@ -242,7 +242,7 @@ def classify_span(content: str, line: int) -> Mention | None:
         return _path_mention(content, line, True)
     if m := _CALL_FULL.fullmatch(content):
         return _name_mention(m.group(1), line, True, written_arity(m.group(2)), call=True)
-    if _IDENT.fullmatch(content) or _DOTTED_FULL.fullmatch(content):
+    if IDENTIFIER_RE.fullmatch(content) or _DOTTED_FULL.fullmatch(content):
         return _name_mention(content, line, True, None, call=False)
     if content.endswith("/") or not any(c.isalnum() for c in content):
         return None  # a directory or punctuation: nothing to grep for

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
+from ..text import IDENTIFIER
 from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
 from .mentions import (
@@ -258,7 +259,7 @@ _OWNER_SPLIT = re.compile(r"::|\.|#|->")
 _LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
 _TURBOFISH = re.compile(r"::<[^()]*?>")
 _CODE_CALL = re.compile(
-    r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
+    rf"(?P<name>{IDENTIFIER}(?:(?:::|\.){IDENTIFIER})*)\s*(?:\((?P<args>.*)\))?;?"
 )
 _BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
 

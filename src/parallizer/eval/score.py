@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..text import sentences
 from .cases import Mistake, Plan, Removal, Suite
 
 MISSING = re.compile(
@@ -45,7 +46,6 @@ NOT_A_DEPENDENCY = re.compile(
     re.IGNORECASE,
 )
 _SUGGESTION = re.compile(r"did you mean|closest|perhaps|maybe you meant", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.?!])\s+|\n+")
 _CITATION = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?:[-:]\d+)?$")
 
 
@@ -149,7 +149,7 @@ def _match_mistake(m: Mistake, qs: list[tuple[int, dict[str, Any]]]) -> MistakeR
 
 
 def claims_missing(text: str, name: str) -> bool:
-    for sentence in _SENTENCE.split(text):
+    for sentence in (s for line in text.splitlines() for s in sentences(line)):
         claim = _SUGGESTION.split(sentence, maxsplit=1)[0]
         if mentions(claim, name) and MISSING.search(claim):
             return True

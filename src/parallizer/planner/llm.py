@@ -31,7 +31,7 @@ from ..errors import BackendError, BadAnswer, EmptyAnswer
 from ..llm.client import LLM
 from ..llm.parse import drop_reasoning, items_of, strip_reasoning
 from ..models import Card, CardType
-from ..text import clip, clip_around, single_line
+from ..text import IDENTIFIER_RE, clip, clip_around, single_line
 
 CURSOR_MARK = "▌"
 EXCERPT_CHARS = 4000
@@ -222,7 +222,7 @@ def _part(value: Any, key: str, both: bool) -> list[Any]:
     if isinstance(value, list):
         strings = [v.strip().strip("`") for v in value if isinstance(v, str)]
         if key == "code_searches":
-            return [s for s in strings if _IDENTIFIER.fullmatch(s)]
+            return [s for s in strings if IDENTIFIER_RE.fullmatch(s)]
         return [s for s in strings if len(s.split()) >= 2]
     return []
 
@@ -418,7 +418,6 @@ async def web_cards(
 # --- (c) code search validation ----------------------------------------------------------------
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!]|\\[1-9]|\\k<")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _literal_chars(regex: str) -> int:
@@ -433,7 +432,7 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
     if pattern.startswith("`") and pattern.endswith("`"):
         pattern = pattern.strip("`").strip()
     if mode not in ("word", "literal", "regex"):
-        mode = "word" if _IDENTIFIER.fullmatch(pattern) else "literal"
+        mode = "word" if IDENTIFIER_RE.fullmatch(pattern) else "literal"
     if not pattern or "\x00" in pattern or "\n" in pattern or "\r" in pattern:
         return None
     if mode == "regex":
