@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from ..code.extract.lines import definition as line_definition
 from ..text import IDENTIFIER, sentence_spans
 from .markdown import CodeBlock
-from .mentions import Found, Mention
+from .mentions import Mention, PlacedMention
 from .words import is_keyword
 
 # ("implements `Iterator`" conforms to something that exists; "write to `x`" changes it)
@@ -75,9 +75,9 @@ _NEW_IN = re.compile(
 _REACH = 160  # characters either side of a name read for its introduction
 
 
-def _joined(lines: list[tuple[str, list[Found]]]) -> tuple[str, list[Found]]:
+def _joined(lines: list[tuple[str, list[PlacedMention]]]) -> tuple[str, list[PlacedMention]]:
     """A block's lines as one text (a sentence may wrap) and its mentions placed in it."""
-    placed: list[Found] = []
+    placed: list[PlacedMention] = []
     at = 0
     for shown, found in lines:
         placed += [(m, at + start, at + end) for m, start, end in found]
@@ -97,7 +97,7 @@ _APPOSITION = re.compile(
 )
 
 
-def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+def introduced_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     that the block introduces."""
     text, placed = _joined(lines)
@@ -138,7 +138,7 @@ _BESIDE = re.compile(
 _DESCRIBED = re.compile(r"(?i)(?:\(\))?\s+(?:is|are)\s+(?:a|an|the\s+new|our)\s+")
 
 
-def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+def proposed_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     standing in a sentence that adds, creates or replaces something, unless called existing."""
     text, found = _joined(lines)
@@ -199,7 +199,7 @@ def _ends(text: str) -> list[int]:
     return [*(b for _, b in spans[:-1]), len(text) + 1]
 
 
-def contexts_in(lines: list[tuple[str, list[Found]]]) -> dict[int, str]:
+def contexts_in(lines: list[tuple[str, list[PlacedMention]]]) -> dict[int, str]:
     """What each sentence of one block says of the names and paths in it, by the mention's
     `id`: `existing` (it is there), `history` (it was, once), `example` (a placeholder),
     `asked` (it stands in the plan's own question)."""

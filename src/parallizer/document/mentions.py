@@ -259,7 +259,8 @@ def classify_span(content: str, line: int) -> Mention | None:
     return Mention(content, "code", line, True)
 
 
-Found = tuple[Mention, int, int]  # the mention, its start and end in the line's `shown` text
+# the mention, its start and end in the line's `shown` text
+PlacedMention = tuple[Mention, int, int]
 
 
 def _quoted(m: re.Match[str], line: int) -> Mention | None:
@@ -333,11 +334,11 @@ def locate(raw: str, text: str, start: int = 0) -> tuple[int, int] | None:
     return (m.start(), m.end()) if m else None
 
 
-def placed(raw: str, found: list[Found]) -> list[Found]:
+def placed(raw: str, found: list[PlacedMention]) -> list[PlacedMention]:
     """The mentions of one line (in line order) with their place in the raw plan line:
     Markdown markers, link syntax and list bullets are in `raw` but not in the shown text,
     so each is found in `raw` itself, after the previous one."""
-    out: list[Found] = []
+    out: list[PlacedMention] = []
     at = 0
     for m, start, end in found:
         if m.kind in ("url", "phrase"):
@@ -368,10 +369,10 @@ def _role_target(content: str) -> str:
     return content.lstrip("~!.")
 
 
-def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:
+def line_mentions(pl: ProseLine) -> tuple[list[PlacedMention], str]:
     """Mentions of one prose line in order, with where each stands in `pl.shown`; and the
     line's prose with everything found blanked out (what is left is words, for key phrases)."""
-    found: list[Found] = []
+    found: list[PlacedMention] = []
     shown = pl.shown
     for at, content in pl.codes:
         role = _ROLE.search(shown, max(0, at - 24), at)

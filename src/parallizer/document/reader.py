@@ -20,8 +20,8 @@ from ..text import IDENTIFIER
 from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
 from .mentions import (
-    Found,
     Mention,
+    PlacedMention,
     arity,
     line_mentions,
     locate,
@@ -148,7 +148,7 @@ def _read(doc: Document) -> PlanFacts:
         read = inline_lines(block, blocks.references, lines)
         prose += read
         spots += block_spots(read, goals=goal_section(doc.section_at(block.line).title))
-        shown: list[tuple[str, list[Found]]] = []
+        shown: list[tuple[str, list[PlacedMention]]] = []
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
