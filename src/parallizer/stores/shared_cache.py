@@ -5,7 +5,7 @@ process takes a short lock (`SET NX PX`, renewed while its call runs: `RedisLink
 stores a good answer for `ttl` seconds, and lets go; the others wait for that answer (polling
 the cache with a short back-off, `retry.Backoff`) instead of calling too. If the lock holder fails or dies,
 its lock lapses and a waiter takes over. Values cross the wire as JSON through
-`encode`/`decode`. A Redis that fails makes every caller run its own call: slower, never
+`encode`/`decode`. A Redis that fails makes every process run its own call: slower, never
 wrong, never stuck. Within one process, identical calls share one such run first (a
 waiter-owned `flight.SingleFlight`: the last caller cancelled cancels it).
 """
