@@ -299,7 +299,13 @@ def _code_use(m: Mention, lines: list[str]) -> Mention | None:
     text = _LEADING_WORD.sub("", m.text.strip())
     member = text.startswith(".") and text[1:2].isidentifier()
     if member:
-        text = text[1:]  # `.getResponseTime()`: a member named without its owner
+        # `- .getResponseTime()`, `### .raw`: an API reference lists a member without its
+        # owner; inside a sentence ("keep them with `.passThrough()` on `ServiceSchema`") it is
+        # a link of a chain the dependency pass reads from the line
+        raw = lines[m.line] if m.line < len(lines) else ""
+        if m.col < 0 or raw[: m.col].strip(" \t-*+>#0123456789.)`"):
+            return None
+        text = text[1:]
     macro = text.endswith("!") or "!(" in text
     text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
     found = _CODE_CALL.fullmatch(text)
