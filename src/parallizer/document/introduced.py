@@ -202,7 +202,8 @@ def _ends(text: str) -> list[int]:
 def contexts_in(lines: list[tuple[str, list[PlacedMention]]]) -> dict[int, str]:
     """What each sentence of one block says of the names and paths in it, by the mention's
     `id`: `existing` (it is there), `history` (it was, once), `example` (a placeholder),
-    `asked` (it stands in the plan's own question)."""
+    `asked` (it stands in the plan's own question), `setting` (an environment variable),
+    `external` (another project's)."""
     text, found = _joined(lines)
     ends = _ends(text)
     out: dict[int, str] = {}
@@ -220,9 +221,16 @@ def contexts_in(lines: list[tuple[str, list[PlacedMention]]]) -> dict[int, str]:
             out[id(m)] = "existing"
         elif _EXAMPLE.search(before):
             out[id(m)] = "example"
+        elif _SETTING_AFTER.match(after) or _SETTING_BEFORE.search(before):
+            out[id(m)] = "setting"
         elif _OWNED.search(text[lo:start]):
             out[id(m)] = "external"
     return out
+
+
+# "the `FooAlias` environment variable", "env var `X`": a name of the environment, not code
+_SETTING_AFTER = re.compile(r"(?i)`?\s*(?:environment|env)\.?\s+var(?:iable)?s?\b")
+_SETTING_BEFORE = re.compile(r"(?i)\b(?:environment|env)\.?\s+var(?:iable)?s?\s+(?:named\s+|called\s+)?`?$")
 
 
 # --- the plan's own code ---------------------------------------------------------------------

@@ -98,7 +98,8 @@ class Mention:
     context: str = ""
     """What its sentence says of it (the reader's): `existing` (the plan says it is there:
     "the existing `X`"), `history` (a past release's section of a changelog, or "removed
-    `X`"), `example` (a placeholder: "e.g. `foo`"), `asked` (in the plan's own question)."""
+    `X`"), `example` (a placeholder: "e.g. `foo`"), `asked` (in the plan's own question),
+    `setting` ("the `X` environment variable"), `external` (another project's)."""
     lang: str = ""
     """For a name read from a code block: the block's language ('' for prose and spans)."""
 
@@ -165,8 +166,8 @@ def _name_mention(
     """A name as written, or weak `code` (a keyword or a common word alone), or nothing."""
     last = last_part(text)
     qualified = last != text
-    if is_keyword(last) and not qualified:
-        # `if(x)`, `return(x)`, `self`, `None`: syntax, not names
+    if (is_keyword(last) and not qualified) or (_VERSION.fullmatch(text) and not call):
+        # `if(x)`, `return(x)`, `self`, `None`: syntax, not names; `v16`, `v2`: a release
         return Mention(text, "code", line, coded) if coded and not call else None
     if call:
         return Mention(text, "call", line, coded, args, _owner(text))
@@ -179,6 +180,7 @@ def _name_mention(
 
 
 _CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_VERSION = re.compile(r"[vV]\d+(?:\.\d+)*")
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9]+s?")  # `JSON`, `NUL`, `SIGUSR2`, `FSTDEP007`
 _TITLE_SNAKE = re.compile(r"[A-Z][a-z0-9]+(?:_[A-Z][a-z0-9]*)+")
 _WORD_CASE = re.compile(r"[A-Z][a-z]+")
