@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,27 +35,18 @@ def number(x: object) -> bool:
 def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     out = tmp_path / "bench"
     env = clean_env(PARALLIZER_ALLOWED_ROOTS=str(PROJECT), COLUMNS="120")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parallizer",
-            "bench",
-            "--quick",
-            "--latency",
-            "0.02",
-            "--users",
-            "5",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT,
-        timeout=230,
-        check=False,
-    )
+    argv = [sys.executable, "-m", "parallizer", "bench", "--quick", "--latency", "0.02",
+            "--users", "5", "--out", str(out)]  # fmt: skip
+    # its own session: on a timeout the whole group goes (its servers, emulators, redis)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, cwd=PROJECT, start_new_session=True) as popen:  # fmt: skip
+        try:
+            stdout, stderr = popen.communicate(timeout=230)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.communicate()
+            raise
+    proc = subprocess.CompletedProcess(argv, popen.returncode, stdout, stderr)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads((out / "bench.json").read_text())
     env_ = data["environment"]

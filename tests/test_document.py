@@ -577,3 +577,44 @@ def test_a_name_another_project_owns_is_external_across_a_long_subject():
     said = contexts(d)
     assert said["pinoIntegration"] == "external"
     assert said["pinoHook"] == ""
+
+
+def test_a_section_about_what_was_removed_is_history():
+    """A migration guide's list of what is gone names what the code no longer has: history,
+    by its title or by its first paragraph saying so; a neighbouring section is today's."""
+    d = doc(
+        """
+        # Migrating to v5
+
+        ## Removed APIs
+
+        - `reply.getResponseTime()` - use `reply.elapsedTime`.
+
+        ## Deprecations
+
+        All deprecated properties on the request object have been removed:
+
+        | old | new |
+        |---|---|
+        | `request.routerPath` | `request.routeOptions.url` |
+
+        ## New hooks
+
+        The `onListen` hook runs when the server starts to listen.
+        """
+    )
+    said = contexts(d)
+    assert said["reply.getResponseTime"] == "history"
+    assert said["request.routerPath"] == "history"
+    assert said["onListen"] == ""
+
+
+def test_a_member_written_without_its_owner_is_a_use():
+    """API docs list members as `.getResponseTime()`, `.raw`: each names a member, checked
+    like `raw` would be, its range on the name itself."""
+    facts = read(doc("- `.getResponseTime()` - returns the time.\n- `.raw` - the response.\n"))
+    assert [(u.text, u.line, u.col, u.end) for u in facts.uses] == [
+        ("getResponseTime", 0, 4, 19), ("raw", 1, 4, 7)
+    ]
+    # inside a sentence it is a link of a chain (read with its line), not a bare name
+    assert read(doc("We keep them with `.passThrough()` on the schema.\n")).uses == ()

@@ -430,3 +430,63 @@ async def test_a_near_name_in_another_case_style_is_only_worth_a_look(tmp_path: 
     sure = {f.name: (f.kind, f.severity) for f in review.findings}
     assert sure["PriceRules"] == ("wrong_name", "error")
     assert sure["ValidationCompiler"] == ("wrong_name", "info")
+
+
+async def test_what_maintained_docs_write_is_not_taken_for_a_mistake(tmp_path: Path):
+    """Seen in docs nobody here wrote (sqlmodel, yargs, httpx, pydantic-settings): the
+    `@overload` signatures of one method are not rival definitions, a release (`v16`) is
+    no name, a name read as an environment variable is the environment's, and a past
+    release's "either ... or" is no open decision. A real slip beside them still counts."""
+    root = tmp_path / "app"
+    write(root, "app/session.py", "from typing import overload\n\n\nclass Session:\n"
+          "    @overload\n    def exec(self, statement): ...\n"
+          "    @overload\n    def exec(self, statement, params): ...\n"
+          "    def exec(self, statement, params=None):\n        return None\n\n"
+          "    def commit(self):\n        return None\n")  # fmt: skip
+    text = (
+        "# Guide\n\nRun queries with `Session.exec`. As of `v16` it reads the `FooAlias`"
+        " environment variable. `Session.comit` is a slip.\n\n"
+        "## 0.15.0 (September 22nd, 2020)\n\n"
+        "* Added authentication flows which require either sync or async I/O.\n"
+    )
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
+    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
+        orch = assembly.orchestrator(rt)
+        review = await orch.review(orch.prepare(request))
+    assert {(f.name, f.kind) for f in review.findings} == {("Session.comit", "wrong_name")}
+
+
+async def test_what_an_api_reference_writes_is_not_taken_for_a_mistake(tmp_path: Path):
+    """Seen in undici's and zod's own docs: a member a class inherits from its base's base,
+    `PoolOptions` for the declared `Pool.Options`, an interface stub that declares no
+    parameters, "Returns: `retryHandler`" (an instance), and a TODO in an HTML comment. A
+    member no ancestor has is still on the wrong class."""
+    root = tmp_path / "app"
+    write(root, "lib/dispatcher-base.js", "class DispatcherBase {\n  close (callback) {\n"
+          "    return callback\n  }\n}\nmodule.exports = DispatcherBase\n")  # fmt: skip
+    write(root, "lib/dispatcher.js", "class Dispatcher {\n  dispatch () {\n"
+          "    throw new Error('not implemented')\n  }\n}\nmodule.exports = Dispatcher\n")  # fmt: skip
+    write(root, "lib/pool-base.js", "const DispatcherBase = require('./dispatcher-base')\n"
+          "class PoolBase extends DispatcherBase {\n  stats () {\n    return 1\n  }\n}\n"
+          "module.exports = PoolBase\n")  # fmt: skip
+    write(root, "lib/balanced-pool.js", "const PoolBase = require('./pool-base')\n"
+          "class BalancedPool extends PoolBase {\n  addUpstream (url) {\n    return url\n  }\n}\n"
+          "module.exports = BalancedPool\n")  # fmt: skip
+    write(root, "lib/retry-handler.js", "class RetryHandler {\n  constructor (opts) {\n"
+          "    this.opts = opts\n  }\n\n  onRetry (err) {\n    return err\n  }\n}\n"
+          "module.exports = RetryHandler\n")  # fmt: skip
+    write(root, "types/pool.d.ts", "declare namespace Pool {\n  export interface Options {\n"
+          "    connections?: number\n  }\n}\nexport default Pool\n")  # fmt: skip
+    text = (
+        "# BalancedPool\n\n<!-- TODO: drop this page once Pool balances -->\n\n"
+        "`BalancedPool.close(callback)` closes it; `BalancedPool.stats` reads it. It takes"
+        " `PoolOptions`. `Dispatcher.dispatch(options, handler)` sends a request.\n\n"
+        "Returns: `retryHandler`. `BalancedPool.onRetry` retries.\n"
+    )
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
+    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
+        orch = assembly.orchestrator(rt)
+        review = await orch.review(orch.prepare(request))
+    assert {(f.name, f.kind) for f in review.findings} == {("BalancedPool.onRetry", "wrong_owner")}

@@ -174,10 +174,6 @@ class Settings(BaseSettings):
         roots = [p for p in self.allowed_roots.split(os.pathsep) if p.strip()]
         return tuple(_root(p) for p in roots)
 
-    @property
-    def llm_enabled(self) -> bool:
-        return bool(self.llm_url)
-
     def secrets(self) -> list[str]:
         """Secret values that must never reach a log line or an error message."""
         out = []

@@ -201,3 +201,36 @@ async def test_javascript_fields_set_in_the_constructor(tmp_path: Path, store: C
         ("Queue.pending", "field", "queue.js", 5, None, "source"),
         ("Queue.push", "method", "queue.js", 8, (1, 1), "source"),
     }
+
+
+async def test_an_overloaded_python_function_is_one_definition(tmp_path: Path) -> None:
+    """`@overload` signatures and the implementation after them are one function that
+    accepts what any of them does, not rivals to choose between; a platform branch that
+    defines a function twice stays two."""
+    root = tmp_path / "ov"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "session.py").write_text(
+        "from typing import overload\n\n\n"
+        "class Session:\n"
+        "    @overload\n"
+        "    def exec(self, statement): ...\n"
+        "    @overload\n"
+        "    def exec(self, statement, params, *, timeout=None): ...\n"
+        "    def exec(self, statement, params=None, **kw):\n"
+        "        return None\n\n\n"
+        "if WINDOWS:\n"
+        "    def getchar(echo): ...\n"
+        "else:\n"
+        "    def getchar(echo): ...\n",
+        encoding="utf-8",
+    )
+    (root / "docs_src").mkdir()
+    (root / "docs_src" / "tutorial001.py").write_text("def select_heroes():\n    pass\n")
+    store = CodeKnowledge(workers=0)
+    try:
+        index = await store.snapshot(root)
+    finally:
+        await store.aclose()
+    assert [(d.line, d.params) for d in index.qualified("Session.exec")] == [(6, (1, None))]
+    assert [d.line for d in index.qualified("getchar")] == [14, 16]
+    assert [d.role for d in index.lookup("select_heroes")] == [Role.docs]

@@ -128,3 +128,53 @@ def test_a_missing_name_points_at_what_it_may_build_on():
 def test_a_missing_package_file_suggests_its_module_twin():
     r = resolver().resolve(NameUse.of("src/client/__init__.py", kind="path"))
     assert r.verdict is Verdict.missing_path and r.near_paths[0] == "src/client.py"
+
+
+TYPED = [
+    d("FastifyRequest", "interface", "types/request.d.ts", 3, lang="typescript", role=Role.stub),
+    d("FastifyRequest.routerPath", "property", "types/request.d.ts", 9, lang="typescript",
+      role=Role.stub),
+    d("FastifyRequest.headers", "property", "types/request.d.ts", 7, lang="typescript",
+      role=Role.stub),
+    d("FastifyReply", "interface", "types/reply.d.ts", 2, lang="typescript", role=Role.stub),
+    d("FastifyReply.send", "method", "types/reply.d.ts", 5, lang="typescript", role=Role.stub),
+    d("SemVer", "class", "classes/semver.js", 1, lang="javascript"),
+    d("SemVer.compare", "method", "classes/semver.js", 40, lang="javascript", params=(1, 1)),
+    d("diff", "function", "functions/diff.js", 3, lang="javascript", params=(2, 2)),
+    d("Router.route", "method", "lib/router.js", 12, lang="javascript", params=(1, 1)),
+]  # fmt: skip
+
+
+def typed(text: str) -> tuple[str, list[str], list[str], list[str]]:
+    files = sorted({x.path for x in TYPED})
+    index = Snapshot(Path("/tree"), files, map(row, TYPED), BuildStats(files=len(files)))
+    r = Resolver(index).resolve(NameUse.of(text, 0))
+    return (r.verdict.value, [x.citation for x in r.definitions],
+            [x.qualname for x in r.suggestions], [o.qualname for o in r.owners])  # fmt: skip
+
+
+def test_a_variable_named_after_a_type_is_read_as_one():
+    # `request.routerPath`: `request` is no definition, but the tree's FastifyRequest ends so
+    assert typed("request.routerPath")[:2] == ("found", ["types/request.d.ts:9"])
+    # its near member, not "nothing defines request.routerPat"
+    assert typed("request.routerPat")[0] == "wrong_name"
+    assert typed("request.routerPat")[2] == ["FastifyRequest.routerPath"]
+    # a member that only another type has: on the wrong class, with the class it lives on
+    assert typed("request.route")[:2] == ("wrong_owner", ["lib/router.js:12"])
+    assert typed("request.route")[3] == ["FastifyRequest"]
+    # ... only when that class is the tree's own: a declared one is too weak to say so
+    assert typed("request.send")[0] != "wrong_owner"
+    assert typed("reply.send")[:2] == ("found", ["types/reply.d.ts:5"])
+    # nothing near: missing, pointing at the type the variable was read as
+    assert typed("request.frobnicate")[0] == "missing"
+    assert typed("request.frobnicate")[3] == ["FastifyRequest"]
+
+
+def test_a_module_function_beside_a_class_is_not_a_member():
+    # `semver.diff`: diff is the module's function, defined outside any class
+    assert typed("semver.diff")[:2] == ("found", ["functions/diff.js:3"])
+    assert typed("semver.compare")[:2] == ("found", ["classes/semver.js:40"])
+    # an owner that names no type (too short, or no type ends so) makes no claim
+    assert typed("rq.routerPat")[0] == "skipped"
+    assert typed("rq.frobnicate")[0] == "skipped"
+    assert typed("response.frobnicate")[0] == "skipped"

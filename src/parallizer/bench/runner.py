@@ -282,8 +282,10 @@ async def load_cluster(cfg: RunConfig, workers: int = CLUSTER_WORKERS) -> dict[s
         env = {**_served_env(cfg, web_url, llm_url, repo), "PARALLIZER_REDIS_URL": redis_url}
         timeout = 120.0 + 4 * cfg.remote_timeout
         async with server_process(env, repo, "--workers", str(workers)) as (url, pid):
-            # warm every worker (a new connection per request lands on any of them)
-            await load_mod.load(4 * workers, url, pid, bodies, request_timeout=timeout)
+            # warm every worker (a new connection per request lands on any of them); quick:
+            # one request each, which warms most of them (its figures are not compared)
+            warm = workers if cfg.quick else 4 * workers
+            await load_mod.load(warm, url, pid, bodies, request_timeout=timeout)
             before = await redis_commands(redis_url) or 0
             result = await load_mod.load(users, url, pid, bodies, request_timeout=timeout)
             after = await redis_commands(redis_url) or before
@@ -429,8 +431,11 @@ async def run(
                 work = capacity_llm(cfg)
             await step("capacity-llm", work)
         if cfg.wants("big-plan"):
-            # quick: the same shape with smaller plans
-            await step("big-plan", big_plan_scenario(cfg, size=100_000 if cfg.quick else 250_000))
+            # quick: the same shape, smaller: two big plans of 60 KB (still 25 × the small one)
+            work = (
+                big_plan_scenario(cfg, bigs=2, size=60_000) if cfg.quick else big_plan_scenario(cfg)
+            )
+            await step("big-plan", work)
         if cfg.wants("cold-scope"):
             # quick: one package of the standard library
             corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None

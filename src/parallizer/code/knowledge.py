@@ -16,8 +16,9 @@
 * Not parsed, by path (`languages.not_indexed`, for a scope's own files only): bundles,
   build output, package managers' directories; by content: minified files.
 * Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
-  A build belongs to the store, not to the request that started it: a request that goes
-  away does not cancel it (the next request will want it); `aclose` does.
+  A build belongs to the store, not to the request that started it (a store-owned
+  `flight.SingleFlight`): a request that goes away does not cancel it (the next request will
+  want it); `aclose` does.
 * Bounded: a time budget per build (files left over are parsed by the next update, the
   snapshot says "partial" meanwhile), a size cap per file, at most `max_scopes` scopes and
   `max_definitions` definitions kept, least recently used scope out first.
@@ -36,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BackendError
+from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
+from ..flight import Flight, SingleFlight
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
 from .model import ROLE_RANK, Role
@@ -127,6 +129,7 @@ class CodeKnowledge:
         self.parse_seconds = parse_seconds
         self._builds = asyncio.Semaphore(max(1, max_builds))
         self._scopes: OrderedDict[str, _Scope] = OrderedDict()
+        self._flights: SingleFlight[Snapshot] = SingleFlight(owner="store")
         self._tasks: set[asyncio.Task[Snapshot]] = set()
         self._closed = False
         self.builds = 0
@@ -142,7 +145,7 @@ class CodeKnowledge:
         `fresh=True` waits for an update that starts after the call. Raises `BackendError`
         when the root cannot be listed (or the build failed)."""
         if self._closed:
-            raise BackendError("unavailable", "the index store is closed")
+            raise Unavailable("the index store is closed")
         scope = self._scope(root)
         if scope.snapshot is None or fresh:
             if fresh and scope.task is not None:
@@ -193,7 +196,7 @@ class CodeKnowledge:
         typical library. `key` is its identity in the persisted store (`Package.key`: the
         same root may hold another version later); None: not persisted."""
         if self._closed:
-            raise BackendError("unavailable", "the index store is closed")
+            raise Unavailable("the index store is closed")
         listed = sorted(files)[: self.max_files]
 
         async def given(root: Path, *, max_files: int = 0) -> list[str]:
@@ -205,7 +208,7 @@ class CodeKnowledge:
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return await self._join(task)
+        return await self._join(Flight(task, owner="store"))
 
     async def aclose(self) -> None:
         self._closed = True
@@ -229,16 +232,15 @@ class CodeKnowledge:
         self._scopes.move_to_end(key)
         return scope
 
-    def _start(self, scope: _Scope) -> asyncio.Task[Snapshot]:
-        if scope.task is not None and not scope.task.done():
-            return scope.task
-        task = asyncio.get_running_loop().create_task(
-            self._update(scope), name=f"index:{scope.root.name}"
+    def _start(self, scope: _Scope) -> Flight[Snapshot]:
+        flight, started = self._flights.start(
+            scope.key, lambda: self._update(scope), name=f"index:{scope.root.name}"
         )
-        scope.task = task
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._landed(scope, t))
-        return task
+        if started:
+            scope.task = task = flight.task
+            self._tasks.add(task)
+            task.add_done_callback(lambda t: self._landed(scope, t))
+        return flight
 
     def _landed(self, scope: _Scope, task: asyncio.Task[Snapshot]) -> None:
         self._tasks.discard(task)
@@ -248,18 +250,18 @@ class CodeKnowledge:
             log.warning("index of %s failed: %s", scope.root.name, exc)
 
     @staticmethod
-    async def _join(task: asyncio.Task[Snapshot]) -> Snapshot:
-        # asyncio.wait: a caller that goes away does not cancel the shared build
-        await asyncio.wait({task})
+    async def _join(flight: Flight[Snapshot]) -> Snapshot:
+        await flight.join()  # store-owned: a caller that goes away does not cancel it
+        task = flight.task
         if task.cancelled():
-            raise BackendError("cancelled", "the index build was cancelled")
+            raise Cancelled("the index build was cancelled")
         exc = task.exception()
         if exc is None:
             return task.result()
         if isinstance(exc, BackendError):
             raise exc
         # a bug must reach the caller as a failed index, not as a crash of its request
-        raise BackendError("index_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise IndexFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
     def _evict(self, keep: _Scope) -> None:
         def total() -> int:

@@ -133,7 +133,7 @@ _TEST_DIRS = frozenset(
 )
 _DOCS_DIRS = frozenset(
     "doc docs documentation example examples sample samples demo demos bench benches "
-    "benchmark benchmarks tutorial tutorials".split()
+    "benchmark benchmarks tutorial tutorials docs_src doc_src docs_examples".split()
 )
 _SOURCE_DIRS = frozenset("src lib source sources main java kotlin pkg internal cmd".split())
 _GENERATED_NAME = re.compile(

@@ -21,12 +21,14 @@ config key, a language it does not know) is not missing, and a failed search pro
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 import re
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz, process
 
@@ -118,6 +120,7 @@ class Tables(Protocol):
     def qualified(self, qualname: str) -> list[Definition]: ...
     def folded(self, name: str) -> list[Definition]: ...
     def members(self, owner: str) -> list[Definition]: ...
+    def definitions(self) -> Iterator[Definition]: ...
     def near(
         self, name: str, limit: int = ..., cutoff: float = ...
     ) -> list[tuple[Definition, float]]: ...
@@ -299,15 +302,50 @@ def _is_source(d: Definition) -> bool:
 
 def _fits(params: tuple[int, int | None], args: int, language: str = "") -> bool:
     """Does a call with `args` arguments fit? In JavaScript every parameter may be left out,
-    so only too many arguments is a mistake there."""
+    so only too many arguments is a mistake there, and not for a function that declares
+    none: an interface's stub (`close () { throw new Error('not implemented') }`), or one
+    that reads `arguments`."""
     lo, hi = params
     if language == "javascript":
         lo = 0
+        if hi == 0:
+            return True
     return args >= lo and (hi is None or args <= hi)
 
 
 def _is_type(index: Tables, name: str) -> list[Definition]:
     return [d for d in index.lookup(name) if d.kind in TYPE_KINDS]
+
+
+# per snapshot: the last word of each type name (`FastifyRequest` -> "request") -> those types
+_TYPE_TAILS: weakref.WeakKeyDictionary[Any, dict[str, list[Definition]]] = (
+    weakref.WeakKeyDictionary()
+)
+_TAIL = re.compile(r"[A-Z][a-z0-9]+$")
+
+
+def _type_tails(index: Tables) -> dict[str, list[Definition]]:
+    try:
+        return _TYPE_TAILS[index]
+    except (KeyError, TypeError):
+        pass
+    tails: dict[str, list[Definition]] = {}
+    for d in index.definitions():
+        if d.kind in TYPE_KINDS and d.role in ("source", "stub") and (m := _TAIL.search(d.name)):
+            tails.setdefault(m.group(0).lower(), []).append(d)
+    with contextlib.suppress(TypeError):  # an index that cannot be weakly referenced
+        _TYPE_TAILS[index] = tails
+    return tails
+
+
+def _typed_variable(index: Tables, owner: str) -> list[Definition]:
+    """The types a variable is named after: `request` -> the tree's `Request` or
+    `FastifyRequest` (a source or declared type whose last word it is), `websocket` ->
+    `WebSocket`. A one-word lower-case name only; the exact name first."""
+    if not re.fullmatch(r"[a-z][a-z0-9]{2,}", owner):
+        return []
+    exact = [d for d in index.folded(owner) if d.kind in TYPE_KINDS and d.role in ("source", "stub")]
+    return exact or _type_tails(index).get(owner, [])
 
 
 class Resolver:
@@ -436,6 +474,15 @@ class Resolver:
         if dunder and not defs:
             return replace(base, verdict=Verdict.skipped)  # made at run time (`__attrs_attrs__`)
         owner_types = _is_type(index, owner) if owner else []
+        typed = (  # `request.routerPath`: a variable named after a type of the tree
+            _typed_variable(index, owner)
+            if owner and not owner_types and owner not in STANDARD_MODULES and not any(
+                _is_source(d) and d.kind not in VALUE_KINDS for d in index.lookup(owner)
+            )
+            else []
+        )  # fmt: skip
+        if typed and (member := self._member_of(use, name, typed, defs, base)) is not None:
+            return member
         if owner and not owner_types and owner in self.known and owner[:1].islower():
             # `http.Agent`, `std::backtrace`: a standard module, though the tree may name a
             # variable after it (`const http = require('http')`)
@@ -481,6 +528,39 @@ class Resolver:
             return self._absent(name, base, (name, owner))
         return self._absent(name, base, (name,))
 
+    def _member_of(
+        self, use: UseLike, name: str, types: list[Definition], defs: list[Definition],
+        base: Resolution,
+    ) -> Resolution | None:  # fmt: skip
+        """`request.x`, the variable read as an instance of `types`: found when one of them
+        has `x`, on the wrong class when only other classes have it, else a near member or
+        missing. None (resolve it as any dotted name): `x` is defined outside any class
+        (`semver.diff`: the module's function, not the class's) or is a standard name.
+        Inherited members are the writer's (`_owner_may_have` reads the class's bases)."""
+        index = self.index
+        own = [d for t in types for d in index.members(t.name) if d.name == name]
+        if own:
+            return self._found(use, own, base)
+        if any(not d.owner for d in defs) or name in self.known:
+            return None
+        elsewhere = [d for d in defs if d.owner]
+        if elsewhere and not any(_is_source(d) for d in elsewhere):
+            return None  # only declared elsewhere: too weak to say it is on the wrong class
+        if elsewhere:
+            return replace(base, verdict=Verdict.wrong_owner,
+                           definitions=tuple(source_first(elsewhere)[:SUGGESTIONS]),
+                           owners=tuple(source_first(types)))  # fmt: skip
+        members = [d for t in types for d in index.members(t.name)
+                   if _close(name, d.name) and _alike(name, d.name)]  # fmt: skip
+        if members:
+            return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, members)),
+                           needs_text=(name,))  # fmt: skip
+        if self._near_left <= 0:
+            return replace(base, verdict=Verdict.skipped)
+        self._near_left -= 1
+        return replace(base, verdict=Verdict.missing, needs_text=(name,),
+                       owners=tuple(source_first(types)))  # fmt: skip
+
     def _absent(self, name: str, base: Resolution, words: tuple[str, ...]) -> Resolution:
         """Not defined anywhere: a wrong name if something close is, else missing. Only the
         first NEAR_BUDGET such names (uses come nearest the cursor first) are compared with
@@ -495,6 +575,10 @@ class Resolver:
             for d, _ in index.near(name, limit=SUGGESTIONS + 2, cutoff=NEAR_CUTOFF)
             if _alike(name, d.name)
         ]
+        # `PoolOptions` for the declared `Pool.Options`: the same type, written as one word
+        same = [d for d in close if d.owner and _fold(d.owner + d.name) == _fold(name)]
+        if same:
+            return replace(base, verdict=Verdict.found, definitions=tuple(source_first(same)))
         if close:
             return replace(base, verdict=Verdict.wrong_name, suggestions=tuple(_rank(name, close)),
                            needs_text=words)  # fmt: skip

@@ -22,8 +22,9 @@ from markdown_it.token import Token
 
 MAX_LINE = 20_000  # characters of one line read (a longer line is pasted data, not prose)
 
-# CommonMark without raw HTML (a plan's `<T>` or `<br>` is text to us)
-_BLOCKS = MarkdownIt("commonmark", {"html": False}).disable("inline")
+# CommonMark; raw HTML only as blocks (a comment, a `<p align="center">` banner, a sponsor
+# table: nothing a reader sees as prose, skipped), inline a plan's `<T>` or `<br>` is text
+_BLOCKS = MarkdownIt("commonmark", {"html": True}).disable("inline")
 _INLINE = MarkdownIt("commonmark", {"html": False})
 # markdown-it looks for the end of every `[` it meets: a paragraph holding thousands of them
 # (pasted data) would take seconds, so there brackets are plain text

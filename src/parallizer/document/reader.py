@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
+from ..text import IDENTIFIER
 from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
 from .mentions import (
-    Found,
     Mention,
+    PlacedMention,
     arity,
     line_mentions,
     locate,
@@ -29,7 +30,7 @@ from .mentions import (
     split_name,
     written_arity,
 )
-from .model import WINDOW, WINDOW_CHARS, Document, Section, window
+from .model import Document, Section, window
 from .open_spots import OpenSpot, block_spots, goal_section
 from .words import STOP_WORDS
 
@@ -146,8 +147,11 @@ def _read(doc: Document) -> PlanFacts:
             continue
         read = inline_lines(block, blocks.references, lines)
         prose += read
-        spots += block_spots(read, goals=goal_section(doc.section_at(block.line).title))
-        shown: list[tuple[str, list[Found]]] = []
+        spots += [  # a past release's "either sync or async" is no decision left open
+            s for s in block_spots(read, goals=goal_section(doc.section_at(block.line).title))
+            if not history.intersection(s.lines)
+        ]
+        shown: list[tuple[str, list[PlacedMention]]] = []
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
@@ -206,18 +210,34 @@ _RELEASE = re.compile(
 )
 
 
+# a section about what is gone: "## Removed APIs", or it opens by saying so ("All deprecated
+# properties ... have been removed", "are no longer supported")
+_REMOVED_TITLE = re.compile(r"(?i)\b(?:removed|removals?|deleted|dropped)\b")
+_REMOVED_SAID = re.compile(
+    r"(?i)\b(?:has|have|had|were|was|are|is)\s+(?:now\s+)?(?:been\s+)?(?:removed|deleted|dropped)\b"
+    r"|\bno\s+longer\s+(?:available|supported|exists?|exported|part\s+of)\b"
+)
+
+
 def _history_lines(doc: Document) -> frozenset[int]:
     """The lines of sections headed by a release (`## 1.2.3`, `## [0.5.0] - 2021-03-04`,
     `# Version 2.0`), subsections included: a changelog's past, where names are what they
-    were then."""
+    were then; and of a section about what was removed (its title, or its first paragraph,
+    says so: a migration guide's table of what is gone)."""
     out: set[int] = set()
     level = 0  # the level of the release heading we are under (0: none)
+    firsts: dict[int, str] = {}
+    for block in doc.blocks.prose:
+        if block.kind == "paragraph":
+            firsts.setdefault(doc.section_at(block.line).start, block.content)
     for sec in doc.sections:
         if sec.level and level and sec.level <= level:
             level = 0
         if sec.level and _RELEASE.search(sec.title):
             level = sec.level
-        if level:
+        if level or (sec.level and (
+            _REMOVED_TITLE.search(sec.title) or _REMOVED_SAID.search(firsts.get(sec.start, ""))
+        )):  # fmt: skip
             out.update(range(sec.start, sec.end))
     return frozenset(out)
 
@@ -258,7 +278,7 @@ _OWNER_SPLIT = re.compile(r"::|\.|#|->")
 _LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
 _TURBOFISH = re.compile(r"::<[^()]*?>")
 _CODE_CALL = re.compile(
-    r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
+    rf"(?P<name>{IDENTIFIER}(?:(?:::|\.){IDENTIFIER})*)\s*(?:\((?P<args>.*)\))?;?"
 )
 _BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
 
@@ -278,13 +298,22 @@ def _code_use(m: Mention, lines: list[str]) -> Mention | None:
     """A name in a code span the reader does not take for one: `HiArgs::new`,
     `Chain::downcast_ref::<E>()`, `backtrace_if_absent!`, `new WebSocketServer({...})`."""
     text = _LEADING_WORD.sub("", m.text.strip())
+    member = text.startswith(".") and text[1:2].isidentifier()
+    if member:
+        # `- .getResponseTime()`, `### .raw`: an API reference lists a member without its
+        # owner; inside a sentence ("keep them with `.passThrough()` on `ServiceSchema`") it is
+        # a link of a chain the dependency pass reads from the line
+        raw = lines[m.line] if m.line < len(lines) else ""
+        if m.col < 0 or raw[: m.col].strip(" \t-*+>#0123456789.)`"):
+            return None
+        text = text[1:]
     macro = text.endswith("!") or "!(" in text
     text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
     found = _CODE_CALL.fullmatch(text)
     if found is None:
         return None
     args = written_arity(found.group("args")) if found.group("args") is not None else None
-    if args is None and not macro and not _QUALIFIER.search(found.group("name")):
+    if args is None and not macro and not member and not _QUALIFIER.search(found.group("name")):
         return None  # a lone word in backticks: the reader's call (a common word, a keyword)
     use = replace(_named(found.group("name"), m.line, args, m.coded), context=m.context)
     where = locate(lines[m.line], use.text, max(m.col, 0)) if m.line < len(lines) else None
@@ -349,4 +378,4 @@ def read(doc: Document) -> PlanFacts:
         return _FACTS.setdefault(doc, facts)
 
 
-__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "remember", "window"]
+__all__ = ["PlanFacts", "code_language", "read", "remember"]

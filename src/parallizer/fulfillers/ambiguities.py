@@ -43,6 +43,7 @@ from cachetools import TTLCache
 from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
 from ..code import Definition, Resolution, Snapshot, Verdict, fold
+from ..code.deps_text import class_bases
 from ..context import FulfillerContext, code_call
 from ..document import Mention, PlanFacts, read
 from ..document.mentions import locate
@@ -242,8 +243,9 @@ def _weigh(r: Resolution, confidence: float) -> float | None:
     v = r.verdict
     if contexts and contexts <= {"history"}:
         return None  # what it was then, not what the code is now
-    if contexts and contexts <= {"external"} and v is not Verdict.found:
-        return None  # `[zod](https://github.com/…)`: another project's name
+    if contexts and contexts <= {"external", "setting"} and v is not Verdict.found:
+        return None  # `[zod](https://github.com/…)`: another project's name; "the `X`
+        # environment variable": the environment's
     if r.what in ("acronym", "command"):
         return None
     example = "example" in contexts or r.what == "example"
@@ -270,6 +272,37 @@ def _weigh(r: Resolution, confidence: float) -> float | None:
     if not r.coded:
         confidence -= 0.15
     return max(0.0, min(confidence, 0.99))
+
+
+ANCESTRY = 4  # generations of base classes read to tell an inherited member
+
+
+def _with_ancestors(index: Snapshot, want: set[tuple[str, int]]) -> dict[tuple[str, int], list[str]]:
+    """For each class definition (path, line): its body, then those of the classes it
+    derives from, up to ANCESTRY generations (`BalancedPool extends PoolBase`, whose head
+    says `extends DispatcherBase`: a member of DispatcherBase is BalancedPool's too). Reads
+    files: run it in a thread."""
+    bodies = index.lines.bodies(want)
+    out: dict[tuple[str, int], list[str]] = {}
+    for key in want:
+        chain = [bodies[key]] if key in bodies else []
+        seen = {key}
+        frontier = list(chain)
+        for _ in range(ANCESTRY):
+            parents: set[tuple[str, int]] = set()
+            for body in frontier:
+                for base in class_bases("\n".join(body.split("\n")[:3])):
+                    for d in index.lookup(base):
+                        if d.kind in TYPE_KINDS and (d.path, d.line) not in seen:
+                            parents.add((d.path, d.line))
+            if not parents:
+                break
+            seen |= parents
+            read = index.lines.bodies(parents)
+            frontier = [read[p] for p in sorted(parents) if p in read]
+            chain += frontier
+        out[key] = chain
+    return out
 
 
 # languages one tree's code answers for each other
@@ -417,12 +450,12 @@ class Ambiguities:
             return checked
         want = {(d.path, d.line) for r in wrong_owner for d in r.owners[:2]}
         async with asyncio.TaskGroup() as tg:  # class bodies read while rg checks the words
-            reading = tg.create_task(asyncio.to_thread(index.lines.bodies, want))
+            reading = tg.create_task(asyncio.to_thread(_with_ancestors, index, want))
             await self._text_check(ctx, index, pending, checked.words)
         bodies = reading.result()
         for r in wrong_owner:
             checked.bodies[r.text] = [
-                bodies[(d.path, d.line)] for d in r.owners[:2] if (d.path, d.line) in bodies
+                b for d in r.owners[:2] for b in bodies.get((d.path, d.line), ())
             ]
         return checked
 
@@ -661,7 +694,14 @@ class Ambiguities:
             # a slip keeps the name's case: `ValidationCompiler` near `validationCompleted`
             # is a concept's name, not a misspelt field
             style = s[0].name[:1].isupper() == r.name[:1].isupper()
+            if same and not style and r.name[:1].islower() and checked.index is not None and any(
+                d.kind in TYPE_KINDS for d in checked.index.lookup(s[0].name)
+            ):
+                return None  # "Returns: `retryHandler`": an instance of RetryHandler
             confidence = 0.95 if same else 0.8 if style else 0.5
+            if same and not style and not r.owner and s[0].owner and r.name[:1].isupper():
+                confidence = 0.5  # `DownloadProgress` (an event, a type) beside a member
+                # `Request.downloadProgress`: another thing of the same name
             fix = _replace_last(t, r.name, s[0].name if r.owner else s[0].qualname)
             message = (
                 f"The code defines no `{r.name}`: did you mean `{s[0].qualname}` ({s[0].citation})?"

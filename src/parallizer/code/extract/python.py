@@ -67,6 +67,9 @@ _INITIALISERS = frozenset(("__init__", "__post_init__", "__new__", "setUp"))
 class _Python:
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
+        self.overloads: dict[str, int] = {}
+        """Qualified name -> the row of a function declared with `@overload`: its other
+        signatures and its implementation widen that one row (one function, not rivals)."""
 
     def body(self, node: Node, owners: tuple[str, ...], in_class: bool) -> None:
         for child in node.named_children:
@@ -88,6 +91,15 @@ class _Python:
                 node.child_by_field_name("parameters"),
                 drop_first=in_class and "staticmethod" not in decos,
             )
+            qual = ".".join((*owners, text(name)))
+            at = self.overloads.get(qual)
+            if at is not None:  # another signature of an overloaded function, or its body
+                self._widen(at, params)
+                if "overload" not in decos:
+                    del self.overloads[qual]  # the implementation ends the set
+                return
+            if "overload" in decos:
+                self.overloads[qual] = len(self.sink.defs)
             self.sink.add(name, name, "method" if in_class else "function", owners, params)
             if in_class and text(name) in _INITIALISERS:
                 self.instance_fields(node, owners)
@@ -121,6 +133,14 @@ class _Python:
             for child in node.named_children:
                 if child.type in _BLOCKS or child.type.endswith(("statement", "definition")):
                     self.statement(child, owners, in_class, set())
+
+    def _widen(self, at: int, params: tuple[int, int | None]) -> None:
+        """Row `at` accepts what it did and `params` too."""
+        row = self.sink.defs[at]
+        lo, hi = row[5], row[6]
+        lo = min(lo, params[0])
+        hi = -1 if hi < 0 or params[1] is None else max(hi, params[1])
+        self.sink.defs[at] = (*row[:5], lo, hi)
 
     def instance_fields(self, fn: Node, owners: tuple[str, ...]) -> None:
         """`self.x = ...` statements of an initialiser's body (not nested blocks) are fields
