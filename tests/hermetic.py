@@ -29,6 +29,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     `extra`: the environment for a child process."""
     env = {k: v for k, v in os.environ.items() if not is_setting(k)}
     env[ENV_FILE_VARIABLE] = ""
+    env["PARALLIZER_INDEX_DIR"] = ""  # no index persisted in the developer's ~/.cache
     env.update(extra)
     return env
 
@@ -38,3 +39,4 @@ def scrub(monkeypatch: pytest.MonkeyPatch) -> None:
         if is_setting(name):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(ENV_FILE_VARIABLE, "")
+    monkeypatch.setenv("PARALLIZER_INDEX_DIR", "")  # memory only, unless a test says where

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 NAMES = {
     "web-3", "web-5", "web-10", "rg-3", "rg-5", "fulfill", "offline-std", "deps", "capacity-web",
     "capacity-llm", "big-plan", "cold-scope", "llm-first-question",
-    "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20",
+    "load-5", "faults", "load-5-redis-2w", "lsp-open", "lsp-edit", "check-20", "index-build",
+    "cli-warm", "warm-restart",
 }  # fmt: skip
 COMPARED = ("serial_s", "parallel_s", "ideal_s", "speedup", "efficiency")
 LOAD = ("users", "p50_ms", "p95_ms", "p99_ms", "success_rate", "rps", "peak_rss_mb", "slot_bound_s")
@@ -32,27 +35,18 @@ def number(x: object) -> bool:
 def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     out = tmp_path / "bench"
     env = clean_env(PARALLIZER_ALLOWED_ROOTS=str(PROJECT), COLUMNS="120")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parallizer",
-            "bench",
-            "--quick",
-            "--latency",
-            "0.02",
-            "--users",
-            "5",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT,
-        timeout=230,
-        check=False,
-    )
+    argv = [sys.executable, "-m", "parallizer", "bench", "--quick", "--latency", "0.02",
+            "--users", "5", "--out", str(out)]  # fmt: skip
+    # its own session: on a timeout the whole group goes (its servers, emulators, redis)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env, cwd=PROJECT, start_new_session=True) as popen:  # fmt: skip
+        try:
+            stdout, stderr = popen.communicate(timeout=230)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.communicate()
+            raise
+    proc = subprocess.CompletedProcess(argv, popen.returncode, stdout, stderr)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads((out / "bench.json").read_text())
     env_ = data["environment"]
@@ -96,6 +90,11 @@ def test_quick_bench_writes_json_markdown_and_chart(tmp_path: Path):
     big = by_name["big-plan"]  # a small plan alone and among big ones
     assert all(number(big[k]) for k in ("alone_s", "among_s", "goal_s", "big_s"))
     assert big["success_rate"] == 1.0 and big["big_bytes"] > 20 * big["small_bytes"]
+    built = by_name["index-build"]  # the persisted index: built, then reloaded from disk
+    assert all(number(built[k]) for k in ("build_s", "peak_rss_mb", "reload_s", "index_file_mb"))
+    assert built["reload_reparsed"] == 0 and built["definitions"] > 0
+    assert all(number(by_name["cli-warm"][k]) for k in ("bare_start_s", "fulfill_s", "goal_s"))
+    assert all(number(by_name["warm-restart"][k]) for k in ("first_card_s", "all_cards_s"))
     md = (out / "bench.md").read_text()
     assert "| web-5 | 15 s | 3 s |" in md and "load-5" in md  # beside the seed's figures
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

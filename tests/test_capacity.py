@@ -193,14 +193,23 @@ async def test_llm_limit_adapts_to_the_emulator_capacity():
     assert emu.stats.rejected <= 0.25 * 80
 
 
-@pytest.mark.parametrize("capacity", ["0", "-3", "x"])
-def test_emulate_cli_rejects_a_bad_capacity(capacity: str):
-    from typer.testing import CliRunner
+@pytest.mark.parametrize(
+    ("capacity", "says"),
+    [("0", "capacity must be a whole number >= 1"), ("-3", "capacity must be a whole number >= 1"),
+     ("x", "Invalid value for '--capacity'")],
+)  # fmt: skip
+def test_emulate_cli_rejects_a_bad_capacity(
+    capacity: str, says: str, capsys: pytest.CaptureFixture[str]
+):
+    # through `main`, the entry point, which registers every command: `app` alone has none
+    # until some test has called `main`, and its "no such command" was an exit 2 too
+    from parallizer.cli import main
 
-    from parallizer.cli import app
-
-    res = CliRunner().invoke(app, ["emulate", "perplexity", "--capacity", capacity])
-    assert res.exit_code == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["emulate", "perplexity", "--capacity", capacity])
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("parallizer: error: ") and says in line
 
 
 # --- hedging ------------------------------------------------------------------------------
@@ -209,9 +218,7 @@ def test_emulate_cli_rejects_a_bad_capacity(capacity: str):
 async def _hedge_run(ceiling: int):
     from parallizer.fulfillers.web_context import web_call
 
-    async with running(
-        "perplexity", latency=0.02, fault_on=["slowpoke=hang*1"], hang_s=30
-    ) as emu:
+    async with running("perplexity", latency=0.02, fault_on=["slowpoke=hang*1"], hang_s=30) as emu:
         b = adaptive(emu, ceiling=ceiling, start=ceiling, timeout=2.0)
         try:
             # enough answers for the backend to know its normal latency (p95)

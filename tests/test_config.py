@@ -28,8 +28,10 @@ def dotenv(where: Path) -> Path:
 
 def test_a_test_sees_no_setting_of_the_environment():
     assert not [k for k in os.environ if k.startswith(("PARALLIZER_", "PERPLEXITY_", "OPENAI_"))
-                and not k.startswith("PARALLIZER_TEST_") and k != ENV_FILE_VARIABLE]  # fmt: skip
+                and not k.startswith("PARALLIZER_TEST_")
+                and k not in (ENV_FILE_VARIABLE, "PARALLIZER_INDEX_DIR")]  # fmt: skip
     assert os.environ[ENV_FILE_VARIABLE] == ""
+    assert os.environ["PARALLIZER_INDEX_DIR"] == ""  # memory only: nothing in ~/.cache
 
 
 def test_a_test_reads_no_dotenv_file(tmp_path, monkeypatch):

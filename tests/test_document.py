@@ -616,3 +616,5 @@ def test_a_member_written_without_its_owner_is_a_use():
     assert [(u.text, u.line, u.col, u.end) for u in facts.uses] == [
         ("getResponseTime", 0, 4, 19), ("raw", 1, 4, 7)
     ]
+    # inside a sentence it is a link of a chain (read with its line), not a bare name
+    assert read(doc("We keep them with `.passThrough()` on the schema.\n")).uses == ()

@@ -288,7 +288,7 @@ def test_the_loader_reads_projects_history_known_bugs_and_the_dependency_kinds(d
     app = suite.projects["app"]
     assert (app.install, app.language, app.quick) == ("pypi", "python", True)
     assert app.dir == (data / "projects" / "app").resolve()
-    [loud] = suite.plans_for("app")
+    [loud] = [p for p in suite.plans if p.tree == "app"]
     assert [m.kind for m in loud.mistakes] == ["dep-misspelled", "not-a-dependency"]
     assert loud.keep == (Keep("minidep.greet", "dependency"),)
     [h] = suite.history

@@ -10,7 +10,7 @@ import pytest
 
 from parallizer.backends.base import CodeQuery
 from parallizer.backends.ripgrep import RipgrepBackend
-from parallizer.errors import BackendError
+from parallizer.errors import HttpError
 from parallizer.fanout import Call, Clock, Flights, Memo, fan_out
 from parallizer.limits import Limiter
 
@@ -70,7 +70,7 @@ async def test_one_failure_does_not_sink_the_others():
     b = Instrumented()
     calls = [
         b.call("a"),
-        b.call("boom", fail=BackendError("http_500", "server said 500: overloaded")),
+        b.call("boom", fail=HttpError(500, "server said 500: overloaded")),
         b.call("bug", fail=ValueError("unexpected shape")),
         b.call("d"),
     ]
@@ -260,7 +260,7 @@ async def test_answers_are_kept_for_their_ttl_and_failures_never():
     bad = Call(
         label="x",
         backend="web",
-        run=b.call("x", fail=BackendError("http_500", "no")).run,
+        run=b.call("x", fail=HttpError(500, "no")).run,
         key="x",
         cache_ttl=60,
     )

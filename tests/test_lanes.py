@@ -40,7 +40,7 @@ async def test_a_small_plan_is_read_while_the_big_lane_is_held(tmp_path: Path):
     try:
         await eventually(started.exists, within=HANG_GUARD, what="the big lane's job started")
         doc = Document(PLAN, (3, 0))
-        await asyncio.wait_for(reading.read_plan(doc, 8, None, workers=1), HANG_GUARD)
+        await asyncio.wait_for(reading.read_and_plan(doc, 8, None, workers=1), HANG_GUARD)
         assert plan_for(doc, 8, None).queries  # read in full, in a worker of its own lane
         assert not held.done()  # while the big lane was still held
     finally:

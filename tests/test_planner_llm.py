@@ -66,7 +66,7 @@ def test_excerpt_marks_the_cursor_inside_its_section():
 async def test_web_queries_from_the_plan():
     cm, emu, c = await _with()
     try:
-        queries = await planner.web_queries(c, DOC, max_queries=3)
+        queries = (await planner.plan_searches(c, DOC, code=0, web=3)).web
     finally:
         await _close(cm, c)
     assert 1 <= len(queries) <= 3 and all(3 <= len(q) <= 200 for q in queries)
@@ -80,7 +80,7 @@ async def test_web_queries_are_trimmed_deduplicated_and_capped():
     )
     cm, _, c = await _with([answer])
     try:
-        queries = await planner.web_queries(c, DOC, max_queries=3)
+        queries = (await planner.plan_searches(c, DOC, code=0, web=3)).web
     finally:
         await _close(cm, c)
     assert queries == ["redis streams", "jitter", "b c d"]
@@ -90,7 +90,7 @@ async def test_no_usable_web_query_is_malformed():
     cm, _, c = await _with(['{"queries": ["", "ab"]}'])
     try:
         with pytest.raises(BackendError) as err:
-            await planner.web_queries(c, DOC)
+            await planner.plan_searches(c, DOC, code=0, web=3)
     finally:
         await _close(cm, c)
     assert err.value.kind == "malformed"
@@ -196,7 +196,7 @@ def test_code_query_validation(pattern, mode, expected):
 async def test_code_queries_from_the_plan_are_valid_and_bounded():
     cm, _, c = await _with()
     try:
-        queries = await planner.code_queries(c, DOC, max_queries=4)
+        queries = (await planner.plan_searches(c, DOC, code=4, web=0)).code
     finally:
         await _close(cm, c)
     assert 1 <= len(queries) <= 4
@@ -217,7 +217,7 @@ async def test_code_queries_drop_bad_ones_and_deduplicate():
     )
     cm, _, c = await _with([answer])
     try:
-        queries = await planner.code_queries(c, DOC)
+        queries = (await planner.plan_searches(c, DOC, code=5, web=0)).code
     finally:
         await _close(cm, c)
     assert [(q.pattern, q.mode, q.ignore_case) for q in queries] == [
@@ -229,7 +229,7 @@ async def test_code_queries_drop_bad_ones_and_deduplicate():
 async def test_code_queries_from_a_list_answer():
     cm, _, c = await _with(["Searches:\n1. `RetryPolicy`\n2. load_config — where config loads\n"])
     try:
-        queries = await planner.code_queries(c, DOC)
+        queries = (await planner.plan_searches(c, DOC, code=5, web=0)).code
     finally:
         await _close(cm, c)
     assert [(q.pattern, q.mode) for q in queries] == [

@@ -28,7 +28,7 @@ def _same_reading(doc: Document) -> None:
 
 async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
     doc = Document(PLAN, (12, 4))
-    await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
+    await reading.read_and_plan(doc, 8, "examples/plan.md", workers=1)
     # installed, not computed again: plan_for hands back the very object the worker sent
     assert "blocks" in doc.__dict__
     installed = plan_for(doc, 8, "examples/plan.md")
@@ -39,18 +39,18 @@ async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
 
 @pytest.mark.parametrize("noticed", [True, False], ids=["pool-marked-broken", "at-once"])
 async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(noticed: bool):
-    await reading.read_plan(Document(PLAN, (3, 0)), 8, None, workers=1)  # the pool is up
+    await reading.read_and_plan(Document(PLAN, (3, 0)), 8, None, workers=1)  # the pool is up
     pool = lanes.lane(len(PLAN)).pool(1)
     for pid in list(pool._processes):  # the worker dies (OOM killer, an operator)
         os.kill(pid, signal.SIGKILL)
     if noticed:  # the pool has marked itself broken: submitting fails at once
         await eventually(lambda: pool._broken, what="the pool marked broken")
     doc = Document(PLAN + "\nOne more line.\n", (5, 2))
-    await reading.read_plan(doc, 8, "examples/plan.md", workers=1)
+    await reading.read_and_plan(doc, 8, "examples/plan.md", workers=1)
     _same_reading(doc)
     assert lanes.lane(len(PLAN)).pool(1) is not pool  # a new pool for the next request
     again = Document(PLAN, (20, 0))
-    await reading.read_plan(again, 8, "examples/plan.md", workers=1)
+    await reading.read_and_plan(again, 8, "examples/plan.md", workers=1)
     assert "blocks" in again.__dict__ and plan_for(again, 8, "examples/plan.md").queries
 
 
@@ -64,12 +64,12 @@ async def test_where_no_process_pool_can_start_plans_are_read_in_a_thread(monkey
     monkeypatch.setattr(lanes, "ProcessPoolExecutor", no_semaphores)
     for line in (3, 9):
         doc = Document(PLAN, (line, 0))
-        await reading.read_plan(doc, 8, None, workers=1)
+        await reading.read_and_plan(doc, 8, None, workers=1)
         _same_reading(doc)
     assert lanes._NO_PROCESSES is not None and "sem_open" in lanes._NO_PROCESSES
 
 
 async def test_no_workers_reads_in_a_thread():
     doc = Document(PLAN, (7, 1))
-    await reading.read_plan(doc, 8, None, workers=0)
+    await reading.read_and_plan(doc, 8, None, workers=0)
     _same_reading(doc)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from parallizer.backends.base import CodeQuery
-from parallizer.backends.ripgrep import MAX_TEXT, RipgrepBackend, clip
+from parallizer.backends.ripgrep import MAX_TEXT, RipgrepBackend, match_line
 from parallizer.errors import BackendError
 
 from .conftest import write
@@ -204,7 +204,7 @@ async def test_a_search_whose_output_backed_up_is_still_reaped(rg, tmp_path):
 
 
 def test_clip_keeps_short_lines_and_strips_newlines():
-    assert clip("abc\r\n") == "abc"
+    assert match_line("abc\r\n") == "abc"
     long = "x" * 100 + "HIT" + "y" * 500
-    out = clip(long, focus=100, width=60)
+    out = match_line(long, focus=100, width=60)
     assert "HIT" in out and out.startswith("…") and out.endswith("…")

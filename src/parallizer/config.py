@@ -73,7 +73,10 @@ class Settings(BaseSettings):
 
     # --- code index (tree-sitter definitions per scope) ---------------------------------
     index_workers: int = Field(
-        default=2, ge=0, le=64, description="worker processes that parse; 0: parse in a thread"
+        default_factory=lambda: max(1, min(os.cpu_count() or 2, 64)),
+        ge=0,
+        le=64,
+        description="worker processes that parse (default: one per core); 0: parse in a thread",
     )
     index_max_files: int = Field(default=100_000, ge=1, description="files listed per scope")
     read_workers: int = Field(
@@ -90,6 +93,11 @@ class Settings(BaseSettings):
     )
     index_max_scopes: int = Field(
         default=4, ge=1, description="scopes kept (least recently used out)"
+    )
+    index_dir: str = Field(
+        default="~/.cache/parallizer/index",
+        description="where code indexes persist between runs (per scope and per dependency "
+        "version), shared by the workers of a host; empty: memory only",
     )
 
     # --- dependencies (code/sources/: what the project has installed) ------------------
@@ -165,10 +173,6 @@ class Settings(BaseSettings):
         """Allowed roots, resolved (symlinks followed); empty entries ignored."""
         roots = [p for p in self.allowed_roots.split(os.pathsep) if p.strip()]
         return tuple(_root(p) for p in roots)
-
-    @property
-    def llm_enabled(self) -> bool:
-        return bool(self.llm_url)
 
     def secrets(self) -> list[str]:
         """Secret values that must never reach a log line or an error message."""

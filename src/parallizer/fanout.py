@@ -15,7 +15,8 @@ order of the calls:
   timing relative to the request's `Clock`, so overlap is visible;
 * structured: calls run in an `asyncio.TaskGroup`; cancelling the caller cancels every
   call, and backends clean up (kill their subprocesses) on cancellation;
-* de-duplicated by one single flight, `Flights` (on cachetools' TTL caches): calls with the
+* de-duplicated by `Flights` (the one single flight, `parallizer.flight`, plus answers kept
+  in cachetools' TTL caches): calls with the
   same `key` in one request (its `Memo`) run once, the others are marked `shared`; across
   requests, the process-wide `Flights` lets concurrent identical calls share one run while it
   is in flight, and keeps answers for calls that ask for it (`cache_ttl`, e.g. web searches).
@@ -36,10 +37,11 @@ from typing import Any, Generic, TypeVar
 from cachetools import TLRUCache
 
 from . import metrics
-from .errors import BackendError
+from .errors import RETRYABLE, BackendError, Timeout
+from .flight import SingleFlight
 from .limits import ConcurrencyLimit, Ticket
 from .models import QueryTiming
-from .retry import DEFAULT_POLICY, RETRY_KINDS
+from .retry import DEFAULT_POLICY
 
 T = TypeVar("T")
 log = logging.getLogger("parallizer.fanout")
@@ -150,12 +152,6 @@ class _NoGauge:
 _NO_GAUGE = _NoGauge()
 
 
-@dataclass(eq=False)
-class _Flight:
-    task: asyncio.Task[Outcome[Any]]
-    waiters: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class _Kept:
     outcome: Outcome[Any]
@@ -163,7 +159,8 @@ class _Kept:
 
 
 class Flights:
-    """The single flight: one run per key at a time, and answers kept for identical calls.
+    """The single flight of calls: one run per key at a time (a waiter-owned
+    `flight.SingleFlight`), and answers kept for identical calls.
 
     A call whose key is already running joins that run instead of starting another (it holds
     no backend slot while it waits); the run belongs to its waiters and is cancelled (its
@@ -184,7 +181,7 @@ class Flights:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         """`timer`: the clock of the kept answers (seconds; a test passes its own)."""
-        self._flying: dict[Hashable, _Flight] = {}
+        self._flying: SingleFlight[Outcome[Any]] = SingleFlight(owner="waiters")
         self.keep_all = keep_all
         self._kept: TLRUCache[Hashable, _Kept] = TLRUCache(
             maxsize=max_entries, ttu=lambda _key, kept, now: now + kept.ttl, timer=timer
@@ -194,11 +191,7 @@ class Flights:
         kept = self._kept.get(key)
         return kept.outcome if kept is not None else None
 
-    def _landed(
-        self, key: Hashable, flight: _Flight, ttl: float | None, task: asyncio.Task[Any]
-    ) -> None:
-        if self._flying.get(key) is flight:
-            del self._flying[key]
+    def _landed(self, key: Hashable, ttl: float | None, task: asyncio.Task[Any]) -> None:
         if task.cancelled() or task.exception() is not None:
             return
         outcome = task.result()
@@ -216,38 +209,12 @@ class Flights:
         """(outcome, how): how is "own" (this call ran it), "joined" or "cached"."""
         if (ttl or self.keep_all) and (hit := self.cached(key)) is not None:
             return hit, "cached"
-        while True:
-            flight = self._flying.get(key)
-            how = "joined"
-            if flight is None:
-                flight = _Flight(asyncio.get_running_loop().create_task(start()))
-                self._flying[key] = flight
-                flight.task.add_done_callback(partial(self._landed, key, flight, ttl))
-                how = "own"
-            flight.waiters += 1
-            try:
-                # asyncio.wait: only our own cancellation raises here, not the run's
-                await asyncio.wait({flight.task})
-            except asyncio.CancelledError:
-                flight.waiters -= 1
-                if flight.waiters == 0 and not flight.task.done():
-                    if self._flying.get(key) is flight:
-                        del self._flying[key]  # a dying run takes no new waiters
-                    flight.task.cancel()
-                    await asyncio.wait({flight.task})  # gone (subprocess reaped) on return
-                raise
-            flight.waiters -= 1
-            if not flight.task.cancelled():
-                return flight.task.result(), how
-            # its last other waiter left just as we joined: run it afresh
+
+        outcome, joined = await self._flying.run(key, start, landed=partial(self._landed, key, ttl))
+        return outcome, "joined" if joined else "own"
 
     async def aclose(self) -> None:
-        tasks = [f.task for f in self._flying.values() if not f.task.done()]
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        self._flying.clear()
+        await self._flying.aclose()
         self._kept.clear()
 
     def __len__(self) -> int:
@@ -284,9 +251,9 @@ def _teach(ticket: Ticket, exc: BaseException | None) -> None:
     """Tell the backend's limit how the attempt went (overload, timeout, success)."""
     if exc is None:
         ticket.ok()
-    elif isinstance(exc, BackendError) and exc.kind in RETRY_KINDS:
+    elif isinstance(exc, RETRYABLE):
         ticket.overloaded(exc.retry_after)
-    elif isinstance(exc, TimeoutError) or (isinstance(exc, BackendError) and exc.kind == "timeout"):
+    elif isinstance(exc, TimeoutError | Timeout):
         ticket.timed_out()
 
 

@@ -1,11 +1,15 @@
 """The one retry policy for remote calls (web searches and LLM calls alike).
 
-Only an overloaded provider is retried: HTTP 429 (`rate_limited`) and 503, after the wait it
+Only an overloaded provider is retried (`errors.Overloaded`): HTTP 429 (`RateLimited`) and 503, after the wait it
 asked for (`Retry-After`), or after a short jittered exponential backoff when it named none.
 A retry happens only while the wait still fits inside the call's deadline (its remaining time
 budget), so a 429 is not a failed query unless the deadline runs out first. Anything else
 (a 500, a hang, a dropped connection, a malformed body) fails at once: trying again would only
 spend the time the user is waiting on.
+
+`Backoff` is the one growing wait of the loops that poll or try again on their own (a waiter
+for a shared lock or lease in Redis, an optimistic transaction that lost a race, landing a
+run's cards once the feed is back): each `await backoff.sleep()` waits longer, up to a cap.
 
 The fan-out applies it around each attempt (each attempt takes a fresh slot of the backend's
 limit, which a `Retry-After` pauses for every caller); backends and the LLM client raise
@@ -14,6 +18,7 @@ limit, which a `Retry-After` pauses for every caller); backends and the LLM clie
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -21,14 +26,13 @@ from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryCallState, stop_never
 
-from .errors import BackendError
-
-RETRY_KINDS = frozenset({"rate_limited", "http_503"})
+from .errors import RETRYABLE, BackendError
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    kinds: frozenset[str] = RETRY_KINDS
+    retryable: tuple[type[BackendError], ...] = RETRYABLE
+    """The errors tried again (`errors.Overloaded`: HTTP 429 and 503)."""
     max_attempts: int = 10
     backoff_initial: float = 0.1
     backoff_max: float = 2.0
@@ -48,7 +52,7 @@ class RetryPolicy:
     ) -> bool:
         """Whether to try again after failed attempt `attempt`, given the deadline
         (`time.monotonic()` seconds, None: no deadline)."""
-        if not isinstance(exc, BackendError) or exc.kind not in self.kinds:
+        if not isinstance(exc, self.retryable):
             return False
         if attempt >= self.max_attempts:
             return False
@@ -78,3 +82,27 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+class Backoff:
+    """Waits that grow by `factor` from `first` up to `most` seconds; `jitter` spreads each
+    over [0.5, 1.5) of itself, so callers turned away together do not come back together."""
+
+    __slots__ = ("delay", "factor", "jitter", "most")
+
+    def __init__(
+        self, first: float, most: float, *, factor: float = 2.0, jitter: bool = False
+    ) -> None:
+        self.delay = first
+        self.most = most
+        self.factor = factor
+        self.jitter = jitter
+
+    def next(self) -> float:
+        """The next wait (seconds)."""
+        wait = self.delay * (0.5 + random.random()) if self.jitter else self.delay
+        self.delay = min(self.most, self.delay * self.factor)
+        return wait
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self.next())

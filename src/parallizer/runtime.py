@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Availability, CodeBackend, WebBackend
@@ -17,6 +18,7 @@ from .backends.ripgrep import RipgrepBackend
 from .code import CodeKnowledge
 from .code.deps import Dependencies
 from .code.sources import Options
+from .code.store import IndexStore
 from .config import Settings
 from .fanout import Flights
 from .limits import AdaptiveLimiter, ConcurrencyLimit
@@ -131,6 +133,7 @@ class Runtime:
             max_file_bytes=settings.index_max_file_bytes,
             build_budget=settings.index_build_budget,
             max_scopes=settings.index_max_scopes,
+            store=IndexStore(Path(settings.index_dir).expanduser()) if settings.index_dir else None,
         )
         """A snapshot of each scope's code (tree-sitter definitions), built off the event loop
         on first use and kept up to date by (mtime, size); the file list is ripgrep's."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from ..hermetic import clean_env
 from ..test_cli import run
 from .conftest import copy_fixture
 
@@ -23,6 +26,22 @@ def test_index_prints_files_definitions_per_language_and_build_time(tmp_path: Pa
     ]  # fmt: skip
     assert "source 14, vendored 1" in out and "build        " in out
     assert "PARTIAL" not in out
+    assert "persisted    no (PARALLIZER_INDEX_DIR is empty: memory only)" in out
+
+
+def test_index_says_where_it_persists_and_whether_it_was_loaded(tmp_path: Path) -> None:
+    root = copy_fixture("c", tmp_path)
+    index_dir = tmp_path / "index"
+    env = clean_env(PARALLIZER_ALLOWED_ROOTS=str(tmp_path), PARALLIZER_INDEX_DIR=str(index_dir))
+    cmd = [str(Path(sys.executable).with_name("parallizer")), "index", str(root)]
+    outs = [
+        subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=50,
+                       check=True).stdout
+        for _ in range(2)
+    ]  # fmt: skip
+    (stored,) = index_dir.iterdir()
+    assert f"persisted    {stored}: built" in outs[0]
+    assert f"persisted    {stored}: loaded (5 files, 0 parsed again)" in outs[1]
 
 
 def test_index_json_is_the_stats_of_the_index(tmp_path: Path) -> None:

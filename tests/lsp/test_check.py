@@ -1,10 +1,20 @@
 """`parallizer check`: every format and exit code, SARIF against the 2.1.0 schema, many plans
-through one index build, bad input; and the Claude Code hook with recorded input."""
+through one index build, bad input; and the Claude Code hook with recorded input.
+
+Each kind of outcome (a finding that blocks, none, bad input, the hook's answer) is checked
+once through a real `parallizer` process; the other cases of it go through the in-process
+entry point, `parallizer.cli.main`, the function that process runs (same arguments,
+working directory, environment, stdin, output and exit code), at a fraction of the cost
+of a new interpreter each."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import subprocess
+import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +22,7 @@ import jsonschema
 import pytest
 
 from parallizer import assembly
+from parallizer.cli import main
 from parallizer.clients.check import review_plans
 from parallizer.config import Settings
 from parallizer.runtime import Runtime
@@ -43,6 +54,39 @@ def run(cwd: Path, *args: str, roots: Path | None = None, stdin: str | None = No
     )  # fmt: skip
 
 
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """`run` through `main()` in this process: the command's own output and exit code."""
+
+    def run_here(cwd: Path, *args: str, roots: Path | None = None, stdin: str | None = None,
+                 **env: str) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        log = logging.getLogger("parallizer")
+        saved = (log.handlers[:], log.level, log.propagate)
+        with monkeypatch.context() as m:
+            m.chdir(cwd)
+            for name in ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR"):
+                m.delenv(name, raising=False)
+            for name, value in {"PARALLIZER_ALLOWED_ROOTS": str(roots or cwd), **env}.items():
+                m.setenv(name, value)
+            m.setattr(sys, "stdin", io.StringIO(stdin or ""))
+            capsys.readouterr()
+            try:
+                main(["check", *args])
+                code: object = 0
+            except SystemExit as exc:
+                code = exc.code
+            finally:
+                log.handlers[:], log.level, log.propagate = saved  # its handler wrote to capsys
+            out = capsys.readouterr()
+        assert isinstance(code, int | None)
+        return subprocess.CompletedProcess(["check", *args], code or 0, out.out, out.err)
+
+    return run_here
+
+
 def test_text_lines_are_path_line_col_severity_kind_message(repo: Path):
     r = run(repo, "plan.md")
     assert r.returncode == 1, r.stderr
@@ -54,28 +98,30 @@ def test_text_lines_are_path_line_col_severity_kind_message(repo: Path):
     assert "finding" in r.stderr and "at or above error" in r.stderr
 
 
-def test_exit_codes_follow_fail_on(repo: Path):
-    assert run(repo, "docs/clean.md").returncode == 0
-    assert run(repo, "plan.md", "--fail-on", "never").returncode == 0
-    assert run(repo, "plan.md", "--fail-on", "error").returncode == 1
+def test_exit_codes_follow_fail_on(repo: Path, here: Run):
+    assert run(repo, "docs/clean.md").returncode == 0  # the process's own exit status
+    assert here(repo, "plan.md", "--fail-on", "never").returncode == 0
+    assert here(repo, "plan.md", "--fail-on", "error").returncode == 1
     # only a warning (an ambiguous name) left: blocks at warning, not at error
     only_warning = repo / "docs" / "warn.md"
     only_warning.write_text("# Plan\n\nRead the settings with `load_config`.\n", encoding="utf-8")
-    assert run(repo, "docs/warn.md").returncode == 0
-    assert run(repo, "docs/warn.md", "--fail-on", "warning").returncode == 1
+    assert here(repo, "docs/warn.md").returncode == 0
+    assert here(repo, "docs/warn.md", "--fail-on", "warning").returncode == 1
 
 
-def test_info_findings_only_with_all(repo: Path):
+def test_info_findings_only_with_all(repo: Path, here: Run):
     """A plain word nothing defines is worth a look (info), not a question: shown with
     --all only."""
-    (repo / "docs" / "open.md").write_text("# Plan\n\nMaybe `frobnicate` helps.\n", encoding="utf-8")
-    assert run(repo, "docs/open.md").stdout == ""
-    shown = run(repo, "docs/open.md", "--all", "--fail-on", "never")
+    (repo / "docs" / "open.md").write_text(
+        "# Plan\n\nMaybe `frobnicate` helps.\n", encoding="utf-8"
+    )
+    assert here(repo, "docs/open.md").stdout == ""
+    shown = here(repo, "docs/open.md", "--all", "--fail-on", "never")
     assert shown.stdout.startswith("docs/open.md:3:8: info missing: ")
 
 
-def test_json_is_the_documented_shape(repo: Path):
-    r = run(repo, "plan.md", "docs/clean.md", "--format", "json")
+def test_json_is_the_documented_shape(repo: Path, here: Run):
+    r = here(repo, "plan.md", "docs/clean.md", "--format", "json")
     doc = json.loads(r.stdout)
     assert r.returncode == doc["exit_code"] == 1
     assert doc["version"] == 1 and doc["scope"] == str(repo.resolve())
@@ -96,8 +142,8 @@ def sarif_schema() -> dict:
     return schema
 
 
-def test_sarif_validates_against_the_official_schema(repo: Path):
-    r = run(repo, "plan.md", "--format", "sarif", "--all")
+def test_sarif_validates_against_the_official_schema(repo: Path, here: Run):
+    r = here(repo, "plan.md", "--format", "sarif", "--all")
     assert r.returncode == 1
     doc = json.loads(r.stdout)
     validator = jsonschema.Draft4Validator(
@@ -121,8 +167,8 @@ def test_sarif_validates_against_the_official_schema(repo: Path):
     assert list(validator.iter_errors(doc))
 
 
-def test_github_annotations(repo: Path):
-    r = run(repo, "plan.md", "--format", "github")
+def test_github_annotations(repo: Path, here: Run):
+    r = here(repo, "plan.md", "--format", "github")
     lines = r.stdout.splitlines()
     assert (
         "::error file=plan.md,line=4,col=23,endLine=4,endColumn=40,"
@@ -133,18 +179,20 @@ def test_github_annotations(repo: Path):
 
 
 @pytest.mark.parametrize(
-    ("args", "says"),
+    ("args", "says", "process"),
     [
-        (["nope.md"], "nope.md: no such file"),
-        (["plan.md", "--format", "xml"], "--format 'xml'"),
-        (["plan.md", "--fail-on", "sometimes"], "--fail-on 'sometimes'"),
-        (["plan.md", "--scope", "/"], "outside the allowed roots"),
-        ([], "give at least one PLAN"),
-        (["--hook", "cursor"], "--hook 'cursor'"),
+        (["nope.md"], "nope.md: no such file", True),
+        (["plan.md", "--format", "xml"], "--format 'xml'", False),
+        (["plan.md", "--fail-on", "sometimes"], "--fail-on 'sometimes'", False),
+        (["plan.md", "--scope", "/"], "outside the allowed roots", False),
+        ([], "give at least one PLAN", False),
+        (["--hook", "cursor"], "--hook 'cursor'", False),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(repo: Path, args: list[str], says: str):
-    r = run(repo, *args)
+def test_bad_input_is_one_line_and_exit_2(
+    repo: Path, here: Run, args: list[str], says: str, process: bool
+):
+    r = (run if process else here)(repo, *args)
     assert r.returncode == 2
     assert r.stdout == ""
     [line] = r.stderr.strip().splitlines()
@@ -218,8 +266,8 @@ def test_claude_hook_denies_a_plan_with_mistakes(repo: Path, tmp_path: Path):
     assert "`RetryPolicy.delay`" in reason and "src/app/retri.py" in reason
 
 
-def test_claude_hook_steps_aside_for_a_sound_plan(repo: Path, tmp_path: Path):
-    r = run(
+def test_claude_hook_steps_aside_for_a_sound_plan(repo: Path, tmp_path: Path, here: Run):
+    r = here(
         tmp_path,
         "--hook",
         "claude",
@@ -230,11 +278,11 @@ def test_claude_hook_steps_aside_for_a_sound_plan(repo: Path, tmp_path: Path):
     assert r.stdout == ""  # no decision: the user's own approval prompt comes as usual
 
 
-def test_claude_hook_ignores_other_tools_and_rejects_garbage(repo: Path, tmp_path: Path):
+def test_claude_hook_ignores_other_tools_and_rejects_garbage(repo: Path, tmp_path: Path, here: Run):
     other = json.loads(hook_input("exit_plan_mode_deny.json", repo))
     other["tool_name"] = "Bash"
     other["tool_input"] = {"command": "ls"}
-    r = run(tmp_path, "--hook", "claude", roots=tmp_path, stdin=json.dumps(other))
+    r = here(tmp_path, "--hook", "claude", roots=tmp_path, stdin=json.dumps(other))
     assert (r.returncode, r.stdout) == (0, "")
-    bad = run(tmp_path, "--hook", "claude", roots=tmp_path, stdin="not json")
+    bad = here(tmp_path, "--hook", "claude", roots=tmp_path, stdin="not json")
     assert bad.returncode == 2 and "stdin is not the hook's JSON" in bad.stderr

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from itertools import count
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from lsprotocol import types
 
 from ..conftest import children
@@ -27,6 +30,34 @@ async def lsp(repo: Path):
     await client.stop()
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Client, Path]]:
+    """One server for the tests that only ask about a plan: each opens a plan of its own (its
+    own file, so its own URI and versions) in one tree that none of them changes. A test about
+    the first index, a change to the tree, the server's log, its settings or its end starts
+    its own (`lsp`, or `start` itself)."""
+    repo = make_tree(tmp_path_factory.mktemp("shared") / "repo")
+    client = await start(repo.parent)
+    await initialize(client, repo)
+    yield client, repo
+    await client.shutdown_session()
+    await client.stop()
+
+
+_plans = count(1)
+
+
+def own_plan(repo: Path) -> Path:
+    """A copy of the plan of the tree, under a name no other test opens."""
+    path = repo / f"plan-{next(_plans)}.md"
+    path.write_text(PLAN, encoding="utf-8")
+    return path
+
+
+#: the tests on the shared server run in the loop it was started in
+shared = pytest.mark.asyncio(loop_scope="module")
+
+
 def by_code(diags: list[types.Diagnostic]) -> dict[str, list[types.Diagnostic]]:
     out: dict[str, list[types.Diagnostic]] = {}
     for d in diags:
@@ -39,8 +70,10 @@ def text_of(d: types.Diagnostic, text: str) -> str:
     return line[d.range.start.character : d.range.end.character]
 
 
-async def test_diagnostics_sit_on_the_exact_range_of_each_name(lsp: Client, repo: Path):
-    uri = open_plan(lsp, repo / "plan.md")
+@shared
+async def test_diagnostics_sit_on_the_exact_range_of_each_name(served: tuple[Client, Path]):
+    lsp, repo = served
+    uri = open_plan(lsp, own_plan(repo))
     diags = await lsp.diagnostics_at(uri, 1)
     codes = by_code(diags)
     assert set(codes) >= {"wrong_name", "missing_path", "ambiguous", "missing"}
@@ -84,8 +117,12 @@ async def test_a_newer_version_supersedes_the_review_of_an_older_one(
     assert "reviewed plan.md v2" not in log
 
 
-async def test_the_quick_fix_replaces_the_name_and_clears_the_diagnostic(lsp: Client, repo: Path):
-    uri = open_plan(lsp, repo / "plan.md")
+@shared
+async def test_the_quick_fix_replaces_the_name_and_clears_the_diagnostic(
+    served: tuple[Client, Path],
+):
+    lsp, repo = served
+    uri = open_plan(lsp, own_plan(repo))
     diags = await lsp.diagnostics_at(uri, 1)
     [wrong] = by_code(diags)["wrong_name"]
     actions = await lsp.text_document_code_action_async(
@@ -107,8 +144,10 @@ async def test_the_quick_fix_replaces_the_name_and_clears_the_diagnostic(lsp: Cl
     assert "missing_path" in after  # the other findings stay
 
 
-async def test_marking_a_name_new_clears_its_diagnostic(lsp: Client, repo: Path):
-    uri = open_plan(lsp, repo / "plan.md")
+@shared
+async def test_marking_a_name_new_clears_its_diagnostic(served: tuple[Client, Path]):
+    lsp, repo = served
+    uri = open_plan(lsp, own_plan(repo))
     [missing] = by_code(await lsp.diagnostics_at(uri, 1))["missing"]
     actions = await lsp.text_document_code_action_async(
         types.CodeActionParams(
@@ -125,8 +164,10 @@ async def test_marking_a_name_new_clears_its_diagnostic(lsp: Client, repo: Path)
     assert "missing" not in by_code(await lsp.diagnostics_at(uri, 2))
 
 
-async def test_hover_shows_kind_place_and_snippet(lsp: Client, repo: Path):
-    uri = open_plan(lsp, repo / "plan.md")
+@shared
+async def test_hover_shows_kind_place_and_snippet(served: tuple[Client, Path]):
+    lsp, repo = served
+    uri = open_plan(lsp, own_plan(repo))
     await lsp.diagnostics_at(uri, 1)
     hover = await lsp.text_document_hover_async(
         types.HoverParams(types.TextDocumentIdentifier(uri), at(PLAN, "RetryPolicy` and"))
@@ -141,8 +182,10 @@ async def test_hover_shows_kind_place_and_snippet(lsp: Client, repo: Path):
     assert nothing is None
 
 
-async def test_definition_gives_every_place_of_an_ambiguous_name(lsp: Client, repo: Path):
-    uri = open_plan(lsp, repo / "plan.md")
+@shared
+async def test_definition_gives_every_place_of_an_ambiguous_name(served: tuple[Client, Path]):
+    lsp, repo = served
+    uri = open_plan(lsp, own_plan(repo))
     await lsp.diagnostics_at(uri, 1)
     found = await lsp.text_document_definition_async(
         types.DefinitionParams(types.TextDocumentIdentifier(uri), at(PLAN, "load_config"))
@@ -159,8 +202,10 @@ async def test_definition_gives_every_place_of_an_ambiguous_name(lsp: Client, re
     assert isinstance(one, list) and len(one) == 1
 
 
-async def test_links_for_paths_that_exist_only(lsp: Client, repo: Path):
-    uri = open_plan(lsp, repo / "plan.md")
+@shared
+async def test_links_for_paths_that_exist_only(served: tuple[Client, Path]):
+    lsp, repo = served
+    uri = open_plan(lsp, own_plan(repo))
     await lsp.diagnostics_at(uri, 1)
     links = await lsp.text_document_document_link_async(
         types.DocumentLinkParams(types.TextDocumentIdentifier(uri))
@@ -168,9 +213,11 @@ async def test_links_for_paths_that_exist_only(lsp: Client, repo: Path):
     assert [link.target for link in links or []] == [(repo / "src/app/retry.py").as_uri()]
 
 
-async def test_completion_offers_the_codes_names(lsp: Client, repo: Path):
+@shared
+async def test_completion_offers_the_codes_names(served: tuple[Client, Path]):
+    lsp, repo = served
     text = PLAN + "Then `Retr"
-    uri = open_plan(lsp, repo / "plan.md", text)
+    uri = open_plan(lsp, own_plan(repo), text)
     await lsp.diagnostics_at(uri, 1)
     end = types.Position(len(text.split("\n")) - 1, len(text.split("\n")[-1]))
     result = await lsp.text_document_completion_async(
@@ -266,11 +313,13 @@ async def test_exit_leaves_no_process_behind(repo: Path):
     assert [c for c in children() if c[0] == server.pid] == []
 
 
+@shared
 async def test_inline_completion_is_ghost_text_from_the_completions_fulfiller(
-    lsp: Client, repo: Path
+    served: tuple[Client, Path],
 ):
+    lsp, repo = served
     text = PLAN + "The policy object is a RetryPol"
-    uri = open_plan(lsp, repo / "plan.md", text)
+    uri = open_plan(lsp, own_plan(repo), text)
     await lsp.diagnostics_at(uri, 1)
     end = types.Position(len(text.split("\n")) - 1, len(text.split("\n")[-1]))
     result = await lsp.text_document_inline_completion_async(

@@ -260,3 +260,21 @@ async def test_openapi_docs_are_served(code_tree):
         "/health",
         "/metrics",
     }
+
+
+async def test_health_says_where_the_index_persists_and_whether_it_was_loaded(code_tree, tmp_path):
+    index_dir = tmp_path / "index"
+    seen = []
+    for _ in range(2):  # a start, then a restart over the same directory
+        app = app_with(settings_for(code_tree.parent, index_dir=str(index_dir)), Echo())
+        async with asgi_client(app) as client:
+            await app.state.service.runtime.code.snapshot(code_tree)
+            seen.append((await client.get("/health")).json()["index"])
+    assert [s["dir"] for s in seen] == [str(index_dir)] * 2
+    assert [[(x["scope"], x["origin"]) for x in s["scopes"]] for s in seen] == [
+        [("repo", "built")], [("repo", "loaded")],
+    ]  # fmt: skip
+    assert seen[0]["scopes"][0]["definitions"] == seen[1]["scopes"][0]["definitions"] > 0
+    app = app_with(settings_for(code_tree.parent), Echo())  # the tests' default: memory only
+    async with asgi_client(app) as client:
+        assert (await client.get("/health")).json()["index"] == {"dir": None, "scopes": []}

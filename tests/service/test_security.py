@@ -401,3 +401,21 @@ async def test_503_past_the_bound_on_requests_in_flight(code_tree):
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     assert "busy" in _detail(busy)
     assert again.status_code == 200
+
+
+async def test_service_errors_map_to_503_in_one_place_whatever_the_route(code_tree):
+    """`Busy` and `ShuttingDown` are `ServiceError`s answered by the one exception handler:
+    raised in the stream route's dependency as well as in /fulfill, with a `Retry-After`
+    only where waiting helps (busy), never a 500."""
+    slow = Sleepy(delay=5)
+    app = app_with(settings_for(code_tree.parent, max_runs=1), slow)
+    async with asgi_client(app) as client:
+        first = await client.post("/fulfill?background=true", json=body("a"))
+        assert first.status_code == 200
+        busy = await client.post("/fulfill/stream", json=body("b"))
+        await app.state.service.runs.aclose()
+        stopping = await client.post("/fulfill", json=body("c"))
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert "busy" in _detail(busy)
+    assert stopping.status_code == 503 and "retry-after" not in stopping.headers
+    assert _detail(stopping) == "the server is shutting down"

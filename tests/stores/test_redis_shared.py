@@ -184,6 +184,38 @@ async def test_shared_answers_with_redis_gone_call_directly():
         await link.aclose()
 
 
+async def test_identical_calls_in_one_process_share_one_run_even_with_redis_gone():
+    """Within a process the shared cache is a waiter-owned single flight: concurrent
+    identical calls make one call (with Redis down too), and one caller cancelled leaves
+    it to the others."""
+    link = dead_link()
+    calls = 0
+    started, gate = asyncio.Event(), asyncio.Event()
+
+    async def search() -> str:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await gate.wait()
+        return "direct"
+
+    flights = SharedFlights(link, encode=str.encode, decode=bytes.decode)
+    try:
+        callers = [asyncio.create_task(flights.run("k", 60, search)) for _ in range(3)]
+        await started.wait()
+        callers[0].cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await callers[0]
+        gate.set()
+        got = await asyncio.gather(*callers[1:])
+        assert calls == 1
+        # the first caller started the run and went away: it went on for the other two
+        assert got == [("direct", "joined"), ("direct", "joined")]
+        assert callers[0].cancelled()
+    finally:
+        await link.aclose()
+
+
 async def test_a_newer_request_on_another_worker_is_heard(links: Links):
     a, b = links(2)
     heard: list[tuple[str, int]] = []
@@ -234,3 +266,17 @@ async def test_redis_state_goes_down_and_comes_back(tmp_path):
     finally:
         await link.aclose()
         server.stop()
+
+
+async def test_the_lease_keeper_holds_a_lease_past_its_expiry_and_lets_it_lapse_after(
+    links: Links,
+):
+    """`RedisLink.renewing`, the one lease keeper of the shared lock and the shared limit."""
+    [link] = links(1)
+    key = link.key("lease-test")
+    await link.call(lambda r: r.set(key, b"held", px=600))
+    async with link.renewing(lambda r: r.pexpire(key, 600), 600, "lease-test"):
+        await asyncio.sleep(1.5)  # well past the lease: kept only by its renewals
+        assert await link.call(lambda r: r.exists(key))
+    await asyncio.sleep(1.0)
+    assert not await link.call(lambda r: r.exists(key))  # no keeper left: it lapsed

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..errors import BackendError, redact
+from ..errors import BackendError, BadAnswer, ConnectionFailed, Timeout, http_error, redact
 from ..text import clip, single_line
 
 log = logging.getLogger("parallizer.http")
@@ -182,33 +182,30 @@ class HttpClient:
             # aiohttp's own timeouts (connect, total). The fan-out's deadline cancels us
             # instead, so this is never confused with it.
             what = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "answer"
-            raise BackendError(
-                "timeout", f"{self.service}: no {what} within {budget:.3g}s"
-            ) from None
+            raise Timeout(f"{self.service}: no {what} within {budget:.3g}s") from None
         except aiohttp.ClientConnectorError as exc:
             err = exc.os_error
             reason = os.strerror(err.errno) if err.errno else type(err).__name__
-            raise BackendError(
-                "connection", f"{self.service}: cannot connect to {self.where}: {reason}"
+            raise ConnectionFailed(
+                f"{self.service}: cannot connect to {self.where}: {reason}"
             ) from None
         except aiohttp.ServerDisconnectedError:
-            raise BackendError(
-                "connection",
+            raise ConnectionFailed(
                 f"{self.service}: {self.where} closed the connection without answering",
             ) from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
             detail = getattr(exc, "strerror", None) or type(exc).__name__
-            raise BackendError(
-                "connection", f"{self.service}: connection to {self.where} broke: {detail}"
+            raise ConnectionFailed(
+                f"{self.service}: connection to {self.where} broke: {detail}"
             ) from None
         except aiohttp.ClientError as exc:
-            raise BackendError(
-                "connection", f"{self.service}: {type(exc).__name__} talking to {self.where}"
+            raise ConnectionFailed(
+                f"{self.service}: {type(exc).__name__} talking to {self.where}"
             ) from None
 
     def _decode(self, resp: aiohttp.ClientResponse, raw: bytes) -> Any:
         if len(raw) > MAX_BODY:
-            raise BackendError("malformed", f"{self.service}: answer larger than {MAX_BODY} bytes")
+            raise BadAnswer(f"{self.service}: answer larger than {MAX_BODY} bytes")
         text = raw.decode("utf-8", errors="replace")
         body: Any = None
         try:
@@ -221,9 +218,7 @@ class HttpClient:
         if not parsed or body is None:
             snippet = self.safe(_short(text, 60)) or "an empty body"
             ctype = resp.headers.get("Content-Type", "?").split(";")[0]
-            raise BackendError(
-                "malformed", f"{self.service}: answer is not JSON ({ctype}): {snippet!r}"
-            )
+            raise BadAnswer(f"{self.service}: answer is not JSON ({ctype}): {snippet!r}")
         return body
 
     def _status_error(
@@ -237,15 +232,11 @@ class HttpClient:
             hint = f" (check {self.key_setting or 'the API key'})"
         if status == 429:
             wait = f"; retry after {retry_after:g}s" if retry_after is not None else ""
-            return BackendError(
-                "rate_limited",
-                f"{self.service}: HTTP 429 rate limited: {msg}{wait}",
-                retry_after=retry_after,
+            return http_error(
+                429, f"{self.service}: HTTP 429 rate limited: {msg}{wait}", retry_after=retry_after
             )
-        return BackendError(
-            f"http_{status}",
-            f"{self.service}: HTTP {status}: {msg}{hint}",
-            retry_after=retry_after if status == 503 else None,
+        return http_error(
+            status, f"{self.service}: HTTP {status}: {msg}{hint}", retry_after=retry_after
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BackendError
+from ..errors import BadAnswer
 from ..limits import AdaptiveLimiter
 from .base import Availability, WebResult, WebSource
 from .http import HttpClient
@@ -86,14 +86,14 @@ class PerplexityBackend:
 def parse_answer(query: str, data: Any) -> WebResult:
     """A Perplexity chat completion as a `WebResult`; `malformed` when it is not one."""
     if not isinstance(data, dict):
-        raise BackendError("malformed", "perplexity: answer is JSON but not an object")
+        raise BadAnswer("perplexity: answer is JSON but not an object")
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise BackendError("malformed", "perplexity: answer has no choices")
+        raise BadAnswer("perplexity: answer has no choices")
     message = choices[0].get("message")
     content = message.get("content") if isinstance(message, dict) else None
     if not isinstance(content, str):
-        raise BackendError("malformed", "perplexity: answer has no message content")
+        raise BadAnswer("perplexity: answer has no message content")
 
     sources: list[WebSource] = []
     seen: dict[str, int] = {}

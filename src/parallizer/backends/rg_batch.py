@@ -2,7 +2,7 @@
 
 `Batcher` collects the searches that arrive within a few milliseconds for the same key (the
 search root and its globs) into one batch and runs it once. A batch belongs to the callers
-waiting for it: one of them cancelled leaves the run to the others; the last one cancelled
+waiting for it (a waiter-owned `flight.Flight`): one of them cancelled leaves the run to the others; the last one cancelled
 cancels it (and so kills its `rg`).
 
 `QueryMatcher` gives a query's share of a combined run back: the combined run matches every
@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from ..flight import Flight
 from .base import CodeQuery
 
 Q = TypeVar("Q")
@@ -31,14 +32,14 @@ R = TypeVar("R")
 class _Batch(Generic[Q]):
     items: list[Q] = field(default_factory=list)
     wanted: list[bool] = field(default_factory=list)
-    waiters: int = 0
     closed: bool = False
-    task: asyncio.Task[list[Any]] | None = None
+    flight: Flight[list[Any]] | None = None
 
 
 class Batcher(Generic[Q, R]):
     """Runs `run(key, items)` once for the items submitted for `key` within `window` seconds
-    (or as soon as `max_size` are in). `run` returns one result or exception per item."""
+    (or as soon as `max_size` are in). `run` returns one result or exception per item. A
+    batch is a waiter-owned `flight.Flight`."""
 
     def __init__(
         self,
@@ -71,34 +72,29 @@ class Batcher(Generic[Q, R]):
 
     async def submit(self, key: Hashable, item: Q) -> R:
         batch = self._open.get(key)
-        if batch is None or batch.closed or len(batch.items) >= self.max_size:
+        if (
+            batch is None
+            or batch.closed
+            or len(batch.items) >= self.max_size
+            or batch.flight is None
+            or not batch.flight.live
+        ):
             batch = _Batch()
             self._open[key] = batch
-            batch.task = asyncio.get_running_loop().create_task(self._fly(key, batch))
+            task = asyncio.get_running_loop().create_task(self._fly(key, batch))
+            batch.flight = Flight(task, owner="waiters")
+        flight = batch.flight
         index = len(batch.items)
         batch.items.append(item)
         batch.wanted.append(True)
-        batch.waiters += 1
-        task = batch.task
-        assert task is not None
         if len(batch.items) >= self.max_size and self._open.get(key) is batch:
             del self._open[key]  # full: later callers start another batch
         try:
-            # asyncio.wait: only our own cancellation raises here, not the batch's
-            await asyncio.wait({task})
+            results = await flight.wait()
         except asyncio.CancelledError:
-            batch.waiters -= 1
             batch.wanted[index] = False  # not yet started: leave it out of the run
-            if batch.waiters == 0 and not task.done():
-                if self._open.get(key) is batch:
-                    del self._open[key]
-                task.cancel()
-                await asyncio.wait({task})  # gone (rg reaped) on return
             raise
-        batch.waiters -= 1
-        if task.cancelled():
-            raise asyncio.CancelledError("the shared search was cancelled")
-        result = task.result()[index]
+        result = results[index]
         if isinstance(result, BaseException):
             raise result
         return result

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError
+from ..errors import BackendError, InvalidQuery, ToolFailed, Unavailable, Unreadable
 from ..limits import Limiter
 from ..subprocs import exit_code, kill
 from ..text import clip_around
@@ -63,7 +63,7 @@ def _rel(path: str) -> str:
     return path
 
 
-def clip(text: str, focus: int = 0, width: int = MAX_TEXT) -> str:
+def match_line(text: str, focus: int = 0, width: int = MAX_TEXT) -> str:
     """Strip the line ending and cut a long line to `width` characters around `focus`."""
     return clip_around(text.rstrip("\r\n"), focus, width)
 
@@ -135,7 +135,7 @@ class _Collector:
         if current is None:
             return False
         focus = subs[0].get("start", 0) if subs else 0
-        text = clip(raw_text, focus)
+        text = match_line(raw_text, focus)
         if kind == "match" and self.cap_hit:
             # one match past the cap: there is more. It may still be context of
             # the last kept match, then we stop.
@@ -245,7 +245,7 @@ class RipgrepBackend:
 
     def _base_args(self) -> list[str]:
         if not self.binary:
-            raise BackendError("unavailable", "ripgrep (rg) is not installed")
+            raise Unavailable("ripgrep (rg) is not installed")
         args = [
             self.binary,
             "--no-config",
@@ -278,7 +278,7 @@ class RipgrepBackend:
     @staticmethod
     def _check(query: CodeQuery) -> None:
         if "\x00" in query.pattern or "\n" in query.pattern:
-            raise BackendError("invalid_query", "a search pattern cannot contain NUL or newline")
+            raise InvalidQuery("a search pattern cannot contain NUL or newline")
 
     async def _spawn(self, args: list[str], root: Path) -> asyncio.subprocess.Process:
         env = {k: v for k, v in os.environ.items() if k != "RIPGREP_CONFIG_PATH"}
@@ -303,12 +303,10 @@ class RipgrepBackend:
             raise
         except FileNotFoundError as exc:
             if exc.filename == args[0]:
-                raise BackendError("unavailable", "cannot run ripgrep: rg not found") from exc
-            raise BackendError("unreadable", "search root does not exist") from exc
+                raise Unavailable("cannot run ripgrep: rg not found") from exc
+            raise Unreadable("search root does not exist") from exc
         except (NotADirectoryError, PermissionError) as exc:
-            raise BackendError(
-                "unreadable", f"cannot search {root.name!r}: {exc.strerror}"
-            ) from exc
+            raise Unreadable(f"cannot search {root.name!r}: {exc.strerror}") from exc
 
     @staticmethod
     async def _reap(proc: asyncio.subprocess.Process) -> None:
@@ -356,17 +354,15 @@ class RipgrepBackend:
         lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         if "regex parse error" in stderr:
             detail = next((ln for ln in lines if ln.startswith("error:")), lines[-1])
-            raise BackendError(
-                "invalid_query", f"invalid regex: {detail.removeprefix('error:').strip()}"
-            )
+            raise InvalidQuery(f"invalid regex: {detail.removeprefix('error:').strip()}")
         if "size limit" in stderr:
-            raise BackendError("invalid_query", "regex too large to compile within the size limit")
+            raise InvalidQuery("regex too large to compile within the size limit")
         per_path = [ln for ln in lines if ln.startswith("rg: ./")]
         if result.matches or (per_path and len(per_path) == len(lines)):
             result.warnings = [ln.removeprefix("rg: ")[:300] for ln in lines[:5]]
             return
         reason = lines[0].removeprefix("rg: ") if lines else "ripgrep failed"
-        raise BackendError("rg_error", reason[:300])
+        raise ToolFailed(reason[:300])
 
     async def _consume(
         self, stdout: asyncio.StreamReader, query: CodeQuery
@@ -540,7 +536,5 @@ class RipgrepBackend:
             await self._reap(proc)
         if rc == 2 and not files:
             msg = err.result().decode("utf-8", errors="replace").strip().splitlines()
-            raise BackendError(
-                "rg_error", (msg[0] if msg else "ripgrep failed").removeprefix("rg: ")
-            )
+            raise ToolFailed((msg[0] if msg else "ripgrep failed").removeprefix("rg: "))
         return files

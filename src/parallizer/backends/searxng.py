@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BackendError
+from ..errors import BadAnswer, HttpError
 from ..limits import AdaptiveLimiter
 from .base import Availability, WebResult, WebSource
 from .http import HttpClient
@@ -52,10 +52,10 @@ class SearxngBackend:
         params = {"q": query, "format": "json", "language": self.language, "safesearch": "1"}
         try:
             data = await self.http.request_json("GET", "/search", params=params)
-        except BackendError as exc:
-            if exc.kind == "http_403":
-                raise BackendError(
-                    "http_403",
+        except HttpError as exc:
+            if exc.status == 403:
+                raise HttpError(
+                    403,
                     "searxng: HTTP 403: the instance refuses format=json "
                     "(add json to search.formats in its settings.yml)",
                 ) from None
@@ -77,7 +77,7 @@ def _answer_text(item: Any) -> str:
 
 def parse_results(query: str, data: Any) -> WebResult:
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise BackendError("malformed", "searxng: answer has no results list")
+        raise BadAnswer("searxng: answer has no results list")
     sources: list[WebSource] = []
     seen: set[str] = set()
     for item in data["results"]:

@@ -134,6 +134,9 @@ def markdown(environment: dict[str, Any], scenarios: list[dict[str, Any]]) -> st
 
     lines += lsp_report_lines(scenarios)
     lines += first_card_lines(scenarios)
+    from .index import report_lines as index_report_lines
+
+    lines += index_report_lines(scenarios)
     web_cap = next((s for s in scenarios if s["name"] == "capacity-web"), None)
     llm_cap = next((s for s in scenarios if s["name"] == "capacity-llm"), None)
     if web_cap or llm_cap:

@@ -282,8 +282,10 @@ async def load_cluster(cfg: RunConfig, workers: int = CLUSTER_WORKERS) -> dict[s
         env = {**_served_env(cfg, web_url, llm_url, repo), "PARALLIZER_REDIS_URL": redis_url}
         timeout = 120.0 + 4 * cfg.remote_timeout
         async with server_process(env, repo, "--workers", str(workers)) as (url, pid):
-            # warm every worker (a new connection per request lands on any of them)
-            await load_mod.load(4 * workers, url, pid, bodies, request_timeout=timeout)
+            # warm every worker (a new connection per request lands on any of them); quick:
+            # one request each, which warms most of them (its figures are not compared)
+            warm = workers if cfg.quick else 4 * workers
+            await load_mod.load(warm, url, pid, bodies, request_timeout=timeout)
             before = await redis_commands(redis_url) or 0
             result = await load_mod.load(users, url, pid, bodies, request_timeout=timeout)
             after = await redis_commands(redis_url) or before
@@ -429,12 +431,17 @@ async def run(
                 work = capacity_llm(cfg)
             await step("capacity-llm", work)
         if cfg.wants("big-plan"):
-            # quick: the same shape with smaller plans
-            await step("big-plan", big_plan_scenario(cfg, size=100_000 if cfg.quick else 250_000))
+            # quick: the same shape, smaller: two big plans of 60 KB (still 25 × the small one)
+            work = (
+                big_plan_scenario(cfg, bigs=2, size=60_000) if cfg.quick else big_plan_scenario(cfg)
+            )
+            await step("big-plan", work)
         if cfg.wants("cold-scope"):
             # quick: one package of the standard library
             corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
             await step("cold-scope", first_card.cold_scope(b, corpus=corpus))
+        if any(cfg.wants(n) for n in ("index-build", "cli-warm", "warm-restart")):
+            await index_scenarios(cfg, step)
         if cfg.wants("llm-first-question"):
             # quick: the emulated latency of the run (the shape, not the 6 s of a slow LLM)
             work = first_card.llm_first_question(b, latency=cfg.latency if cfg.quick else 6.0)
@@ -452,6 +459,27 @@ async def run(
                     f"load-{max(cfg.load_levels)}-redis-{workers}w", load_cluster(cfg, workers)
                 )
     return environment(cfg), results
+
+
+async def index_scenarios(
+    cfg: RunConfig, step: Callable[[str, Awaitable[dict[str, Any]]], Awaitable[None]]
+) -> None:
+    """index-build, cli-warm, warm-restart (bench/index.py) over one index directory of the
+    run's own; quick: on one package of the standard library."""
+    import tempfile
+
+    from . import index as I
+
+    corpus = S.stdlib_corpus() / "asyncio" if cfg.quick else None
+    b = cfg.bench
+    with tempfile.TemporaryDirectory(prefix="parallizer-bench-index-") as tmp:
+        index_dir = Path(tmp)
+        if cfg.wants("index-build"):
+            await step("index-build", I.index_build(b, index_dir, corpus=corpus))
+        if cfg.wants("cli-warm"):
+            await step("cli-warm", I.cli_warm(b, index_dir, corpus=corpus))
+        if cfg.wants("warm-restart"):
+            await step("warm-restart", I.warm_restart(b, index_dir, corpus=corpus))
 
 
 async def lsp_scenarios(
@@ -478,6 +506,10 @@ async def _ready(r: dict[str, Any]) -> dict[str, Any]:
 def summary(r: dict[str, Any]) -> str:
     if r["name"] in ("cold-scope", "llm-first-question"):
         return first_card.summary(r)
+    if r["name"] in ("index-build", "cli-warm", "warm-restart"):
+        from .index import summary as index_summary
+
+        return index_summary(r)
     if r["name"] in ("lsp-open", "lsp-edit") or r["name"].startswith("check-"):
         from .lsp import summary as lsp_summary
 

@@ -37,7 +37,8 @@ def bench(
             "--only",
             help="comma-separated scenarios or prefixes to run (web, rg-5, fulfill, "
             "offline-std, deps, capacity, capacity-web, capacity-llm, big-plan, cold-scope, "
-            "llm-first-question, load, faults, lsp-open, lsp-edit, check-20); default: all",
+            "llm-first-question, index-build, cli-warm, warm-restart, load, faults, lsp-open, "
+            "lsp-edit, check-20); default: all",
         ),
     ] = None,
     quick: Annotated[
@@ -48,7 +49,8 @@ def bench(
     offline request on the standard library against one rg pass); deps (a package's first
     index, and what the dependency pass adds to a warm request); capacity-web and
     capacity-llm (providers with a capacity: adaptive limits); big-plan (a small plan among big
-    ones); load-50/N users over HTTP; 5% faults. Writes OUT/bench.json, OUT/bench.md and
+    ones); index-build (beside universal-ctags), cli-warm and warm-restart (the persisted index);
+    load-50/N users over HTTP; 5% faults. Writes OUT/bench.json, OUT/bench.md and
     OUT/bench.png."""
     from ..bench.runner import RunConfig, run, write_reports
 
@@ -66,7 +68,8 @@ def bench(
     names = tuple(n.strip() for n in (only or "").split(",") if n.strip())
     known = (
         "web", "rg", "fulfill", "offline", "deps", "capacity", "big-plan", "cold-scope",
-        "llm-first-question", "load", "faults", "lsp", "check",
+        "llm-first-question", "index-build", "cli-warm", "warm-restart", "load", "faults", "lsp",
+        "check",
     )  # fmt: skip
     if bad := [n for n in names if not n.startswith(known)]:
         raise fail(f"--only: unknown scenario {bad[0]!r} (known: {', '.join(known)})")

@@ -18,7 +18,7 @@ from ..config import Settings
 from ..errors import BadInput
 from ..paths import project_root
 from .common import load_settings_or_fail, resolve_scope
-from .fulfill import read_plan
+from .fulfill import read_document
 from .root import app, fail
 
 FAIL_ON = ("error", "warning", "never")
@@ -118,7 +118,7 @@ def check(
     if not plan:
         raise fail("give at least one PLAN to check")
     texts = [
-        (str(p), read_plan(p, settings.max_document_bytes), _inside(settings, p)) for p in plan
+        (str(p), read_document(p, settings.max_document_bytes), _inside(settings, p)) for p in plan
     ]
     scope_dir = resolve_scope(settings, scope if scope is not None else project_root(plan[0]))
     reports = asyncio.run(_review(settings, scope_dir, texts))

@@ -18,7 +18,7 @@ from .common import load_settings_or_fail, resolve_scope
 from .root import app, fail
 
 
-def read_plan(path: Path, limit: int) -> str:
+def read_document(path: Path, limit: int) -> str:
     """The plan's text, or a one-line reason why it cannot be used."""
     try:
         if not path.exists():
@@ -62,10 +62,10 @@ def parse_cursor(raw: str | None, text: str) -> tuple[int, int]:
 def build_request(
     settings: Settings, file: Path, scope: Path | None, cursor: str | None, only: str | None
 ) -> FulfillRequest:
-    text = read_plan(file, settings.max_document_bytes)
+    text = read_document(file, settings.max_document_bytes)
     roots = settings.allowed_root_paths
     scope_root = resolve_scope(settings, scope)
-    plan_abs = file.absolute().resolve()  # read_plan has checked it exists
+    plan_abs = file.absolute().resolve()  # read_document has checked it exists
     # the plan is only cited, never searched: it may live outside the allowed roots
     plan_path = str(plan_abs) if any(plan_abs.is_relative_to(r) for r in roots) else None
     names = [n.strip() for n in only.split(",") if n.strip()] if only is not None else None

@@ -49,6 +49,15 @@ def _human(stats: dict[str, Any]) -> str:
     lines.append(
         f"build        {stats['build_ms'] / 1000:.2f} s (listing {stats['list_ms'] / 1000:.2f} s)"
     )
+    if stats.get("index_file"):
+        how = (
+            f"loaded ({stats['loaded']} files, {stats['reparsed']} parsed again)"
+            if stats.get("loaded")
+            else "built"
+        )
+        lines.append(f"persisted    {stats['index_file']}: {how}")
+    else:
+        lines.append("persisted    no (PARALLIZER_INDEX_DIR is empty: memory only)")
     for sample in stats["error_samples"][:5]:
         lines.append(f"  error: {sample}")
     if stats["partial"]:

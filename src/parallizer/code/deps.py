@@ -36,7 +36,8 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from ..backends.base import CodeBackend, CodeQuery
-from ..errors import BackendError
+from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
+from ..flight import Flight, SingleFlight
 from .deps_text import Imports, chains, scan_imports
 from .knowledge import CodeKnowledge
 from .resolve import Resolution, UseLike, Verdict
@@ -93,9 +94,10 @@ class Dependencies:
         self.per_request = per_request
         self.wait = wait
         self._scopes: OrderedDict[str, _Scope] = OrderedDict()
-        self._discovering: dict[str, asyncio.Task[list[Environment]]] = {}
+        # store-owned single flights: a request that stops waiting cancels neither
+        self._discovering: SingleFlight[list[Environment]] = SingleFlight(owner="store")
         self._indexes: OrderedDict[str, PackageIndex] = OrderedDict()
-        self._building: dict[str, asyncio.Task[PackageIndex]] = {}
+        self._building: SingleFlight[PackageIndex] = SingleFlight(owner="store")
         self._failed: dict[str, str] = {}
         self._vocab: OrderedDict[str, frozenset[str]] = OrderedDict()
         """The words of packages read but not indexed (a plan may never need them)."""
@@ -119,14 +121,11 @@ class Dependencies:
             if not stale:
                 scope.checked = time.monotonic()
                 return scope.envs
-        task = self._discovering.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(
-                asyncio.to_thread(discover, root, self.options), name=f"deps:{root.name}"
-            )
-            self._discovering[key] = task
-            task.add_done_callback(lambda _t: self._discovering.pop(key, None))
-        await asyncio.wait({task})
+        flight, _ = self._discovering.start(
+            key, lambda: asyncio.to_thread(discover, root, self.options), name=f"deps:{root.name}"
+        )
+        await flight.join()
+        task = flight.task
         if task.cancelled() or task.exception() is not None:
             exc = None if task.cancelled() else task.exception()
             log.warning("dependencies of %s not discovered: %s", root.name, exc)
@@ -229,35 +228,33 @@ class Dependencies:
         """The package's index, built on first need (single flight per package and version).
         Raises `BackendError` when it cannot be built."""
         if self._closed:
-            raise BackendError("unavailable", "the dependency store is closed")
+            raise Unavailable("the dependency store is closed")
         hit = self._indexes.get(package.key)
         if hit is not None:
             self._indexes.move_to_end(package.key)
             return hit
-        task = self._begin(package)
-        await asyncio.wait({task})
+        flight = self._begin(package)
+        await flight.join()
+        task = flight.task
         if task.cancelled():
-            raise BackendError("cancelled", f"indexing {package.label} was cancelled")
+            raise Cancelled(f"indexing {package.label} was cancelled")
         exc = task.exception()
         if exc is not None:
-            raise exc if isinstance(exc, BackendError) else BackendError("index_failed", str(exc))
+            raise exc if isinstance(exc, BackendError) else IndexFailed(str(exc))
         return task.result()
 
-    def _begin(self, package: Package) -> asyncio.Task[PackageIndex]:
+    def _begin(self, package: Package) -> Flight[PackageIndex]:
         """The build of `package`'s index, started if it is not under way (it belongs to the
         store: a request that stops waiting does not cancel it)."""
         key = package.key
-        task = self._building.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(
-                self._build(package), name=f"deps:index:{package.name}"
-            )
-            self._building[key] = task
-            task.add_done_callback(lambda t: self._built(key, t))
-        return task
+        flight, started = self._building.start(
+            key, lambda: self._build(package), name=f"deps:index:{package.name}"
+        )
+        if started:
+            flight.task.add_done_callback(lambda t: self._built(key, t))
+        return flight
 
     def _built(self, key: str, task: asyncio.Task[PackageIndex]) -> None:
-        self._building.pop(key, None)
         if task.cancelled():
             return
         exc = task.exception()
@@ -273,7 +270,9 @@ class Dependencies:
         t0 = time.perf_counter()
         files = await asyncio.to_thread(code_files, package)
         listed = time.perf_counter() - t0
-        snapshot = await self.code.package(package.root, files)
+        snapshot = await self.code.package(
+            package.root, files, key=package.key, label=f"{package.ecosystem}-{package.pin}"
+        )
         t1 = time.perf_counter()
         words, aliases = await asyncio.to_thread(_words, package.root, snapshot.files())
         self.indexed += 1
@@ -292,11 +291,8 @@ class Dependencies:
 
     async def aclose(self) -> None:
         self._closed = True
-        tasks = [*self._building.values(), *self._discovering.values()]
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._building.aclose()
+        await self._discovering.aclose()
 
     # --- the dependency pass ----------------------------------------------------------------
 

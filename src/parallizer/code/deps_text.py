@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..text import IDENTIFIER
+
 STRONG = 0.8
 """How sure a plan relies on a package when it imports it, installs it or calls it "the `x`
 package"."""
@@ -298,7 +300,9 @@ def _chains_in(text: str, a: int, b: int) -> list[RawChain]:
 
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_PY_IMPORT_LINE = re.compile(r"^\s*(?:from\s+([A-Za-z_][\w]*)[\w.]*\s+import\b|import\s+([A-Za-z_]\w*))")
+_PY_IMPORT_LINE = re.compile(
+    rf"^\s*(?:from\s+({IDENTIFIER})[\w.]*\s+import\b|import\s+({IDENTIFIER}))"
+)
 _JS_SPEC = re.compile(r"""(?:\bfrom\s+|\brequire\(\s*|\bimport\s*\(\s*)['"]([^'"]+)['"]""")
 _GO_PATH = re.compile(r'"((?:[a-z0-9\-]+\.)+[a-z]+/[\w\-./]+)"')
 _INSTALL = re.compile(

@@ -8,10 +8,17 @@
   stall the loop); a small batch (a few small files: a fixture, an edit) is parsed in a
   thread instead.
 * Up to date by (mtime, size): an update re-reads only files that changed, appeared or were
-  left over; the rest keep their definitions.
+  left over; the rest keep their definitions. A file whose time changed but not its size is
+  hashed: the same content keeps its definitions.
+* Persisted (`store.IndexStore`, when given): the first update of a scope (or a package, by
+  its `Package.key`) starts from the entries on disk, and an update that changed anything
+  writes them back with the snapshot's tables; a restart re-parses only what changed.
+* Not parsed, by path (`languages.not_indexed`, for a scope's own files only): bundles,
+  build output, package managers' directories; by content: minified files.
 * Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
-  A build belongs to the store, not to the request that started it: a request that goes
-  away does not cancel it (the next request will want it); `aclose` does.
+  A build belongs to the store, not to the request that started it (a store-owned
+  `flight.SingleFlight`): a request that goes away does not cancel it (the next request will
+  want it); `aclose` does.
 * Bounded: a time budget per build (files left over are parsed by the next update, the
   snapshot says "partial" meanwhile), a size cap per file, at most `max_scopes` scopes and
   `max_definitions` definitions kept, least recently used scope out first.
@@ -30,12 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BackendError
+from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
+from ..flight import Flight, SingleFlight
 from .extract import PARSE_SECONDS
-from .languages import language_of, role_of
+from .languages import language_of, not_indexed, role_of
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
-from .snapshot import BuildStats, Row, Snapshot
+from .snapshot import BuildStats, Snapshot, Tables
+from .store import Entry, IndexStore, digest
 from .workers import WorkerDied, Workers
 
 log = logging.getLogger("parallizer.index")
@@ -55,22 +64,21 @@ class Lister(Protocol):
     def __call__(self, root: Path, *, max_files: int = ...) -> Awaitable[list[str]]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    mtime_ns: int
-    size: int
-    status: str  # ok | binary | too_big | unreadable
-    rows: tuple[Row, ...] = ()
-    error: str | None = None
-
-
 class _Scope:
-    __slots__ = ("checked", "entries", "key", "last", "root", "snapshot", "task")
+    __slots__ = ("checked", "entries", "key", "label", "last", "loaded", "origin", "root",
+                 "snapshot", "stored", "task")  # fmt: skip
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key: str | None = None, label: str | None = None) -> None:
         self.root = root
-        self.key = str(root)
-        self.entries: dict[str, _Entry] = {}
+        self.key = key or str(root)
+        """Its identity in the persisted store: the path, or a package's `Package.key`."""
+        self.label = label or root.name
+        self.stored = False
+        """The store was asked for this scope's entries (once, before its first build)."""
+        self.loaded = 0
+        self.origin = ""
+        """How its first snapshot was made: `loaded` (from the persisted index) or `built`."""
+        self.entries: dict[str, Entry] = {}
         self.snapshot: Snapshot | None = None
         self.task: asyncio.Task[Snapshot] | None = None
         self.checked = 0.0  # monotonic time the snapshot was last brought up to date
@@ -80,9 +88,10 @@ class _Scope:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     files: list[str]
-    keep: dict[str, _Entry]
+    keep: dict[str, Entry]
     parse: list[tuple[str, str, int, int]]  # path, language, mtime_ns, size
     changed: bool  # anything added, removed or changed besides `parse`
+    dirty: bool  # an entry added, removed or changed besides `parse` (the store is behind)
 
 
 def _default_lister() -> Lister:
@@ -105,8 +114,11 @@ class CodeKnowledge:
         refresh_after: float = 2.0,
         max_builds: int = 2,
         parse_seconds: float = PARSE_SECONDS,
+        store: IndexStore | None = None,
     ) -> None:
         self._list = list_files or _default_lister()
+        self.store = store
+        """Where indexes persist between runs (None: memory only)."""
         self.workers = max(0, workers)
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
@@ -117,6 +129,7 @@ class CodeKnowledge:
         self.parse_seconds = parse_seconds
         self._builds = asyncio.Semaphore(max(1, max_builds))
         self._scopes: OrderedDict[str, _Scope] = OrderedDict()
+        self._flights: SingleFlight[Snapshot] = SingleFlight(owner="store")
         self._tasks: set[asyncio.Task[Snapshot]] = set()
         self._closed = False
         self.builds = 0
@@ -132,7 +145,7 @@ class CodeKnowledge:
         `fresh=True` waits for an update that starts after the call. Raises `BackendError`
         when the root cannot be listed (or the build failed)."""
         if self._closed:
-            raise BackendError("unavailable", "the index store is closed")
+            raise Unavailable("the index store is closed")
         scope = self._scope(root)
         if scope.snapshot is None or fresh:
             if fresh and scope.task is not None:
@@ -154,32 +167,48 @@ class CodeKnowledge:
         scope = self._scopes.get(str(root))
         return scope.snapshot if scope is not None else None
 
+    def describe(self) -> dict[str, object]:
+        """Where indexes persist, and each scope held: its name, files, definitions, and
+        whether it was loaded from the persisted index or built (for `/health`)."""
+        return {
+            "dir": str(self.store.directory) if self.store is not None else None,
+            "scopes": [
+                {"scope": s.root.name, "origin": s.origin, "files": s.snapshot.build.files,
+                 "definitions": len(s.snapshot)}
+                for s in self._scopes.values() if s.snapshot is not None
+            ],
+        }  # fmt: skip
+
     def last_update(self, root: Path) -> BuildStats | None:
         """How the latest update of `root` went (files re-parsed, time). When nothing had
         changed, the snapshot it left is the previous one, with that build's stats."""
         scope = self._scopes.get(str(root))
         return scope.last if scope is not None else None
 
-    async def package(self, root: Path, files: list[str]) -> Snapshot:
+    async def package(
+        self, root: Path, files: list[str], *, key: str | None = None, label: str | None = None
+    ) -> Snapshot:
         """The index of one installed dependency: `files` (its code, relative to `root`)
         parsed as a scope's would be, without listing `root` and without keeping it here
         (one per package and version: `deps.Dependencies` keeps it; an installed package
         does not change, a new version is a new package). Parsed in a thread unless a file is
         over PACKAGE_THREAD_FILE_BYTES: starting worker processes costs more than parsing a
-        typical library."""
+        typical library. `key` is its identity in the persisted store (`Package.key`: the
+        same root may hold another version later); None: not persisted."""
         if self._closed:
-            raise BackendError("unavailable", "the index store is closed")
+            raise Unavailable("the index store is closed")
         listed = sorted(files)[: self.max_files]
 
         async def given(root: Path, *, max_files: int = 0) -> list[str]:
             return listed
 
         task = asyncio.get_running_loop().create_task(
-            self._update(_Scope(root), given, threads=True), name=f"index:{root.name}"
+            self._update(_Scope(root, key, label), given, threads=True, persist=key is not None),
+            name=f"index:{root.name}",
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return await self._join(task)
+        return await self._join(Flight(task, owner="store"))
 
     async def aclose(self) -> None:
         self._closed = True
@@ -203,16 +232,15 @@ class CodeKnowledge:
         self._scopes.move_to_end(key)
         return scope
 
-    def _start(self, scope: _Scope) -> asyncio.Task[Snapshot]:
-        if scope.task is not None and not scope.task.done():
-            return scope.task
-        task = asyncio.get_running_loop().create_task(
-            self._update(scope), name=f"index:{scope.root.name}"
+    def _start(self, scope: _Scope) -> Flight[Snapshot]:
+        flight, started = self._flights.start(
+            scope.key, lambda: self._update(scope), name=f"index:{scope.root.name}"
         )
-        scope.task = task
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._landed(scope, t))
-        return task
+        if started:
+            scope.task = task = flight.task
+            self._tasks.add(task)
+            task.add_done_callback(lambda t: self._landed(scope, t))
+        return flight
 
     def _landed(self, scope: _Scope, task: asyncio.Task[Snapshot]) -> None:
         self._tasks.discard(task)
@@ -222,18 +250,18 @@ class CodeKnowledge:
             log.warning("index of %s failed: %s", scope.root.name, exc)
 
     @staticmethod
-    async def _join(task: asyncio.Task[Snapshot]) -> Snapshot:
-        # asyncio.wait: a caller that goes away does not cancel the shared build
-        await asyncio.wait({task})
+    async def _join(flight: Flight[Snapshot]) -> Snapshot:
+        await flight.join()  # store-owned: a caller that goes away does not cancel it
+        task = flight.task
         if task.cancelled():
-            raise BackendError("cancelled", "the index build was cancelled")
+            raise Cancelled("the index build was cancelled")
         exc = task.exception()
         if exc is None:
             return task.result()
         if isinstance(exc, BackendError):
             raise exc
         # a bug must reach the caller as a failed index, not as a crash of its request
-        raise BackendError("index_failed", f"{type(exc).__name__}: {exc}"[:300]) from exc
+        raise IndexFailed(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
     def _evict(self, keep: _Scope) -> None:
         def total() -> int:
@@ -249,10 +277,24 @@ class CodeKnowledge:
             del self._scopes[key]
 
     async def _update(
-        self, scope: _Scope, lister: Lister | None = None, *, threads: bool = False
+        self,
+        scope: _Scope,
+        lister: Lister | None = None,
+        *,
+        threads: bool = False,
+        persist: bool = True,
     ) -> Snapshot:
+        store = self.store if persist else None
         async with self._builds:
             t0 = time.perf_counter()
+            tables: Tables | None = None
+            if store is not None and not scope.stored:
+                scope.stored = True
+                loaded, tables = await asyncio.to_thread(_load, store, scope.key, scope.label)
+                if loaded is not None and not scope.entries:
+                    scope.entries, scope.loaded = loaded, len(loaded)
+                else:
+                    tables = None
             files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
@@ -263,29 +305,42 @@ class CodeKnowledge:
                 scope.root, plan.parse, t0 + self.build_budget, threads=threads
             )
             snapshot = await asyncio.to_thread(
-                self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms
-            )
+                self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms,
+                tables if not results and not plan.dirty else None,
+            )  # fmt: skip
+            if store is not None and (results or plan.dirty):
+                await asyncio.to_thread(
+                    store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump()
+                )
+            scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
+            scope.loaded = 0
             scope.snapshot = snapshot
             scope.checked = time.monotonic()
             self.builds += 1
             self._evict(scope)
             b = snapshot.build
             log.info(
-                "indexed %s: %d files, %d definitions, %d parsed now, %.0f ms%s",
-                scope.root.name, b.files, len(snapshot), b.reparsed, b.build_ms,
+                "indexed %s: %d files, %d definitions, %d parsed now%s, %.0f ms%s",
+                scope.label, b.files, len(snapshot), b.reparsed,
+                f" ({b.loaded} loaded from {b.index_file})" if b.loaded else "", b.build_ms,
                 " (partial)" if b.partial else "",
             )  # fmt: skip
             return snapshot
 
     def _plan(self, scope: _Scope, files: list[str]) -> _Plan:
         """Which files to (re)parse: stat every file of a known language (in a thread)."""
-        keep: dict[str, _Entry] = {}
+        keep: dict[str, Entry] = {}
         parse: list[tuple[str, str, int, int]] = []
         root = str(scope.root)
         old = scope.entries
+        own = scope.key == root  # a scope, not a package: a package's dist/ is its code
         for path in files:
             language = language_of(path)
             if language is None:
+                continue
+            if own and (why := not_indexed(path)) is not None:
+                prev = old.get(path)
+                keep[path] = prev if prev is not None and prev.status == why else Entry(0, 0, why)
                 continue
             try:
                 st = os.stat(os.path.join(root, path))
@@ -294,7 +349,7 @@ class CodeKnowledge:
                 keep[path] = (
                     prev
                     if prev is not None and prev.status == "unreadable"
-                    else _Entry(0, 0, "unreadable", error=exc.strerror)
+                    else Entry(0, 0, "unreadable", error=exc.strerror)
                 )
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -302,20 +357,26 @@ class CodeKnowledge:
             prev = old.get(path)
             if prev is not None and prev.mtime_ns == st.st_mtime_ns and prev.size == st.st_size:
                 keep[path] = prev
+            elif (
+                prev is not None
+                and prev.digest
+                and prev.size == st.st_size
+                and _digest_of(os.path.join(root, path)) == prev.digest
+            ):  # touched, not changed (a checkout): its rows stand, with the new time
+                keep[path] = Entry(st.st_mtime_ns, st.st_size, prev.status, prev.rows,
+                                   prev.error, prev.digest)  # fmt: skip
             elif st.st_size > self.max_file_bytes:
-                keep[path] = _Entry(st.st_mtime_ns, st.st_size, "too_big",
+                keep[path] = Entry(st.st_mtime_ns, st.st_size, "too_big",
                                     error=f"over {self.max_file_bytes} bytes, not parsed")  # fmt: skip
             else:
                 parse.append((path, language, st.st_mtime_ns, st.st_size))
         # source files first, so a build that runs out of time has spent it on them
         parse.sort(key=lambda p: (ROLE_RANK[role_of(p[0])], p[0]))
-        changed = (
-            scope.snapshot is None
-            or len(keep) + len(parse) != len(old)
-            or any(old.get(p) is not e for p, e in keep.items())
-            or list(scope.snapshot.files()) != files
+        dirty = len(keep) + len(parse) != len(old) or any(
+            old.get(p) is not e for p, e in keep.items()
         )
-        return _Plan(files, keep, parse, changed)
+        changed = dirty or scope.snapshot is None or list(scope.snapshot.files()) != files
+        return _Plan(files, keep, parse, changed, dirty)
 
     async def _parse(
         self, root: Path, items: list[tuple[str, str, int, int]], deadline: float,
@@ -400,10 +461,13 @@ class CodeKnowledge:
         t0: float,
         list_ms: float,
         check_ms: float,
+        tables: Tables | None = None,
     ) -> Snapshot:
         """The new snapshot (in a thread): new entries become Definitions, the rest are
-        reused; when nothing changed, the old snapshot's tables are reused too."""
-        entries = dict(plan.keep)
+        reused; when nothing changed, the old snapshot's tables are reused too, and when
+        nothing changed since the index was persisted, the tables persisted with it."""
+        # the persisted tables index the rows in the persisted entries' order: keep it
+        entries = scope.entries if tables is not None else dict(plan.keep)
         errors: list[str] = []
         intern: dict[str, str] = {}
         share = intern.setdefault  # one string object per distinct name in the index
@@ -417,7 +481,7 @@ class CodeKnowledge:
                  language, path, line, role_s, lo, hi)
                 for n, q, o, k, line, lo, hi in p.defs
             )  # fmt: skip
-            entries[path] = _Entry(mtime, size, p.status, rows, p.error)
+            entries[path] = Entry(mtime, size, p.status, rows, p.error, p.digest)
         skipped: dict[str, int] = {}
         parse_errors = 0
         for path, e in entries.items():
@@ -441,6 +505,8 @@ class CodeKnowledge:
         if skipped.get("unreadable"):
             reasons.append(f"{skipped['unreadable']} files could not be read")
         build = BuildStats(
+            index_file=str(self.store.path(scope.key, scope.label)) if self.store else "",
+            loaded=scope.loaded,
             files=len(plan.files),
             parsed_files=sum(1 for e in entries.values() if e.status == "ok"),
             reparsed=len(results),
@@ -459,5 +525,28 @@ class CodeKnowledge:
         if old is not None and not results and not plan.changed:
             return old  # nothing changed: the same snapshot (callers' caches stay valid)
         return Snapshot(
-            scope.root, plan.files, (r for e in entries.values() for r in e.rows), build
+            scope.root, plan.files, (r for e in entries.values() for r in e.rows), build, tables
         )
+
+
+def _digest_of(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return digest(fh.read())
+    except OSError:
+        return b""
+
+
+def _load(store: IndexStore, key: str, label: str) -> tuple[dict[str, Entry] | None, Tables | None]:
+    """The persisted entries of a scope, and the tables persisted with them (used as they
+    are when the tree has not changed since)."""
+    loaded, dumped = store.load_all(key, label)
+    if loaded is None:
+        return None, None
+    if dumped is None:
+        return loaded, None
+    try:
+        return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped)
+    except (TypeError, ValueError):  # not the shape this version dumps: make them from the rows
+        log.warning("index file of %s: its lookup tables are remade", label)
+        return loaded, None

@@ -76,8 +76,15 @@ _BY_NAME = {s: lang for lang, keys in _TABLE for s in keys if not s.startswith("
 def language(path: str) -> Language | None:
     """The language of a file by its name or suffix (cached: asked for every match of every
     search), or None."""
-    p = PurePosixPath(path)
-    return _BY_NAME.get(p.name) or _BY_SUFFIX.get(p.suffix.lower())
+    # string work, not PurePosixPath: that was most of what an update with no change cost
+    name = path.rstrip("/").rpartition("/")[2]
+    by_name = _BY_NAME.get(name)
+    if by_name is not None:
+        return by_name
+    dot = name.rfind(".")
+    if dot <= 0 or dot == len(name) - 1:  # `.bashrc`, `name.`: no suffix (as pathlib says)
+        return None
+    return _BY_SUFFIX.get(name[dot:].lower())
 
 
 def language_of(path: str) -> str | None:
@@ -175,10 +182,47 @@ def role_of(path: str) -> Role:
     return Role.source
 
 
+def minified(head: bytes) -> bool:
+    """Minified or bundled output: a line of over MINIFIED_LINE characters at its start."""
+    lines = head[: max(GENERATED_HEAD_BYTES, 4 * MINIFIED_LINE)].split(b"\n")
+    return any(len(line) > MINIFIED_LINE for line in lines[:-1] or lines)
+
+
 def generated_header(head: bytes) -> bool:
     """A "generated, do not edit" marker in the first lines of a file, or minified output
     (a line of over MINIFIED_LINE characters at its start)."""
-    lines = head[: max(GENERATED_HEAD_BYTES, 4 * MINIFIED_LINE)].split(b"\n")
-    if any(len(line) > MINIFIED_LINE for line in lines[:-1] or lines):
+    if minified(head):
         return True
-    return any(_GENERATED_HEAD.search(line) for line in head[:GENERATED_HEAD_BYTES].split(b"\n")[:5])
+    return any(
+        _GENERATED_HEAD.search(line) for line in head[:GENERATED_HEAD_BYTES].split(b"\n")[:5]
+    )
+
+
+# --- what the index does not parse ------------------------------------------------------------
+
+_INSTALLED_DIRS = frozenset("node_modules bower_components site-packages dist-packages".split())
+"""Where a package manager installs dependencies: each is indexed as its own package, once
+per version (`deps.py`), not again as part of the tree that holds it."""
+_BUILD_DIRS = frozenset("dist target _build .next .nuxt .svelte-kit coverage htmlcov".split())
+"""Build output, at the top of a scope: copies of the tree's code (or bundles of it). Not
+`build/` or `out/`: fastify's `build/` holds its build scripts (output there is usually
+ignored by .gitignore, which the listing honours)."""
+_BUNDLE_NAME = re.compile(
+    r"(\.min\.[cm]?js|\.bundle\.[cm]?js|-min\.js|\.chunk\.js)$", re.IGNORECASE
+)
+
+
+@lru_cache(maxsize=16384)
+def not_indexed(path: str) -> str | None:
+    """Why the index does not parse a file of a parsed language, by its path alone (it stays
+    in the file list): `installed` (a package manager's directory), `build_output`,
+    `minified` (a bundle's name); None: parse it. Minified content is found when the file is
+    read (`minified`)."""
+    parts = path.split("/")
+    if len(parts) > 1 and parts[0] in _BUILD_DIRS:
+        return "build_output"
+    if any(d in _INSTALLED_DIRS for d in parts[:-1]):
+        return "installed"
+    if _BUNDLE_NAME.search(parts[-1]):
+        return "minified"
+    return None

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from .extract import PARSE_SECONDS, RawDef, extract
-from .languages import generated_header, grammar_of
+from .languages import generated_header, grammar_of, minified
+from .store import digest
 
 BINARY_PROBE = 8192
 
@@ -24,11 +25,12 @@ BINARY_PROBE = 8192
 @dataclass(frozen=True, slots=True)
 class Parsed:
     path: str
-    status: str  # ok | binary | too_big | unreadable
+    status: str  # ok | binary | too_big | unreadable | minified
     language: str
     generated: bool = False
     defs: tuple[RawDef, ...] = ()
     error: str | None = None
+    digest: bytes = b""
 
 
 def parse_file(
@@ -43,8 +45,13 @@ def parse_file(
         return Parsed(path, "too_big", language, error=f"over {max_bytes} bytes, not parsed")
     if b"\x00" in data[:BINARY_PROBE]:
         return Parsed(path, "binary", language, error="binary file, not parsed")
+    stamp = digest(data)
+    if minified(data[:BINARY_PROBE]):
+        return Parsed(
+            path, "minified", language, True, (), "minified or bundled, not parsed", stamp
+        )
     defs, language, error = extract(data, language, grammar_of(path, language), seconds)
-    return Parsed(path, "ok", language, generated_header(data), tuple(defs), error)
+    return Parsed(path, "ok", language, generated_header(data), tuple(defs), error, stamp)
 
 
 def parse_batch(

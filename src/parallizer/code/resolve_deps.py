@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
+from ..text import IDENTIFIER
 from .deps_text import (
     IDENT,
     NEGATED,
@@ -781,7 +782,7 @@ class DependencyPass:
         does not even have as a word (`ConfigDict(validate_by_name=True)` in a pydantic that
         predates it): missing from the installed version, with the class's close members."""
         pi, d = hits[0]
-        for kw in re.findall(r"(?:^|,)\s*([A-Za-z_]\w*)\s*=(?!=)", top_level(ch.args)):
+        for kw in re.findall(rf"(?:^|,)\s*({IDENTIFIER})\s*=(?!=)", top_level(ch.args)):
             if any(p.has(kw) for p, _ in hits) or kw in self.known:
                 continue
             line = self.plan.lines[ch.line]

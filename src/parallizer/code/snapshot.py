@@ -92,30 +92,45 @@ class BuildStats:
     list_ms: float = 0.0
     check_ms: float = 0.0
     """Listing and stat'ing every file: what an update that finds no change costs."""
+    index_file: str = ""
+    """Where the index persists ('' : memory only)."""
+    loaded: int = 0
+    """Files whose entries this build took from the persisted index (0: none, it was built)."""
 
 
-class Snapshot:
-    """One scope's code. Every lookup is a dict access (`near` a bounded rapidfuzz scan)."""
+class Tables:
+    """The lookup tables of a list of rows: the CPU part of a snapshot, persisted with the
+    index (`dump`) so a restart over an unchanged tree does not make them again."""
 
-    def __init__(
-        self,
-        root: Path,
-        files: Sequence[str],
-        rows: Iterable[Row],
-        build: BuildStats,
-    ) -> None:
-        self.root = root
-        self.build = build
-        self._files = tuple(files)  # sorted
-        self._fileset = frozenset(self._files)
-        self._rows: list[Row] = list(rows)
+    __slots__ = ("by_fold", "by_name", "by_owner", "by_qual", "langs", "near_keys",
+                 "near_lens", "near_names", "roles", "rows")  # fmt: skip
+    rows: list[Row]
+    by_name: dict[str, Slot]
+    by_qual: dict[str, Slot]
+    by_fold: dict[str, Slot]
+    by_owner: dict[str, Slot]
+    near_names: list[str]
+    near_keys: list[str]
+    near_lens: list[int]
+    langs: dict[str, int]
+    roles: dict[str, int]
+
+    def __init__(self, rows: list[Row], dumped: tuple[Any, ...] | None = None) -> None:
+        """The tables of `rows`, or `dumped` (what `dump` gave for the same rows, in the same
+        order) as they are."""
+        self.rows = rows
+        if dumped is not None:
+            (self.by_name, self.by_qual, self.by_fold, self.by_owner, self.near_names,
+             self.langs, self.roles) = dumped  # fmt: skip
+            self._near()
+            return
         by_name: dict[str, int | list[int]] = {}
         by_qual: dict[str, int | list[int]] = {}
         by_fold: dict[str, int | list[int]] = {}
         by_owner: dict[str, int | list[int]] = {}
         langs: Counter[str] = Counter()
         roles: Counter[str] = Counter()
-        for i, row in enumerate(self._rows):
+        for i, row in enumerate(rows):
             name, qual, owner = row[0], row[1], row[2]
             _add(by_name, name, i)
             _add(by_qual, qual, i)
@@ -128,7 +143,6 @@ class Snapshot:
                 _add(by_owner, owner, i)
             langs[row[4]] += 1
             roles[f"{row[4]}/{row[7]}"] += 1
-        rows = self._rows
 
         def order(i: int) -> tuple[int, str, int]:
             r = rows[i]
@@ -137,20 +151,57 @@ class Snapshot:
         def place(i: int) -> tuple[str, int]:
             return rows[i][5], rows[i][6]
 
-        self._by_name = _slots(by_name, order)
-        self._by_qual = _slots(by_qual, order)
-        self._by_fold = _slots(by_fold, order)
-        self._by_owner = _slots(by_owner, place)
+        self.by_name = _slots(by_name, order)
+        self.by_qual = _slots(by_qual, order)
+        self.by_fold = _slots(by_fold, order)
+        self.by_owner = _slots(by_owner, place)
         # distinct names of the tree's own code (not vendored or generated: in a tree with
         # its dependencies inside, those are most names, and no plan means them), lower-cased
         # and by length, for `near`
-        own = {r[0] for r in rows if r[7] not in _NOT_OWN} or set(self._by_name)
+        own = {r[0] for r in rows if r[7] not in _NOT_OWN} or set(self.by_name)
         names = sorted(own, key=len)
-        self._near_names = names
-        self._near_keys = [n.lower() for n in names]
-        self._near_lens = [len(n) for n in names]
-        self._langs = langs
-        self._roles = roles
+        self.near_names = names
+        self.langs = dict(langs)
+        self.roles = dict(roles)
+        self._near()
+
+    def _near(self) -> None:
+        self.near_keys = [n.lower() for n in self.near_names]
+        self.near_lens = [len(n) for n in self.near_names]
+
+    def dump(self) -> tuple[Any, ...]:
+        """Plain values (dicts of str to int or tuple of ints, lists of str): marshal-able."""
+        return (self.by_name, self.by_qual, self.by_fold, self.by_owner, self.near_names,
+                self.langs, self.roles)  # fmt: skip
+
+
+class Snapshot:
+    """One scope's code. Every lookup is a dict access (`near` a bounded rapidfuzz scan)."""
+
+    def __init__(
+        self,
+        root: Path,
+        files: Sequence[str],
+        rows: Iterable[Row],
+        build: BuildStats,
+        tables: Tables | None = None,
+    ) -> None:
+        """`tables`: made beforehand (then `rows` is not read: the tables hold theirs)."""
+        self.root = root
+        self.build = build
+        self._files = tuple(files)  # sorted
+        self._fileset = frozenset(self._files)
+        t = self.tables = tables if tables is not None else Tables(list(rows))
+        self._rows = t.rows
+        self._by_name = t.by_name
+        self._by_qual = t.by_qual
+        self._by_fold = t.by_fold
+        self._by_owner = t.by_owner
+        self._near_names = t.near_names
+        self._near_keys = t.near_keys
+        self._near_lens = t.near_lens
+        self._langs = Counter(t.langs)
+        self._roles = Counter(t.roles)
         self._lock = threading.Lock()
         self._share: dict[float, list[str]] = {}
         self.lines = Lines(root, self.has_file)
@@ -263,6 +314,8 @@ class Snapshot:
             "build_ms": round(b.build_ms, 1),
             "list_ms": round(b.list_ms, 1),
             "check_ms": round(b.check_ms, 1),
+            "index_file": b.index_file,
+            "loaded": b.loaded,
         }
 
     # --- the face: worked out once per snapshot -------------------------------------------

@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 
 from ..code.extract.lines import definition as line_definition
+from ..text import IDENTIFIER, sentence_spans
 from .markdown import CodeBlock
-from .mentions import Found, Mention
+from .mentions import Mention, PlacedMention
 from .words import is_keyword
 
 # ("implements `Iterator`" conforms to something that exists; "write to `x`" changes it)
@@ -74,9 +75,9 @@ _NEW_IN = re.compile(
 _REACH = 160  # characters either side of a name read for its introduction
 
 
-def _joined(lines: list[tuple[str, list[Found]]]) -> tuple[str, list[Found]]:
+def _joined(lines: list[tuple[str, list[PlacedMention]]]) -> tuple[str, list[PlacedMention]]:
     """A block's lines as one text (a sentence may wrap) and its mentions placed in it."""
-    placed: list[Found] = []
+    placed: list[PlacedMention] = []
     at = 0
     for shown, found in lines:
         placed += [(m, at + start, at + end) for m, start, end in found]
@@ -96,7 +97,7 @@ _APPOSITION = re.compile(
 )
 
 
-def introduced_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+def introduced_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     that the block introduces."""
     text, placed = _joined(lines)
@@ -124,7 +125,6 @@ _PROPOSING = re.compile(
     r"replace[sd]?|replacing)\b"
 )
 _EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\d])")
 
 
 # "`DisplayAsDebug` is a private one-field wrapper": the plan says what the name is
@@ -138,7 +138,7 @@ _BESIDE = re.compile(
 _DESCRIBED = re.compile(r"(?i)(?:\(\))?\s+(?:is|are)\s+(?:a|an|the\s+new|our)\s+")
 
 
-def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
+def proposed_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]:
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     standing in a sentence that adds, creates or replaces something, unless called existing."""
     text, found = _joined(lines)
@@ -146,7 +146,7 @@ def proposed_in(lines: list[tuple[str, list[Found]]]) -> list[Mention]:
     if not _PROPOSING.search(text):
         return described
     placed = [(m, start) for m, start, _ in found if m.is_name or m.kind == "path"]
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
+    ends = _ends(text)
     out, lo = [], 0
     for hi in ends:
         sentence = text[lo:hi]
@@ -193,13 +193,19 @@ _EXAMPLE = re.compile(
 _OWNED = re.compile(r"\b[A-Z][\w.]*['’]s\b(?:\W+\w+){0,12}\W*$")
 
 
-def contexts_in(lines: list[tuple[str, list[Found]]]) -> dict[int, str]:
+def _ends(text: str) -> list[int]:
+    """Where each sentence or clause of `text` ends, the last one past the end."""
+    spans = sentence_spans(text, clauses=True)
+    return [*(b for _, b in spans[:-1]), len(text) + 1]
+
+
+def contexts_in(lines: list[tuple[str, list[PlacedMention]]]) -> dict[int, str]:
     """What each sentence of one block says of the names and paths in it, by the mention's
     `id`: `existing` (it is there), `history` (it was, once), `example` (a placeholder),
     `asked` (it stands in the plan's own question), `setting` (an environment variable),
     `external` (another project's)."""
     text, found = _joined(lines)
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text) + 1]
+    ends = _ends(text)
     out: dict[int, str] = {}
     for m, start, end in found:
         if not (m.is_name or m.kind == "path"):
@@ -321,7 +327,7 @@ def defined_in(block: CodeBlock) -> set[str]:
 
 
 # the names a plan's own code gives to what it passes: `f(a, leeway=5)`, `{ port: 8080 }`
-_KEYWORD_ARG = re.compile(r"[(,]\s*([A-Za-z_]\w*)\s*=(?!=)")
+_KEYWORD_ARG = re.compile(rf"[(,]\s*({IDENTIFIER})\s*=(?!=)")
 _OBJECT_KEY = re.compile(r"[{,]\s*([A-Za-z_$][\w$]*)\s*:(?!:)")
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..text import IDENTIFIER, IDENTIFIER_RE
 from .markdown import ProseLine
 from .words import COMMANDS, DOMAIN_ENDS, PROPER_NOUNS, is_common, is_keyword
 
@@ -33,13 +34,12 @@ _FILE = re.compile(rf"(?<![\w./-])[\w-]+\.(?:{_EXTS})(?![\w.])")
 _SPAN_PATH = re.compile(rf"(?:\.{{1,2}}/)?(?:[\w.@()\[\]+-]+/)+[\w.@()\[\]+-]*{_EXT}")
 _QUOTED = re.compile(r'"([^"\n]{2,80})"|“([^”\n]{2,80})”')
 _CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*\w|[A-Za-z_])\(([^()]{0,60})\)")
-_DOTTED = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?![\w(])")
+_DOTTED = re.compile(rf"(?<![\w.]){IDENTIFIER}(?:\.{IDENTIFIER})+(?![\w(])")
 # a word with an inner `_` or a case hump: the only bare words that may be code
-_WORD = re.compile(r"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{2}[a-z]))[A-Za-z_]\w*(?![\w(])")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
+_WORD = re.compile(rf"(?<![\w.])(?=\w*(?:_|[a-z0-9][A-Z]|[A-Z]{{2}}[a-z])){IDENTIFIER}(?![\w(])")
 # inside backticks a qualified name may use Rust's and C++'s `::` too: `HiArgs::new`
-_QUAL = r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*"
-_DOTTED_FULL = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)+")
+_QUAL = rf"{IDENTIFIER}(?:(?:\.|::){IDENTIFIER})*"
+_DOTTED_FULL = re.compile(rf"{IDENTIFIER}(?:(?:\.|::){IDENTIFIER})+")
 _CALL_FULL = re.compile(rf"({_QUAL})\((.*)\)")
 _SEP = re.compile(r"\.|::")
 _GENERIC = re.compile(r"(?:::)?<[^<>()`]*>")  # `find_cause::<E>`, `Vec<u8>`
@@ -244,7 +244,7 @@ def classify_span(content: str, line: int) -> Mention | None:
         return _path_mention(content, line, True)
     if m := _CALL_FULL.fullmatch(content):
         return _name_mention(m.group(1), line, True, written_arity(m.group(2)), call=True)
-    if _IDENT.fullmatch(content) or _DOTTED_FULL.fullmatch(content):
+    if IDENTIFIER_RE.fullmatch(content) or _DOTTED_FULL.fullmatch(content):
         return _name_mention(content, line, True, None, call=False)
     if content.endswith("/") or not any(c.isalnum() for c in content):
         return None  # a directory or punctuation: nothing to grep for
@@ -261,7 +261,8 @@ def classify_span(content: str, line: int) -> Mention | None:
     return Mention(content, "code", line, True)
 
 
-Found = tuple[Mention, int, int]  # the mention, its start and end in the line's `shown` text
+# the mention, its start and end in the line's `shown` text
+PlacedMention = tuple[Mention, int, int]
 
 
 def _quoted(m: re.Match[str], line: int) -> Mention | None:
@@ -335,11 +336,11 @@ def locate(raw: str, text: str, start: int = 0) -> tuple[int, int] | None:
     return (m.start(), m.end()) if m else None
 
 
-def placed(raw: str, found: list[Found]) -> list[Found]:
+def placed(raw: str, found: list[PlacedMention]) -> list[PlacedMention]:
     """The mentions of one line (in line order) with their place in the raw plan line:
     Markdown markers, link syntax and list bullets are in `raw` but not in the shown text,
     so each is found in `raw` itself, after the previous one."""
-    out: list[Found] = []
+    out: list[PlacedMention] = []
     at = 0
     for m, start, end in found:
         if m.kind in ("url", "phrase"):
@@ -370,10 +371,10 @@ def _role_target(content: str) -> str:
     return content.lstrip("~!.")
 
 
-def line_mentions(pl: ProseLine) -> tuple[list[Found], str]:
+def line_mentions(pl: ProseLine) -> tuple[list[PlacedMention], str]:
     """Mentions of one prose line in order, with where each stands in `pl.shown`; and the
     line's prose with everything found blanked out (what is left is words, for key phrases)."""
-    found: list[Found] = []
+    found: list[PlacedMention] = []
     shown = pl.shown
     for at, content in pl.codes:
         role = _ROLE.search(shown, max(0, at - 24), at)

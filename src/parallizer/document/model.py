@@ -11,11 +11,12 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
+from ..text import IDENTIFIER
 from .markdown import MAX_LINE, Blocks, parse_blocks
 
 WINDOW = 600  # lines read around the cursor in a long document (far sections weigh little)
 WINDOW_CHARS = 64 * 1024  # and characters
-_IDENT_TAIL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT_TAIL = re.compile(rf"{IDENTIFIER}$")
 
 
 @dataclass(frozen=True, slots=True)

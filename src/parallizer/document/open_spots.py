@@ -17,6 +17,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from ..text import clip, sentence_spans, single_line
 from .markdown import ProseLine
 
 # strongest first: a spot is reported under the strongest cue its sentence has
@@ -103,9 +104,6 @@ _NUMBER = re.compile(
 _NEARBY = 40  # characters either side of a vague word where a number quantifies it
 
 _QUOTED = re.compile(r'"[^"\n]*"|“[^”\n]*”')
-# a sentence ends at "." before a capital (so "etc. go" and "e.g. this" do not end one),
-# at "!", "?" or ";"
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.(?=\s+[^\sa-z])|[!?;](?=\s+\S)")
 _TASK_BOX = re.compile(r"^\s*\[[ xX]\]\s+")  # "- [ ] Decide": the list marker is gone already
 
 
@@ -128,17 +126,12 @@ def _blank(text: str, rx: re.Pattern[str]) -> str:
 
 
 def _sentences(prose: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for m in _SENTENCE_END.finditer(prose):
-        spans.append((start, m.end()))
-        start = m.end()
-    spans.append((start, len(prose)))
-    return [(a, b) for a, b in spans if prose[a:b].strip()]
+    """Sentences and clauses (a ";" ends one: each half may leave its own thing open)."""
+    return [(a, b) for a, b in sentence_spans(prose, clauses=True) if prose[a:b].strip()]
 
 
 def _quote(text: str, limit: int = 160) -> str:
-    text = re.sub(r"\s+", " ", _TASK_BOX.sub("", text)).strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return clip(single_line(_TASK_BOX.sub("", text)), limit)
 
 
 def _quantified(prose: str, start: int, end: int, lo: int, hi: int) -> bool:

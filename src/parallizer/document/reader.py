@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
+from ..text import IDENTIFIER
 from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
 from .mentions import (
-    Found,
     Mention,
+    PlacedMention,
     arity,
     line_mentions,
     locate,
@@ -29,7 +30,7 @@ from .mentions import (
     split_name,
     written_arity,
 )
-from .model import WINDOW, WINDOW_CHARS, Document, Section, window
+from .model import Document, Section, window
 from .open_spots import OpenSpot, block_spots, goal_section
 from .words import STOP_WORDS
 
@@ -150,7 +151,7 @@ def _read(doc: Document) -> PlanFacts:
             s for s in block_spots(read, goals=goal_section(doc.section_at(block.line).title))
             if not history.intersection(s.lines)
         ]
-        shown: list[tuple[str, list[Found]]] = []
+        shown: list[tuple[str, list[PlacedMention]]] = []
         for pl in read:
             found, rest = line_mentions(pl)
             found = [f for f in found if not _half_typed(f[0], doc, word)]
@@ -277,7 +278,7 @@ _OWNER_SPLIT = re.compile(r"::|\.|#|->")
 _LEADING_WORD = re.compile(r"^(?:(?:new|await|return|yield|throw|raise|go|defer)\s+)+")
 _TURBOFISH = re.compile(r"::<[^()]*?>")
 _CODE_CALL = re.compile(
-    r"(?P<name>[A-Za-z_]\w*(?:(?:::|\.)[A-Za-z_]\w*)*)\s*(?:\((?P<args>.*)\))?;?"
+    rf"(?P<name>{IDENTIFIER}(?:(?:::|\.){IDENTIFIER})*)\s*(?:\((?P<args>.*)\))?;?"
 )
 _BLOCK_CALL = re.compile(r"(?<![\w.:])([A-Z]\w*)(?:::|\.)([a-z_]\w*)\s*(?:::<[^()]*?>)?\(")
 
@@ -299,7 +300,13 @@ def _code_use(m: Mention, lines: list[str]) -> Mention | None:
     text = _LEADING_WORD.sub("", m.text.strip())
     member = text.startswith(".") and text[1:2].isidentifier()
     if member:
-        text = text[1:]  # `.getResponseTime()`: a member named without its owner
+        # `- .getResponseTime()`, `### .raw`: an API reference lists a member without its
+        # owner; inside a sentence ("keep them with `.passThrough()` on `ServiceSchema`") it is
+        # a link of a chain the dependency pass reads from the line
+        raw = lines[m.line] if m.line < len(lines) else ""
+        if m.col < 0 or raw[: m.col].strip(" \t-*+>#0123456789.)`"):
+            return None
+        text = text[1:]
     macro = text.endswith("!") or "!(" in text
     text = _TURBOFISH.sub("", text).replace("!(", "(").removesuffix("!")
     found = _CODE_CALL.fullmatch(text)
@@ -371,4 +378,4 @@ def read(doc: Document) -> PlanFacts:
         return _FACTS.setdefault(doc, facts)
 
 
-__all__ = ["WINDOW", "WINDOW_CHARS", "Found", "PlanFacts", "read", "remember", "window"]
+__all__ = ["PlanFacts", "code_language", "read", "remember"]

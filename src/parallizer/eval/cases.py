@@ -141,9 +141,6 @@ class Suite:
     history: list[History] = field(default_factory=list)
     known_bugs: list[KnownBug] = field(default_factory=list)
 
-    def plans_for(self, tree: str) -> list[Plan]:
-        return [p for p in self.plans if p.tree == tree]
-
     def language(self, name: str) -> str:
         """The language of a tree or a project."""
         spec = self.trees.get(name) or self.projects.get(name)

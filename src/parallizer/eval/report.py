@@ -349,10 +349,6 @@ class Goal:
     values: dict[str, tuple[str, bool | None]]  # mode -> (value, met; None: no goal)
 
 
-def _ratio(a: int, b: int) -> float | None:
-    return a / b if b else None
-
-
 def goals(suite: Suite, results: Results) -> list[Goal]:
     out: list[Goal] = []
     modes = list(dict.fromkeys([*(r.mode for r in results.plans), *(r.mode for r in results.docs)]))

@@ -202,20 +202,6 @@ def history_jobs(
     return jobs
 
 
-async def run_plans(
-    plans: list[Plan],
-    trees: dict[str, Path],
-    settings: Settings,
-    mode: str,
-    progress: Callable[[PlanRun], None] = lambda _: None,
-) -> list[PlanRun]:
-    from .. import assembly
-    from ..runtime import Runtime
-
-    async with Runtime(settings) as runtime:
-        return await _plans(assembly.orchestrator(runtime), plans, trees, mode, progress)
-
-
 async def _plans(
     orch: Any,
     plans: list[Plan],

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..text import sentences
 from .cases import Mistake, Plan, Removal, Suite
 
 MISSING = re.compile(
@@ -45,7 +46,6 @@ NOT_A_DEPENDENCY = re.compile(
     re.IGNORECASE,
 )
 _SUGGESTION = re.compile(r"did you mean|closest|perhaps|maybe you meant", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.?!])\s+|\n+")
 _CITATION = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?:[-:]\d+)?$")
 
 
@@ -149,7 +149,7 @@ def _match_mistake(m: Mistake, qs: list[tuple[int, dict[str, Any]]]) -> MistakeR
 
 
 def claims_missing(text: str, name: str) -> bool:
-    for sentence in _SENTENCE.split(text):
+    for sentence in (s for line in text.splitlines() for s in sentences(line)):
         claim = _SUGGESTION.split(sentence, maxsplit=1)[0]
         if mentions(claim, name) and MISSING.search(claim):
             return True
@@ -403,7 +403,7 @@ def doc_mentions(text: str, names: tuple[str, ...]) -> bool:
 
 
 @dataclass
-class Found:
+class ExpectedFinding:
     """A finding the document should get: a name it uses that the newer release removed or
     renamed (the history part)."""
 
@@ -417,7 +417,7 @@ class Found:
 
 @dataclass
 class DocScore:
-    expected: list[Found] = field(default_factory=list)
+    expected: list[ExpectedFinding] = field(default_factory=list)
     known: list[Claim] = field(default_factory=list)  # about a reviewed real bug of the doc
     true: list[Claim] = field(default_factory=list)  # about a removed or renamed name
     against: list[Claim] = field(default_factory=list)  # every other claim
@@ -431,7 +431,7 @@ def score_doc(
     claim is about it and corrected when that claim also gives the new name."""
     out = DocScore()
     used = [r for r in removals if doc_mentions(text, r.names)]
-    out.expected = [Found(r.names, r.correct, r.line) for r in used]
+    out.expected = [ExpectedFinding(r.names, r.correct, r.line) for r in used]
     for claim in claims:
         hits = [f for f in out.expected if about(claim, f.names)]
         if hits:

@@ -24,13 +24,13 @@ from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
 from ..planner.offline import exclude_globs
+from ..text import IDENTIFIER_RE
 from .base import with_ripgrep
 
 MIN_PREFIX = 3
 MAX_ALTERNATIVES = 3
 COMPLETION_KEY = "ghost text"  # one completion at a time: a newer one replaces it in the feed
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_]")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def prefix_query(prefix: str, exclude: str | None = None) -> CodeQuery:
@@ -75,12 +75,12 @@ def rank_candidates(prefix: str, result: CodeSearchResult, doc: Document) -> lis
         for word in subs:
             if not word.startswith(prefix) or len(word) <= len(prefix):
                 continue
-            if not _IDENT.fullmatch(word):
+            if not IDENTIFIER_RE.fullmatch(word):
                 continue
             counts[word] += 1
             files.setdefault(word, set()).add(m.path)
             first.setdefault(word, m.citation)
-    plan_words = set(_IDENT.findall(doc.text))
+    plan_words = set(IDENTIFIER_RE.findall(doc.text))
     cands = [Candidate(w, c, len(files[w]), first[w], w in plan_words) for w, c in counts.items()]
     return sorted(cands, key=lambda c: (-c.score(prefix), len(c.word), c.word))
 

@@ -24,6 +24,7 @@ from ..fanout import Call
 from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
+from ..text import sentences
 from .planning import plan_call
 
 log = logging.getLogger("parallizer.fulfillers.web_context")
@@ -41,7 +42,6 @@ _STOP = STOP_WORDS | frozenset(
     """plan section step steps goal goals note notes overview background summary
     introduction context details todo tbd""".split()
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[])")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[-.][A-Za-z0-9+#]+)*")
 _INTERNAL = re.compile(
     r"^(?:[a-z0-9]+_[a-z0-9_]+|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+|.*[/\\(){}=].*)$"
@@ -97,8 +97,7 @@ def offline_queries(doc: Document, max_queries: int = 3) -> list[str]:
         i = pl.line
         near = 1.0 / (1.0 + abs(i - cur) / 4.0)
         text = pl.render(url=" ").strip()  # code spans in backticks
-        for sentence in _SENTENCE.split(text):
-            s = sentence.strip()
+        for s in sentences(text):
             if s.endswith("?") and len(s.split()) >= 3 and abs(i - cur) <= 3:
                 q = s.replace("`", "")
                 if q.lower() not in (x.lower() for x in queries):
@@ -109,7 +108,7 @@ def offline_queries(doc: Document, max_queries: int = 3) -> list[str]:
         plain = pl.render(code=" , ", url=" ")
         # capitalised runs and acronyms (a lone capitalised word opening a sentence is
         # just grammar, not a name)
-        for sentence in _SENTENCE.split(plain):
+        for sentence in sentences(plain):
             toks = _TOKEN.findall(sentence)
             k = 0
             while k < len(toks):
@@ -158,7 +157,7 @@ def _lead(answer: str, max_words: int = LEAD_WORDS) -> str:
     text = " ".join(answer.replace("**", "").split())
     out: list[str] = []
     count = 0
-    for sentence in _SENTENCE.split(text):
+    for sentence in sentences(text):
         n = len(sentence.split())
         if out and count + n > max_words:
             break

@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..backends.base import Availability
 from ..backends.http import HttpClient
-from ..errors import BackendError
+from ..errors import BackendError, BadAnswer, EmptyAnswer, HttpError, Refused
 from ..fanout import Call
 from ..limits import AdaptiveLimiter, ConcurrencyLimit
 from .parse import drop_reasoning, parse_structured, strip_reasoning
@@ -163,17 +163,17 @@ class LLMClient:
     def _content(self, data: Any) -> str:
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise BackendError("malformed", "llm: answer has no choices")
+            raise BadAnswer("llm: answer has no choices")
         message = choices[0].get("message")
         if not isinstance(message, dict):
-            raise BackendError("malformed", "llm: answer has no message")
+            raise BadAnswer("llm: answer has no message")
         refusal = message.get("refusal")
         if isinstance(refusal, str) and refusal.strip():
             refusal = self.http.safe(" ".join(refusal.split()))
-            raise BackendError("refused", f"llm: the model refused: {refusal[:160]}")
+            raise Refused(f"llm: the model refused: {refusal[:160]}")
         content = message.get("content")
         if not isinstance(content, str) or not strip_reasoning(content):
-            raise BackendError("empty", "llm: the model returned an empty answer")
+            raise EmptyAnswer("llm: the model returned an empty answer")
         return content
 
     async def complete_json(
@@ -194,8 +194,8 @@ class LLMClient:
             }
             try:
                 content = await self.chat(messages, max_tokens=max_tokens, response_format=fmt)
-            except BackendError as exc:
-                if exc.kind not in ("http_400", "http_422"):
+            except HttpError as exc:
+                if exc.status not in (400, 422):
                     raise
                 self.structured = False
                 log.info(
@@ -228,7 +228,7 @@ def _parse(content: str) -> Any:
     try:
         return parse_structured(content)
     except BackendError as exc:
-        raise BackendError(exc.kind, f"llm: {exc.message}") from None
+        raise exc.reworded(f"llm: {exc.message}") from None
 
 
 def _size(value: Any) -> int | None:

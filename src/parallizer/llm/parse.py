@@ -4,7 +4,7 @@ Endpoints differ: some enforce `response_format`, some ignore it and wrap JSON i
 fence after a preamble, reasoning models prepend a `<think>` block, small models answer with a
 numbered list. `parse_structured` accepts, in order: the whole answer as JSON, a fenced JSON
 block, the first balanced JSON object or array inside the prose, then a numbered or bulleted
-list (returned as a list of strings). Anything else is garbage: `BackendError("malformed")`.
+list (returned as a list of strings). Anything else is garbage: `BadAnswer`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ..errors import BackendError
+from ..errors import BadAnswer, EmptyAnswer
 
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)```", re.DOTALL)
@@ -65,7 +65,7 @@ def parse_structured(text: str | None) -> Any:
     """A JSON value (dict or list) or a list of strings from a model's answer."""
     body = strip_reasoning(text or "")
     if not body:
-        raise BackendError("empty", "the model returned an empty answer")
+        raise EmptyAnswer("the model returned an empty answer")
     try:
         return json.loads(body)
     except ValueError:
@@ -82,7 +82,7 @@ def parse_structured(text: str | None) -> Any:
     if items:
         return items
     snippet = " ".join(body.split())[:80]
-    raise BackendError("malformed", f"the model's answer is neither JSON nor a list: {snippet!r}")
+    raise BadAnswer(f"the model's answer is neither JSON nor a list: {snippet!r}")
 
 
 def items_of(value: Any, key: str) -> list[Any]:
@@ -99,4 +99,4 @@ def items_of(value: Any, key: str) -> list[Any]:
             return [value]
     if isinstance(value, str) and value.strip():
         return [value]
-    raise BackendError("malformed", f"the model's answer holds no list of {key}")
+    raise BadAnswer(f"the model's answer holds no list of {key}")

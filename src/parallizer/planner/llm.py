@@ -27,11 +27,11 @@ from urllib.parse import urlsplit
 
 from ..backends.base import CodeQuery, CodeSearchResult, WebResult
 from ..document import Document
-from ..errors import BackendError
+from ..errors import BackendError, BadAnswer, EmptyAnswer
 from ..llm.client import LLM
 from ..llm.parse import drop_reasoning, items_of, strip_reasoning
 from ..models import Card, CardType
-from ..text import clip, clip_around, single_line
+from ..text import IDENTIFIER_RE, clip, clip_around, single_line
 
 CURSOR_MARK = "▌"
 EXCERPT_CHARS = 4000
@@ -222,7 +222,7 @@ def _part(value: Any, key: str, both: bool) -> list[Any]:
     if isinstance(value, list):
         strings = [v.strip().strip("`") for v in value if isinstance(v, str)]
         if key == "code_searches":
-            return [s for s in strings if _IDENTIFIER.fullmatch(s)]
+            return [s for s in strings if IDENTIFIER_RE.fullmatch(s)]
         return [s for s in strings if len(s.split()) >= 2]
     return []
 
@@ -246,13 +246,9 @@ async def plan_searches(llm: LLM, doc: Document, *, code: int, web: int) -> Sear
         web=_web_items(_part(value, "web_queries", both), web) if web > 0 else [],
     )
     if not plan.code and not plan.web:
-        raise BackendError("malformed", "llm: no usable search in the model's answer")
+        raise BadAnswer("llm: no usable search in the model's answer")
     return plan
 
-
-async def web_queries(llm: LLM, doc: Document, *, max_queries: int = 3) -> list[str]:
-    """Web search queries alone (`plan_searches` asked for only them)."""
-    return (await plan_searches(llm, doc, code=0, web=max_queries)).web
 
 
 # --- (b) web context cards ------------------------------------------------------------------
@@ -391,7 +387,7 @@ async def web_cards(
         for s in r.sources:
             known.setdefault(s.url, s.title)
     if not known:
-        raise BackendError("malformed", "no web sources to write cards from")
+        raise BadAnswer("no web sources to write cards from")
     value = await llm.complete_json(
         system=WEB_CARDS_SYSTEM,
         user=f"{_plan_block(doc)}\n\nWeb search results:\n\n{_results_block(results)}",
@@ -415,14 +411,13 @@ async def web_cards(
         if len(cards) >= min(max_cards, MAX_WEB_CARDS):
             break
     if not cards:
-        raise BackendError("malformed", "llm: no card in the model's answer cites a search result")
+        raise BadAnswer("llm: no card in the model's answer cites a search result")
     return cards
 
 
 # --- (c) code search validation ----------------------------------------------------------------
 
 _LOOKAROUND = re.compile(r"\(\?<?[=!]|\\[1-9]|\\k<")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _literal_chars(regex: str) -> int:
@@ -437,7 +432,7 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
     if pattern.startswith("`") and pattern.endswith("`"):
         pattern = pattern.strip("`").strip()
     if mode not in ("word", "literal", "regex"):
-        mode = "word" if _IDENTIFIER.fullmatch(pattern) else "literal"
+        mode = "word" if IDENTIFIER_RE.fullmatch(pattern) else "literal"
     if not pattern or "\x00" in pattern or "\n" in pattern or "\r" in pattern:
         return None
     if mode == "regex":
@@ -465,10 +460,6 @@ def validate_code_query(pattern: str, mode: str, ignore_case: bool = False) -> C
         max_per_file=5,
     )
 
-
-async def code_queries(llm: LLM, doc: Document, *, max_queries: int = 5) -> list[CodeQuery]:
-    """Validated ripgrep queries alone (`plan_searches` asked for only them)."""
-    return (await plan_searches(llm, doc, code=max_queries, web=0)).code
 
 
 # --- (d) clarifying questions from the evidence ---------------------------------------------
@@ -723,7 +714,7 @@ def _questions(
         if len(cards) >= max_questions:
             break
     if raw_items and not cards:
-        raise BackendError("malformed", "llm: no question in the model's answer is grounded")
+        raise BadAnswer("llm: no question in the model's answer is grounded")
     return cards
 
 
@@ -773,5 +764,5 @@ async def complete_line(llm: LLM, doc: Document) -> str:
     )
     text = clean_completion(raw, before)
     if not text:
-        raise BackendError("empty", "llm: no usable continuation in the model's answer")
+        raise EmptyAnswer("llm: no usable continuation in the model's answer")
     return text

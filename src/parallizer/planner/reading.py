@@ -30,7 +30,9 @@ def _read_text(
     return doc.blocks, read(doc), plan
 
 
-async def read_plan(doc: Document, max_queries: int, exclude: str | None, *, workers: int) -> None:
+async def read_and_plan(
+    doc: Document, max_queries: int, exclude: str | None, *, workers: int
+) -> None:
     """Fill `doc`'s reading caches (`read(doc)`, `plan_for(doc, max_queries, exclude)`): in
     a worker process of its lane when `workers` > 0, else in a thread of its lane."""
     blocks, facts, plan = await lanes.in_process(

@@ -6,17 +6,17 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Path, Request
 
 from ..config import Settings
 from ..context import Job
 from ..errors import StoreUnavailable
 from ..models import FulfillRequest
 from ..orchestrator import Orchestrator
-from ..planner.reading import read_plan
+from ..planner.reading import read_and_plan
 from ..runtime import Runtime
 from .feed import FeedStore
-from .runs import Busy, Run, RunManager, ShuttingDown
+from .runs import Run, RunManager
 from .schemas import CachedFeed
 
 if TYPE_CHECKING:
@@ -47,16 +47,12 @@ class Service:
         read in a worker process (`planner.reading`)."""
         job = await asyncio.to_thread(self.orchestrator.prepare, request, read=False)
         s = self.settings
-        await read_plan(job.document, s.max_queries, job.plan_relpath, workers=s.read_workers)
+        await read_and_plan(job.document, s.max_queries, job.plan_relpath, workers=s.read_workers)
         return job
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
-        try:
-            return self.runs.start(request, job, **kw)
-        except ShuttingDown as exc:
-            raise HTTPException(503, str(exc)) from exc
-        except Busy as exc:
-            raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
+        """A new run; `Busy` or `ShuttingDown` (503, by the service's error handler)."""
+        return self.runs.start(request, job, **kw)
 
     async def feed(self, user_id: str) -> CachedFeed:
         snap = await self.store.get(user_id)

@@ -1,9 +1,10 @@
 """Every error is a JSON body with a `detail`; no stack trace or secret ever reaches a client.
 
-The error hierarchy of `parallizer.errors` carries its status: `BadInput` 422,
-`PathNotAllowed` 403, `DocumentTooLarge` 413. A `BackendError` escaping the fan-out (it
-should not) is a 502; anything unexpected is a 500 with a generic detail and a logged
-traceback.
+The error hierarchy of `parallizer.errors` carries its status, mapped to HTTP here and only
+here: `BadInput` 422, `PathNotAllowed` 403, `DocumentTooLarge` 413; a `ServiceError` 503 with
+its reason (`StoreUnavailable`, `ShuttingDown`, and `Busy` with a `Retry-After`). A
+`BackendError` escaping the fan-out (it should not) is a 502; anything unexpected is a 500
+with a generic detail and a logged traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import BackendError, BadInput, ParallizerError, StoreUnavailable
+from ..errors import BackendError, BadInput, ParallizerError, ServiceError
 from ..text import clip
 
 log = logging.getLogger("parallizer.http")
@@ -24,7 +25,7 @@ INTERNAL = "internal server error"
 
 
 def status_of(exc: ParallizerError) -> int:
-    if isinstance(exc, BadInput | StoreUnavailable):
+    if isinstance(exc, BadInput | ServiceError):
         return exc.status
     if isinstance(exc, BackendError):
         return 502
@@ -56,9 +57,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ParallizerError)
     async def _ours(request: Request, exc: ParallizerError) -> JSONResponse:
         status = status_of(exc)
-        if isinstance(exc, StoreUnavailable):  # a dependency is down: say which, no trace
-            log.warning("answered 503: %s", exc)
-            return JSONResponse({"detail": clip(str(exc), MAX_DETAIL)}, status_code=503)
+        if isinstance(exc, ServiceError):  # busy, stopping, a dependency down: say which
+            log.warning("answered %d: %s", status, exc)
+            headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+            detail = clip(str(exc), MAX_DETAIL)
+            return JSONResponse({"detail": detail}, status_code=status, headers=headers)
         if status >= 500:
             log.error("request failed: %s", type(exc).__name__, exc_info=exc)
             detail = "a backend failed" if status == 502 else INTERNAL

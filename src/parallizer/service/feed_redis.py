@@ -10,7 +10,6 @@ one of them retries on the fresh value, so no merge is lost.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 from redis import exceptions as rexc
 
 from ..models import Card
+from ..retry import Backoff
 from ..stores.redis_client import RedisLink
 from . import metrics
 from .feed import FeedSnapshot, MergeResult, merge_cards
@@ -96,8 +96,9 @@ class RedisFeedStore:
         key = self._key(user_id)
 
         async def transact(r: Any) -> _Feed | None:
+            backoff = Backoff(0.001, 0.01, jitter=True)  # writers that raced: not in step
             async with r.pipeline(transaction=True) as pipe:
-                for attempt in range(MAX_RETRIES):
+                for _ in range(MAX_RETRIES):
                     try:
                         await pipe.watch(key)
                         feed = change(_Feed.decode(await pipe.get(key)))
@@ -110,7 +111,7 @@ class RedisFeedStore:
                         await pipe.execute()
                         return feed
                     except rexc.WatchError:
-                        await asyncio.sleep(0.001 * min(attempt, 10))
+                        await backoff.sleep()
                 raise rexc.ConnectionError("too many concurrent writers to one feed")
 
         return await self.link.call(transact)

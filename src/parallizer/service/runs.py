@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..context import Job
-from ..errors import StoreUnavailable
+from ..errors import Busy, ShuttingDown, StoreUnavailable
 from ..models import Card, FulfillRequest
 from ..orchestrator import CardEvent, DoneEvent, EarlyEvent, Event, FulfillerEvent, Orchestrator
+from ..retry import Backoff
 from . import metrics
 from .feed import FeedStore
 
@@ -39,14 +40,6 @@ SUPERSEDE_WAIT = 2.0
 LAND_WITHIN = 120.0
 #: how long shutdown waits for cancelled runs to wind down
 SHUTDOWN_WAIT = 5.0
-
-
-class ShuttingDown(RuntimeError):
-    """No new run once shutdown began."""
-
-
-class Busy(RuntimeError):
-    """As many runs in flight as the process takes (`PARALLIZER_MAX_RUNS`)."""
 
 
 class _EndOfRun:
@@ -263,11 +256,10 @@ class RunManager:
 
     async def _land_later(self, run: Run) -> None:
         """Retry landing a finished run's cards until the feed is back (or LAND_WITHIN)."""
-        delay = 0.2
+        backoff = Backoff(0.2, 2.0)
         deadline = asyncio.get_running_loop().time() + LAND_WITHIN
         while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(2.0, delay * 2)
+            await backoff.sleep()
             if await self._land(run):
                 try:
                     await self.store.finish(run.user_id, generation=run.generation)

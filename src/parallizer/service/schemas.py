@@ -83,6 +83,23 @@ class DependencyHealth(BaseModel):
     reason: str = Field(description="why its installed dependencies cannot be read")
 
 
+class IndexScopeHealth(BaseModel):
+    scope: str = Field(description="the scope's directory name")
+    origin: Literal["loaded", "built", ""] = Field(
+        description="loaded from the persisted index, or built (parsed) by this process"
+    )
+    files: int
+    definitions: int
+
+
+class IndexHealth(BaseModel):
+    dir: str | None = Field(
+        default=None,
+        description="where code indexes persist (PARALLIZER_INDEX_DIR); null: memory only",
+    )
+    scopes: list[IndexScopeHealth] = Field(default_factory=list)
+
+
 class Health(BaseModel):
     service: str = SERVICE_NAME
     status: Literal["healthy", "degraded"] = Field(
@@ -100,6 +117,10 @@ class Health(BaseModel):
         default_factory=list,
         description="each scope seen whose installed dependencies cannot be read (no "
         "virtualenv, no node_modules, ...), once: its plans get their own-code questions only",
+    )
+    index: IndexHealth = Field(
+        default_factory=IndexHealth,
+        description="the code index: where it persists, each scope held and how it was made",
     )
 
 

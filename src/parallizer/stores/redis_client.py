@@ -9,9 +9,11 @@ timeout: a Redis that hangs makes a request degrade, never hang.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -98,6 +100,29 @@ class RedisLink:
             raise self._down(exc) from None
         self._up()
         return out
+
+    @asynccontextmanager
+    async def renewing(
+        self, renew: Callable[[aioredis.Redis], Awaitable[Any]], lease_ms: int, name: str
+    ) -> AsyncIterator[None]:
+        """The one lease keeper: while the body runs, `renew(client)` every third of
+        `lease_ms` (a lock's or a slot's expiry pushed back), so a long holder keeps what it
+        holds and a crashed one's lapses. A renewal Redis misses is skipped, not fatal: the
+        lease then lapses as a dead holder's would."""
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(lease_ms / 3000)
+                with suppress(RedisUnavailable):
+                    await self.call(renew)
+
+        keeper = asyncio.create_task(keep(), name=name)
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await keeper
 
     async def ping(self) -> None:
         """Raises RedisUnavailable unless Redis answers (start-up check, /health)."""

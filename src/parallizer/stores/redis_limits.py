@@ -6,7 +6,8 @@ own limit and, inside each of its slots, holds a lease in a sorted set in Redis 
 random token, score: when the lease expires, by Redis's own clock). Taking a lease is one Lua
 script: drop expired leases, then add ours if fewer than the limit are held. A holder renews
 its lease while its call runs, so a long call keeps its slot, and a crashed worker's slots
-come back when their leases expire. Waiters poll with a short, growing, jittered back-off.
+come back when their leases expire (`RedisLink.renewing`). Waiters poll with a short,
+growing, jittered back-off (`retry.Backoff`).
 
 When the local limit adapts (`limits.AdaptiveLimiter`), the limit itself is shared too: one
 value in a Redis hash beside the leases, with one slow start, one pause (a provider's
@@ -27,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
 from ..limits import AdaptiveLimiter, Change, ConcurrencyLimit, Limiter, Ticket
+from ..retry import Backoff
 from .redis_client import RedisLink, RedisUnavailable
 
 log = logging.getLogger("parallizer.redis")
@@ -200,13 +201,14 @@ class RedisLimiter:
                 finally:
                     self.local.learn(ticket)
                 return
-            keeper = asyncio.create_task(self._keep(token), name=f"lease:{self.name}")
+
+            def renew(r: Any) -> Any:
+                return self._renew(keys=[self.key, self.state_key], args=[self.lease_ms, token])
+
             try:
-                yield ticket
+                async with self.link.renewing(renew, self.lease_ms, f"lease:{self.name}"):
+                    yield ticket
             finally:
-                keeper.cancel()
-                with suppress(asyncio.CancelledError):
-                    await keeper
                 change = self.local.learn(ticket)
                 # the lease goes back even when the holder was cancelled
                 await asyncio.shield(self._give_back(token, change, sent_ms))
@@ -216,7 +218,7 @@ class RedisLimiter:
     async def _take(self, token: str, ticket: Ticket | None = None) -> int:
         """Wait for a lease; when granted, `ticket` gets the shared level and limit. Returns
         when the call was sent, by Redis's clock (ms)."""
-        delay = POLL_MIN
+        backoff = Backoff(POLL_MIN, POLL_MAX, factor=1.5, jitter=True)
         while True:
             args = [
                 "" if self.adaptive else self.local.limit,  # a fixed limit: as it is now
@@ -236,25 +238,13 @@ class RedisLimiter:
             if pause_ms:  # the provider asked every worker to wait
                 await asyncio.sleep(int(pause_ms) / 1000)
                 continue
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(POLL_MAX, delay * 1.5)
+            await backoff.sleep()
 
     def _follow(self, limit: Any, slow_start: Any, pause_ms: Any) -> None:
         if isinstance(self.local, AdaptiveLimiter):
             self.local.follow(
                 float(_text(limit)), slow_start=bool(int(slow_start)), pause=int(pause_ms) / 1000
             )
-
-    async def _keep(self, token: str) -> None:
-        """Renew the lease while the slot is held (a third of the lease apart)."""
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            with suppress(RedisUnavailable):
-                await self.link.call(
-                    lambda r: self._renew(
-                        keys=[self.key, self.state_key], args=[self.lease_ms, token]
-                    )
-                )
 
     async def _give_back(self, token: str, change: Change | None, sent_ms: int) -> None:
         if not self.adaptive:

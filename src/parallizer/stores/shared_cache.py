@@ -1,12 +1,13 @@
 """Answers and single-flight shared by every worker: one remote call per distinct search.
 
 `SharedFlights.run(key, ttl, start)` answers from the shared cache when it can; otherwise one
-process takes a short lock (`SET NX PX`, renewed while its call runs) and makes the call,
+process takes a short lock (`SET NX PX`, renewed while its call runs: `RedisLink.renewing`) and makes the call,
 stores a good answer for `ttl` seconds, and lets go; the others wait for that answer (polling
-the cache with a short back-off) instead of calling too. If the lock holder fails or dies,
+the cache with a short back-off, `retry.Backoff`) instead of calling too. If the lock holder fails or dies,
 its lock lapses and a waiter takes over. Values cross the wire as JSON through
-`encode`/`decode`. A Redis that fails makes every caller run its own call: slower, never
-wrong, never stuck.
+`encode`/`decode`. A Redis that fails makes every process run its own call: slower, never
+wrong, never stuck. Within one process, identical calls share one such run first (a
+waiter-owned `flight.SingleFlight`: the last caller cancelled cancels it).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import secrets
 from collections.abc import Awaitable, Callable, Hashable
 from contextlib import suppress
 from typing import Any, Generic, Literal, TypeVar
 
+from ..flight import SingleFlight
+from ..retry import Backoff
 from .redis_client import RedisLink, RedisUnavailable
 
 log = logging.getLogger("parallizer.redis")
@@ -65,25 +67,26 @@ class SharedFlights(Generic[T]):
         self.lock_ms = lock_ms
         self._release = link.client.register_script(_RELEASE)
         self._extend = link.client.register_script(_EXTEND)
+        self._local: SingleFlight[tuple[T, How]] = SingleFlight(owner="waiters")
 
     async def _cached(self, name: str) -> T | None:
         raw = await self.link.call(lambda r: r.get(self.link.key("answer", name)))
         return None if raw is None else self.decode(raw if isinstance(raw, bytes) else raw.encode())
 
-    async def _hold(self, lock: str, token: str) -> None:
-        while True:
-            await asyncio.sleep(self.lock_ms / 3000)
-            with suppress(RedisUnavailable):
-                await self.link.call(
-                    lambda r: self._extend(keys=[lock], args=[token, self.lock_ms])
-                )
-
     async def run(
+        self, key: Hashable, ttl: float, start: Callable[[], Awaitable[T]]
+    ) -> tuple[T, How]:
+        """(value, how): how is "own" (this call made the remote call), "joined" (another
+        caller's, in this process or another) or "cached"."""
+        (value, how), joined = await self._local.run(key, lambda: self._run(key, ttl, start))
+        return value, "joined" if joined else how
+
+    async def _run(
         self, key: Hashable, ttl: float, start: Callable[[], Awaitable[T]]
     ) -> tuple[T, How]:
         name = digest(key)
         lock = self.link.key("flight", name)
-        delay = POLL_MIN
+        backoff = Backoff(POLL_MIN, POLL_MAX, factor=1.5, jitter=True)
         try:
             while True:
                 hit = await self._cached(name)
@@ -98,8 +101,7 @@ class SharedFlights(Generic[T]):
                     return await self._own(name, lock, token, ttl, start), "own"
                 # someone else is calling: wait for their answer (or for their lock to lapse)
                 while await self.link.call(lambda r: r.exists(lock)):
-                    await asyncio.sleep(delay * (0.5 + random.random()))
-                    delay = min(POLL_MAX, delay * 1.5)
+                    await backoff.sleep()
                     hit = await self._cached(name)
                     if hit is not None:
                         return hit, "joined"
@@ -110,9 +112,12 @@ class SharedFlights(Generic[T]):
     async def _own(
         self, name: str, lock: str, token: str, ttl: float, start: Callable[[], Awaitable[T]]
     ) -> T:
-        holder = asyncio.create_task(self._hold(lock, token), name="flight-lock")
+        def extend(r: Any) -> Awaitable[Any]:
+            return self._extend(keys=[lock], args=[token, self.lock_ms])
+
         try:
-            value = await start()
+            async with self.link.renewing(extend, self.lock_ms, "flight-lock"):
+                value = await start()
             if self.ok(value):
                 # with the cache off, the answer still waits briefly for this flight's waiters
                 keep_ms = int(ttl * 1000) if ttl > 0 else JOIN_MS
@@ -123,9 +128,6 @@ class SharedFlights(Generic[T]):
                     )
             return value
         finally:
-            holder.cancel()
-            with suppress(asyncio.CancelledError):
-                await holder
             with suppress(RedisUnavailable):
                 await asyncio.shield(
                     self.link.call(lambda r: self._release(keys=[lock], args=[token]))

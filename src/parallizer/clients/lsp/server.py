@@ -45,6 +45,7 @@ from ...models import (
 )
 from ...orchestrator import Orchestrator
 from ...paths import project_root, resolve_inside
+from ...text import IDENTIFIER
 from . import convert
 from .knowledge import Knowledge, Place
 
@@ -55,7 +56,7 @@ DEBOUNCE = 0.1  # seconds of quiet after a change before the plan is reviewed ag
 WATCH_DEBOUNCE = 0.3  # seconds after a code change on disk
 PROGRESS_CREATE_TIMEOUT = 5.0
 MAX_HOVER_PLACES = 5
-_WORD_BEFORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+_WORD_BEFORE = re.compile(rf"{IDENTIFIER}$")
 _PATH_BEFORE = re.compile(r"`([\w.@()\[\]+-]*(?:/[\w.@()\[\]+-]*)+)$")
 _KIND_ICON = {
     "class": types.CompletionItemKind.Class,

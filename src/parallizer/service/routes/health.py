@@ -17,6 +17,7 @@ from ..schemas import (
     DependencyHealth,
     FulfillerHealth,
     Health,
+    IndexHealth,
     RedisHealth,
     Root,
 )
@@ -45,6 +46,7 @@ async def health(svc: ServiceDep) -> JSONResponse:
         backends=report["backends"],
         active_users=await svc.active_users(),
         dependencies=[DependencyHealth(**n) for n in svc.runtime.deps.notes()],
+        index=IndexHealth.model_validate(svc.runtime.code.describe()),
     )
     if svc.redis is not None:
         with suppress(StoreUnavailable):  # look now: a quiet server may not know its state
