@@ -56,6 +56,10 @@ def test_a_placeholder_of_an_example_is_read_as_one():
     got = names("Register `my_handler` on the app, then `food_order` runs.")
     assert got["my_handler"] == ("identifier", "example")
     assert got["food_order"] == ("identifier", "")  # `foo` inside a real word
+    for word in ("mypy_config", "myriad", "barrier", "food", "someone"):
+        assert names(f"Then `{word}` runs.")[word][1] != "example", word
+    for word in ("foobar", "foo2", "testfoo", "example_app", "my_handler2", "myFirstPlugin"):
+        assert names(f"Then `{word}` runs.")[word][1] == "example", word
 
 
 def test_a_constant_or_setting_is_told_from_a_type():

@@ -186,9 +186,12 @@ _TITLE_SNAKE = re.compile(r"[A-Z][a-z0-9]+(?:_[A-Z][a-z0-9]*)+")
 _WORD_CASE = re.compile(r"[A-Z][a-z]+")
 
 
+# `foo`, `foobar2`, `my_handler`, `myFirstPlugin`, `testfoo`; not `mypy`, `myriad`, `barrier`,
+# `food`: a placeholder word stands alone or before a separator or digits
 _PLACEHOLDER = re.compile(
-    r"(?i)(?:foo|bar|baz|qux|quux|corge|grault|garply|waldo|fred|plugh|xyzzy|thud|example|"
-    r"sample|dummy|my|your|some)(?:[_-]?[a-z0-9]*)?|[a-z]*(?:foo|baz|qux)[a-z0-9]*"
+    r"(?i)(?:(?:foo|bar|baz|qux|quux|corge|grault|garply|waldo|fred|plugh|xyzzy|thud)+|example|"
+    r"sample|dummy|my|your|some)\d*(?:[_-][a-z0-9]+)*|[a-z]*(?:foo|baz|qux)\d*"
+    r"|(?-i:(?:my|your|some|example|sample)[A-Z][A-Za-z0-9]*)"  # `myFirstPlugin`
 )
 
 
