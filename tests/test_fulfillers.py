@@ -414,6 +414,15 @@ async def test_a_second_review_of_the_same_plan_asks_rg_nothing_until_the_code_c
         assert sum(rg.runs.values()) == 2  # a new snapshot: asked again, and it is there
 
 
+async def review_of(tmp_path: Path, root: Path, text: str):
+    """Every finding of `text` against the tree at `root`, offline, as `check` sees them."""
+    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
+                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
+    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
+        orch = assembly.orchestrator(rt)
+        return await orch.review(orch.prepare(request))
+
+
 async def test_a_near_name_in_another_case_style_is_only_worth_a_look(tmp_path: Path):
     """A slip keeps the name's case: `ValidationCompiler` beside a field
     `validationCompleted` is a concept's name, listed with low confidence; `PriceRule`
@@ -422,11 +431,7 @@ async def test_a_near_name_in_another_case_style_is_only_worth_a_look(tmp_path: 
     write(root, "lib/request.js", "function validationCompleted(req) {\n  return true\n}\n"
           "class PriceRule {}\nmodule.exports = { validationCompleted, PriceRule }\n")  # fmt: skip
     text = "The `ValidationCompiler` builds each `PriceRules` check.\n"
-    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
-                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
-    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
-        orch = assembly.orchestrator(rt)
-        review = await orch.review(orch.prepare(request))
+    review = await review_of(tmp_path, root, text)
     sure = {f.name: (f.kind, f.severity) for f in review.findings}
     assert sure["PriceRules"] == ("wrong_name", "error")
     assert sure["ValidationCompiler"] == ("wrong_name", "info")
@@ -449,11 +454,7 @@ async def test_what_maintained_docs_write_is_not_taken_for_a_mistake(tmp_path: P
         "## 0.15.0 (September 22nd, 2020)\n\n"
         "* Added authentication flows which require either sync or async I/O.\n"
     )
-    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
-                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
-    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
-        orch = assembly.orchestrator(rt)
-        review = await orch.review(orch.prepare(request))
+    review = await review_of(tmp_path, root, text)
     assert {(f.name, f.kind) for f in review.findings} == {("Session.comit", "wrong_name")}
 
 
@@ -484,9 +485,5 @@ async def test_what_an_api_reference_writes_is_not_taken_for_a_mistake(tmp_path:
         " `PoolOptions`. `Dispatcher.dispatch(options, handler)` sends a request.\n\n"
         "Returns: `retryHandler`. `BalancedPool.onRetry` retries.\n"
     )
-    request = FulfillRequest(user_id="u", document_text=text, cursor_position=(0, 0),
-                             global_context=GlobalContext(scope_root=str(root)))  # fmt: skip
-    async with Runtime(Settings(allowed_roots=str(tmp_path)), web=None, llm=None) as rt:
-        orch = assembly.orchestrator(rt)
-        review = await orch.review(orch.prepare(request))
+    review = await review_of(tmp_path, root, text)
     assert {(f.name, f.kind) for f in review.findings} == {("BalancedPool.onRetry", "wrong_owner")}

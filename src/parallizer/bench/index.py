@@ -30,11 +30,10 @@ from typing import Any
 from ..backends.base import CodeQuery
 from ..backends.ripgrep import RipgrepBackend
 from ..config import Settings
-from ..models import FulfillRequest, GlobalContext
 from ..runtime import Runtime
 from .harness import CLI
 from .scenarios import BenchConfig, _timed, stdlib_corpus
-from .stream import COLD_PLAN, _first_card
+from .stream import COLD_PLAN, _first_card, cold_request
 
 CTAGS = "/usr/bin/ctags"
 
@@ -199,13 +198,7 @@ async def warm_restart(
     firsts, totals = [], []
     for i in range(cfg.reps):
         async with Runtime(settings, web=None, llm=None) as runtime:  # a restarted server
-            request = FulfillRequest(
-                user_id=f"warm-{i}",
-                document_text=f"{COLD_PLAN}\n<!-- {i} -->\n",
-                cursor_position=(2, 10),
-                global_context=GlobalContext(scope_root=str(corpus)),
-            )
-            first, _, total = await _first_card(runtime, request)
+            first, _, total = await _first_card(runtime, cold_request(corpus, f"warm-{i}", i))
         firsts.append(first)
         totals.append(total)
     first_s, all_s = median(firsts), median(totals)

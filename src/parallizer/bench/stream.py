@@ -45,6 +45,16 @@ def _settings(root: Path) -> Settings:
     return Settings.model_validate(values)
 
 
+def cold_request(corpus: Path, user: str, i: int) -> FulfillRequest:
+    """COLD_PLAN over `corpus`, made distinct by `i` (no cache answers for an earlier run)."""
+    return FulfillRequest(
+        user_id=user,
+        document_text=f"{COLD_PLAN}\n<!-- {i} -->\n",
+        cursor_position=(2, 10),
+        global_context=GlobalContext(scope_root=str(corpus)),
+    )
+
+
 async def _first_card(
     runtime: Runtime, request: FulfillRequest, card_type: CardType | None = None
 ) -> tuple[float, float, float]:
@@ -78,13 +88,7 @@ async def cold_scope(cfg: BenchConfig, *, corpus: Path | None = None) -> dict[st
     for i in range(max(2, cfg.reps)):
         # a new runtime each time: its code knowledge has never seen the scope
         async with Runtime(_settings(corpus), web=None, llm=None) as runtime:
-            request = FulfillRequest(
-                user_id=f"cold-{i}",
-                document_text=f"{COLD_PLAN}\n<!-- {i} -->\n",
-                cursor_position=(2, 10),
-                global_context=GlobalContext(scope_root=str(corpus)),
-            )
-            first, code, total = await _first_card(runtime, request)
+            first, code, total = await _first_card(runtime, cold_request(corpus, f"cold-{i}", i))
         firsts.append(first)
         codes.append(code)
         totals.append(total)
