@@ -3,7 +3,10 @@ what treats a name as a package, a class's bases, a declaration's return type.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from parallizer.code.deps_text import (
+    Imports,
     chains,
     class_bases,
     go_alias,
@@ -12,6 +15,8 @@ from parallizer.code.deps_text import (
     returns,
     scan_imports,
 )
+from parallizer.code.resolve_deps import _local_names
+from parallizer.code.sources.base import Environment, Package
 
 
 def test_the_imports_of_each_language_and_the_names_they_bind():
@@ -120,3 +125,21 @@ def test_the_bases_a_class_names_and_what_a_declarationreturns():
                     "stringType") == "ZodString"  # fmt: skip
     assert returns("option(flags: string): this;", "option") == "this"
     assert returns("def copy(self, **kw: Any) -> Retrying:", "copy") == "Retrying"
+
+
+def test_the_names_a_plan_may_write_for_packages_are_worked_out_once_per_environment():
+    """The local names of a venv's packages are the same for every request until the code's
+    imports or the environment change: worked out once, afresh for a new discovery."""
+    def env() -> Environment:
+        redis = Package("python", "redis", "4.6.0", Path("/site"), modules=("redis",))
+        return Environment("python", Path("/p"), packages=(redis,))
+
+    imports = Imports()
+    imports.add("redis.asyncio", "Redis")
+    first = env()
+    names = _local_names([first], imports)
+    assert set(names) == {"Redis", "redis"}
+    assert _local_names([first], imports) is names  # the same work, not done again
+    again = _local_names([env()], imports)  # a new discovery: worked out afresh
+    assert again is not names and again == names
+    assert _local_names([first], Imports()) == {"redis": names["redis"]}  # other imports

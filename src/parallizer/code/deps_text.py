@@ -9,6 +9,7 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..text import IDENTIFIER
 
@@ -26,6 +27,10 @@ class Imports:
     names: dict[str, str] = field(default_factory=dict)
     """A local name -> the module it comes from (`Redis` -> `redis.asyncio`, `z` -> `zod`,
     `uuid` -> `github.com/google/uuid`)."""
+    derived: dict[tuple[int, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+    """What is worked out from these imports and one set of environments (keyed by their
+    ids), kept with them: the same for every request until the code or the environment
+    changes (a new snapshot, a new discovery, a new `Imports`)."""
 
     def add(self, module: str, local: str | None = None) -> None:
         self.modules[module] = self.modules.get(module, 0) + 1

@@ -128,7 +128,20 @@ class PlanText:
 
 def _local_names(envs: Sequence[Environment], imports: Imports) -> dict[str, list[Package]]:
     """A name a plan may write as a prefix -> the installed packages it means: what the
-    project's code imports it as first, then each package's own import names."""
+    project's code imports it as first, then each package's own import names. Worked out
+    once per imports and environments (a venv of a hundred packages costs ms per request
+    otherwise); callers must not change what it returns."""
+    key = tuple(id(e) for e in envs)
+    got = imports.derived.get(key)
+    if got is None or any(a is not b for a, b in zip(got[0], envs, strict=True)):
+        # (an id reused by a new environment: worked out afresh)
+        got = imports.derived[key] = ([*envs], _work_out_local_names(envs, imports))
+    return got[1]
+
+
+def _work_out_local_names(
+    envs: Sequence[Environment], imports: Imports
+) -> dict[str, list[Package]]:
     out: dict[str, list[Package]] = {}
     for local, module in imports.names.items():
         for env in envs:
