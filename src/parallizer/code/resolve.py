@@ -21,14 +21,12 @@ config key, a language it does not know) is not missing, and a failed search pro
 
 from __future__ import annotations
 
-import contextlib
 import keyword
 import re
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
@@ -121,6 +119,8 @@ class Tables(Protocol):
     def folded(self, name: str) -> list[Definition]: ...
     def members(self, owner: str) -> list[Definition]: ...
     def definitions(self) -> Iterator[Definition]: ...
+    @property
+    def type_tails(self) -> dict[str, list[Definition]]: ...
     def near(
         self, name: str, limit: int = ..., cutoff: float = ...
     ) -> list[tuple[Definition, float]]: ...
@@ -317,24 +317,16 @@ def _is_type(index: Tables, name: str) -> list[Definition]:
     return [d for d in index.lookup(name) if d.kind in TYPE_KINDS]
 
 
-# per snapshot: the last word of each type name (`FastifyRequest` -> "request") -> those types
-_TYPE_TAILS: weakref.WeakKeyDictionary[Any, dict[str, list[Definition]]] = (
-    weakref.WeakKeyDictionary()
-)
 _TAIL = re.compile(r"[A-Z][a-z0-9]+$")
 
 
-def _type_tails(index: Tables) -> dict[str, list[Definition]]:
-    try:
-        return _TYPE_TAILS[index]
-    except (KeyError, TypeError):
-        pass
+def type_tails(index: Tables) -> dict[str, list[Definition]]:
+    """The last word of each source or declared type's name, lower-case -> those types
+    (`FastifyRequest` -> "request"): worked out once per snapshot (`Snapshot.type_tails`)."""
     tails: dict[str, list[Definition]] = {}
     for d in index.definitions():
         if d.kind in TYPE_KINDS and d.role in ("source", "stub") and (m := _TAIL.search(d.name)):
             tails.setdefault(m.group(0).lower(), []).append(d)
-    with contextlib.suppress(TypeError):  # an index that cannot be weakly referenced
-        _TYPE_TAILS[index] = tails
     return tails
 
 
@@ -345,7 +337,7 @@ def _typed_variable(index: Tables, owner: str) -> list[Definition]:
     if not re.fullmatch(r"[a-z][a-z0-9]{2,}", owner):
         return []
     exact = [d for d in index.folded(owner) if d.kind in TYPE_KINDS and d.role in ("source", "stub")]
-    return exact or _type_tails(index).get(owner, [])
+    return exact or index.type_tails.get(owner, [])
 
 
 class Resolver:

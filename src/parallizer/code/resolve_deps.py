@@ -135,6 +135,7 @@ def _local_names(envs: Sequence[Environment], imports: Imports) -> dict[str, lis
     got = imports.derived.get(key)
     if got is None or any(a is not b for a, b in zip(got[0], envs, strict=True)):
         # (an id reused by a new environment: worked out afresh)
+        imports.derived.clear()  # only the latest environments' (no older ones kept alive)
         got = imports.derived[key] = ([*envs], _work_out_local_names(envs, imports))
     return got[1]
 

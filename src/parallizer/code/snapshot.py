@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 from .languages import language, role_of
 from .lines import Lines
 from .model import ROLE_RANK, Definition, Role, fold
-from .resolve import FileIndex, Resolution, Resolver, UseLike
+from .resolve import FileIndex, Resolution, Resolver, UseLike, type_tails
 
 Row = tuple[str, str, str | None, str, str, str, int, str, int, int]
 """A definition as the index keeps it: (name, qualname, owner, kind, language, path, line,
@@ -325,6 +325,12 @@ class Snapshot:
         """The file list indexed for paths: existence, directories, closest files (two threads
         racing on a new snapshot may both build it; either is right)."""
         return FileIndex(self._files)
+
+    @cached_property
+    def type_tails(self) -> dict[str, list[Definition]]:
+        """Types by the last word of their name, for a variable named after one
+        (`request.routerPath`: FastifyRequest); two threads racing may both build it."""
+        return type_tails(self)
 
     def languages(self, share: float = 0.05) -> list[str]:
         """The languages of at least `share` of the tree's code files (at least the most
