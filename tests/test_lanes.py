@@ -6,18 +6,22 @@ and the fulfiller that resolves a plan's names send their work to the plan's lan
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from parallizer import assembly, lanes
 from parallizer.config import Settings
 from parallizer.document import Document
+from parallizer.errors import WorkerDied
 from parallizer.models import FulfillRequest, GlobalContext
 from parallizer.planner import plan_for, reading
 from parallizer.runtime import Runtime
 
-from .conftest import eventually
+from .conftest import children, eventually
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
 BIG = lanes.SMALL  # a plan of this many characters goes to the big lane
@@ -34,18 +38,46 @@ def _held_until(gate: str, started: str) -> str:
 
 async def test_a_small_plan_is_read_while_the_big_lane_is_held(tmp_path: Path):
     gate, started = tmp_path / "gate", tmp_path / "started"
-    held = asyncio.ensure_future(
-        lanes.in_process(BIG, _held_until, str(gate), str(started), workers=1)
-    )
-    try:
+    async with lanes.Lanes(1) as lanes_:
+        held = asyncio.ensure_future(lanes_.in_process(BIG, _held_until, str(gate), str(started)))
+        try:
+            await eventually(started.exists, within=HANG_GUARD, what="the big lane's job started")
+            doc = Document(PLAN, (3, 0))
+            reads = reading.read_and_plan(doc, 8, None, lanes=lanes_)
+            await asyncio.wait_for(reads, HANG_GUARD)
+            assert plan_for(doc, 8, None).queries  # read in full, in a worker of its own lane
+            small = lanes_.pool(len(PLAN))
+            assert small is not None and len(small.pids()) == 1
+            assert not held.done()  # while the big lane was still held
+        finally:
+            gate.touch()
+        assert await held == "released"
+
+
+def _alive(pid: int) -> bool:
+    """A process (a zombie too: not reaped) has this pid."""
+    return Path(f"/proc/{pid}").exists()
+
+
+async def test_the_runtime_owns_the_lanes_processes_and_ends_them_with_it():
+    """Warmed at startup (the service's lifespan does it), all exited once the runtime is
+    closed: none left behind, even one in the middle of a job."""
+    settings = Settings(read_workers=2)
+    async with Runtime(settings, web=None, llm=None) as rt:
+        await rt.lanes.warm()
+        small, big = rt.lanes.pool(0), rt.lanes.pool(BIG)
+        assert small is not None and big is not None
+        warmed = small.pids()
+        assert len(warmed) == 2 and big.pids() == []  # the big lane's starts with a big plan
+        gate = Path(tempfile.mkdtemp()) / "gate"  # never opened: the job is cut by the close
+        started = gate.with_name("started")
+        held = asyncio.ensure_future(rt.lanes.in_process(BIG, _held_until, str(gate), str(started)))
         await eventually(started.exists, within=HANG_GUARD, what="the big lane's job started")
-        doc = Document(PLAN, (3, 0))
-        await asyncio.wait_for(reading.read_and_plan(doc, 8, None, workers=1), HANG_GUARD)
-        assert plan_for(doc, 8, None).queries  # read in full, in a worker of its own lane
-        assert not held.done()  # while the big lane was still held
-    finally:
-        gate.touch()
-    assert await held == "released"
+        everyone = warmed + big.pids()
+        assert set(everyone) <= {pid for pid, _ in children()}
+    assert not any(_alive(pid) for pid in everyone)  # exited and reaped
+    with pytest.raises(WorkerDied):
+        await held  # not run again in a thread: the lanes are closed
 
 
 async def test_big_jobs_take_turns_in_their_lane_and_a_small_one_passes_them():

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from parallizer import lanes
 from parallizer.document import Document
 from parallizer.document.reader import read
+from parallizer.lanes import Lanes
 from parallizer.planner import plan_for, reading
-
-from .conftest import eventually
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
 
@@ -26,9 +25,17 @@ def _same_reading(doc: Document) -> None:
     assert plan_for(doc, 8, "examples/plan.md") == plan_for(fresh, 8, "examples/plan.md")
 
 
-async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
+@pytest.fixture
+async def lanes() -> AsyncIterator[Lanes]:
+    async with Lanes(1, preload=("parallizer.planner.reading",)) as lanes:
+        yield lanes
+
+
+async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches(lanes: Lanes):
     doc = Document(PLAN, (12, 4))
-    await reading.read_and_plan(doc, 8, "examples/plan.md", workers=1)
+    await reading.read_and_plan(doc, 8, "examples/plan.md", lanes=lanes)
+    pool = lanes.pool(len(doc.text))
+    assert pool is not None and len(pool.pids()) == 1  # read in a worker process
     # installed, not computed again: plan_for hands back the very object the worker sent
     assert "blocks" in doc.__dict__
     installed = plan_for(doc, 8, "examples/plan.md")
@@ -37,39 +44,35 @@ async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches():
     _same_reading(doc)
 
 
-@pytest.mark.parametrize("noticed", [True, False], ids=["pool-marked-broken", "at-once"])
-async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(noticed: bool):
-    await reading.read_and_plan(Document(PLAN, (3, 0)), 8, None, workers=1)  # the pool is up
-    pool = lanes.lane(len(PLAN)).pool(1)
-    for pid in list(pool._processes):  # the worker dies (OOM killer, an operator)
-        os.kill(pid, signal.SIGKILL)
-    if noticed:  # the pool has marked itself broken: submitting fails at once
-        await eventually(lambda: pool._broken, what="the pool marked broken")
+async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(lanes: Lanes):
+    await reading.read_and_plan(Document(PLAN, (3, 0)), 8, None, lanes=lanes)  # a worker is up
+    pool = lanes.pool(len(PLAN))
+    assert pool is not None
+    (dead,) = pool.pids()
+    os.kill(dead, signal.SIGKILL)  # the worker dies (OOM killer, an operator)
     doc = Document(PLAN + "\nOne more line.\n", (5, 2))
-    await reading.read_and_plan(doc, 8, "examples/plan.md", workers=1)
+    await reading.read_and_plan(doc, 8, "examples/plan.md", lanes=lanes)  # read in a thread
     _same_reading(doc)
-    assert lanes.lane(len(PLAN)).pool(1) is not pool  # a new pool for the next request
     again = Document(PLAN, (20, 0))
-    await reading.read_and_plan(again, 8, "examples/plan.md", workers=1)
+    await reading.read_and_plan(again, 8, "examples/plan.md", lanes=lanes)
     assert "blocks" in again.__dict__ and plan_for(again, 8, "examples/plan.md").queries
+    (fresh,) = pool.pids()
+    assert fresh != dead  # a new worker for the next request
 
 
-async def test_where_no_process_pool_can_start_plans_are_read_in_a_thread(monkeypatch):
-    def no_semaphores(*args: object, **kwargs: object) -> None:
-        raise NotImplementedError("sem_open is not available (no /dev/shm)")
-
-    small = lanes.lane(len(PLAN))
-    await small.shutdown()  # no pool yet: the next read starts one
-    monkeypatch.setattr(lanes, "_NO_PROCESSES", None)
-    monkeypatch.setattr(lanes, "ProcessPoolExecutor", no_semaphores)
-    for line in (3, 9):
-        doc = Document(PLAN, (line, 0))
-        await reading.read_and_plan(doc, 8, None, workers=1)
-        _same_reading(doc)
-    assert lanes._NO_PROCESSES is not None and "sem_open" in lanes._NO_PROCESSES
+async def test_where_no_process_can_start_plans_are_read_in_a_thread(tmp_path: Path):
+    async with Lanes(1, python=str(tmp_path / "no-python")) as lanes:
+        for line in (3, 9):
+            doc = Document(PLAN, (line, 0))
+            await reading.read_and_plan(doc, 8, None, lanes=lanes)
+            _same_reading(doc)
+        assert lanes.no_processes is not None and "cannot start" in lanes.no_processes
+        assert lanes.pool(len(PLAN)) is None  # not tried again for every request
 
 
 async def test_no_workers_reads_in_a_thread():
     doc = Document(PLAN, (7, 1))
-    await reading.read_and_plan(doc, 8, None, workers=0)
+    async with Lanes(0) as lanes:
+        await reading.read_and_plan(doc, 8, None, lanes=lanes)
+        assert lanes.pool(len(PLAN)) is None
     _same_reading(doc)

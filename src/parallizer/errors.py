@@ -51,6 +51,17 @@ class Busy(ServiceError):
     retry_after = 1
 
 
+class WorkerDied(ParallizerError):
+    """A worker process ended before it answered (killed, out of memory, a crash in native
+    code): that call is lost, and its pool starts another worker for the next
+    (`parallizer.workers`)."""
+
+
+class NoWorkers(WorkerDied):
+    """No worker process can start here (no such interpreter, no memory or pids for another
+    process): the work must be done in this process."""
+
+
 class BackendError(ParallizerError):
     """A search or LLM call failed in a way we understand; each way is a subclass.
 

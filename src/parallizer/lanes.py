@@ -7,21 +7,21 @@ of their reading, then shared the GIL with their name resolution (1.5 s, against
 alone). So the work goes to one of two lanes by the size of what it works on (the plan's
 length): `small` (under `SMALL` characters) and `big`. Each lane has executors of its own:
 
-* `in_process(size, fn, *args, workers=N)`: picklable work in the lane's worker processes,
-  off the GIL (N for the small lane, where every request goes; one for the big lane, started
-  when the first big plan comes). Without processes (N = 0, none can start here, or the
-  lane's pool broke: a worker killed) the job runs in the lane's thread instead, and a
-  broken pool is replaced for the next job;
 * `in_thread(size, fn)`: work that needs this process's objects (the code index), in the
   lane's threads (two for the small lane, one for the big: GIL-bound work gains nothing from
-  more, and each thread more takes the GIL from the event loop).
+  more, and each thread more takes the GIL from the event loop). The threads belong to the
+  module: they hold nothing of an event loop or a service.
+* `Lanes(N).in_process(size, fn, *args)`: picklable work in the lane's worker processes
+  (`parallizer.workers`), off the GIL: N for the small lane, where every request goes; one
+  for the big lane, started when the first big plan comes. A `Lanes` is owned by whoever
+  owns the event loop's lifetime (the `Runtime`): `warm()` starts the small lane's workers
+  at startup, `aclose()` ends them all and waits until they have exited. Without processes
+  (N = 0, none can start here, or the worker died mid-job) the job runs in the lane's thread
+  instead; a dead worker is replaced for the next job.
 
 Within a lane, first come first served: a big job waits for the big jobs before it, never
 for a small one, and a small job never waits for a big one (it shares the cores, and the GIL
-with at most one big thread). The pools use the `spawn` method (the server has threads; a
-forked child could inherit a held lock) and are shut down with the service (`shutdown`),
-waiting for their workers to exit: a uvicorn worker is a multiprocessing child, which joins
-its children before the interpreter's own exit would stop a pool.
+with at most one big thread).
 """
 
 from __future__ import annotations
@@ -29,13 +29,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import multiprocessing
+import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
+
+from .errors import NoWorkers, WorkerDied
+from .workers import WorkerPool
 
 log = logging.getLogger("parallizer.lanes")
 
@@ -46,14 +48,11 @@ SMALL = 32_000
 
 
 class Lane:
-    """One lane's executors: threads, and worker processes started when first asked for."""
+    """One lane's threads."""
 
-    def __init__(self, name: str, threads: int, processes: int | None) -> None:
-        """`processes`: the pool's size; None: as many as the caller asks for."""
+    def __init__(self, name: str, threads: int) -> None:
         self.name = name
         self.threads = ThreadPoolExecutor(threads, thread_name_prefix=f"lane-{name}")
-        self._processes = processes
-        self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self.waiting = 0
         """Jobs waiting for one of the lane's threads."""
@@ -82,32 +81,9 @@ class Lane:
             begin()  # a job cancelled before it started never will
             raise
 
-    def pool(self, workers: int) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                size = self._processes or workers
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(size, mp_context=context)
-            return self._pool
 
-    def discard(self, pool: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    async def shutdown(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
-
-
-_SMALL = Lane("small", threads=2, processes=None)
-_BIG = Lane("big", threads=1, processes=1)
-_NO_PROCESSES: str | None = None
-"""Why this process cannot run worker processes (no working semaphores, say: some containers
-have no /dev/shm); the work then runs in the lanes' threads."""
+_SMALL = Lane("small", threads=2)
+_BIG = Lane("big", threads=1)
 
 
 def lane(size: int) -> Lane:
@@ -121,47 +97,64 @@ async def in_thread(size: int, fn: Callable[[], T]) -> T:
     return await lane(size).in_thread(fn)
 
 
-async def in_process(size: int, fn: Callable[..., T], *args: Any, workers: int) -> T:
-    """`fn(*args)` in a worker process of the lane for `size` (`fn` and its arguments and
-    result must pickle); in the lane's thread when `workers` is 0, when no process can run
-    here, or when the lane's pool broke (it is replaced for the next job)."""
-    global _NO_PROCESSES
-    chosen = lane(size)
-    if workers <= 0 or _NO_PROCESSES is not None:
-        return await in_thread(size, partial(fn, *args))
-    loop = asyncio.get_running_loop()
-    pool: ProcessPoolExecutor | None = None
-    try:
-        pool = chosen.pool(workers)
-        work = loop.run_in_executor(pool, fn, *args)
-    except BrokenProcessPool:
-        work = None
-    except (OSError, NotImplementedError, ImportError) as exc:
-        _NO_PROCESSES = f"{type(exc).__name__}: {exc}"
-        log.warning("cannot start worker processes (%s); working in threads", _NO_PROCESSES)
-        return await in_thread(size, partial(fn, *args))
-    try:
-        if work is None:
-            raise BrokenProcessPool("the pool was broken before this job")
-        return await work
-    except BrokenProcessPool:
-        log.warning("a worker process of the %s lane died; starting another", chosen.name)
+class Lanes:
+    """The lanes' worker processes: `workers` for the small lane, one for the big lane (none
+    at all when `workers` is 0); `preload`: the modules each worker imports when it starts."""
+
+    def __init__(
+        self, workers: int, *, preload: Sequence[str] = (), python: str = sys.executable
+    ) -> None:
+        self.workers = workers
+        self._pools: dict[Lane, WorkerPool] = {}
+        if workers > 0:
+            self._pools[_SMALL] = WorkerPool(workers, preload=preload, python=python)
+            self._pools[_BIG] = WorkerPool(1, preload=preload, python=python)
+        self.no_processes: str | None = None
+        """Why no worker process can run here; the work then runs in the lanes' threads."""
+
+    def pool(self, size: int) -> WorkerPool | None:
+        """The worker processes of the lane for `size` (None: that lane works in threads)."""
+        return None if self.no_processes is not None else self._pools.get(lane(size))
+
+    async def in_process(self, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker process of the lane for `size` (`fn` and its arguments
+        and result must pickle); in the lane's thread when there are no worker processes,
+        none can start here, or the worker died mid-job (another starts for the next)."""
+        chosen = lane(size)
+        pool = self.pool(size)
+        if pool is None:
+            return await chosen.in_thread(partial(fn, *args))
+        try:
+            return await pool.call(fn, *args)
+        except NoWorkers as exc:
+            self._no_processes(exc)
+        except WorkerDied:
+            if pool.closed:  # the lanes were closed under it: no thread starts it again
+                raise
+            log.warning("a worker process of the %s lane died; starting another", chosen.name)
+        return await chosen.in_thread(partial(fn, *args))
+
+    def _no_processes(self, exc: NoWorkers) -> None:
+        if self.no_processes is None:
+            self.no_processes = str(exc)
+            log.warning("%s; working in threads", exc)
+
+    async def warm(self) -> None:
+        """Start the small lane's worker processes now (their imports take ~0.3 s), not on a
+        request; the big lane's starts with the first big plan."""
+        pool = self.pool(0)
         if pool is not None:
-            chosen.discard(pool)
-        return await in_thread(size, partial(fn, *args))
+            try:
+                await pool.start()
+            except NoWorkers as exc:
+                self._no_processes(exc)
 
+    async def aclose(self) -> None:
+        """End the lanes' worker processes and wait until they have exited."""
+        await asyncio.gather(*(p.aclose() for p in self._pools.values()))
 
-def warm(workers: int) -> None:
-    """Start the small lane's worker processes now (their imports take ~0.3 s), not on a
-    request; the big lane's starts with the first big plan."""
-    if workers > 0 and _NO_PROCESSES is None:
-        pool = _SMALL.pool(workers)
-        for _ in range(workers):
-            pool.submit(int)
+    async def __aenter__(self) -> Lanes:
+        return self
 
-
-async def shutdown() -> None:
-    """Stop the lanes' worker processes and wait until they have exited (each finishes what
-    it holds); the next job starts others."""
-    await _SMALL.shutdown()
-    await _BIG.shutdown()
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,5 +1,5 @@
-"""Process-wide shared parts: settings, backends (each with its limiter), the single flight
-and the code knowledge.
+"""Process-wide shared parts: settings, backends (each with its limiter), the single flight,
+the code knowledge and the lanes' worker processes.
 
 Created once per process (CLI run, server lifespan) and closed on shutdown, so HTTP
 sessions, limits and code snapshots are shared by every request and user of the process. The
@@ -21,6 +21,7 @@ from .code.sources import Options
 from .code.store import IndexStore
 from .config import Settings
 from .fanout import Flights
+from .lanes import Lanes
 from .limits import AdaptiveLimiter, ConcurrencyLimit
 from .llm import LLMClient
 
@@ -123,6 +124,9 @@ class Runtime:
             self.web.name if self.web else "none",
             "on" if self.llm else "off (offline planner)",
         )
+        self.lanes = Lanes(settings.read_workers, preload=("parallizer.planner.reading",))
+        """Worker processes for CPU work by size (reading plans), started when first needed
+        (the service warms the small lane's at startup)."""
         self.flights = Flights()
         """Identical queries of concurrent requests share one run; web answers are kept
         `PARALLIZER_WEB_CACHE_TTL` seconds."""
@@ -149,6 +153,7 @@ class Runtime:
         first need with the same machinery, once per package and version."""
 
     async def aclose(self) -> None:
+        await self.lanes.aclose()
         await self.flights.aclose()
         await self.deps.aclose()
         await self.code.aclose()

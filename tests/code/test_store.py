@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -186,7 +187,7 @@ def _worker_pids() -> list[int]:
     out = []
     for pid in {*children_named("python"), *children_named(Path(sys.executable).name)}:
         try:
-            if b"parallizer.code.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"parallizer.workers" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 out.append(pid)
         except OSError:
             pass
@@ -278,3 +279,35 @@ async def test_closing_the_store_mid_build_kills_and_reaps_its_workers(tmp_path:
         await build
     with pytest.raises(BackendError):
         await store.snapshot(root)  # closed
+
+
+async def test_a_parser_process_that_dies_loses_only_its_batch(tmp_path: Path) -> None:
+    """A worker killed mid-build (a crash in a parser's C code, the OOM killer): the files of
+    the batch it held are marked unreadable, every other batch is parsed, the build ends
+    well, and no worker is left behind."""
+    root = tmp_path / "crash"
+    root.mkdir()
+    pad = '"""' + "padding\n" * 2500 + '"""\n'  # ~20 KB a file: 48 files a batch, 5 batches
+    for i in range(200):
+        (root / f"m{i:03}.py").write_text(pad + f"def f{i}():\n    pass\n")
+    store = CodeKnowledge(workers=2)
+    killed: list[int] = []
+
+    async def kill_one() -> None:
+        while not killed:
+            if pids := _worker_pids():  # it is still starting: its first batch is in flight
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            await asyncio.sleep(0.005)
+
+    killer = asyncio.create_task(kill_one())
+    try:
+        index = await store.snapshot(root)
+    finally:
+        killer.cancel()
+        await store.aclose()
+    assert killed, "a worker was killed"
+    lost = index.stats()["skipped"].get("unreadable", 0)
+    assert 0 < lost <= 48  # one batch's files
+    assert sum(1 for i in range(200) if index.lookup(f"f{i}")) == 200 - lost
+    assert _worker_pids() == []

@@ -37,15 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
+from ..errors import BackendError, Cancelled, IndexFailed, Unavailable, WorkerDied
 from ..flight import Flight, SingleFlight
+from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
 from .snapshot import BuildStats, Snapshot, Tables
 from .store import Entry, IndexStore, digest
-from .workers import WorkerDied, Workers
 
 log = logging.getLogger("parallizer.index")
 
@@ -420,18 +420,18 @@ class CodeKnowledge:
         queue = iter(batches)
         left = submitted = 0
         running: dict[asyncio.Task[list[Parsed]], list[tuple[str, str]]] = {}
-        async with Workers(min(self.workers, len(batches))) as workers:
+        async with WorkerPool(min(self.workers, len(batches)), preload=(parse_batch.__module__,)) as workers:
             try:
                 while True:
-                    while len(running) < workers.n:
+                    while len(running) < workers.size:
                         nxt = next(queue, None)
                         if nxt is None:
                             break
-                        if submitted >= workers.n and time.perf_counter() > deadline:
+                        if submitted >= workers.size and time.perf_counter() > deadline:
                             left += len(nxt) + sum(len(b) for b in queue)
                             break
                         job = (str(root), nxt, self.max_file_bytes, self.parse_seconds)
-                        task = asyncio.create_task(workers.run(job))
+                        task = asyncio.create_task(workers.call(parse_batch, *job))
                         running[task] = nxt
                         submitted += 1  # the first round goes out whatever the time: progress
                     if not running:

@@ -1,7 +1,7 @@
 """Reading a plan off the event loop and off the GIL: the Markdown parse, the plan's facts
 and its ranked queries (`plan_for`) computed in a worker process of the plan's lane
-(`parallizer.lanes`: a big plan is read in a lane of its own, so it never holds up a small
-one).
+(`parallizer.lanes`, the `Runtime`'s: a big plan is read in a lane of its own, so it never
+holds up a small one).
 
 Reading the example plan costs ~10 ms of Python; in a thread it holds the GIL that the event
 loop needs, so under a burst of requests every request's first remote call waited for the
@@ -14,11 +14,15 @@ none can start, or one died) the plan is read in a thread of its lane.
 
 from __future__ import annotations
 
-from .. import lanes
+from typing import TYPE_CHECKING
+
 from ..document import Document
 from ..document.markdown import Blocks
 from ..document.reader import PlanFacts, read, remember
 from .offline import Plan, plan_for, remember_plan
+
+if TYPE_CHECKING:
+    from ..lanes import Lanes
 
 
 def _read_text(
@@ -31,12 +35,12 @@ def _read_text(
 
 
 async def read_and_plan(
-    doc: Document, max_queries: int, exclude: str | None, *, workers: int
+    doc: Document, max_queries: int, exclude: str | None, *, lanes: Lanes
 ) -> None:
     """Fill `doc`'s reading caches (`read(doc)`, `plan_for(doc, max_queries, exclude)`): in
-    a worker process of its lane when `workers` > 0, else in a thread of its lane."""
+    a worker process of its lane, or in a thread of its lane when `lanes` has none."""
     blocks, facts, plan = await lanes.in_process(
-        len(doc.text), _read_text, doc.text, doc.cursor, max_queries, exclude, workers=workers
+        len(doc.text), _read_text, doc.text, doc.cursor, max_queries, exclude
     )
     remember(doc, blocks, facts)
     remember_plan(doc, max_queries, exclude, plan)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .. import __version__, assembly, lanes
+from .. import __version__, assembly
 from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
 from ..fulfillers.base import Fulfiller
@@ -74,7 +74,7 @@ def create_app(
             registry.on_newer = runs.superseded_elsewhere
             registry.start()
         app.state.service = Service(settings, rt, orch, st, runs, redis=link)
-        lanes.warm(settings.read_workers)  # their imports now, not on the first request
+        await rt.lanes.warm()  # their imports now, not on the first request
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
             list(orch.fulfillers),
@@ -87,7 +87,6 @@ def create_app(
         finally:
             log.info("service stopping")
             await runs.aclose()
-            await lanes.shutdown()
             if registry is not None:
                 await registry.aclose()
             await st.aclose()

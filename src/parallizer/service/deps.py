@@ -47,7 +47,8 @@ class Service:
         read in a worker process (`planner.reading`)."""
         job = await asyncio.to_thread(self.orchestrator.prepare, request, read=False)
         s = self.settings
-        await read_and_plan(job.document, s.max_queries, job.plan_relpath, workers=s.read_workers)
+        lanes = self.runtime.lanes
+        await read_and_plan(job.document, s.max_queries, job.plan_relpath, lanes=lanes)
         return job
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:

@@ -1,0 +1,239 @@
+"""Worker processes: picklable calls `fn(*args)` run in a pool of subprocesses, asyncio-native.
+
+`WorkerPool(size, preload=(...))` owns up to `size` worker processes, each running `serve`
+(`python -c`, so no second copy of this module runs as `__main__`). A call sends one frame on
+the worker's stdin and reads one on its stdout: a 4-byte big-endian length, then a pickle;
+in `(fn, args)`, out `(True, result)` or `(False, exception)`. Only the pool that started the
+process writes to it, so unpickling its frames is safe.
+
+* An exception raised by `fn` comes back as that exception (its traceback in the worker
+  added as a note); the worker goes on serving.
+* A worker that ends mid-call (killed, out of memory, a crash in native code) fails that call
+  with `WorkerDied`; the next call starts a fresh worker in its place. `NoWorkers` (a
+  `WorkerDied`): no worker process can start at all.
+* A call cancelled while its worker runs it kills that worker (its answer would come out of
+  step with the next call) and reaps it; a hung call is cut short the same way
+  (`asyncio.wait_for`). `ProcessPoolExecutor` can do neither: it cannot stop a running job.
+* Workers start when a call needs one, or all at once with `start()` (a service warms them
+  at startup so the first request does not pay their imports); `preload` names the modules
+  a worker imports before it serves.
+* `aclose()` (or leaving `async with`) ends every worker: stdin closed, a moment to exit,
+  then SIGKILL, and each is reaped. A closed pool takes no more calls.
+
+Plain subprocesses rather than a multiprocessing pool: a spawn/forkserver pool re-imports the
+caller's `__main__` (every script using the pool would need a main guard), and fork is unsafe
+in a process with threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import struct
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO, TypeVar
+
+from . import subprocs
+from .errors import NoWorkers, WorkerDied
+
+T = TypeVar("T")
+
+_LEN = struct.Struct(">I")
+_EXIT_WAIT = 2.0
+"""Seconds a worker has to exit once its stdin is closed, before it is killed."""
+
+
+def _frame(obj: object) -> bytes:
+    data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+    return _LEN.pack(len(data)) + data
+
+
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def call(self, request: bytes) -> tuple[bool, Any]:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(request)
+            await stdin.drain()
+            head = await stdout.readexactly(_LEN.size)
+            body = await stdout.readexactly(_LEN.unpack(head)[0])
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise WorkerDied(
+                f"the worker process ended before it answered ({type(exc).__name__})"
+            ) from exc
+        answer: tuple[bool, Any] = pickle.loads(body)
+        return answer
+
+    async def close(self, *, kill: bool = False) -> None:
+        """End the process and reap it: asked to (stdin closed) unless `kill`."""
+        proc = self.proc
+        if not kill and proc.returncode is None and proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subprocs.exit_code(proc), _EXIT_WAIT)
+        subprocs.kill(proc)
+        await subprocs.exit_code(proc)  # a killed worker may leave half an answer unread
+
+
+class WorkerPool:
+    """`async with WorkerPool(n) as pool: await pool.call(fn, *args)`: up to n calls at once,
+    the others wait their turn (first come, first served)."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        preload: Sequence[str] = (),
+        python: str = sys.executable,
+    ) -> None:
+        self.size = max(1, size)
+        self.preload = tuple(preload)
+        self.python = python
+        """The interpreter the workers run (a test may name one that cannot start)."""
+        self._slots: asyncio.Queue[_Worker | None] = asyncio.Queue()
+        for _ in range(self.size):
+            self._slots.put_nowait(None)  # None: no process yet, the taker starts one
+        self._live: set[_Worker] = set()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def pids(self) -> list[int]:
+        """The worker processes alive now."""
+        return [w.proc.pid for w in self._live if w.proc.returncode is None]
+
+    async def _spawn(self) -> _Worker:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.python, "-c", "import parallizer.workers as w; w.main()", *self.preload,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )  # fmt: skip
+        except OSError as exc:
+            raise NoWorkers(f"cannot start a worker process: {exc}") from exc
+        worker = _Worker(proc)
+        self._live.add(worker)
+        if self._closed:  # closed while it started: it must not outlive the pool
+            await self._end(worker, kill=True)
+            raise RuntimeError("the worker pool is closed")
+        return worker
+
+    async def _end(self, worker: _Worker, *, kill: bool = False) -> None:
+        try:
+            await worker.close(kill=kill)
+        finally:
+            self._live.discard(worker)
+
+    async def start(self) -> None:
+        """Start every worker that is not running yet (`NoWorkers` if none can start)."""
+        if self._closed:
+            raise RuntimeError("the worker pool is closed")
+        idle: list[_Worker | None] = []
+        try:
+            while not self._slots.empty():
+                slot = self._slots.get_nowait()
+                idle.append(slot if slot is not None else await self._spawn())
+        finally:
+            for slot in idle:
+                self._slots.put_nowait(slot)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker (`fn`, its arguments and its result must pickle): its
+        result, or the exception it raised; `WorkerDied` if the worker ended first
+        (`NoWorkers` if none can start)."""
+        if self._closed:
+            raise RuntimeError("the worker pool is closed")
+        request = _frame((fn, args))  # what does not pickle fails here, before a worker
+        slot = await self._slots.get()
+        worker: _Worker | None = None
+        try:
+            worker = slot if slot is not None else await self._spawn()
+            ok, value = await worker.call(request)
+        except BaseException:
+            self._slots.put_nowait(None)  # a fresh worker for the next call
+            if worker is not None:  # died, or cancelled mid-call: its answer is out of step
+                await self._end(worker, kill=True)
+            raise
+        self._slots.put_nowait(worker)
+        if ok:
+            result: T = value
+            return result
+        raise value
+
+    async def aclose(self) -> None:
+        """End every worker and wait until each has exited; no call is taken after."""
+        self._closed = True
+        await asyncio.gather(*(self._end(w) for w in list(self._live)), return_exceptions=True)
+
+    async def __aenter__(self) -> WorkerPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+# --- in the worker process ------------------------------------------------------------
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def _answer(fn: Callable[..., Any], args: tuple[Any, ...]) -> bytes:
+    try:
+        return _frame((True, fn(*args)))
+    except Exception as exc:
+        exc.add_note("in the worker process:\n" + "".join(traceback.format_exception(exc)))
+        try:
+            answer = _frame((False, exc))
+            pickle.loads(answer[_LEN.size :])  # the caller must be able to load it too
+            return answer
+        except Exception:
+            return _frame((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """Answer the calls on `stdin` until it ends."""
+    while (head := _read_exactly(stdin, _LEN.size)) is not None:
+        body = _read_exactly(stdin, _LEN.unpack(head)[0])
+        if body is None:
+            return
+        try:
+            fn, args = pickle.loads(body)
+        except Exception as exc:
+            answer = _frame((False, RuntimeError(f"cannot load the call: {exc!r}")))
+        else:
+            answer = _answer(fn, args)
+        stdout.write(answer)
+        stdout.flush()
+
+
+def main() -> None:
+    """A worker's entry point: import the modules named on the command line, then serve.
+    The frames travel on a copy of stdout; what the work prints goes to stderr instead."""
+    import importlib
+
+    for name in sys.argv[1:]:
+        importlib.import_module(name)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    serve(sys.stdin.buffer, out)
