@@ -420,7 +420,8 @@ class CodeKnowledge:
         queue = iter(batches)
         left = submitted = 0
         running: dict[asyncio.Task[list[Parsed]], list[tuple[str, str]]] = {}
-        async with WorkerPool(min(self.workers, len(batches)), preload=(parse_batch.__module__,)) as workers:
+        pool = WorkerPool(min(self.workers, len(batches)), preload=(parse_batch.__module__,))
+        async with pool as workers:
             try:
                 while True:
                     while len(running) < workers.size:
