@@ -15,7 +15,8 @@ length): `small` (under `SMALL` characters) and `big`. Each lane has executors o
   (`parallizer.workers`), off the GIL: N for the small lane, where every request goes; one
   for the big lane, started when the first big plan comes. A `Lanes` is owned by whoever
   owns the event loop's lifetime (the `Runtime`): `warm()` starts the small lane's workers
-  at startup, `aclose()` ends them all and waits until they have exited. Without processes
+  at startup, `aclose()` ends them all and waits until they have exited (a job after it
+  starts new ones: a lifespan may run again with the same runtime). Without processes
   (N = 0, none can start here, or the worker died mid-job) the job runs in the lane's thread
   instead; a dead worker is replaced for the next job.
 
@@ -105,12 +106,15 @@ class Lanes:
         self, workers: int, *, preload: Sequence[str] = (), python: str = sys.executable
     ) -> None:
         self.workers = workers
-        self._pools: dict[Lane, WorkerPool] = {}
-        if workers > 0:
-            self._pools[_SMALL] = WorkerPool(workers, preload=preload, python=python)
-            self._pools[_BIG] = WorkerPool(1, preload=preload, python=python)
+        self._new = partial(WorkerPool, preload=preload, python=python)
+        self._pools = self._new_pools()
         self.no_processes: str | None = None
         """Why no worker process can run here; the work then runs in the lanes' threads."""
+
+    def _new_pools(self) -> dict[Lane, WorkerPool]:
+        if self.workers <= 0:
+            return {}
+        return {_SMALL: self._new(self.workers), _BIG: self._new(1)}
 
     def pool(self, size: int) -> WorkerPool | None:
         """The worker processes of the lane for `size` (None: that lane works in threads)."""
@@ -150,8 +154,11 @@ class Lanes:
                 self._no_processes(exc)
 
     async def aclose(self) -> None:
-        """End the lanes' worker processes and wait until they have exited."""
-        await asyncio.gather(*(p.aclose() for p in self._pools.values()))
+        """End the lanes' worker processes and wait until they have exited. A job that was
+        running in one fails (`WorkerDied`); a job after this starts new ones (a service
+        whose lifespan runs again with the same runtime, as a test harness may do)."""
+        pools, self._pools = self._pools, self._new_pools()
+        await asyncio.gather(*(p.aclose() for p in pools.values()))
 
     async def __aenter__(self) -> Lanes:
         return self
