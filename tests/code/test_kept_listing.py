@@ -109,3 +109,25 @@ async def test_a_list_made_while_the_tree_changed_is_not_kept(tmp_path: Path) ->
     age(root)
     assert (await start(root, index))[0] == 1  # no longer racy: listed, and the list kept
     assert (await start(root, index))[0] == 0
+
+
+async def test_a_build_that_left_files_over_does_not_keep_its_list(tmp_path: Path) -> None:
+    """The kept list stands for "every file of a parsed language is in the entries": a build
+    out of time has files that are not, so it keeps no list, and the next start lists the
+    tree and parses them."""
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(60):  # 1.2 MB: over the thread threshold, two batches for one worker
+        pad = '"""' + "padding\n" * 2500 + '"""\n'
+        (root / f"m{i:02}.py").write_text(pad + f"def f{i}(a):\n    pass\n")
+    age(root)
+    index = tmp_path / "index"
+    lister = CountingLister()
+    store = CodeKnowledge(workers=1, build_budget=1e-6, store=IndexStore(index), list_files=lister)
+    try:
+        assert (await store.snapshot(root)).stats()["skipped"] == {"pending": 12}
+    finally:
+        await store.aclose()
+    calls, _files, names = await start(root, index)
+    assert calls == 1 and "f59" in names and len([n for n in names if n.startswith("f")]) == 60
+    assert (await start(root, index))[0] == 0  # now complete: kept

@@ -317,7 +317,10 @@ class CodeKnowledge:
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
             files = files[: self.max_files]
-            plan = await asyncio.to_thread(self._plan, scope, files)
+            # a kept list holds every file of a parsed language in the entries (it is kept
+            # only after a build that left none over): the others need not be asked again
+            known = scope.entries if stamps is not None else None
+            plan = await asyncio.to_thread(self._plan, scope, files, known)
             check_ms = (time.perf_counter() - t0) * 1000.0
             results, pending = await self._parse(
                 scope.root, plan.parse, t0 + self.build_budget, threads=threads
@@ -327,10 +330,13 @@ class CodeKnowledge:
                 tables if not results and not plan.dirty else None,
             )  # fmt: skip
             changed = bool(results or plan.dirty)
-            if own and stamps is None and not over_cap and (changed or not scope.listed):
+            if own and stamps is None and not over_cap and not pending and (
+                changed or not scope.listed
+            ):
                 stamps = await asyncio.to_thread(stamp, root, files, listed_at)
             if store is not None and (changed or (stamps is not None and not scope.listed)):
-                kept = (files, stamps) if stamps is not None else None
+                # a build that left files over does not keep its list (see `known`)
+                kept = (files, stamps) if stamps is not None and not pending else None
                 await asyncio.to_thread(
                     store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump(), kept
                 )
@@ -350,14 +356,17 @@ class CodeKnowledge:
             )  # fmt: skip
             return snapshot
 
-    def _plan(self, scope: _Scope, files: list[str]) -> _Plan:
-        """Which files to (re)parse: stat every file of a known language (in a thread)."""
+    def _plan(
+        self, scope: _Scope, files: list[str], known: dict[str, Entry] | None = None
+    ) -> _Plan:
+        """Which files to (re)parse: stat every file of a known language (in a thread).
+        `known`: the files of `files` that can be of one (when `files` is a kept list)."""
         keep: dict[str, Entry] = {}
         parse: list[tuple[str, str, int, int]] = []
         root = str(scope.root)
         old = scope.entries
         own = scope.key == root  # a scope, not a package: a package's dist/ is its code
-        for path in files:
+        for path in files if known is None else known:
             prev = old.get(path)
             # a path known to the index has a language and was classed by `not_indexed` as
             # it is now (its rules are in the persisted file's fingerprint): only the few
