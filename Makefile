@@ -7,9 +7,13 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 UV_VERSION := 0.13.9
 UV     := $(BIN)/uv
 # uv installs into this venv (not one of its own); --frozen: exactly the locked versions, the
-# lock is never re-resolved here (`make lock` does that); --inexact: leaves pip and uv alone
+# lock is never re-resolved here (`make lock` does that); --inexact: leaves pip and uv alone;
+# --compile-bytecode, and compileall for our own (editable) sources: a command starts from
+# .pyc files, not by compiling ~500 modules (0.6 s of every `parallizer fulfill` or `check`
+# where PYTHONDONTWRITEBYTECODE is set, and on the first run everywhere else)
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
-SYNC   := $(UV) sync --frozen --inexact --quiet
+SYNC   := $(UV) sync --frozen --inexact --quiet --compile-bytecode
+COMPILE := $(BIN)/python -m compileall -q -j 0 src >/dev/null
 SCOPE  ?= .
 
 # the settings a developer's shell or .env might hold; the suite must not see them
@@ -38,21 +42,25 @@ $(UV): | $(BIN)/python
 $(VENV)/.installed-base: pyproject.toml uv.lock | $(UV)
 	@echo "installing parallizer into $(VENV) from uv.lock ..."
 	@$(SYNC)
+	@$(COMPILE)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml uv.lock | $(UV)
 	@echo "installing parallizer[test] into $(VENV) from uv.lock ..."
 	@$(SYNC) --extra test
+	@$(COMPILE)
 	@touch $@ $(VENV)/.installed-base
 
 $(VENV)/.installed-bench: pyproject.toml uv.lock | $(UV)
 	@echo "installing parallizer[bench] into $(VENV) from uv.lock ..."
 	@$(SYNC) --extra bench
+	@$(COMPILE)
 	@touch $@ $(VENV)/.installed-base
 
 $(VENV)/.installed-docs: pyproject.toml uv.lock | $(UV)
 	@echo "installing parallizer[docs] into $(VENV) from uv.lock ..."
 	@$(SYNC) --extra docs
+	@$(COMPILE)
 	@touch $@ $(VENV)/.installed-base
 
 run: $(VENV)/.installed-base

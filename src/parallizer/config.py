@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         default=256, ge=1, le=4096, description="ceiling of the adaptive LLM call limit"
     )
     llm_start_concurrent: int = Field(
-        default=64,
+        default=128,
         ge=1,
         le=4096,
         description="where the adaptive LLM call limit starts (at most its ceiling); it grows "

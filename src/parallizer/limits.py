@@ -14,7 +14,8 @@ through Redis (`stores.redis_limits`) is one more class of it:
     near the level that last overloaded it (rare, cheap probes once the capacity is known).
     A provider that refuses what it cannot take (429 at once: a hosted API such as
     Perplexity) lets slow start count every call in flight that has run a moment without
-    being refused, so a burst does not wait a round trip per doubling;
+    being refused, so a burst does not wait a round trip per doubling (and it triples while
+    twice as many calls wait as it lets run);
   - normal latency is what the fast calls take when nothing makes them wait: the fast quarter
     of the last 8 successes (a provider that queues delays every call, the fast ones too;
     ordinary variation does not move them much), at its lowest, less what the calls waited
@@ -443,7 +444,10 @@ class AdaptiveLimiter(Limiter):
                 return
         if self._in_demand(ticket):
             ticket.taken = True
-            self._grow(1)
+            # a refusal costs the provider nothing and us one quick retry: while at least
+            # twice as many calls wait as the limit lets run, each taken call makes room for
+            # two more (the limit triples per `TAKEN_AFTER`), else for one (it doubles)
+            self._grow(2 if len(self._waiters) >= 2 * self._limit else 1)
             self._wake()
         loop = asyncio.get_running_loop()  # still running: it counts again in a while
         self._running[ticket] = loop.call_later(self._taken_after, self._taken, ticket)

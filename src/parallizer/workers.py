@@ -92,11 +92,11 @@ class WorkerPool:
         size: int,
         *,
         preload: Sequence[str] = (),
-        python: str = sys.executable,
+        python: str | None = None,
     ) -> None:
         self.size = max(1, size)
         self.preload = tuple(preload)
-        self.python = python
+        self.python = python or sys.executable
         """The interpreter the workers run (a test may name one that cannot start)."""
         self._slots: asyncio.Queue[_Worker | None] = asyncio.Queue()
         for _ in range(self.size):

@@ -254,3 +254,17 @@ async def test_only_the_packages_a_plan_may_be_naming_are_indexed_once_per_versi
     assert await indexed_after(
         "# Plan\n\n`dateutil.tz.gettz`\n", "# Plan\n\n`dateutil.parser.isoparse`\n"
     ) == ["python-dateutil"]
+
+
+async def test_what_a_package_says_of_a_name_is_asked_once(py_project: Path):
+    """An editor sends the same plan at every edit: which packages may hold its open names
+    (a fuzzy search of each package's words) is settled once."""
+    plan = "# Plan\n\nUse `retry_if_result`, then `stop_after_attempts`.\n"
+    async with Runtime(settings(py_project.parent), web=None, llm=None) as rt:
+        await fulfill(rt, plan, scope=py_project, only=["ambiguities"])
+        first = rt.deps.near_asked
+        indexed = sorted(i.package.name for i in rt.deps.indexed_for(py_project))
+        await fulfill(rt, plan + "\nAn edit below.\n", scope=py_project, only=["ambiguities"])
+        assert first > 0 and rt.deps.near_asked == first
+        assert sorted(i.package.name for i in rt.deps.indexed_for(py_project)) == indexed
+        assert indexed == ["tenacity"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -311,3 +312,24 @@ async def test_a_parser_process_that_dies_loses_only_its_batch(tmp_path: Path) -
     assert 0 < lost <= 48  # one batch's files
     assert sum(1 for i in range(200) if index.lookup(f"f{i}")) == 200 - lost
     assert _worker_pids() == []
+
+
+async def test_without_worker_processes_the_build_parses_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where no worker process can start (here: no interpreter where sys.executable says),
+    every file is still parsed, in a thread, and the log says so once."""
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(30):  # 1.2 MB: over the thread threshold, for the worker processes
+        pad = '"""' + "padding\n" * 5000 + '"""\n'
+        (root / f"m{i:02}.py").write_text(pad + f"def f{i}(a):\n    pass\n")
+    store = CodeKnowledge(workers=2)  # (its rg found first: it is found beside the python)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    try:
+        with caplog.at_level(logging.WARNING, logger="parallizer.index"):
+            index = await store.snapshot(root)
+    finally:
+        await store.aclose()
+    assert index.stats()["parsed_files"] == 30 and len(index.lookup("f29")) == 1
+    assert sum("parsed in a thread" in r.message for r in caplog.records) == 1

@@ -27,13 +27,14 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from ..errors import BackendError, BadAnswer, ConnectionFailed, Timeout, http_error, redact
 from ..text import clip, single_line
+
+if TYPE_CHECKING:  # imported when the first session is made: ~0.3 s a command without
+    import aiohttp  # a web backend or an LLM (`fulfill` offline, `check`) need not pay
 
 log = logging.getLogger("parallizer.http")
 
@@ -124,6 +125,8 @@ class HttpClient:
         return host_of(self.base_url)
 
     def _get_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
@@ -163,6 +166,8 @@ class HttpClient:
         params: Mapping[str, str] | None,
         budget: float,
     ) -> Any:
+        import aiohttp
+
         url = self.base_url + path
         timeout = aiohttp.ClientTimeout(
             total=budget,

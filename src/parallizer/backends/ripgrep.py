@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import os
 import shutil
@@ -19,6 +18,8 @@ import sys
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ..errors import BackendError, InvalidQuery, ToolFailed, Unavailable, Unreadable
 from ..limits import Limiter
@@ -101,8 +102,8 @@ async def _events(stream: asyncio.StreamReader) -> AsyncIterator[tuple[str, dict
     """(type, data) of each event rg --json prints (lines that are not JSON are skipped)."""
     async for raw in _json_lines(stream):
         try:
-            event = json.loads(raw)
-        except ValueError:
+            event = orjson.loads(raw)
+        except ValueError:  # orjson.JSONDecodeError is one
             continue
         yield event.get("type"), event.get("data") or {}
 

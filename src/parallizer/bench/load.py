@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from .harness import RssSampler
+from .harness import RssSampler, cpu_s
 from .stats import percentile
 
 
@@ -65,9 +65,9 @@ async def load(
     batch = [{**bodies[i % len(bodies)], "user_id": f"load-{users}-{i}"} for i in range(users)]
     assert len({b["document_text"] for b in batch}) == min(users, len(bodies))
     async with RssSampler(pid) as rss:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_s(pid)
         results = await _post_all(url, batch, request_timeout=request_timeout)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, cpu_s(pid) - cpu0
     ms = [r[0] * 1000.0 for r in results]
     ok = [_answered(status, data) for _, status, data in results]
     backends = _backend_breakdown([d for _, _, d in results])
@@ -82,6 +82,7 @@ async def load(
         "success_rate": round(sum(ok) / users, 4),
         "rps": round(users / wall, 1),
         "wall_s": round(wall, 3),
+        "server_cpu_s": round(cpu, 2),
         "peak_rss_mb": round(rss.peak_mb, 1),
         "slot_bound_s": round(bound, 3),
         "backends": backends,

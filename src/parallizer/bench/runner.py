@@ -375,6 +375,8 @@ async def capacity_llm(
         "rate_limited": stats["rejected"],
         "peak_in_flight": stats["peak"],
         "web_peak_in_flight": web_stats["peak"],
+        "server_cpu_s": crowd["server_cpu_s"],
+        "crowd_wall_s": crowd["wall_s"],
         "backends": crowd["backends"],
         "limit_series": series["llm"],
         "web_limit_series": series["perplexity"],

@@ -90,4 +90,26 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"parallizer: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None and next((a for a in args if not a.startswith("-")), None) in ONE_SHOT:
+        _exit_now(code)
+    sys.exit(code)
+
+
+ONE_SHOT = frozenset({"check", "fulfill", "index"})
+"""Commands whose process ends with their answer: it is written, their subprocesses reaped,
+so the interpreter's teardown (freeing every object of a loaded index, one by one: ~0.1 s
+over the standard library's) is skipped, as mypy does."""
+
+
+def _exit_now(code: int) -> None:
+    import logging
+    import os
+
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # the reader went away, or a stream is closed
+        code = code or 1
+    os._exit(code)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
 from rapidfuzz import fuzz, process
 
 from ..backends.base import CodeBackend, CodeQuery
@@ -100,6 +101,10 @@ class Dependencies:
         self._building: SingleFlight[PackageIndex] = SingleFlight(owner="store")
         self._failed: dict[str, str] = {}
         self._vocab: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._near: LRUCache[tuple[str, str], bool] = LRUCache(maxsize=NEAR_KEPT)
+        """Whether a package (by key) holds a name or a word close to it."""
+        self.near_asked = 0
+        """(package, name) pairs searched for so far (for tests)."""
         """The words of packages read but not indexed (a plan may never need them)."""
         self._closed = False
         self.indexed = 0
@@ -315,30 +320,37 @@ class Dependencies:
             return resolutions
         plan = PlanText(tuple(lines), tuple(uses), introduced, proposed)
         imports = await self.imports(root, snapshot)
-        named, others = wanted(envs, imports, plan, self.per_request)
+        # the CPU of choosing (the plan's lines read for chained calls: ms) off the event loop
+        named, others, wanted_names = await asyncio.to_thread(
+            _choose, envs, imports, plan, self.per_request, resolutions
+        )
         scope = self._scopes.get(str(root))
         if scope is not None:
             scope.used.update(p.key for p in (*named, *others))
         # the packages the plan names; of the others the project imports, those whose words
         # hold one of the plan's names the project lacks, or a name close to one
         # (`stop_after_attempts`): reading a package's words costs a small part of its index
-        wanted_names = _unresolved(resolutions, lines)
-        needed = [p for p in others if await self._may_hold(p, wanted_names)]
+        needed = await self._may_hold(others, wanted_names)
         indexes = await self._ready([*named, *needed])
         dpass = DependencyPass(snapshot, envs, imports, indexes, plan)
         names = dpass.variable_names(resolutions)
         found = await self.variables(root, names, snapshot)
         return await asyncio.to_thread(dpass.run, resolutions, found)
 
-    async def _may_hold(self, package: Package, names: Sequence[str]) -> bool:
-        """Does the package have one of `names`, or a word close to one? Its words are read
-        once (in a thread) and kept; an indexed package answers from its index's words."""
-        if not names:
-            return False
-        built = self.peek(package)
-        if built is not None:
-            words: frozenset[str] = built.words
-        else:
+    async def _may_hold(self, packages: Sequence[Package], names: Sequence[str]) -> list[Package]:
+        """The packages that have one of `names`, or a word close to one. A package's words
+        are read once (in a thread) and kept; an indexed package answers from its index's
+        words. What each package says of each name is kept too (an editor sends the same
+        plan at every edit, and a fuzzy search of a package's thousands of words is ~2 ms):
+        the names not asked before are settled in one thread for all packages."""
+        if not names or not packages:
+            return []
+        words: dict[str, frozenset[str]] = {}
+        for package in packages:
+            built = self.peek(package)
+            if built is not None:
+                words[package.key] = built.words
+                continue
             kept = self._vocab.get(package.key)
             if kept is None:
                 files = await asyncio.to_thread(code_files, package)
@@ -346,8 +358,14 @@ class Dependencies:
                 self._vocab[package.key] = kept
                 while len(self._vocab) > self.max_packages:
                     self._vocab.popitem(last=False)
-            words = kept
-        return await asyncio.to_thread(_holds, words, names)
+            words[package.key] = kept
+        held = {(k, n): v for k in words for n in names if (v := self._near.get((k, n))) is not None}
+        ask = [(k, n) for k in words for n in names if (k, n) not in held]
+        if ask:
+            self.near_asked += len(ask)
+            held.update(await asyncio.to_thread(_near_words, words, ask))
+            self._near.update((key, v) for key, v in held.items())
+        return [p for p in packages if any(held[(p.key, n)] for n in names)]
 
     async def _ready(self, packages: list[Package]) -> dict[str, PackageIndex]:
         """The indexes of `packages` that are ready within `wait` seconds (building the
@@ -399,7 +417,22 @@ class Dependencies:
 
 MAX_OPEN_NAMES = 60
 NEAR_WORDS = 80.0
+NEAR_KEPT = 50_000
+"""(package, name) answers of `_near_words` kept (a few MB at most)."""
 """A package whose words hold one this close to a name the plan writes is indexed for it."""
+
+
+def _choose(
+    envs: Sequence[Environment],
+    imports: Imports,
+    plan: PlanText,
+    limit: int,
+    resolutions: Sequence[Resolution],
+) -> tuple[list[Package], list[Package], list[str]]:
+    """The packages the plan names, the others the project imports (`wanted`), and the
+    names a package of the others must hold to be read (`_unresolved`). Blocking."""
+    named, others = wanted(envs, imports, plan, limit)
+    return named, others, _unresolved(resolutions, plan.lines)
 
 
 def _unresolved(resolutions: Sequence[Resolution], lines: Sequence[str]) -> list[str]:
@@ -421,14 +454,24 @@ def _unresolved(resolutions: Sequence[Resolution], lines: Sequence[str]) -> list
     return sorted(n for n in out if len(n) >= 4)[:MAX_OPEN_NAMES]
 
 
-def _holds(words: frozenset[str], names: Sequence[str]) -> bool:
-    if any(n in words for n in names):
-        return True
-    choices = list(words)
-    return any(
-        process.extractOne(n, choices, scorer=fuzz.ratio, score_cutoff=NEAR_WORDS) is not None
-        for n in names
-    )
+def _near_words(
+    words: dict[str, frozenset[str]], ask: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], bool]:
+    """For each (package key, name): whether the package's words hold the name or one close
+    to it. Blocking (a fuzzy search per name not found as it is)."""
+    choices: dict[str, list[str]] = {}
+    out = {}
+    for key, name in ask:
+        w = words[key]
+        if name in w:
+            out[(key, name)] = True
+            continue
+        listed = choices.get(key)
+        if listed is None:
+            listed = choices[key] = list(w)
+        near = process.extractOne(name, listed, scorer=fuzz.ratio, score_cutoff=NEAR_WORDS)
+        out[(key, name)] = near is not None
+    return out
 
 
 _WORD = re.compile(rb"[A-Za-z_$][\w$]*")

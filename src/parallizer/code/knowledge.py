@@ -12,7 +12,9 @@
   hashed: the same content keeps its definitions.
 * Persisted (`store.IndexStore`, when given): the first update of a scope (or a package, by
   its `Package.key`) starts from the entries on disk, and an update that changed anything
-  writes them back with the snapshot's tables; a restart re-parses only what changed.
+  writes them back with the snapshot's tables; a restart re-parses only what changed. The
+  scope's file list is kept with them (`listing`): a restart over a tree where no directory
+  changed does not list it again.
 * Not parsed, by path (`languages.not_indexed`, for a scope's own files only): bundles,
   build output, package managers' directories; by content: minified files.
 * Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
@@ -37,15 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BackendError, Cancelled, IndexFailed, Unavailable, WorkerDied
+from ..errors import BackendError, Cancelled, IndexFailed, NoWorkers, Unavailable, WorkerDied
 from ..flight import Flight, SingleFlight
 from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
+from .listing import stamp, unchanged
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
 from .snapshot import BuildStats, Snapshot, Tables
-from .store import Entry, IndexStore, digest
+from .store import Entry, IndexStore, Listing, digest
 
 log = logging.getLogger("parallizer.index")
 
@@ -56,6 +59,8 @@ SMALL_FILE_BYTES = 128 * 1024
 PACKAGE_THREAD_FILE_BYTES = 256 * 1024
 """An installed package whose files are all this small is parsed in a thread (at most tens
 of ms of held GIL per file)."""
+_BY_PATH = frozenset({"installed", "build_output", "minified"})
+"""The statuses `not_indexed` gives (by path; "minified" is also found by content)."""
 BATCH_FILES = 48
 BATCH_BYTES = 1 << 20
 
@@ -65,8 +70,8 @@ class Lister(Protocol):
 
 
 class _Scope:
-    __slots__ = ("checked", "entries", "key", "label", "last", "loaded", "origin", "root",
-                 "snapshot", "stored", "task")  # fmt: skip
+    __slots__ = ("checked", "entries", "key", "label", "last", "listed", "loaded", "origin",
+                 "root", "snapshot", "stored", "task")  # fmt: skip
 
     def __init__(self, root: Path, key: str | None = None, label: str | None = None) -> None:
         self.root = root
@@ -75,6 +80,8 @@ class _Scope:
         self.label = label or root.name
         self.stored = False
         """The store was asked for this scope's entries (once, before its first build)."""
+        self.listed = False
+        """The persisted file holds a kept file list that is this scope's current one."""
         self.loaded = 0
         self.origin = ""
         """How its first snapshot was made: `loaded` (from the persisted index) or `built`."""
@@ -285,21 +292,35 @@ class CodeKnowledge:
         persist: bool = True,
     ) -> Snapshot:
         store = self.store if persist else None
+        own = store is not None and lister is None  # a scope rg lists (not a package)
         async with self._builds:
             t0 = time.perf_counter()
             tables: Tables | None = None
+            kept: Listing | None = None
             if store is not None and not scope.stored:
                 scope.stored = True
-                loaded, tables = await asyncio.to_thread(_load, store, scope.key, scope.label)
+                loaded, tables, kept = await asyncio.to_thread(
+                    _load, store, scope.key, scope.label
+                )
                 if loaded is not None and not scope.entries:
                     scope.entries, scope.loaded = loaded, len(loaded)
                 else:
-                    tables = None
-            files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
+                    tables = kept = None
+            root = str(scope.root)
+            listed_at = time.time_ns()
+            if own and kept is not None and await asyncio.to_thread(unchanged, root, kept[1]):
+                files, stamps = kept[0], kept[1]  # nothing added or removed since it was kept
+                scope.listed = True
+            else:
+                files = await (lister or self._list)(scope.root, max_files=self.max_files + 1)
+                stamps = None
             list_ms = (time.perf_counter() - t0) * 1000.0
             over_cap = len(files) > self.max_files
             files = files[: self.max_files]
-            plan = await asyncio.to_thread(self._plan, scope, files)
+            # a kept list holds every file of a parsed language in the entries (it is kept
+            # only after a build that left none over): the others need not be asked again
+            known = scope.entries if stamps is not None else None
+            plan = await asyncio.to_thread(self._plan, scope, files, known)
             check_ms = (time.perf_counter() - t0) * 1000.0
             results, pending = await self._parse(
                 scope.root, plan.parse, t0 + self.build_budget, threads=threads
@@ -308,10 +329,18 @@ class CodeKnowledge:
                 self._assemble, scope, plan, results, pending, over_cap, t0, list_ms, check_ms,
                 tables if not results and not plan.dirty else None,
             )  # fmt: skip
-            if store is not None and (results or plan.dirty):
+            changed = bool(results or plan.dirty)
+            if own and stamps is None and not over_cap and not pending and (
+                changed or not scope.listed
+            ):
+                stamps = await asyncio.to_thread(stamp, root, files, listed_at)
+            if store is not None and (changed or (stamps is not None and not scope.listed)):
+                # a build that left files over does not keep its list (see `known`)
+                kept = (files, stamps) if stamps is not None and not pending else None
                 await asyncio.to_thread(
-                    store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump()
+                    store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump(), kept
                 )
+                scope.listed = kept is not None
             scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
             scope.loaded = 0
             scope.snapshot = snapshot
@@ -327,25 +356,30 @@ class CodeKnowledge:
             )  # fmt: skip
             return snapshot
 
-    def _plan(self, scope: _Scope, files: list[str]) -> _Plan:
-        """Which files to (re)parse: stat every file of a known language (in a thread)."""
+    def _plan(
+        self, scope: _Scope, files: list[str], known: dict[str, Entry] | None = None
+    ) -> _Plan:
+        """Which files to (re)parse: stat every file of a known language (in a thread).
+        `known`: the files of `files` that can be of one (when `files` is a kept list)."""
         keep: dict[str, Entry] = {}
         parse: list[tuple[str, str, int, int]] = []
         root = str(scope.root)
         old = scope.entries
         own = scope.key == root  # a scope, not a package: a package's dist/ is its code
-        for path in files:
-            language = language_of(path)
-            if language is None:
+        for path in files if known is None else known:
+            prev = old.get(path)
+            # a path known to the index has a language and was classed by `not_indexed` as
+            # it is now (its rules are in the persisted file's fingerprint): only the few
+            # it skipped are asked again (a file minified by its content may have changed)
+            language = language_of(path) if prev is None else None
+            if prev is None and language is None:
                 continue
-            if own and (why := not_indexed(path)) is not None:
-                prev = old.get(path)
+            if own and (prev is None or prev.status in _BY_PATH) and (why := not_indexed(path)):
                 keep[path] = prev if prev is not None and prev.status == why else Entry(0, 0, why)
                 continue
             try:
                 st = os.stat(os.path.join(root, path))
             except OSError as exc:  # vanished, unreadable, a broken link
-                prev = old.get(path)
                 keep[path] = (
                     prev
                     if prev is not None and prev.status == "unreadable"
@@ -354,7 +388,6 @@ class CodeKnowledge:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
-            prev = old.get(path)
             if prev is not None and prev.mtime_ns == st.st_mtime_ns and prev.size == st.st_size:
                 keep[path] = prev
             elif (
@@ -369,7 +402,7 @@ class CodeKnowledge:
                 keep[path] = Entry(st.st_mtime_ns, st.st_size, "too_big",
                                     error=f"over {self.max_file_bytes} bytes, not parsed")  # fmt: skip
             else:
-                parse.append((path, language, st.st_mtime_ns, st.st_size))
+                parse.append((path, language or language_of(path) or "", st.st_mtime_ns, st.st_size))
         # source files first, so a build that runs out of time has spent it on them
         parse.sort(key=lambda p: (ROLE_RANK[role_of(p[0])], p[0]))
         dirty = len(keep) + len(parse) != len(old) or any(
@@ -419,6 +452,7 @@ class CodeKnowledge:
 
         queue = iter(batches)
         left = submitted = 0
+        fallback = False
         running: dict[asyncio.Task[list[Parsed]], list[tuple[str, str]]] = {}
         pool = WorkerPool(min(self.workers, len(batches)), preload=(parse_batch.__module__,))
         async with pool as workers:
@@ -442,6 +476,12 @@ class CodeKnowledge:
                         sent = running.pop(task)
                         try:
                             take(task.result())
+                        except NoWorkers as exc:  # no process can start here: in a thread
+                            if not fallback:
+                                log.warning("index of %s parsed in a thread: %s", root.name, exc)
+                            fallback = True
+                            job = (str(root), sent, self.max_file_bytes, self.parse_seconds)
+                            take(await asyncio.to_thread(parse_batch, *job))
                         except WorkerDied as exc:  # a crash in a parser: those files only
                             take([Parsed(p, "unreadable", lang, error=str(exc))
                                   for p, lang in sent])  # fmt: skip
@@ -538,16 +578,19 @@ def _digest_of(path: str) -> bytes:
         return b""
 
 
-def _load(store: IndexStore, key: str, label: str) -> tuple[dict[str, Entry] | None, Tables | None]:
-    """The persisted entries of a scope, and the tables persisted with them (used as they
-    are when the tree has not changed since)."""
-    loaded, dumped = store.load_all(key, label)
-    if loaded is None:
-        return None, None
+def _load(
+    store: IndexStore, key: str, label: str
+) -> tuple[dict[str, Entry] | None, Tables | None, Listing | None]:
+    """The persisted entries of a scope, the tables persisted with them (used as they are
+    when the tree has not changed since) and its kept file list."""
+    got = store.load_all(key, label)
+    if got is None:
+        return None, None, None
+    loaded, dumped = got.entries, got.tables
     if dumped is None:
-        return loaded, None
+        return loaded, None, got.listing
     try:
-        return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped)
+        return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped), got.listing
     except (TypeError, ValueError):  # not the shape this version dumps: make them from the rows
         log.warning("index file of %s: its lookup tables are remade", label)
-        return loaded, None
+        return loaded, None, got.listing

@@ -126,18 +126,57 @@ class PlanText:
     proposed: frozenset[str]
 
 
-def _local_names(envs: Sequence[Environment], imports: Imports) -> dict[str, list[Package]]:
-    """A name a plan may write as a prefix -> the installed packages it means: what the
-    project's code imports it as first, then each package's own import names. Worked out
-    once per imports and environments (a venv of a hundred packages costs ms per request
-    otherwise); callers must not change what it returns."""
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """What follows from the project's imports and environments alone, whatever the plan:
+    worked out once per imports and environments (a venv of a hundred packages costs ms per
+    request otherwise); callers must not change it."""
+
+    envs: list[Environment]
+    local: dict[str, list[Package]]
+    """A name a plan may write as a prefix -> the installed packages it means."""
+    typings: dict[str, list[Package]]
+    """A module -> the packages of its typings (`@types/x`)."""
+    imported: list[Package]
+    """The packages the project's code imports, most used first, each with its typings."""
+
+
+def _derived(envs: Sequence[Environment], imports: Imports) -> _Derived:
     key = tuple(id(e) for e in envs)
     got = imports.derived.get(key)
-    if got is None or any(a is not b for a, b in zip(got[0], envs, strict=True)):
+    if got is None or any(a is not b for a, b in zip(got.envs, envs, strict=True)):
         # (an id reused by a new environment: worked out afresh)
         imports.derived.clear()  # only the latest environments' (no older ones kept alive)
-        got = imports.derived[key] = ([*envs], _work_out_local_names(envs, imports))
-    return got[1]
+        typings: dict[str, list[Package]] = {}
+        for env in envs:
+            for t in env.packages:
+                if t.types_for is not None:
+                    typings.setdefault(t.types_for, []).append(t)
+        imported: dict[str, Package] = {}
+        for module, _n in sorted(imports.modules.items(), key=lambda kv: -kv[1]):
+            for env in envs:
+                _take(imported, env.by_module(module), typings)
+        got = imports.derived[key] = _Derived(
+            [*envs], _work_out_local_names(envs, imports), typings, list(imported.values())
+        )
+    return got
+
+
+def _local_names(envs: Sequence[Environment], imports: Imports) -> dict[str, list[Package]]:
+    """A name a plan may write as a prefix -> the installed packages it means: what the
+    project's code imports it as first, then each package's own import names."""
+    return _derived(envs, imports).local
+
+
+def _take(
+    out: dict[str, Package], pkgs: Iterable[Package], typings: dict[str, list[Package]]
+) -> None:
+    """Add `pkgs` to `out` (by key, first kept), each followed by its typings."""
+    for p in pkgs:
+        out.setdefault(p.key, p)
+        for m in p.modules:
+            for t in typings.get(m, ()):
+                out.setdefault(t.key, t)
 
 
 def _work_out_local_names(
@@ -176,16 +215,12 @@ def wanted(
     """The packages a plan may be naming, at most `limit`: (those it names: a prefix it
     writes, a name the project imports from one; the others the project's code imports, most
     used first), each with its typings (`@types/x`)."""
-    local = _local_names(envs, imports)
+    derived = _derived(envs, imports)
+    local = derived.local
     out: dict[str, Package] = {}
 
     def take(pkgs: Iterable[Package]) -> None:
-        for p in pkgs:
-            out.setdefault(p.key, p)
-            for env in envs:  # the typings of an untyped package
-                for t in env.packages:
-                    if t.types_for is not None and t.types_for in p.modules:
-                        out.setdefault(t.key, t)
+        _take(out, pkgs, derived.typings)
 
     for u in plan.uses:
         parts = _parts(u.text)
@@ -196,9 +231,8 @@ def wanted(
             if m.group(1) in local:
                 take(local[m.group(1)])
     named = len(out)
-    for module, _n in sorted(imports.modules.items(), key=lambda kv: -kv[1]):
-        for env in envs:
-            take(env.by_module(module))
+    for p in derived.imported:
+        out.setdefault(p.key, p)
     if not imports.modules:  # no import read: what the project declares
         for env in envs:
             take(p for p in env.packages if env.is_declared(p.name))
@@ -464,7 +498,9 @@ class DependencyPass:
         if i == len(rest):
             return replace(r, verdict=Verdict.known, needs_text=(), package=pkg)
         name = rest[i]
-        hits = [(p, d) for p in pis for d in p.lookup(name) if d.owner is None or d.kind in TYPE_KINDS]
+        hits = [
+            (p, d) for p in pis for d in p.lookup(name) if d.owner is None or d.kind in TYPE_KINDS
+        ]
         prefix = "/".join(mod) + "/"
         hits.sort(key=lambda h: not h[1].path.startswith(prefix))
         if not hits:
@@ -489,8 +525,10 @@ class DependencyPass:
             return False
         path = "/".join(parts)
         files = pi.snapshot.file_index
-        return files.has_dir(path) or pi.snapshot.has_file(path + ".py") or pi.snapshot.has_file(
-            path + ".pyi"
+        return (
+            files.has_dir(path)
+            or pi.snapshot.has_file(path + ".py")
+            or pi.snapshot.has_file(path + ".pyi")
         )
 
     def _found(self, r: Resolution, hits: Sequence[Hit]) -> Resolution:
@@ -733,9 +771,7 @@ class DependencyPass:
                 hits = [(pi, d) for pi in self._pis(pkgs) for d in pi.lookup(ch.root)]
                 if not hits:
                     return None
-                return self._keywords(ch, hits) or self._found(
-                    base(0, ch.root, None, "call"), hits
-                )
+                return self._keywords(ch, hits) or self._found(base(0, ch.root, None, "call"), hits)
             return self._anywhere(base(0, ch.root, None, "call"), ch.root)
         names = [n for n, _ in ch.members]
         calls_before = ch.called or any(c for _, c in ch.members[:-1])
@@ -871,7 +907,9 @@ class DependencyPass:
                 out.append(self._not_a_package_either(r))
                 continue
             out.append(r)
-        taken = {_parts(r.text)[0] for r in out if r.verdict is Verdict.undeclared and _parts(r.text)}
+        taken = {
+            _parts(r.text)[0] for r in out if r.verdict is Verdict.undeclared and _parts(r.text)
+        }
         for name, (ev, env) in claims.items():
             if name in taken or name in by_text:
                 continue
@@ -929,8 +967,10 @@ class DependencyPass:
             if env.ecosystem == "go" and any(go_alias(p) == name or p.endswith("/" + name)
                                              for p in env.declared):  # fmt: skip
                 return None
-            if env.ecosystem == "python" and not env.found and any(
-                name.lower() in d or d in name.lower() for d in env.declared
+            if (
+                env.ecosystem == "python"
+                and not env.found
+                and any(name.lower() in d or d in name.lower() for d in env.declared)
             ):
                 return None  # an import name we cannot map to a declared one without the install
         if name in self.imports.names or name in self.imports.modules:
@@ -988,7 +1028,9 @@ class DependencyPass:
         return any(rx.search(re.sub(r"`[^`]*`", " ", line)) for line in self.plan.lines)
 
     def _assigned(self, name: str) -> bool:
-        rx = re.compile(rf"(?:\b(?:const|let|var|val)\s+{re.escape(name)}\b|\b{re.escape(name)}\s*(?::=|=(?!=)))")
+        rx = re.compile(
+            rf"(?:\b(?:const|let|var|val)\s+{re.escape(name)}\b|\b{re.escape(name)}\s*(?::=|=(?!=)))"
+        )
         return any(rx.search(line) for line in self.plan.lines)
 
     def _not_a_package_either(self, r: Resolution) -> Resolution:

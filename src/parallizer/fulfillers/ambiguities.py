@@ -435,13 +435,17 @@ class Ambiguities:
             return checked
         checked.index = index
         doc = ctx.document
-        uses = sorted(  # nearest the cursor first: they get the bounded work
-            _in_tree_languages(facts, index.languages()),
-            key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0])),
-        )
-        checked.resolutions = await lanes.in_thread(  # the plan's lane, by its size
-            len(doc.text), lambda: index.resolve(uses, facts.introduced, facts.proposed)
-        )
+
+        def resolve() -> tuple[list[Mention], list[Resolution]]:
+            # the tree's languages are a walk over its files, once per snapshot: not on the
+            # event loop either
+            uses = sorted(  # nearest the cursor first: they get the bounded work
+                _in_tree_languages(facts, index.languages()),
+                key=lambda u: (-doc.proximity(u.line), abs(u.line - doc.cursor[0])),
+            )
+            return uses, index.resolve(uses, facts.introduced, facts.proposed)
+
+        uses, checked.resolutions = await lanes.in_thread(len(doc.text), resolve)  # its lane
         if self.deps is not None:
             checked.resolutions = await self._dependencies(ctx, index, facts, uses, checked)
         pending = self._pending(ctx, checked.resolutions)
