@@ -47,6 +47,10 @@ _EXIT_WAIT = 2.0
 """Seconds a worker has to exit once its stdin is closed, before it is killed."""
 
 
+LOAD_IN_THREAD = 4096
+"""Answers of at least this many bytes are unpickled in a thread."""
+
+
 def _frame(obj: object) -> bytes:
     data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
     return _LEN.pack(len(data)) + data
@@ -68,7 +72,14 @@ class _Worker:
             raise WorkerDied(
                 f"the worker process ended before it answered ({type(exc).__name__})"
             ) from exc
-        answer: tuple[bool, Any] = pickle.loads(body)
+        # an answer is rebuilt off the event loop: a plan's reading is hundreds of frozen
+        # dataclasses whose __setstate__ is Python, and on the loop, under 50 users, its
+        # waits for the GIL held every request's I/O
+        answer: tuple[bool, Any] = (
+            pickle.loads(body)
+            if len(body) < LOAD_IN_THREAD
+            else await asyncio.to_thread(pickle.loads, body)
+        )
         return answer
 
     async def close(self, *, kill: bool = False) -> None:
