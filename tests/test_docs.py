@@ -143,9 +143,11 @@ def variable(name: str) -> str:
 def documented_default(name: str) -> str:
     field = Settings.model_fields[name]
     if field.default is PydanticUndefined:  # a default_factory: described in words
-        return {"allowed_roots": "the working directory", "index_workers": "the number of cores"}[
-            name
-        ]
+        return {
+            "allowed_roots": "the working directory",
+            "index_workers": "the number of cores",
+            "read_workers": "two (one on a single core)",
+        }[name]
     value = field.default
     if value is None:
         return "unset"
