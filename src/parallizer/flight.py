@@ -20,11 +20,21 @@ A flight abandoned by its last waiter takes no new waiters: the next caller star
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Hashable, Iterator
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Iterator
 from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 Owner = Literal["waiters", "store"]
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel every task of `tasks` not done yet and wait until each is over (its cleanup
+    ran: subprocesses killed and reaped). The one way an owner stops the work it started."""
+    pending = [t for t in tasks if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 class Flight(Generic[T]):
@@ -131,11 +141,7 @@ class SingleFlight(Generic[T]):
 
     async def aclose(self) -> None:
         """Cancel every run and wait until they are over."""
-        tasks = [f.task for f in self._flights.values() if not f.task.done()]
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await cancel_and_wait([f.task for f in self._flights.values()])
         self._flights.clear()
 
     def __len__(self) -> int:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import BackendError, Cancelled, IndexFailed, NoWorkers, Unavailable, WorkerDied
-from ..flight import Flight, SingleFlight
+from ..flight import Flight, SingleFlight, cancel_and_wait
 from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
@@ -219,11 +219,7 @@ class CodeKnowledge:
 
     async def aclose(self) -> None:
         self._closed = True
-        tasks = [t for t in self._tasks if not t.done()]
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await cancel_and_wait(list(self._tasks))
         self._scopes.clear()
 
     def __len__(self) -> int:
@@ -486,10 +482,7 @@ class CodeKnowledge:
                             take([Parsed(p, "unreadable", lang, error=str(exc))
                                   for p, lang in sent])  # fmt: skip
             finally:
-                for task in running:
-                    task.cancel()
-                if running:
-                    await asyncio.wait(running)
+                await cancel_and_wait(running)
         return out, left
 
     def _assemble(

@@ -35,6 +35,7 @@ from ... import __version__
 from ...config import Settings
 from ...document import Document, Mention, read
 from ...errors import BadInput, PathNotAllowed
+from ...flight import cancel_and_wait
 from ...models import (
     CardType,
     Finding,
@@ -148,11 +149,7 @@ class PlanServer(LanguageServer):
 
     async def aclose(self) -> None:
         """Cancel every review, index wait and watch still running, and wait for them."""
-        tasks = [t for t in self._tasks if not t.done()]
-        for t in tasks:
-            t.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await cancel_and_wait(list(self._tasks))
 
     # --- scopes --------------------------------------------------------------------------
 
