@@ -101,11 +101,11 @@ class Dependencies:
         self._building: SingleFlight[PackageIndex] = SingleFlight(owner="store")
         self._failed: dict[str, str] = {}
         self._vocab: OrderedDict[str, frozenset[str]] = OrderedDict()
+        """The words of packages read but not indexed (a plan may never need them)."""
         self._near: LRUCache[tuple[str, str], bool] = LRUCache(maxsize=NEAR_KEPT)
         """Whether a package (by key) holds a name or a word close to it."""
         self.near_asked = 0
         """(package, name) pairs searched for so far (for tests)."""
-        """The words of packages read but not indexed (a plan may never need them)."""
         self._closed = False
         self.indexed = 0
         """Packages indexed so far (for tests and metrics)."""
@@ -417,9 +417,9 @@ class Dependencies:
 
 MAX_OPEN_NAMES = 60
 NEAR_WORDS = 80.0
+"""A package whose words hold one this close to a name the plan writes is indexed for it."""
 NEAR_KEPT = 50_000
 """(package, name) answers of `_near_words` kept (a few MB at most)."""
-"""A package whose words hold one this close to a name the plan writes is indexed for it."""
 
 
 def _choose(
