@@ -6,7 +6,7 @@ an explicit choice:
 * `owner="waiters"` (the default): the run belongs to the callers waiting for it. One of them
   cancelled leaves it to the others; the last one cancelled cancels the run and waits until it
   is gone (its subprocess killed and reaped) before its own cancellation goes on. Used by the
-  fan-out (`fanout.Flights`, `Memo`), the rg batcher (`backends.rg_batch.Batcher`) and the
+  fan-out (`fanout.Flights`, `Memo`), the rg batcher (`backends.ripgrep.Batcher`) and the
   shared web cache (`stores.shared_cache.SharedFlights`).
 * `owner="store"`: the run belongs to whoever started it (the code index store builds a
   scope): a waiter that goes away never cancels it, the next caller will want it; the store
