@@ -13,10 +13,9 @@ import re
 from collections.abc import Iterable
 
 from ..code.extract.lines import definition as line_definition
-from ..text import IDENTIFIER, sentence_spans
+from ..text import IDENTIFIER, is_keyword, sentence_spans
 from .markdown import CodeBlock
 from .mentions import Mention, PlacedMention
-from .words import is_keyword
 
 # ("implements `Iterator`" conforms to something that exists; "write to `x`" changes it)
 _VERB = (

@@ -14,9 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ..text import IDENTIFIER, IDENTIFIER_RE
+from ..text import (
+    COMMANDS,
+    DOMAIN_ENDS,
+    IDENTIFIER,
+    IDENTIFIER_RE,
+    PROPER_NOUNS,
+    is_common,
+    is_keyword,
+)
 from .markdown import ProseLine
-from .words import COMMANDS, DOMAIN_ENDS, PROPER_NOUNS, is_common, is_keyword
 
 Kind = Literal["identifier", "call", "dotted", "path", "url", "code", "quoted", "phrase"]
 NAME_KINDS = frozenset({"identifier", "call", "dotted"})

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from ..text import IDENTIFIER
+from ..text import IDENTIFIER, STOP_WORDS
 from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
 from .mentions import (
@@ -32,7 +32,6 @@ from .mentions import (
 )
 from .model import Document, Section, window
 from .open_spots import OpenSpot, block_spots, goal_section
-from .words import STOP_WORDS
 
 _PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CLAUSE = re.compile(r"[^\w\s'-]+")

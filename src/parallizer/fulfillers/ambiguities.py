@@ -47,7 +47,6 @@ from ..code.deps_text import class_bases
 from ..context import FulfillerContext, code_call
 from ..document import Mention, PlanFacts, read
 from ..document.mentions import locate
-from ..document.words import STOP_WORDS, WELL_KNOWN_FILES
 from ..fanout import Call
 from ..llm import LLM
 from ..models import Card, CardType, Finding, severity_of, utf16_column
@@ -55,7 +54,7 @@ from ..planner import OpenSpot
 from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
 from ..planner.offline import exclude_globs
-from ..text import clip, single_line
+from ..text import STOP_WORDS, WELL_KNOWN_FILES, clip, single_line
 from .base import Dependencies, Knowledge, with_ripgrep
 from .planning import plan_call
 

@@ -19,12 +19,11 @@ from typing import ClassVar
 from ..backends.base import Availability, WebBackend, WebResult
 from ..context import FulfillerContext
 from ..document import Document, ProseLine, inline_text, read
-from ..document.words import STOP_WORDS
 from ..fanout import Call
 from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
-from ..text import sentences
+from ..text import STOP_WORDS, sentences
 from .planning import plan_call
 
 log = logging.getLogger("parallizer.fulfillers.web_context")

@@ -41,7 +41,7 @@ from ..backends.base import CodeQuery
 from ..code.extract.lines import OUTLINE_REGEX
 from ..document import WINDOW, WINDOW_CHARS, Document, Mention, OpenSpot, read, window
 from ..document.mentions import last_part
-from ..document.words import is_common, is_keyword
+from ..text import is_common, is_keyword
 
 __all__ = ["WINDOW", "WINDOW_CHARS", "Plan", "PlannedQuery", "Term", "plan", "plan_for", "window"]
 
