@@ -4,7 +4,7 @@ share a card so that every one of them is still shown."""
 
 from __future__ import annotations
 
-from parallizer.code.known import known_names
+from parallizer.code.resolve import known_names
 from parallizer.fulfillers.ambiguities import TIER, Ambiguities, Question
 
 

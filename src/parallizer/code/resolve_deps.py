@@ -50,7 +50,6 @@ from .deps_text import (
     returns,
     top_level,
 )
-from .known import known_names
 from .model import Definition, Role, fold
 from .resolve import (
     NEAR_CUTOFF,
@@ -59,6 +58,7 @@ from .resolve import (
     Tables,
     UseLike,
     Verdict,
+    known_names,
 )
 from .snapshot import Snapshot
 from .sources import Environment, Package
