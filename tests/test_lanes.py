@@ -18,7 +18,7 @@ from parallizer.config import Settings
 from parallizer.document import Document
 from parallizer.errors import WorkerDied
 from parallizer.models import FulfillRequest, GlobalContext
-from parallizer.planner import plan_for, reading
+from parallizer.planner import offline, plan_for
 from parallizer.runtime import Runtime
 
 from .conftest import children, eventually
@@ -43,7 +43,7 @@ async def test_a_small_plan_is_read_while_the_big_lane_is_held(tmp_path: Path):
         try:
             await eventually(started.exists, within=HANG_GUARD, what="the big lane's job started")
             doc = Document(PLAN, (3, 0))
-            reads = reading.read_and_plan(doc, 8, None, lanes=lanes_)
+            reads = offline.read_and_plan(doc, 8, None, lanes=lanes_)
             await asyncio.wait_for(reads, HANG_GUARD)
             assert plan_for(doc, 8, None).queries  # read in full, in a worker of its own lane
             small = lanes_.pool(len(PLAN))

@@ -13,7 +13,7 @@ import pytest
 from parallizer.document import Document
 from parallizer.document.reader import read
 from parallizer.lanes import Lanes
-from parallizer.planner import plan_for, reading
+from parallizer.planner import offline, plan_for
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
 
@@ -27,13 +27,13 @@ def _same_reading(doc: Document) -> None:
 
 @pytest.fixture
 async def lanes() -> AsyncIterator[Lanes]:
-    async with Lanes(1, preload=("parallizer.planner.reading",)) as lanes:
+    async with Lanes(1, preload=("parallizer.planner.offline",)) as lanes:
         yield lanes
 
 
 async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches(lanes: Lanes):
     doc = Document(PLAN, (12, 4))
-    await reading.read_and_plan(doc, 8, "examples/plan.md", lanes=lanes)
+    await offline.read_and_plan(doc, 8, "examples/plan.md", lanes=lanes)
     pool = lanes.pool(len(doc.text))
     assert pool is not None and len(pool.pids()) == 1  # read in a worker process
     # installed, not computed again: plan_for hands back the very object the worker sent
@@ -45,16 +45,16 @@ async def test_a_plan_read_in_a_worker_process_fills_the_in_process_caches(lanes
 
 
 async def test_a_dead_reader_process_is_replaced_and_the_request_still_reads(lanes: Lanes):
-    await reading.read_and_plan(Document(PLAN, (3, 0)), 8, None, lanes=lanes)  # a worker is up
+    await offline.read_and_plan(Document(PLAN, (3, 0)), 8, None, lanes=lanes)  # a worker is up
     pool = lanes.pool(len(PLAN))
     assert pool is not None
     (dead,) = pool.pids()
     os.kill(dead, signal.SIGKILL)  # the worker dies (OOM killer, an operator)
     doc = Document(PLAN + "\nOne more line.\n", (5, 2))
-    await reading.read_and_plan(doc, 8, "examples/plan.md", lanes=lanes)  # read in a thread
+    await offline.read_and_plan(doc, 8, "examples/plan.md", lanes=lanes)  # read in a thread
     _same_reading(doc)
     again = Document(PLAN, (20, 0))
-    await reading.read_and_plan(again, 8, "examples/plan.md", lanes=lanes)
+    await offline.read_and_plan(again, 8, "examples/plan.md", lanes=lanes)
     assert "blocks" in again.__dict__ and plan_for(again, 8, "examples/plan.md").queries
     (fresh,) = pool.pids()
     assert fresh != dead  # a new worker for the next request
@@ -64,7 +64,7 @@ async def test_where_no_process_can_start_plans_are_read_in_a_thread(tmp_path: P
     async with Lanes(1, python=str(tmp_path / "no-python")) as lanes:
         for line in (3, 9):
             doc = Document(PLAN, (line, 0))
-            await reading.read_and_plan(doc, 8, None, lanes=lanes)
+            await offline.read_and_plan(doc, 8, None, lanes=lanes)
             _same_reading(doc)
         assert lanes.no_processes is not None and "cannot start" in lanes.no_processes
         assert lanes.pool(len(PLAN)) is None  # not tried again for every request
@@ -73,6 +73,6 @@ async def test_where_no_process_can_start_plans_are_read_in_a_thread(tmp_path: P
 async def test_no_workers_reads_in_a_thread():
     doc = Document(PLAN, (7, 1))
     async with Lanes(0) as lanes:
-        await reading.read_and_plan(doc, 8, None, lanes=lanes)
+        await offline.read_and_plan(doc, 8, None, lanes=lanes)
         assert lanes.pool(len(PLAN)) is None
     _same_reading(doc)

@@ -147,7 +147,7 @@ class Orchestrator:
         )
         # reading the plan (the Markdown parse, its mentions, their ranking) is CPU work: done
         # here, off the event loop, so every fulfiller finds it cached (`read=False`: the
-        # caller has it read elsewhere, see `planner.reading`)
+        # caller has it read elsewhere, see `planner.offline.read_and_plan`)
         if read:
             plan_for(job.document, s.max_queries, exclude=job.plan_relpath)
         return job

@@ -124,7 +124,7 @@ class Runtime:
             self.web.name if self.web else "none",
             "on" if self.llm else "off (offline planner)",
         )
-        self.lanes = Lanes(settings.read_workers, preload=("parallizer.planner.reading",))
+        self.lanes = Lanes(settings.read_workers, preload=("parallizer.planner.offline",))
         """Worker processes for CPU work by size (reading plans), started when first needed
         (the service warms the small lane's at startup)."""
         self.flights = Flights()

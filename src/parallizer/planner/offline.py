@@ -24,6 +24,9 @@ here, once, so every fulfiller runs the same query (and the request's memo runs 
 * other code spans (`--serial`, `make run`) and quoted phrases: fixed substrings;
 * key phrases: a case-insensitive regex joining the escaped words with an optional space,
   `_` or `-`, so "retry policy" also finds `RetryPolicy` and `retry_policy`.
+
+The service has all of it computed in a worker process of the plan's lane (`read_and_plan`),
+off the event loop and off the GIL, into the same per-document caches.
 """
 
 from __future__ import annotations
@@ -33,15 +36,20 @@ import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import fuzz
 
 from ..backends.base import CodeQuery
 from ..code.extract.lines import OUTLINE_REGEX
 from ..document import WINDOW, WINDOW_CHARS, Document, Mention, OpenSpot, read, window
+from ..document.markdown import Blocks
 from ..document.mentions import last_part
+from ..document.reader import PlanFacts, remember
 from ..text import is_common, is_keyword
+
+if TYPE_CHECKING:
+    from ..lanes import Lanes
 
 __all__ = ["WINDOW", "WINDOW_CHARS", "Plan", "PlannedQuery", "Term", "plan", "plan_for", "window"]
 
@@ -403,3 +411,37 @@ def plan_for(doc: Document, max_queries: int = 5, exclude: str | None = None) ->
     if key not in per_doc:
         per_doc[key] = plan(doc, max_queries, exclude)
     return per_doc[key]
+
+
+# --- reading off the event loop ---------------------------------------------------------
+# The Markdown parse, the plan's facts and its ranked queries (`plan_for`) computed in a
+# worker process of the plan's lane (`parallizer.lanes`, the `Runtime`'s: a big plan is read
+# in a lane of its own, so it never holds up a small one). Reading the example plan costs
+# ~10 ms of Python; in a thread it holds the GIL that the event loop needs, so under a burst
+# of requests every request's first remote call waited for the others' reading. In a process
+# it runs on another core, and what comes back (the blocks, the facts and the plan, ~13 KB
+# pickled) takes under a millisecond to load. The results go into the same per-document
+# caches `read()` and `plan_for()` fill in process, so the fulfillers find the very objects
+# they would have computed. Without worker processes (PARALLIZER_READ_WORKERS=0, none can
+# start, or one died) the plan is read in a thread of its lane.
+
+
+def _read_text(
+    text: str, cursor: tuple[int, int], max_queries: int, exclude: str | None
+) -> tuple[Blocks, PlanFacts, Plan]:
+    """In the worker: what `plan_for` computes for this document."""
+    doc = Document(text, cursor)
+    plan = plan_for(doc, max_queries, exclude)
+    return doc.blocks, read(doc), plan
+
+
+async def read_and_plan(
+    doc: Document, max_queries: int, exclude: str | None, *, lanes: Lanes
+) -> None:
+    """Fill `doc`'s reading caches (`read(doc)`, `plan_for(doc, max_queries, exclude)`): in
+    a worker process of its lane, or in a thread of its lane when `lanes` has none."""
+    blocks, facts, plan = await lanes.in_process(
+        len(doc.text), _read_text, doc.text, doc.cursor, max_queries, exclude
+    )
+    remember(doc, blocks, facts)
+    remember_plan(doc, max_queries, exclude, plan)

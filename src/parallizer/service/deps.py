@@ -13,7 +13,7 @@ from ..context import Job
 from ..errors import StoreUnavailable
 from ..models import FulfillRequest
 from ..orchestrator import Orchestrator
-from ..planner.reading import read_and_plan
+from ..planner.offline import read_and_plan
 from ..runtime import Runtime
 from .feed import FeedStore
 from .runs import Run, RunManager
@@ -44,7 +44,7 @@ class Service:
         """Unknown fulfillers (422), document size (413), paths outside the roots (403).
 
         Path resolution touches the file system, so it runs off the event loop; the plan is
-        read in a worker process (`planner.reading`)."""
+        read in a worker process (`planner.offline.read_and_plan`)."""
         job = await asyncio.to_thread(self.orchestrator.prepare, request, read=False)
         s = self.settings
         lanes = self.runtime.lanes
