@@ -22,11 +22,10 @@ from ..config import Settings, load_settings
 from ..fulfillers.base import Fulfiller
 from ..runtime import Runtime
 from . import errors, metrics
-from .deps import Service
 from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
 from .routes import feed, files, fulfill, health, review
-from .runs import RunManager
+from .runs import RunManager, Service
 
 if TYPE_CHECKING:
     from ..stores.redis_client import RedisLink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..deps import ServiceDep, UserId
+from ..runs import ServiceDep, UserId
 from ..schemas import PARAM_RESPONSES, CachedFeed, FeedCleared
 
 router = APIRouter(tags=["feed"])

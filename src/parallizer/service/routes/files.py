@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...code import editor_language
 from .. import files
-from ..deps import ServiceDep
+from ..runs import ServiceDep
 from ..schemas import AUTH_RESPONSES, ErrorBody, InvalidBody
 
 router = APIRouter(prefix="/files", tags=["files"])

@@ -22,9 +22,8 @@ from ...errors import StoreUnavailable
 from ...models import Card, FulfillRequest, FulfillResponse, Timings
 from ...orchestrator import CardEvent, DoneEvent, EarlyEvent, FulfillerEvent
 from .. import errors
-from ..deps import Service, ServiceDep
 from ..middleware import SHUTTING_DOWN
-from ..runs import END_OF_RUN, Run
+from ..runs import END_OF_RUN, Run, Service, ServiceDep
 from ..schemas import ERROR_RESPONSES, as_json
 
 log = logging.getLogger("parallizer.service")

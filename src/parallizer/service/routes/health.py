@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from ... import __version__
 from ...errors import StoreUnavailable, redact_all
 from .. import metrics
-from ..deps import ServiceDep
+from ..runs import ServiceDep
 from ..schemas import (
     AUTH_RESPONSES,
     DependencyHealth,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ...models import FulfillRequest, Timings
-from ..deps import ServiceDep
+from ..runs import ServiceDep
 from ..schemas import ERROR_RESPONSES, ReviewResponse
 from .fulfill import CLIENT_CLOSED, client_gone
 
