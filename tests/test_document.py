@@ -488,18 +488,19 @@ async def test_the_orchestrator_reads_the_plan_off_the_event_loop(tmp_path, monk
     import threading
 
     from parallizer.config import Settings
-    from parallizer.document import markdown, model
+    from parallizer.document import markdown
     from parallizer.models import FulfillRequest, GlobalContext
     from parallizer.planner import plan_for
     from parallizer.runtime import Runtime
 
     threads: list[int] = []
+    parse_blocks = markdown.parse_blocks
 
     def recorded(*args, **kw):
         threads.append(threading.get_ident())
-        return markdown.parse_blocks(*args, **kw)
+        return parse_blocks(*args, **kw)
 
-    monkeypatch.setattr(model, "parse_blocks", recorded)
+    monkeypatch.setattr(markdown, "parse_blocks", recorded)
     text = "# Plan\n\nUse `RetryPolicy` in `src/app.py`.\n"
     request = FulfillRequest(
         user_id="u",

@@ -2,9 +2,18 @@
 `read(doc)` → `PlanFacts` (mentions, paths, URLs, headings, open decisions, introduced names,
 code blocks), all from one markdown-it-py parse."""
 
-from .markdown import CodeBlock, ProseLine, Segment, inline_text
+from .markdown import (
+    WINDOW,
+    WINDOW_CHARS,
+    CodeBlock,
+    Document,
+    ProseLine,
+    Section,
+    Segment,
+    inline_text,
+    window,
+)
 from .mentions import NAME_KINDS, Mention
-from .model import WINDOW, WINDOW_CHARS, Document, Section, window
 from .open_spots import OpenSpot
 from .reader import PlanFacts, read
 

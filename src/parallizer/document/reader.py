@@ -18,7 +18,7 @@ from typing import Literal
 
 from ..text import IDENTIFIER, STOP_WORDS
 from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
-from .markdown import Blocks, CodeBlock, ProseLine, inline_lines
+from .markdown import Blocks, CodeBlock, Document, ProseLine, Section, inline_lines, window
 from .mentions import (
     Mention,
     PlacedMention,
@@ -30,7 +30,6 @@ from .mentions import (
     split_name,
     written_arity,
 )
-from .model import Document, Section, window
 from .open_spots import OpenSpot, block_spots, goal_section
 
 _PROSE_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
