@@ -1,4 +1,4 @@
-"""The one single flight (`parallizer.flight`): one run per key, who owns it, what waiters see."""
+"""The one single flight (`parallizer.fanout`): one run per key, who owns it, what waiters see."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from parallizer.flight import SingleFlight
+from parallizer.fanout import SingleFlight
 
 
 class Work:

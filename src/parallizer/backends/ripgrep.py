@@ -9,7 +9,7 @@ program. A timeout or a cancellation kills the process and reaps it.
 
 One pass for many queries: `Batcher` collects the searches that arrive within a few
 milliseconds for the same key (the search root and its globs) into one batch and runs it once.
-A batch belongs to the callers waiting for it (a waiter-owned `flight.Flight`): one of them
+A batch belongs to the callers waiting for it (a waiter-owned `fanout.Flight`): one of them
 cancelled leaves the run to the others; the last one cancelled cancels it (and so kills its
 `rg`). `QueryMatcher` gives a query's share of a combined run back: the combined run matches
 every line any of its queries would (`combined_pattern`: each query's own case, word edges
@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from ..errors import BackendError, InvalidQuery, ToolFailed, Unavailable, Unreadable
-from ..flight import Flight
+from ..fanout import Flight
 from ..limits import Limiter
 from ..subprocs import exit_code, kill
 from ..text import clip_around
@@ -242,7 +242,7 @@ class _Batch(Generic[Q]):
 class Batcher(Generic[Q, R]):
     """Runs `run(key, items)` once for the items submitted for `key` within `window` seconds
     (or as soon as `max_size` are in). `run` returns one result or exception per item. A
-    batch is a waiter-owned `flight.Flight`."""
+    batch is a waiter-owned `fanout.Flight`."""
 
     def __init__(
         self,

@@ -38,7 +38,7 @@ from rapidfuzz import fuzz, process
 
 from ..backends.base import CodeBackend, CodeQuery
 from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
-from ..flight import Flight, SingleFlight
+from ..fanout import Flight, SingleFlight
 from .deps_text import Imports, chains, scan_imports
 from .knowledge import CodeKnowledge
 from .resolve import Resolution, UseLike, Verdict

@@ -19,7 +19,7 @@
   build output, package managers' directories; by content: minified files.
 * Single flight: one build per scope at a time; concurrent `get`s wait for the same one.
   A build belongs to the store, not to the request that started it (a store-owned
-  `flight.SingleFlight`): a request that goes away does not cancel it (the next request will
+  `fanout.SingleFlight`): a request that goes away does not cancel it (the next request will
   want it); `aclose` does.
 * Bounded: a time budget per build (files left over are parsed by the next update, the
   snapshot says "partial" meanwhile), a size cap per file, at most `max_scopes` scopes and
@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import BackendError, Cancelled, IndexFailed, NoWorkers, Unavailable, WorkerDied
-from ..flight import Flight, SingleFlight, cancel_and_wait
+from ..fanout import Flight, SingleFlight, cancel_and_wait
 from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of

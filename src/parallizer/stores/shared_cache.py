@@ -7,7 +7,7 @@ the cache with a short back-off, `retry.Backoff`) instead of calling too. If the
 its lock lapses and a waiter takes over. Values cross the wire as JSON through
 `encode`/`decode`. A Redis that fails makes every process run its own call: slower, never
 wrong, never stuck. Within one process, identical calls share one such run first (a
-waiter-owned `flight.SingleFlight`: the last caller cancelled cancels it).
+waiter-owned `fanout.SingleFlight`: the last caller cancelled cancels it).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from contextlib import suppress
 from typing import Any, Generic, Literal, TypeVar
 
-from ..flight import SingleFlight
+from ..fanout import SingleFlight
 from ..retry import Backoff
 from .redis_client import RedisLink, RedisUnavailable
 

@@ -35,7 +35,7 @@ from ... import __version__
 from ...config import Settings
 from ...document import Document, Mention, read
 from ...errors import BadInput, PathNotAllowed
-from ...flight import cancel_and_wait
+from ...fanout import cancel_and_wait
 from ...models import (
     CardType,
     Finding,
