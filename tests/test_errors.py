@@ -13,7 +13,7 @@ from parallizer.errors import (
     Timeout,
     http_error,
 )
-from parallizer.retry import DEFAULT_POLICY
+from parallizer.limits import DEFAULT_POLICY
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
-"""The one backoff (`retry.Backoff`) of the loops that poll or try again on their own."""
+"""The one backoff (`limits.Backoff`) of the loops that poll or try again on their own."""
 
 from __future__ import annotations
 
-from parallizer.retry import Backoff
+from parallizer.limits import Backoff
 
 
 def test_backoff_grows_to_its_cap():

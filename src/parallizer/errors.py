@@ -193,7 +193,7 @@ class Cancelled(BackendError):
 
 
 RETRYABLE: tuple[type[BackendError], ...] = (Overloaded,)
-"""What the one retry policy (`parallizer.retry`) tries again: an overloaded provider (429
+"""What the one retry policy (`parallizer.limits`) tries again: an overloaded provider (429
 and 503), after the wait it asked for."""
 
 

@@ -8,7 +8,7 @@ order of the calls:
   the fan-out itself can be capped (`limit=1` is the serial "before" of the seed);
 * a per-call deadline, measured from the moment the call first holds its slot (queueing for a
   slot is reported as `queued_ms`, not charged to the call); an overloaded provider's answer
-  (429, 503) is retried in a fresh slot while the deadline allows (`parallizer.retry`);
+  (429, 503) is retried in a fresh slot while the deadline allows (`limits.RetryPolicy`);
 * hedged when the call allows it (idempotent web searches): slower than the backend's recent
   p95 with a slot free, a second copy runs and the first answer wins;
 * every outcome is a value, ok with a result or failed with a kind and a reason, and its
@@ -56,9 +56,8 @@ from cachetools import TLRUCache
 
 from . import metrics
 from .errors import RETRYABLE, BackendError, Timeout
-from .limits import ConcurrencyLimit, Ticket
+from .limits import DEFAULT_POLICY, ConcurrencyLimit, Ticket
 from .models import QueryTiming
-from .retry import DEFAULT_POLICY
 
 T = TypeVar("T")
 log = logging.getLogger("parallizer.fanout")

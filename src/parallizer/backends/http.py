@@ -15,7 +15,7 @@ credentials, no query string):
 | refused, reset, dropped mid-answer     | `connection`   |
 | a body that is not the expected JSON   | `malformed`    |
 
-No retry here: the fan-out applies the one retry policy (`parallizer.retry`) to every remote
+No retry here: the fan-out applies the one retry policy (`limits.RetryPolicy`) to every remote
 call, in a fresh slot of the backend's adaptive limit, within the call's deadline.
 """
 

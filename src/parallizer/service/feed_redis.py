@@ -18,8 +18,8 @@ from typing import Any
 
 from redis import exceptions as rexc
 
+from ..limits import Backoff
 from ..models import Card
-from ..retry import Backoff
 from ..stores.redis_client import RedisLink
 from . import metrics
 from .feed import FeedSnapshot, MergeResult, merge_cards

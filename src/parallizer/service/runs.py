@@ -26,10 +26,10 @@ from fastapi import Depends, Path, Request
 from ..config import Settings
 from ..context import Job
 from ..errors import Busy, ShuttingDown, StoreUnavailable
+from ..limits import Backoff
 from ..models import Card, FulfillRequest
 from ..orchestrator import CardEvent, DoneEvent, EarlyEvent, Event, FulfillerEvent, Orchestrator
 from ..planner.offline import read_and_plan
-from ..retry import Backoff
 from ..runtime import Runtime
 from . import metrics
 from .feed import FeedStore

@@ -7,7 +7,7 @@ random token, score: when the lease expires, by Redis's own clock). Taking a lea
 script: drop expired leases, then add ours if fewer than the limit are held. A holder renews
 its lease while its call runs, so a long call keeps its slot, and a crashed worker's slots
 come back when their leases expire (`RedisLink.renewing`). Waiters poll with a short,
-growing, jittered back-off (`retry.Backoff`).
+growing, jittered back-off (`limits.Backoff`).
 
 When the local limit adapts (`limits.AdaptiveLimiter`), the limit itself is shared too: one
 value in a Redis hash beside the leases, with one slow start, one pause (a provider's
@@ -33,8 +33,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
-from ..limits import AdaptiveLimiter, Change, ConcurrencyLimit, Limiter, Ticket
-from ..retry import Backoff
+from ..limits import AdaptiveLimiter, Backoff, Change, ConcurrencyLimit, Limiter, Ticket
 from .redis_client import RedisLink, RedisUnavailable
 
 log = logging.getLogger("parallizer.redis")

@@ -3,7 +3,7 @@
 `SharedFlights.run(key, ttl, start)` answers from the shared cache when it can; otherwise one
 process takes a short lock (`SET NX PX`, renewed while its call runs: `RedisLink.renewing`) and makes the call,
 stores a good answer for `ttl` seconds, and lets go; the others wait for that answer (polling
-the cache with a short back-off, `retry.Backoff`) instead of calling too. If the lock holder fails or dies,
+the cache with a short back-off, `limits.Backoff`) instead of calling too. If the lock holder fails or dies,
 its lock lapses and a waiter takes over. Values cross the wire as JSON through
 `encode`/`decode`. A Redis that fails makes every process run its own call: slower, never
 wrong, never stuck. Within one process, identical calls share one such run first (a
@@ -21,7 +21,7 @@ from contextlib import suppress
 from typing import Any, Generic, Literal, TypeVar
 
 from ..fanout import SingleFlight
-from ..retry import Backoff
+from ..limits import Backoff
 from .redis_client import RedisLink, RedisUnavailable
 
 log = logging.getLogger("parallizer.redis")
