@@ -94,7 +94,7 @@ def test_empty_parentheses_in_prose_refer_to_a_function_without_calling_it():
     assert uses == [("reset_cache", None), ("reset_cache", 1)]
 
 
-# --- introduced.py: what the sentence says of a name ------------------------------------------
+# --- mentions.py: what the sentence says of a name -------------------------------------------
 
 
 def test_a_name_the_plan_says_was_removed_is_history():

@@ -17,16 +17,19 @@ from itertools import pairwise
 from typing import Literal
 
 from ..text import IDENTIFIER, STOP_WORDS
-from .introduced import contexts_in, introduced_in, introduced_names, proposed_in
 from .markdown import Blocks, CodeBlock, Document, ProseLine, Section, inline_lines, window
 from .mentions import (
     Mention,
     PlacedMention,
     arity,
+    contexts_in,
+    introduced_in,
+    introduced_names,
     line_mentions,
     locate,
     name_kind,
     placed,
+    proposed_in,
     split_name,
     written_arity,
 )
@@ -50,7 +53,7 @@ class PlanFacts:
     open_decisions: tuple[OpenSpot, ...]
     """TBD/TODO, unanswered questions, maybe, etc., and/or, either/or, vague amounts."""
     introduced: frozenset[str]
-    """Names and paths the plan introduces (see `introduced.py`), with the last part of a
+    """Names and paths the plan introduces (see `mentions.introduced_in`), with the last part of a
     qualified one, and every name its code blocks define."""
     proposed: frozenset[str]
     """Weaker: names and paths in sentences that add, create or replace something (not
