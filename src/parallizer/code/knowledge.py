@@ -39,12 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..backends.base import Partitions
 from ..errors import BackendError, Cancelled, IndexFailed, NoWorkers, Unavailable, WorkerDied
 from ..flight import Flight, SingleFlight, cancel_and_wait
 from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
-from .listing import stamp, unchanged
+from .listing import partition, stamp, unchanged
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
 from .snapshot import BuildStats, Snapshot, Tables
@@ -122,10 +123,14 @@ class CodeKnowledge:
         max_builds: int = 2,
         parse_seconds: float = PARSE_SECONDS,
         store: IndexStore | None = None,
+        partitions: Partitions | None = None,
     ) -> None:
         self._list = list_files or _default_lister()
         self.store = store
         """Where indexes persist between runs (None: memory only)."""
+        self.partitions = partitions
+        """Where each scope's `Partition` goes (for the rg backend's passes), made with each
+        new snapshot."""
         self.workers = max(0, workers)
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
@@ -278,6 +283,8 @@ class CodeKnowledge:
                 continue
             log.info("index of %s dropped (least recently used)", scope.root.name)
             del self._scopes[key]
+            if self.partitions is not None:
+                self.partitions.put(scope.root, None)
 
     async def _update(
         self,
@@ -339,6 +346,12 @@ class CodeKnowledge:
                 scope.listed = kept is not None
             scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
             scope.loaded = 0
+            if lister is None and self.partitions is not None and snapshot is not scope.snapshot:
+                ways = self.partitions.ways
+                self.partitions.put(
+                    scope.root,
+                    await asyncio.to_thread(lambda: partition(sorted(snapshot.files()), ways)),
+                )
             scope.snapshot = snapshot
             scope.checked = time.monotonic()
             self.builds += 1

@@ -23,8 +23,11 @@ background anyway; the kept list only spares the first wait.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Iterable, Sequence
+
+from ..backends.base import Partition
 
 IGNORE_FILES = (".gitignore", ".ignore", ".rgignore")
 RACY_NS = 2_000_000_000
@@ -97,3 +100,56 @@ def unchanged(root: str, stamps: Stamps) -> bool:
         if _mtime(full) != mtime:
             return False
     return True
+
+
+MIN_SHARDED = 2_000
+"""Trees with fewer files are searched by one rg process (a second one costs more than it
+saves)."""
+_MAX_DEPTH = 4
+
+
+def partition(files: Sequence[str], ways: int, *, min_files: int = MIN_SHARDED) -> Partition | None:
+    """A partition of the scope `files` (sorted by string) lists into `ways` parts of about
+    as many files each, or None when the tree is too small or has no directory to split off.
+
+    A directory holding more than a (2 × `ways`)th of the files is split into its
+    subdirectories (down to `_MAX_DEPTH` levels), so no unit is too big to balance; units
+    are dealt to the lightest part, biggest first; the files that sit directly in the root
+    or in a split directory, and units too small to be worth a glob, stay in the rest (part
+    0, the root searched with the others excluded)."""
+    if ways < 2 or len(files) < min_files:
+        return None
+    total = len(files)
+    too_big = total / (2 * ways)
+    too_small = total / (40 * ways)
+    rest = 0
+    units: list[tuple[int, str]] = []
+
+    def split(prefix: str, lo: int, hi: int, depth: int) -> None:
+        nonlocal rest
+        i = lo
+        while i < hi:
+            slash = files[i].find("/", len(prefix))
+            if slash < 0:  # a file directly in `prefix`
+                rest += 1
+                i += 1
+                continue
+            d = files[i][: slash + 1]
+            j = bisect.bisect_left(files, d + "\U0010ffff", i, hi)
+            n = j - i
+            if n > too_big and depth < _MAX_DEPTH:
+                split(d, i, j, depth + 1)
+            elif n >= too_small:
+                units.append((n, d[:-1]))
+            else:
+                rest += n
+            i = j
+
+    split("", 0, total, 1)
+    bins: list[tuple[int, list[str]]] = [(rest, [])]
+    bins += [(0, []) for _ in range(ways - 1)]
+    for n, d in sorted(units, reverse=True):
+        k = min(range(ways), key=lambda b: bins[b][0])
+        bins[k] = (bins[k][0] + n, [*bins[k][1], d])
+    shards = tuple(tuple(sorted(dirs)) for _, dirs in bins[1:] if dirs)
+    return Partition(shards) if shards else None
