@@ -137,22 +137,57 @@ def test_a_partition_balances_the_files_and_leaves_small_trees_whole():
     assert partition(files, 1) is None
 
 
-async def test_the_runtime_splits_passes_over_a_big_scope(tmp_path: Path):
-    root = tmp_path / "big"
+def big_tree(root: Path) -> Path:
     for i in range(MIN_SHARDED + 100):
         d = root / f"d{i % 12}"
         d.mkdir(parents=True, exist_ok=True)
         (d / f"f{i}.py").write_text(f"def f{i}():\n    return TaskGroup\n")
+    return root
+
+
+async def test_the_runtime_splits_passes_over_a_big_scope(tmp_path: Path):
+    root = big_tree(tmp_path / "big")
     settings = Settings(allowed_roots=str(tmp_path), index_dir="")
     async with Runtime(settings, web=None, llm=None) as runtime:
         rg = runtime.rg
-        assert isinstance(rg, RipgrepBackend)
+        assert isinstance(rg, RipgrepBackend) and rg.partitions is not None
         await runtime.code.snapshot(root)
-        part = rg.partitions.get(root) if rg.partitions is not None else None
+        part = await rg.partitions.get(root)
         assert part is not None if rg.partitions.ways > 1 else part is None
         result = await rg.search(CodeQuery(pattern="TaskGroup", max_results=5000), root)
         assert len(result.matches) == MIN_SHARDED + 100
         assert rg.processes_run == (len(part.shards) + 1 if part else 1)
+
+
+async def test_a_restart_splits_its_first_pass_before_the_index_is_loaded(tmp_path: Path):
+    root = big_tree(tmp_path / "big")
+    settings = Settings(allowed_roots=str(tmp_path), index_dir=str(tmp_path / "index"))
+
+    async with Runtime(settings, web=None, llm=None) as runtime:
+        assert runtime.code.store is not None
+        load = runtime.code.store.kept_partition
+        await runtime.code.snapshot(root)
+        built = await runtime.code.partitions.get(root)  # type: ignore[union-attr]
+    async with Runtime(settings, web=None, llm=None) as runtime:
+        rg = runtime.rg
+        assert isinstance(rg, RipgrepBackend) and rg.partitions is not None
+        assert runtime.code.peek(root) is None  # nothing loaded: the partition is the file's
+        if rg.partitions.ways > 1:
+            assert built is not None and await rg.partitions.get(root) == built
+            await rg.search(CodeQuery(pattern="TaskGroup", max_results=5000), root)
+            assert rg.processes_run == len(built.shards) + 1
+    # an ignore file above a shard's directory changed: the kept partition no longer holds
+    assert load(root) is not None
+    (root / ".gitignore").write_text("d3/\n")
+    assert load(root) is None
+    (root / ".gitignore").unlink()
+    assert load(root) is not None  # absent again, as it was kept
+    # a shard's directory replaced by a link: it is not named (rg's walk would not follow it)
+    first = load(root).shards[0][0]  # type: ignore[union-attr]
+    (root / first).rename(tmp_path / "moved")
+    (root / first).symlink_to(tmp_path / "moved")
+    kept = load(root)
+    assert kept is None or first not in {d for s in kept.shards for d in s}
 
 
 async def test_files_under_a_directory_named_like_a_file(tmp_path: Path):

@@ -112,9 +112,11 @@ class Runtime:
         run without them whatever the environment says. `shared`: the Redis link through
         which the web and LLM backends built here share answers and limits."""
         self.settings = settings
+        store = IndexStore(Path(settings.index_dir).expanduser()) if settings.index_dir else None
         # each big scope's parts, so that one sorted rg pass runs on every core: the code
-        # index sets them with each snapshot, the rg backend reads them
-        partitions = Partitions()
+        # index sets them with each snapshot (and keeps them in its file), the rg backend
+        # reads them
+        partitions = Partitions(load=store.kept_partition if store is not None else None)
         self.rg: CodeBackend = rg or RipgrepBackend(
             max_concurrent=settings.rg_max_concurrent,
             timeout=settings.rg_timeout,
@@ -142,7 +144,7 @@ class Runtime:
             max_file_bytes=settings.index_max_file_bytes,
             build_budget=settings.index_build_budget,
             max_scopes=settings.index_max_scopes,
-            store=IndexStore(Path(settings.index_dir).expanduser()) if settings.index_dir else None,
+            store=store,
         )
         """A snapshot of each scope's code (tree-sitter definitions), built off the event loop
         on first use and kept up to date by (mtime, size); the file list is ripgrep's."""

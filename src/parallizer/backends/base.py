@@ -8,7 +8,9 @@ queries share its budget. A new backend is one file implementing one of these pr
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -105,20 +107,32 @@ class Partition:
 
 class Partitions:
     """The current `Partition` of each scope (the code index sets it with every snapshot of a
-    big enough tree; the rg backend reads it). `ways`: how many processes a pass may use."""
+    big enough tree; the rg backend reads it). `ways`: how many processes a pass may use.
+    `load`: where a scope not seen yet may have one kept (`IndexStore.kept_partition`, run
+    in a thread, once per scope), so a process that has not loaded its index splits its
+    first pass too."""
 
-    def __init__(self, ways: int | None = None) -> None:
+    def __init__(
+        self, ways: int | None = None, *, load: Callable[[Path], Partition | None] | None = None
+    ) -> None:
         self.ways = ways if ways is not None else min(8, os.cpu_count() or 1)
-        self._by_root: dict[str, Partition] = {}
+        self._load = load
+        self._by_root: dict[str, Partition | None] = {}
 
-    def get(self, root: Path) -> Partition | None:
-        return self._by_root.get(str(root))
+    async def get(self, root: Path) -> Partition | None:
+        key = str(root)
+        if key in self._by_root or self._load is None:
+            return self._by_root.get(key)
+        if len(self._by_root) >= 256:  # roots that had none (a dependency's, say)
+            self._by_root = {k: v for k, v in self._by_root.items() if v is not None}
+        self._by_root[key] = None  # asked once
+        kept = await asyncio.to_thread(self._load, root)
+        if key in self._by_root and self._by_root[key] is None:  # not put meanwhile
+            self._by_root[key] = kept
+        return self._by_root.get(key)
 
     def put(self, root: Path, partition: Partition | None) -> None:
-        if partition is None:
-            self._by_root.pop(str(root), None)
-        else:
-            self._by_root[str(root)] = partition
+        self._by_root[str(root)] = partition
 
 
 class _Backend(Protocol):

@@ -330,14 +330,14 @@ class RipgrepBackend:
         args += ["-e", query.pattern, *where]
         return args
 
-    def _split(self, root: Path, queries: list[CodeQuery]) -> list[tuple[str, ...]]:
+    async def _split(self, root: Path, queries: list[CodeQuery]) -> list[tuple[str, ...]]:
         """Where each process of a pass over `root` searches: one place (the whole scope)
         unless the scope has a `Partition` and the pass is sorted with no globs of its own
         (a query's glob is matched from where rg starts, which a split would move)."""
-        partition = self.partitions.get(root) if self.partitions is not None else None
-        if partition is None or not self.sort or any(q.globs for q in queries):
+        if self.partitions is None or not self.sort or any(q.globs for q in queries):
             return [WHOLE]
-        return _wheres(partition)
+        partition = await self.partitions.get(root)
+        return [WHOLE] if partition is None else _wheres(partition)
 
     @staticmethod
     def _check(query: CodeQuery) -> None:
@@ -395,7 +395,7 @@ class RipgrepBackend:
         return await self._batcher.submit(batch_key(str(root), query), query)
 
     async def _search_alone(self, query: CodeQuery, root: Path) -> CodeSearchResult:
-        wheres = self._split(root, [query])
+        wheres = await self._split(root, [query])
         self.searches_run += 1
         if len(wheres) == 1:
             return await self._run_alone(query, root, wheres[0])
@@ -517,7 +517,7 @@ class RipgrepBackend:
         """One pass for `queries` (same root and globs): per query its result or error,
         None when the combined pattern was refused (separate runs will say which query is at
         fault), AGAIN when the pass was cut short before it was done (see VALVE_LINES)."""
-        wheres = self._split(root, queries)
+        wheres = await self._split(root, queries)
         self.searches_run += 1
         if len(wheres) == 1:
             return await self._run_combined(queries, root, wheres[0])

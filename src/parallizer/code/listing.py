@@ -74,8 +74,16 @@ def stamp(root: str, files: Sequence[str], listed_at_ns: int) -> Stamps | None:
             if (mi := _mtime(ig)) >= 0:
                 newest = max(newest, mi)
                 out.append((os.path.join(d, name), mi))
-    # ignore files above the scope shape the list too (rg reads them up to the file system's
-    # root); absent ones are kept as absent, so one made later is noticed
+    out += _above(root)
+    if newest >= listed_at_ns - RACY_NS:
+        return None
+    return out
+
+
+def _above(root: str) -> Stamps:
+    """The ignore files above the scope (rg reads them up to the file system's root) and git's
+    exclude files; absent ones are kept as absent, so one made later is noticed."""
+    out: Stamps = []
     parent = os.path.dirname(root)
     while True:
         for name in IGNORE_FILES:
@@ -88,9 +96,25 @@ def stamp(root: str, files: Sequence[str], listed_at_ns: int) -> Stamps | None:
         parent = up
     git_exclude = os.path.join(root, ".git", "info", "exclude")
     out.append((".git/info/exclude", _mtime(git_exclude)))
-    if newest >= listed_at_ns - RACY_NS:
-        return None
     return out
+
+
+def partition_stamps(root: str, partition: Partition) -> Stamps:
+    """What keeps `partition` right: the ignore files (absent ones too) of every directory
+    above its shards' directories, in the scope and above it. While they stand, each of those
+    directories is one rg searches (a directory a shard names is searched even if ignored;
+    its own ignore files apply inside it, so they need not be stamped)."""
+    above: set[str] = set()
+    for d in (d for shard in partition.shards for d in shard):
+        while d:
+            d = os.path.dirname(d)
+            above.add(d)
+    out: Stamps = [
+        (os.path.join(d, name), _mtime(os.path.join(root, d, name)))
+        for d in sorted(above)
+        for name in IGNORE_FILES
+    ]
+    return out + _above(root)
 
 
 def unchanged(root: str, stamps: Stamps) -> bool:
