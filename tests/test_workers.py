@@ -42,6 +42,40 @@ def _our_children() -> set[int]:
     return {pid for pid, _ in children()}
 
 
+def _load_when_open(gate: str, pad: bytes) -> bytes:
+    """Where the answer is rebuilt (the caller's process): wait until the test opens the gate."""
+    deadline = time.monotonic() + HANG_GUARD
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pad
+
+
+class _SlowToLoad:
+    def __init__(self, gate: str) -> None:
+        self.gate = gate
+
+    def __reduce__(self) -> tuple[object, tuple[str, bytes]]:
+        return _load_when_open, (self.gate, b"x" * 8192)  # big: rebuilt in a thread
+
+
+def _slow_to_load(gate: str) -> _SlowToLoad:
+    return _SlowToLoad(gate)
+
+
+async def test_a_worker_takes_the_next_job_while_its_answer_is_rebuilt(tmp_path: Path):
+    """The answer's pickle is the caller's to load: the worker is free once it is sent (under
+    50 users, a worker held until its answer was loaded sat idle half the time)."""
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    async with WorkerPool(1) as pool:
+        first = asyncio.create_task(pool.call(_slow_to_load, str(gate)))
+        second = asyncio.create_task(pool.call(Path.touch, started))
+        await eventually(started.exists, within=20, what="the second job started")
+        assert not first.done()
+        gate.touch()
+        assert await asyncio.wait_for(first, HANG_GUARD) == b"x" * 8192
+        await asyncio.wait_for(second, HANG_GUARD)
+
+
 async def test_an_error_in_the_work_comes_back_and_the_worker_goes_on():
     async with WorkerPool(1) as pool:
         first = await pool.call(os.getpid)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import Availability, CodeBackend, WebBackend
+from .backends.base import Availability, CodeBackend, Partitions, WebBackend
 from .backends.ripgrep import RipgrepBackend
 from .code import CodeKnowledge
 from .code.deps import Dependencies
@@ -112,10 +112,16 @@ class Runtime:
         run without them whatever the environment says. `shared`: the Redis link through
         which the web and LLM backends built here share answers and limits."""
         self.settings = settings
+        store = IndexStore(Path(settings.index_dir).expanduser()) if settings.index_dir else None
+        # each big scope's parts, so that one sorted rg pass runs on every core: the code
+        # index sets them with each snapshot (and keeps them in its file), the rg backend
+        # reads them
+        partitions = Partitions(load=store.kept_partition if store is not None else None)
         self.rg: CodeBackend = rg or RipgrepBackend(
             max_concurrent=settings.rg_max_concurrent,
             timeout=settings.rg_timeout,
             max_filesize=settings.rg_max_filesize,
+            partitions=partitions,
         )
         self.web: WebBackend | None = build_web(settings, shared) if web is _FROM_SETTINGS else web
         self.llm: LLMClient | None = build_llm(settings, shared) if llm is _FROM_SETTINGS else llm
@@ -132,12 +138,13 @@ class Runtime:
         `PARALLIZER_WEB_CACHE_TTL` seconds."""
         self.code = CodeKnowledge(
             list_files=self.rg.list_files,
+            partitions=partitions,
             workers=settings.index_workers,
             max_files=settings.index_max_files,
             max_file_bytes=settings.index_max_file_bytes,
             build_budget=settings.index_build_budget,
             max_scopes=settings.index_max_scopes,
-            store=IndexStore(Path(settings.index_dir).expanduser()) if settings.index_dir else None,
+            store=store,
         )
         """A snapshot of each scope's code (tree-sitter definitions), built off the event loop
         on first use and kept up to date by (mtime, size); the file list is ripgrep's."""

@@ -60,7 +60,8 @@ class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
 
-    async def call(self, request: bytes) -> tuple[bool, Any]:
+    async def call(self, request: bytes) -> bytes:
+        """Send one framed request; the answer's pickle."""
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None
         try:
@@ -72,15 +73,7 @@ class _Worker:
             raise WorkerDied(
                 f"the worker process ended before it answered ({type(exc).__name__})"
             ) from exc
-        # an answer is rebuilt off the event loop: a plan's reading is hundreds of frozen
-        # dataclasses whose __setstate__ is Python, and on the loop, under 50 users, its
-        # waits for the GIL held every request's I/O
-        answer: tuple[bool, Any] = (
-            pickle.loads(body)
-            if len(body) < LOAD_IN_THREAD
-            else await asyncio.to_thread(pickle.loads, body)
-        )
-        return answer
+        return body
 
     async def close(self, *, kill: bool = False) -> None:
         """End the process and reap it: asked to (stdin closed) unless `kill`."""
@@ -171,13 +164,23 @@ class WorkerPool:
         worker: _Worker | None = None
         try:
             worker = slot if slot is not None else await self._spawn()
-            ok, value = await worker.call(request)
+            body = await worker.call(request)
         except BaseException:
             self._slots.put_nowait(None)  # a fresh worker for the next call
             if worker is not None:  # died, or cancelled mid-call: its answer is out of step
                 await self._end(worker, kill=True)
             raise
+        # the worker takes the next job while this answer is rebuilt: under 50 users, a
+        # worker held until then sat idle half the time, and the plans queued for it
         self._slots.put_nowait(worker)
+        # off the event loop when big: a plan's reading is hundreds of frozen dataclasses
+        # whose __setstate__ is Python, and on the loop, under 50 users, its waits for the
+        # GIL held every request's I/O
+        ok, value = (
+            pickle.loads(body)
+            if len(body) < LOAD_IN_THREAD
+            else await asyncio.to_thread(pickle.loads, body)
+        )
         if ok:
             result: T = value
             return result

@@ -7,6 +7,7 @@ questions and one note."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -254,6 +255,18 @@ async def test_only_the_packages_a_plan_may_be_naming_are_indexed_once_per_versi
     assert await indexed_after(
         "# Plan\n\n`dateutil.tz.gettz`\n", "# Plan\n\n`dateutil.parser.isoparse`\n"
     ) == ["python-dateutil"]
+
+
+async def test_concurrent_plans_read_a_package_s_words_once(py_project: Path):
+    """Plans arriving together (a crowd of users on one project) share one read of each
+    package's words: without a single flight each read all of them."""
+    plans = [f"# Plan\n\nUse `retry_if_resul{i}`, then `stop_after_attempt{i}`.\n" for i in range(6)]
+    async with Runtime(settings(py_project.parent), web=None, llm=None) as rt:
+        await asyncio.gather(
+            *(fulfill(rt, p, scope=py_project, only=["ambiguities"]) for p in plans)
+        )
+        assert rt.deps.words_read > 0
+        assert rt.deps.words_read == len(rt.deps._vocab)
 
 
 async def test_what_a_package_says_of_a_name_is_asked_once(py_project: Path):

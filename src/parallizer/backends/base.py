@@ -8,6 +8,10 @@ queries share its budget. A new backend is one file implementing one of these pr
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -84,6 +88,53 @@ class CodeSearchResult(BaseModel):
         return list(dict.fromkeys(m.path for m in self.matches))
 
 
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Disjoint parts of a scope, each searched by an rg process of its own.
+
+    rg walks a tree with one thread when it sorts its output by path (`--sort=path`, what
+    makes results and caps the same on every run), so one pass over a big tree uses one core.
+    A pass split into parts uses as many, and gives the same results: each part is sorted and
+    capped on its own, then the parts are merged by path and capped again.
+
+    `shards[i]`: directories (relative to the scope, '/'-separated) searched whole by process
+    i + 1; process 0 searches the rest: the scope with those directories excluded, so a
+    directory made after the partition, or one with a name a glob cannot say, is never lost.
+    """
+
+    shards: tuple[tuple[str, ...], ...]
+
+
+class Partitions:
+    """The current `Partition` of each scope (the code index sets it with every snapshot of a
+    big enough tree; the rg backend reads it). `ways`: how many processes a pass may use.
+    `load`: where a scope not seen yet may have one kept (`IndexStore.kept_partition`, run
+    in a thread, once per scope), so a process that has not loaded its index splits its
+    first pass too."""
+
+    def __init__(
+        self, ways: int | None = None, *, load: Callable[[Path], Partition | None] | None = None
+    ) -> None:
+        self.ways = ways if ways is not None else min(8, os.cpu_count() or 1)
+        self._load = load
+        self._by_root: dict[str, Partition | None] = {}
+
+    async def get(self, root: Path) -> Partition | None:
+        key = str(root)
+        if key in self._by_root or self._load is None:
+            return self._by_root.get(key)
+        if len(self._by_root) >= 256:  # roots that had none (a dependency's, say)
+            self._by_root = {k: v for k, v in self._by_root.items() if v is not None}
+        self._by_root[key] = None  # asked once
+        kept = await asyncio.to_thread(self._load, root)
+        if key in self._by_root and self._by_root[key] is None:  # not put meanwhile
+            self._by_root[key] = kept
+        return self._by_root.get(key)
+
+    def put(self, root: Path, partition: Partition | None) -> None:
+        self._by_root[str(root)] = partition
+
+
 class _Backend(Protocol):
     """What the fan-out reads of any backend (read-only: a backend may hold a narrower limit,
     an AdaptiveLimiter)."""
@@ -100,7 +151,6 @@ class _Backend(Protocol):
 
 @runtime_checkable
 class CodeBackend(_Backend, Protocol):
-
     def availability(self) -> Availability: ...
 
     async def search(self, query: CodeQuery, root: Path) -> CodeSearchResult: ...
@@ -128,7 +178,6 @@ class WebResult(BaseModel):
 
 @runtime_checkable
 class WebBackend(_Backend, Protocol):
-
     def availability(self) -> Availability: ...
 
     async def search(self, query: str) -> WebResult: ...

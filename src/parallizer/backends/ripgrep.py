@@ -40,7 +40,15 @@ from ..fanout import Flight
 from ..limits import Limiter
 from ..subprocs import exit_code, kill
 from ..text import clip_around
-from .base import Availability, CodeMatch, CodeQuery, CodeSearchResult, ContextLine
+from .base import (
+    Availability,
+    CodeMatch,
+    CodeQuery,
+    CodeSearchResult,
+    ContextLine,
+    Partition,
+    Partitions,
+)
 
 log = logging.getLogger("parallizer.ripgrep")
 
@@ -52,6 +60,48 @@ VALVE_LINES = 2000
 wanted while others still wait (a frequent name must not make the rare ones read all of its
 matches): the unfinished queries run again, together, without it."""
 AGAIN = object()  # a query a combined run was cut short before serving
+WHOLE = ("--", ".")
+"""Where a pass searches when it is not split: the whole scope."""
+_GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]{}"})
+
+
+def _wheres(partition: Partition) -> list[tuple[str, ...]]:
+    """The rg arguments that say where each process of a split pass searches: the rest (the
+    root with every shard's directories excluded), then each shard's directories. They are
+    given as `./dir`, so rg names their files and their errors as it does under the root."""
+    excluded = [d for shard in partition.shards for d in shard]
+    rest = (*(f"--glob=!/{d.translate(_GLOB_SPECIAL)}" for d in excluded), *WHOLE)
+    return [rest, *(("--", *(f"./{d}" for d in shard)) for shard in partition.shards)]
+
+
+def _path_order(m: CodeMatch) -> tuple[list[str], int]:
+    return m.path.split("/"), m.line  # rg's --sort=path compares path components
+
+
+def merged(query: CodeQuery, parts: list[CodeSearchResult]) -> CodeSearchResult:
+    """What one sorted pass would have found, from the results of a split pass's processes
+    (each sorted and capped on its own; their files are disjoint). The first
+    `max_results` matches by path; as that pass would have stopped at the next match, the
+    kept matches of its file lose the context lines past it."""
+    if len(parts) == 1:
+        return parts[0]
+    matches = sorted((m for p in parts for m in p.matches), key=_path_order)
+    cap = query.max_results
+    if len(matches) > cap:
+        nxt = matches[cap]
+        matches = [
+            m.model_copy(update={"after": [c for c in m.after if c.line <= nxt.line]})
+            if m.path == nxt.path and m.after and m.after[-1].line > nxt.line
+            else m
+            for m in matches[:cap]
+        ]
+    return CodeSearchResult(
+        query=query,
+        matches=matches,
+        truncated=len(matches) < sum(len(p.matches) for p in parts)
+        or any(p.truncated for p in parts),
+        warnings=[w for p in parts for w in p.warnings][:5],
+    )
 
 
 def find_rg() -> str | None:
@@ -450,6 +500,7 @@ class RipgrepBackend:
         binary: str | None = None,
         sort: bool = True,
         batch_window: float | None = 0.003,
+        partitions: Partitions | None = None,
     ) -> None:
         self.binary = binary or find_rg()
         self.limiter = Limiter(self.name, max_concurrent)
@@ -457,7 +508,10 @@ class RipgrepBackend:
         self.max_filesize = max_filesize
         self.sort = sort  # deterministic order (and caps) at the price of one walker thread
         self.batch_window = batch_window
-        self.searches_run = 0  # rg processes started for searches (one may serve many queries)
+        self.partitions = partitions
+        """Scopes split into parts for parallel sorted passes (see `Partition`)."""
+        self.searches_run = 0  # passes run for searches (one may serve many queries)
+        self.processes_run = 0  # rg processes they started (a split pass starts several)
         self._batcher: Batcher[CodeQuery, CodeSearchResult] = Batcher(
             self._run_batch, window=batch_window or 0.0
         )
@@ -480,7 +534,7 @@ class RipgrepBackend:
             args.append("--sort=path")
         return args
 
-    def command(self, query: CodeQuery) -> list[str]:
+    def command(self, query: CodeQuery, where: tuple[str, ...] = WHOLE) -> list[str]:
         args = [
             *self._base_args(),
             "--json",
@@ -496,8 +550,17 @@ class RipgrepBackend:
             args.append("--word-regexp")
         for g in query.globs:
             args.append(f"--glob={g}")
-        args += ["-e", query.pattern, "--", "."]
+        args += ["-e", query.pattern, *where]
         return args
+
+    async def _split(self, root: Path, queries: list[CodeQuery]) -> list[tuple[str, ...]]:
+        """Where each process of a pass over `root` searches: one place (the whole scope)
+        unless the scope has a `Partition` and the pass is sorted with no globs of its own
+        (a query's glob is matched from where rg starts, which a split would move)."""
+        if self.partitions is None or not self.sort or any(q.globs for q in queries):
+            return [WHOLE]
+        partition = await self.partitions.get(root)
+        return [WHOLE] if partition is None else _wheres(partition)
 
     @staticmethod
     def _check(query: CodeQuery) -> None:
@@ -555,8 +618,23 @@ class RipgrepBackend:
         return await self._batcher.submit(batch_key(str(root), query), query)
 
     async def _search_alone(self, query: CodeQuery, root: Path) -> CodeSearchResult:
-        proc = await self._spawn(self.command(query), root)
+        wheres = await self._split(root, [query])
         self.searches_run += 1
+        if len(wheres) == 1:
+            return await self._run_alone(query, root, wheres[0])
+        async with asyncio.TaskGroup() as tg:
+            runs = [tg.create_task(_caught(self._run_alone(query, root, w))) for w in wheres]
+        parts = [r.result() for r in runs]
+        for part in parts:
+            if isinstance(part, BackendError):
+                raise part
+        return merged(query, parts)
+
+    async def _run_alone(
+        self, query: CodeQuery, root: Path, where: tuple[str, ...]
+    ) -> CodeSearchResult:
+        proc = await self._spawn(self.command(query, where), root)
+        self.processes_run += 1
         try:
             async with asyncio.TaskGroup() as tg:
                 err = tg.create_task(_drain_capped(proc.stderr, STDERR_KEEP))  # type: ignore[arg-type]
@@ -619,7 +697,9 @@ class RipgrepBackend:
                 if len(pending) == 1 and len(queries) == 1:
                     return [await _caught(self._search_alone(queries[0], root))]
                 if len(pending) == 1:
-                    results[pending[0]] = await _caught(self._search_alone(queries[pending[0]], root))
+                    results[pending[0]] = await _caught(
+                        self._search_alone(queries[pending[0]], root)
+                    )
                     break
                 got = await self._search_combined([queries[i] for i in pending], root)
                 for i, r in zip(pending, got, strict=True):
@@ -629,6 +709,7 @@ class RipgrepBackend:
                 r.shared_run = True
         redo = [i for i, r in enumerate(results) if r is None]
         if redo:  # the combined run could not serve these: each on its own, concurrently
+
             async def alone(q: CodeQuery) -> CodeSearchResult | BackendError:
                 async with self.limiter.slot():
                     return await _caught(self._search_alone(q, root))
@@ -638,7 +719,9 @@ class RipgrepBackend:
                 results[i] = r
         return results
 
-    def combined_command(self, queries: list[CodeQuery]) -> list[str]:
+    def combined_command(
+        self, queries: list[CodeQuery], where: tuple[str, ...] = WHOLE
+    ) -> list[str]:
         args = [
             *self._base_args(),
             "--json",
@@ -651,19 +734,40 @@ class RipgrepBackend:
             args.append(f"--glob={g}")
         for p in combined_patterns(queries):
             args += ["-e", p]
-        return [*args, "--", "."]
+        return [*args, *where]
 
-    async def _search_combined(
-        self, queries: list[CodeQuery], root: Path
-    ) -> list[Any]:
-        """One rg run for `queries` (same root and globs): per query its result or error,
+    async def _search_combined(self, queries: list[CodeQuery], root: Path) -> list[Any]:
+        """One pass for `queries` (same root and globs): per query its result or error,
         None when the combined pattern was refused (separate runs will say which query is at
-        fault), AGAIN when the run was cut short before it was done (see VALVE_LINES)."""
+        fault), AGAIN when the pass was cut short before it was done (see VALVE_LINES)."""
+        wheres = await self._split(root, queries)
+        self.searches_run += 1
+        if len(wheres) == 1:
+            return await self._run_combined(queries, root, wheres[0])
+        async with asyncio.TaskGroup() as tg:
+            runs = [tg.create_task(_caught(self._run_combined(queries, root, w))) for w in wheres]
+        outs = [r.result() for r in runs]
+        got: list[Any] = []
+        for i, query in enumerate(queries):
+            each = [o if isinstance(o, BackendError) else o[i] for o in outs]
+            if any(e is None for e in each):
+                got.append(None)
+            elif any(e is AGAIN for e in each):
+                got.append(AGAIN)
+            elif failed := [e for e in each if isinstance(e, BackendError)]:
+                got.append(failed[0])
+            else:
+                got.append(merged(query, [e for e in each if isinstance(e, CodeSearchResult)]))
+        return got
+
+    async def _run_combined(
+        self, queries: list[CodeQuery], root: Path, where: tuple[str, ...]
+    ) -> list[Any]:
         matchers = [QueryMatcher(q, p) for q in queries if (p := python_pattern(q)) is not None]
         assert len(matchers) == len(queries), "only queries with a Python pattern are batched"
         cols = [_Collector(q) for q in queries]
-        proc = await self._spawn(self.combined_command(queries), root)
-        self.searches_run += 1
+        proc = await self._spawn(self.combined_command(queries, where), root)
+        self.processes_run += 1
         path = ""
         lines: dict[int, str] = {}
         hits: list[int] = []  # the lines rg reported as matches (of some query)

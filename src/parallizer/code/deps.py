@@ -30,6 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,10 @@ class Dependencies:
         self._failed: dict[str, str] = {}
         self._vocab: OrderedDict[str, frozenset[str]] = OrderedDict()
         """The words of packages read but not indexed (a plan may never need them)."""
+        self._reading: SingleFlight[frozenset[str]] = SingleFlight(owner="store")
+        """One read of a package's words at a time (50 plans at once want the same ones)."""
+        self.words_read = 0
+        """Packages whose words were read (for tests)."""
         self._near: LRUCache[tuple[str, str], bool] = LRUCache(maxsize=NEAR_KEPT)
         """Whether a package (by key) holds a name or a word close to it."""
         self.near_asked = 0
@@ -298,6 +303,7 @@ class Dependencies:
         self._closed = True
         await self._building.aclose()
         await self._discovering.aclose()
+        await self._reading.aclose()
 
     # --- the dependency pass ----------------------------------------------------------------
 
@@ -353,11 +359,7 @@ class Dependencies:
                 continue
             kept = self._vocab.get(package.key)
             if kept is None:
-                files = await asyncio.to_thread(code_files, package)
-                kept = (await asyncio.to_thread(_words, package.root, files))[0]
-                self._vocab[package.key] = kept
-                while len(self._vocab) > self.max_packages:
-                    self._vocab.popitem(last=False)
+                kept, _ = await self._reading.run(package.key, partial(self._read_words, package))
             words[package.key] = kept
         held = {(k, n): v for k in words for n in names if (v := self._near.get((k, n))) is not None}
         ask = [(k, n) for k in words for n in names if (k, n) not in held]
@@ -366,6 +368,15 @@ class Dependencies:
             held.update(await asyncio.to_thread(_near_words, words, ask))
             self._near.update((key, v) for key, v in held.items())
         return [p for p in packages if any(held[(p.key, n)] for n in names)]
+
+    async def _read_words(self, package: Package) -> frozenset[str]:
+        files = await asyncio.to_thread(code_files, package)
+        words = (await asyncio.to_thread(_words, package.root, files))[0]
+        self.words_read += 1
+        self._vocab[package.key] = words
+        while len(self._vocab) > self.max_packages:
+            self._vocab.popitem(last=False)
+        return words
 
     async def _ready(self, packages: list[Package]) -> dict[str, PackageIndex]:
         """The indexes of `packages` that are ready within `wait` seconds (building the

@@ -34,17 +34,18 @@ import os
 import stat
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..backends.base import Partition, Partitions
 from ..errors import BackendError, Cancelled, IndexFailed, NoWorkers, Unavailable, WorkerDied
 from ..fanout import Flight, SingleFlight, cancel_and_wait
 from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
 from .languages import language_of, not_indexed, role_of
-from .listing import stamp, unchanged
+from .listing import Stamps, partition, partition_stamps, stamp, unchanged
 from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
 from .snapshot import BuildStats, Snapshot, Tables
@@ -71,7 +72,7 @@ class Lister(Protocol):
 
 class _Scope:
     __slots__ = ("checked", "entries", "key", "label", "last", "listed", "loaded", "origin",
-                 "root", "snapshot", "stored", "task")  # fmt: skip
+                 "parted", "root", "snapshot", "stored", "task")  # fmt: skip
 
     def __init__(self, root: Path, key: str | None = None, label: str | None = None) -> None:
         self.root = root
@@ -82,6 +83,8 @@ class _Scope:
         """The store was asked for this scope's entries (once, before its first build)."""
         self.listed = False
         """The persisted file holds a kept file list that is this scope's current one."""
+        self.parted = False
+        """The persisted file holds a partition of the scope (`IndexStore.kept_partition`)."""
         self.loaded = 0
         self.origin = ""
         """How its first snapshot was made: `loaded` (from the persisted index) or `built`."""
@@ -122,10 +125,14 @@ class CodeKnowledge:
         max_builds: int = 2,
         parse_seconds: float = PARSE_SECONDS,
         store: IndexStore | None = None,
+        partitions: Partitions | None = None,
     ) -> None:
         self._list = list_files or _default_lister()
         self.store = store
         """Where indexes persist between runs (None: memory only)."""
+        self.partitions = partitions
+        """Where each scope's `Partition` goes (for the rg backend's passes), made with each
+        new snapshot."""
         self.workers = max(0, workers)
         self.max_files = max_files
         self.max_file_bytes = max_file_bytes
@@ -278,6 +285,8 @@ class CodeKnowledge:
                 continue
             log.info("index of %s dropped (least recently used)", scope.root.name)
             del self._scopes[key]
+            if self.partitions is not None:
+                self.partitions.put(scope.root, None)
 
     async def _update(
         self,
@@ -295,7 +304,7 @@ class CodeKnowledge:
             kept: Listing | None = None
             if store is not None and not scope.stored:
                 scope.stored = True
-                loaded, tables, kept = await asyncio.to_thread(
+                loaded, tables, kept, scope.parted = await asyncio.to_thread(
                     _load, store, scope.key, scope.label
                 )
                 if loaded is not None and not scope.entries:
@@ -326,19 +335,32 @@ class CodeKnowledge:
                 tables if not results and not plan.dirty else None,
             )  # fmt: skip
             changed = bool(results or plan.dirty)
+            parts = None
+            if lister is None and self.partitions is not None and snapshot is not scope.snapshot:
+                parts = await asyncio.to_thread(
+                    _partitioned, root, snapshot.files(), self.partitions.ways
+                )
             if own and stamps is None and not over_cap and not pending and (
                 changed or not scope.listed
             ):
                 stamps = await asyncio.to_thread(stamp, root, files, listed_at)
-            if store is not None and (changed or (stamps is not None and not scope.listed)):
+            if store is not None and (
+                changed
+                or (stamps is not None and not scope.listed)
+                or (parts is not None and not scope.parted)
+            ):
                 # a build that left files over does not keep its list (see `known`)
                 kept = (files, stamps) if stamps is not None and not pending else None
                 await asyncio.to_thread(
-                    store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump(), kept
-                )
+                    store.save, scope.key, scope.label, scope.entries, snapshot.tables.dump(),
+                    kept, parts,
+                )  # fmt: skip
+                scope.parted = parts is not None
                 scope.listed = kept is not None
             scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
             scope.loaded = 0
+            if self.partitions is not None and lister is None and snapshot is not scope.snapshot:
+                self.partitions.put(scope.root, parts[0] if parts is not None else None)
             scope.snapshot = snapshot
             scope.checked = time.monotonic()
             self.builds += 1
@@ -573,17 +595,24 @@ def _digest_of(path: str) -> bytes:
 
 def _load(
     store: IndexStore, key: str, label: str
-) -> tuple[dict[str, Entry] | None, Tables | None, Listing | None]:
+) -> tuple[dict[str, Entry] | None, Tables | None, Listing | None, bool]:
     """The persisted entries of a scope, the tables persisted with them (used as they are
-    when the tree has not changed since) and its kept file list."""
+    when the tree has not changed since), its kept file list, whether it holds a partition."""
     got = store.load_all(key, label)
     if got is None:
-        return None, None, None
+        return None, None, None, False
     loaded, dumped = got.entries, got.tables
     if dumped is None:
-        return loaded, None, got.listing
+        return loaded, None, got.listing, got.parts
     try:
-        return loaded, Tables([r for e in loaded.values() for r in e.rows], dumped), got.listing
+        tables = Tables([r for e in loaded.values() for r in e.rows], dumped)
     except (TypeError, ValueError):  # not the shape this version dumps: make them from the rows
         log.warning("index file of %s: its lookup tables are remade", label)
-        return loaded, None, got.listing
+        return loaded, None, got.listing, got.parts
+    return loaded, tables, got.listing, got.parts
+
+
+def _partitioned(root: str, files: Sequence[str], ways: int) -> tuple[Partition, Stamps] | None:
+    """The scope's partition for rg's passes, with the stamps that keep it on disk."""
+    part = partition(sorted(files), ways)
+    return None if part is None else (part, partition_stamps(root, part))

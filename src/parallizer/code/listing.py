@@ -23,8 +23,11 @@ background anyway; the kept list only spares the first wait.
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Iterable, Sequence
+
+from ..backends.base import Partition
 
 IGNORE_FILES = (".gitignore", ".ignore", ".rgignore")
 RACY_NS = 2_000_000_000
@@ -71,8 +74,16 @@ def stamp(root: str, files: Sequence[str], listed_at_ns: int) -> Stamps | None:
             if (mi := _mtime(ig)) >= 0:
                 newest = max(newest, mi)
                 out.append((os.path.join(d, name), mi))
-    # ignore files above the scope shape the list too (rg reads them up to the file system's
-    # root); absent ones are kept as absent, so one made later is noticed
+    out += _above(root)
+    if newest >= listed_at_ns - RACY_NS:
+        return None
+    return out
+
+
+def _above(root: str) -> Stamps:
+    """The ignore files above the scope (rg reads them up to the file system's root) and git's
+    exclude files; absent ones are kept as absent, so one made later is noticed."""
+    out: Stamps = []
     parent = os.path.dirname(root)
     while True:
         for name in IGNORE_FILES:
@@ -85,9 +96,25 @@ def stamp(root: str, files: Sequence[str], listed_at_ns: int) -> Stamps | None:
         parent = up
     git_exclude = os.path.join(root, ".git", "info", "exclude")
     out.append((".git/info/exclude", _mtime(git_exclude)))
-    if newest >= listed_at_ns - RACY_NS:
-        return None
     return out
+
+
+def partition_stamps(root: str, partition: Partition) -> Stamps:
+    """What keeps `partition` right: the ignore files (absent ones too) of every directory
+    above its shards' directories, in the scope and above it. While they stand, each of those
+    directories is one rg searches (a directory a shard names is searched even if ignored;
+    its own ignore files apply inside it, so they need not be stamped)."""
+    above: set[str] = set()
+    for d in (d for shard in partition.shards for d in shard):
+        while d:
+            d = os.path.dirname(d)
+            above.add(d)
+    out: Stamps = [
+        (os.path.join(d, name), _mtime(os.path.join(root, d, name)))
+        for d in sorted(above)
+        for name in IGNORE_FILES
+    ]
+    return out + _above(root)
 
 
 def unchanged(root: str, stamps: Stamps) -> bool:
@@ -97,3 +124,56 @@ def unchanged(root: str, stamps: Stamps) -> bool:
         if _mtime(full) != mtime:
             return False
     return True
+
+
+MIN_SHARDED = 2_000
+"""Trees with fewer files are searched by one rg process (a second one costs more than it
+saves)."""
+_MAX_DEPTH = 4
+
+
+def partition(files: Sequence[str], ways: int, *, min_files: int = MIN_SHARDED) -> Partition | None:
+    """A partition of the scope `files` (sorted by string) lists into `ways` parts of about
+    as many files each, or None when the tree is too small or has no directory to split off.
+
+    A directory holding more than a (2 × `ways`)th of the files is split into its
+    subdirectories (down to `_MAX_DEPTH` levels), so no unit is too big to balance; units
+    are dealt to the lightest part, biggest first; the files that sit directly in the root
+    or in a split directory, and units too small to be worth a glob, stay in the rest (part
+    0, the root searched with the others excluded)."""
+    if ways < 2 or len(files) < min_files:
+        return None
+    total = len(files)
+    too_big = total / (2 * ways)
+    too_small = total / (40 * ways)
+    rest = 0
+    units: list[tuple[int, str]] = []
+
+    def split(prefix: str, lo: int, hi: int, depth: int) -> None:
+        nonlocal rest
+        i = lo
+        while i < hi:
+            slash = files[i].find("/", len(prefix))
+            if slash < 0:  # a file directly in `prefix`
+                rest += 1
+                i += 1
+                continue
+            d = files[i][: slash + 1]
+            j = bisect.bisect_left(files, d + "\U0010ffff", i, hi)
+            n = j - i
+            if n > too_big and depth < _MAX_DEPTH:
+                split(d, i, j, depth + 1)
+            elif n >= too_small:
+                units.append((n, d[:-1]))
+            else:
+                rest += n
+            i = j
+
+    split("", 0, total, 1)
+    bins: list[tuple[int, list[str]]] = [(rest, [])]
+    bins += [(0, []) for _ in range(ways - 1)]
+    for n, d in sorted(units, reverse=True):
+        k = min(range(ways), key=lambda b: bins[b][0])
+        bins[k] = (bins[k][0] + n, [*bins[k][1], d])
+    shards = tuple(tuple(sorted(dirs)) for _, dirs in bins[1:] if dirs)
+    return Partition(shards) if shards else None

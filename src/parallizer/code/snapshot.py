@@ -332,17 +332,25 @@ class Snapshot:
         return [make_definition(self._rows[i]) for i in slot]
 
     def files(self) -> Sequence[str]:
-        """Relative posix paths of every file rg lists in the scope, sorted."""
+        """Relative posix paths of every file rg lists in the scope, in rg's order (by path
+        component)."""
         return self._files
 
     def has_file(self, relpath: str) -> bool:
         return relpath.removeprefix("./") in self._fileset
 
+    @cached_property
+    def _by_string(self) -> tuple[str, ...]:
+        # `_files` is in rg's order, by path component ("a/b" before "a-b", "x/y" before
+        # "x.py"), where the paths with one prefix need not be next to each other
+        return tuple(sorted(self._files))
+
     def files_under(self, prefix: str) -> Sequence[str]:
-        """Files whose path starts with `prefix` (a directory ends with `/`)."""
-        lo = bisect.bisect_left(self._files, prefix)
-        hi = bisect.bisect_left(self._files, prefix + "\U0010ffff")
-        return self._files[lo:hi]
+        """Files whose path starts with `prefix` (a directory ends with `/`), by string."""
+        by_string = self._by_string
+        lo = bisect.bisect_left(by_string, prefix)
+        hi = bisect.bisect_left(by_string, prefix + "\U0010ffff")
+        return by_string[lo:hi]
 
     def definitions(self) -> Iterator[Definition]:
         """Every definition, file by file."""

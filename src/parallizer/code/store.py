@@ -34,12 +34,16 @@ import logging
 import marshal
 import os
 import re
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..backends.base import Partition
+from .listing import Stamps, unchanged
 
 if TYPE_CHECKING:
     from .snapshot import Row
@@ -64,6 +68,8 @@ class Loaded:
     entries: dict[str, Entry]
     tables: tuple[Any, ...] | None = None
     listing: Listing | None = None
+    parts: bool = False
+    """The file's header holds the scope's partition (`kept_partition`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +165,14 @@ class IndexStore:
         entries: dict[str, Entry],
         tables: tuple[Any, ...] | None = None,
         listing: Listing | None = None,
+        parts: tuple[Partition, Stamps] | None = None,
     ) -> int:
         """Write the entries of `key` (a temporary file renamed over the old one), with the
-        snapshot tables of their rows (in the entries' order) and the file list when given;
-        returns the bytes written, 0 when the directory cannot be written (logged)."""
+        snapshot tables of their rows (in the entries' order), the file list and the scope's
+        partition with its stamps (in the header) when given; returns the bytes written, 0
+        when the directory cannot be written (logged)."""
         path = self.path(key, label)
-        data = encode(entries, key, tables, listing)
+        data = encode(entries, key, tables, listing, parts)
         tmp = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -184,12 +192,44 @@ class IndexStore:
                     pass
         return len(data)
 
+    def kept_partition(self, root: Path) -> Partition | None:
+        """The partition kept in the header of `root`'s index file (read alone: a few KB)
+        while its stamps hold, else None. A process that has not loaded the index yet (a
+        CLI run, a restart) splits its first rg pass with it."""
+        try:
+            with open(self.path(str(root), root.name), "rb") as fh:
+                head = _header(fh.read(len(MAGIC) + _LEN.size + MAX_HEADER), str(root))
+        except (OSError, Invalid):
+            return None
+        try:
+            shards, stamps = head["parts"]
+            partition = Partition(tuple(tuple(str(d) for d in s) for s in shards))
+            kept = [(str(p), int(m)) for p, m in stamps]
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not unchanged(str(root), kept):
+            return None
+        # a directory since replaced by a link is not searched (rg's walk would not follow
+        # it), one gone has nothing to search: they stay excluded from the rest
+        shards = tuple(
+            dirs for s in partition.shards if (dirs := tuple(d for d in s if _is_dir(root / d)))
+        )
+        return Partition(shards) if shards else None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
 
 def encode(
     entries: dict[str, Entry],
     key: str,
     tables: tuple[Any, ...] | None = None,
     listing: Listing | None = None,
+    parts: tuple[Partition, Stamps] | None = None,
 ) -> bytes:
     files = [(path, e.mtime_ns, e.size, e.status, e.error, e.digest, e.rows)
              for path, e in entries.items()]  # fmt: skip
@@ -205,11 +245,14 @@ def encode(
             "length": len(payload),
             "blake2b": hashlib.blake2b(payload, digest_size=16).hexdigest(),
         }
+        | ({} if parts is None else {"parts": [parts[0].shards, parts[1]]})
     ).encode()
     return MAGIC + _LEN.pack(len(header)) + header + payload
 
 
-def decode(data: bytes, key: str) -> Loaded:
+def _header(data: bytes, key: str) -> dict[str, Any]:
+    """The header of an index file that starts with `data`, checked (format, extractors'
+    version, scope)."""
     if not data.startswith(MAGIC):
         raise Invalid("is not an index file")
     start = len(MAGIC) + _LEN.size
@@ -230,7 +273,13 @@ def decode(data: bytes, key: str) -> Loaded:
         raise Invalid("was made by another version of the extractors")
     if head.get("key") != key:
         raise Invalid("belongs to another scope")
-    payload = memoryview(data)[start + n :]
+    return head
+
+
+def decode(data: bytes, key: str) -> Loaded:
+    head = _header(data, key)
+    start = len(MAGIC) + _LEN.size + _LEN.unpack_from(data, len(MAGIC))[0]
+    payload = memoryview(data)[start:]
     if len(payload) != head.get("length"):
         raise Invalid("is truncated")
     if hashlib.blake2b(payload, digest_size=16).hexdigest() != head.get("blake2b"):
@@ -238,4 +287,4 @@ def decode(data: bytes, key: str) -> Loaded:
     files, tables, listing = marshal.loads(payload)
     out = {path: Entry(mtime, size, status, rows, error, digest)
            for path, mtime, size, status, error, digest, rows in files}  # fmt: skip
-    return Loaded(out, tables, listing)
+    return Loaded(out, tables, listing, "parts" in head)
