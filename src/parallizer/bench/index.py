@@ -40,13 +40,17 @@ CTAGS = "/usr/bin/ctags"
 _BUILD = """
 import asyncio, json, resource, sys, time
 from pathlib import Path
+from parallizer.backends.base import Partitions
 from parallizer.code.knowledge import CodeKnowledge
 from parallizer.code.store import IndexStore
 from parallizer.config import Settings
 
 async def main():
     workers = Settings(allowed_roots=sys.argv[1]).index_workers
-    store = CodeKnowledge(workers=workers, store=IndexStore(Path(sys.argv[2])))
+    # as the runtime builds it (`parallizer index`): the file keeps the scope's partition
+    store = CodeKnowledge(
+        workers=workers, store=IndexStore(Path(sys.argv[2])), partitions=Partitions()
+    )
     t = time.perf_counter()
     snap = await store.snapshot(Path(sys.argv[1]))
     wall = time.perf_counter() - t
