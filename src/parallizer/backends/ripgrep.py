@@ -30,6 +30,7 @@ import shutil
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -617,18 +618,28 @@ class RipgrepBackend:
                 return await self._search_alone(query, root)
         return await self._batcher.submit(batch_key(str(root), query), query)
 
-    async def _search_alone(self, query: CodeQuery, root: Path) -> CodeSearchResult:
-        wheres = await self._split(root, [query])
+    async def _each_part(
+        self,
+        root: Path,
+        queries: list[CodeQuery],
+        run: Callable[[tuple[str, ...]], Awaitable[R]],
+    ) -> list[R | BackendError]:
+        """`run(where)` for each part of one pass over `root` (one part: the whole scope),
+        the parts at once; a part's `BackendError` is its result."""
+        wheres = await self._split(root, queries)
         self.searches_run += 1
         if len(wheres) == 1:
-            return await self._run_alone(query, root, wheres[0])
+            return [await run(wheres[0])]
         async with asyncio.TaskGroup() as tg:
-            runs = [tg.create_task(_caught(self._run_alone(query, root, w))) for w in wheres]
-        parts = [r.result() for r in runs]
+            runs = [tg.create_task(_caught(run(w))) for w in wheres]
+        return [r.result() for r in runs]
+
+    async def _search_alone(self, query: CodeQuery, root: Path) -> CodeSearchResult:
+        parts = await self._each_part(root, [query], partial(self._run_alone, query, root))
         for part in parts:
             if isinstance(part, BackendError):
                 raise part
-        return merged(query, parts)
+        return merged(query, [p for p in parts if isinstance(p, CodeSearchResult)])
 
     async def _run_alone(
         self, query: CodeQuery, root: Path, where: tuple[str, ...]
@@ -740,13 +751,9 @@ class RipgrepBackend:
         """One pass for `queries` (same root and globs): per query its result or error,
         None when the combined pattern was refused (separate runs will say which query is at
         fault), AGAIN when the pass was cut short before it was done (see VALVE_LINES)."""
-        wheres = await self._split(root, queries)
-        self.searches_run += 1
-        if len(wheres) == 1:
-            return await self._run_combined(queries, root, wheres[0])
-        async with asyncio.TaskGroup() as tg:
-            runs = [tg.create_task(_caught(self._run_combined(queries, root, w))) for w in wheres]
-        outs = [r.result() for r in runs]
+        outs = await self._each_part(root, queries, partial(self._run_combined, queries, root))
+        if len(outs) == 1 and not isinstance(outs[0], BackendError):
+            return outs[0]
         got: list[Any] = []
         for i, query in enumerate(queries):
             each = [o if isinstance(o, BackendError) else o[i] for o in outs]
