@@ -201,3 +201,22 @@ async def test_files_under_a_directory_named_like_a_file(tmp_path: Path):
     async with Runtime(settings, web=None, llm=None) as runtime:
         snap = await runtime.code.snapshot(root)
         assert list(snap.files_under("x/")) == ["x/a/b.py", "x/y.py"]
+
+
+def test_a_partition_too_long_for_the_header_is_not_kept(tmp_path: Path):
+    """The index file must still load: a header over its limit would make it unreadable."""
+    from parallizer.code.store import Entry, IndexStore
+
+    root = tmp_path / "scope"
+    root.mkdir()
+    store = IndexStore(tmp_path / "index")
+    entries = {"a.py": Entry(1, 2, "ok")}
+    huge = Partition((tuple(f"dir/{'x' * 80}{i}" for i in range(2_000)),))
+    assert store.save(str(root), root.name, entries, parts=(huge, [])) > 0
+    loaded = store.load_all(str(root), root.name)
+    assert loaded is not None and list(loaded.entries) == ["a.py"] and not loaded.parts
+    assert store.kept_partition(root) is None
+    small = Partition((("dir",),))
+    (root / "dir").mkdir()
+    store.save(str(root), root.name, entries, parts=(small, []))
+    assert store.kept_partition(root) == small

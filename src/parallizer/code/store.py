@@ -238,17 +238,18 @@ def encode(
     payload = marshal.dumps(
         (files, tables, None if listing is None else (list(listing[0]), list(listing[1])))
     )
-    header = json.dumps(
-        {
-            "format": FORMAT,
-            "fingerprint": fingerprint(),
-            "key": key,
-            "files": len(entries),
-            "length": len(payload),
-            "blake2b": hashlib.blake2b(payload, digest_size=16).hexdigest(),
-        }
-        | ({} if parts is None else {"parts": [parts[0].shards, parts[1]]})
-    ).encode()
+    head = {
+        "format": FORMAT,
+        "fingerprint": fingerprint(),
+        "key": key,
+        "files": len(entries),
+        "length": len(payload),
+        "blake2b": hashlib.blake2b(payload, digest_size=16).hexdigest(),
+    }
+    kept = {} if parts is None else {"parts": [parts[0].shards, parts[1]]}
+    header = json.dumps(head | kept).encode()
+    if len(header) > MAX_HEADER:  # a partition too long to keep: the file holds none
+        header = json.dumps(head).encode()
     return MAGIC + _LEN.pack(len(header)) + header, payload
 
 
