@@ -49,7 +49,8 @@ def directories(files: Iterable[str]) -> set[str]:
     return dirs
 
 
-def _mtime(path: str) -> int:
+def mtime(path: str) -> int:
+    """A file's st_mtime_ns, or -1 when it is absent (or cannot be stat'ed): one stamp."""
     try:
         return os.stat(path).st_mtime_ns
     except OSError:
@@ -64,14 +65,14 @@ def stamp(root: str, files: Sequence[str], listed_at_ns: int) -> Stamps | None:
     newest = 0
     for d in sorted(directories(files)):
         full = os.path.join(root, d) if d else root
-        m = _mtime(full)
+        m = mtime(full)
         if m < 0:
             return None
         newest = max(newest, m)
         out.append((d, m))
         for name in IGNORE_FILES:
             ig = os.path.join(full, name)
-            if (mi := _mtime(ig)) >= 0:
+            if (mi := mtime(ig)) >= 0:
                 newest = max(newest, mi)
                 out.append((os.path.join(d, name), mi))
     out += _above(root)
@@ -87,15 +88,15 @@ def _above(root: str) -> Stamps:
     parent = os.path.dirname(root)
     while True:
         for name in IGNORE_FILES:
-            out.append((os.path.join(parent, name), _mtime(os.path.join(parent, name))))
+            out.append((os.path.join(parent, name), mtime(os.path.join(parent, name))))
         git_exclude = os.path.join(parent, ".git", "info", "exclude")
-        out.append((git_exclude, _mtime(git_exclude)))
+        out.append((git_exclude, mtime(git_exclude)))
         up = os.path.dirname(parent)
         if up == parent:
             break
         parent = up
     git_exclude = os.path.join(root, ".git", "info", "exclude")
-    out.append((".git/info/exclude", _mtime(git_exclude)))
+    out.append((".git/info/exclude", mtime(git_exclude)))
     return out
 
 
@@ -110,7 +111,7 @@ def partition_stamps(root: str, partition: Partition) -> Stamps:
             d = os.path.dirname(d)
             above.add(d)
     out: Stamps = [
-        (os.path.join(d, name), _mtime(os.path.join(root, d, name)))
+        (os.path.join(d, name), mtime(os.path.join(root, d, name)))
         for d in sorted(above)
         for name in IGNORE_FILES
     ]
@@ -119,9 +120,9 @@ def partition_stamps(root: str, partition: Partition) -> Stamps:
 
 def unchanged(root: str, stamps: Stamps) -> bool:
     """Whether every stamp still holds (the kept list is what a listing would give now)."""
-    for path, mtime in stamps:
+    for path, kept in stamps:
         full = path if os.path.isabs(path) else (os.path.join(root, path) if path else root)
-        if _mtime(full) != mtime:
+        if mtime(full) != kept:
             return False
     return True
 

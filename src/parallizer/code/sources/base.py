@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+from ..listing import mtime
+
 MAX_MANIFEST_BYTES = 4 << 20
 """A manifest or lock file larger than this is not read (a lock file of a huge monorepo)."""
 MAX_PACKAGE_FILES = 4000
@@ -239,14 +241,12 @@ def read_text(path: Path, limit: int = MAX_MANIFEST_BYTES) -> str | None:
 
 
 def stamp(path: Path) -> tuple[str, int]:
-    try:
-        return str(path), os.stat(path).st_mtime_ns
-    except OSError:
-        return str(path), -1
+    """(path, st_mtime_ns or -1 when absent): what says a manifest or directory changed."""
+    return str(path), mtime(str(path))
 
 
 def stamps_changed(stamps: Iterable[tuple[str, int]]) -> bool:
-    return any(stamp(Path(p))[1] != m for p, m in stamps)
+    return any(mtime(p) != m for p, m in stamps)
 
 
 SKIP_DIRS = frozenset(
