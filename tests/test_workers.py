@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -76,6 +78,39 @@ async def test_a_worker_takes_the_next_job_while_its_answer_is_rebuilt(tmp_path:
         await asyncio.wait_for(second, HANG_GUARD)
 
 
+def _next_job_waiting(seconds: float) -> bool:
+    """In a worker: whether another job is already waiting in its pipe (stdin readable)
+    while this one runs."""
+    return bool(select.select([sys.stdin], [], [], seconds)[0])
+
+
+async def test_a_busy_worker_finds_its_next_job_already_in_its_pipe():
+    """Jobs for a busy worker are written to its pipe at once: it starts the next as soon as
+    it has answered, not when the event loop gets round to handing it over."""
+    async with WorkerPool(1) as pool:
+        await pool.start()
+        first = asyncio.ensure_future(pool.call(_next_job_waiting, 10.0))
+        second = asyncio.ensure_future(pool.call(_next_job_waiting, 0.0))
+        assert await first is True
+        assert await second is False  # nothing after it
+
+
+async def test_jobs_waiting_behind_a_killed_worker_run_on_another(tmp_path: Path):
+    gate = tmp_path / "gate"  # never opens
+    async with WorkerPool(1) as pool:
+        running = asyncio.ensure_future(pool.call(_held_until, str(gate), str(tmp_path / "s")))
+        await eventually((tmp_path / "s").exists, within=HANG_GUARD, what="the job running")
+        (victim,) = pool.pids()
+        waiting = [asyncio.ensure_future(pool.call(os.getpid)) for _ in range(3)]
+        await asyncio.sleep(0)
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(WorkerDied):
+            await running  # the one that ran fails
+        pids = await asyncio.gather(*waiting)  # the ones that had not started run elsewhere
+        assert victim not in pids and len(set(pids)) == 1
+        assert _gone(victim)
+
+
 async def test_an_error_in_the_work_comes_back_and_the_worker_goes_on():
     async with WorkerPool(1) as pool:
         first = await pool.call(os.getpid)
@@ -112,7 +147,8 @@ async def test_a_worker_killed_mid_job_fails_that_job_only(tmp_path: Path):
         (alive,) = [j for j in jobs if j is not dead]
         assert await alive == other  # the other job was not touched
         assert _gone(victim)  # reaped
-        fresh = {await pool.call(os.getpid) for _ in range(4)}
+        # four at once: one finds the live worker idle, the next starts a fresh one
+        fresh = set(await asyncio.gather(*(pool.call(os.getpid) for _ in range(4))))
         assert victim not in fresh and other in fresh  # the dead one was replaced
         assert len(pool.pids()) == 2
 

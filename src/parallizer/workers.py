@@ -34,6 +34,7 @@ import pickle
 import struct
 import sys
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, TypeVar
 
@@ -56,24 +57,54 @@ def _frame(obj: object) -> bytes:
     return _LEN.pack(len(data)) + data
 
 
+class _Resend(Exception):
+    """A job that was still waiting in a worker's pipe when the worker ended: it never ran,
+    so it is sent again to another worker."""
+
+
 class _Worker:
+    """One worker process and the jobs sent to it, answered in the order they were sent."""
+
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
+        self.jobs: deque[asyncio.Future[bytes]] = deque()
+        """Sent, answer not read yet: the first is the one running."""
+        self.ended = False
+        self.reader = asyncio.ensure_future(self._read())
 
-    async def call(self, request: bytes) -> bytes:
-        """Send one framed request; the answer's pickle."""
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
+    def send(self, request: bytes) -> asyncio.Future[bytes]:
+        """Queue one framed request in the worker's pipe; its answer's pickle comes in the
+        future. A worker runs one job at a time; the next ones wait in its pipe, so it starts
+        each as soon as it has answered the last, not when the event loop gets round to
+        giving it another (under a burst the loop runs tens of ms late)."""
+        stdin = self.proc.stdin
+        assert stdin is not None and not self.ended
+        job: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        stdin.write(request)
+        self.jobs.append(job)
+        return job
+
+    async def _read(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        why = WorkerDied("the worker process was closed")
         try:
-            stdin.write(request)
-            await stdin.drain()
-            head = await stdout.readexactly(_LEN.size)
-            body = await stdout.readexactly(_LEN.unpack(head)[0])
+            while True:
+                head = await stdout.readexactly(_LEN.size)
+                body = await stdout.readexactly(_LEN.unpack(head)[0])
+                if not self.jobs:
+                    raise ConnectionError("an answer nobody asked for")
+                job = self.jobs.popleft()
+                if not job.done():  # a job given up on is answered all the same: dropped
+                    job.set_result(body)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            raise WorkerDied(
-                f"the worker process ended before it answered ({type(exc).__name__})"
-            ) from exc
-        return body
+            why = WorkerDied(f"the worker process ended before it answered ({type(exc).__name__})")
+        finally:
+            self.ended = True
+            for i, job in enumerate(self.jobs):
+                if not job.done():  # the first was running; the others never started
+                    job.set_exception(why if i == 0 else _Resend())
+            self.jobs.clear()
 
     async def close(self, *, kill: bool = False) -> None:
         """End the process and reap it: asked to (stdin closed) unless `kill`."""
@@ -82,14 +113,16 @@ class _Worker:
             with contextlib.suppress(Exception):
                 proc.stdin.close()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subprocs.exit_code(proc), _EXIT_WAIT)
+                await asyncio.wait_for(asyncio.shield(self.reader), _EXIT_WAIT)
         subprocs.kill(proc)
-        await subprocs.exit_code(proc)  # a killed worker may leave half an answer unread
+        await asyncio.gather(self.reader, return_exceptions=True)  # its pipe ends with it
+        await subprocs.exit_code(proc)
 
 
 class WorkerPool:
-    """`async with WorkerPool(n) as pool: await pool.call(fn, *args)`: up to n calls at once,
-    the others wait their turn (first come, first served)."""
+    """`async with WorkerPool(n) as pool: await pool.call(fn, *args)`: up to n worker
+    processes. A call goes to an idle worker, or starts one while there are fewer than n;
+    when all n are busy it waits in the pipe of the one with the fewest jobs."""
 
     def __init__(
         self,
@@ -102,10 +135,9 @@ class WorkerPool:
         self.preload = tuple(preload)
         self.python = python or sys.executable
         """The interpreter the workers run (a test may name one that cannot start)."""
-        self._slots: asyncio.Queue[_Worker | None] = asyncio.Queue()
-        for _ in range(self.size):
-            self._slots.put_nowait(None)  # None: no process yet, the taker starts one
-        self._live: set[_Worker] = set()
+        self._live: list[_Worker] = []
+        self._starting = 0
+        self._started = asyncio.Event()
         self._closed = False
 
     @property
@@ -114,9 +146,10 @@ class WorkerPool:
 
     def pids(self) -> list[int]:
         """The worker processes alive now."""
-        return [w.proc.pid for w in self._live if w.proc.returncode is None]
+        return [w.proc.pid for w in self._live if w.proc.returncode is None and not w.ended]
 
     async def _spawn(self) -> _Worker:
+        self._starting += 1
         try:
             proc = await asyncio.create_subprocess_exec(
                 self.python, "-c", "import parallizer.workers as w; w.main()", *self.preload,
@@ -127,8 +160,12 @@ class WorkerPool:
             )  # fmt: skip
         except OSError as exc:
             raise NoWorkers(f"cannot start a worker process: {exc}") from exc
+        finally:
+            self._starting -= 1
+            self._started.set()  # whoever waits for a worker looks again
+            self._started = asyncio.Event()
         worker = _Worker(proc)
-        self._live.add(worker)
+        self._live.append(worker)
         if self._closed:  # closed while it started: it must not outlive the pool
             await self._end(worker, kill=True)
             raise RuntimeError("the worker pool is closed")
@@ -138,41 +175,61 @@ class WorkerPool:
         try:
             await worker.close(kill=kill)
         finally:
-            self._live.discard(worker)
+            with contextlib.suppress(ValueError):
+                self._live.remove(worker)
+
+    async def _worker(self) -> _Worker:
+        """The worker for the next job: an idle one, a new one while there are fewer than
+        `size`, else the one with the fewest jobs waiting."""
+        while True:
+            if self._closed:
+                raise RuntimeError("the worker pool is closed")
+            for gone in [w for w in self._live if w.ended and not w.jobs]:
+                await self._end(gone, kill=True)  # died while idle: reaped now
+            live = [w for w in self._live if not w.ended]
+            best = min(live, key=lambda w: len(w.jobs), default=None)
+            if best is not None and not best.jobs:
+                return best
+            if len(live) + self._starting < self.size:
+                return await self._spawn()
+            if best is not None:
+                return best
+            await self._started.wait()  # every worker is still starting
 
     async def start(self) -> None:
         """Start every worker that is not running yet (`NoWorkers` if none can start)."""
         if self._closed:
             raise RuntimeError("the worker pool is closed")
-        idle: list[_Worker | None] = []
-        try:
-            while not self._slots.empty():
-                slot = self._slots.get_nowait()
-                idle.append(slot if slot is not None else await self._spawn())
-        finally:
-            for slot in idle:
-                self._slots.put_nowait(slot)
+        missing = self.size - self._starting - sum(1 for w in self._live if not w.ended)
+        for _ in range(missing):
+            await self._spawn()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a worker (`fn`, its arguments and its result must pickle): its
-        result, or the exception it raised; `WorkerDied` if the worker ended first
-        (`NoWorkers` if none can start)."""
+        result, or the exception it raised; `WorkerDied` if the worker ended while it ran
+        (`NoWorkers` if none can start). A call cancelled (or timed out) while its job runs
+        kills that worker: nothing else stops the work."""
         if self._closed:
             raise RuntimeError("the worker pool is closed")
         request = _frame((fn, args))  # what does not pickle fails here, before a worker
-        slot = await self._slots.get()
-        worker: _Worker | None = None
-        try:
-            worker = slot if slot is not None else await self._spawn()
-            body = await worker.call(request)
-        except BaseException:
-            self._slots.put_nowait(None)  # a fresh worker for the next call
-            if worker is not None:  # died, or cancelled mid-call: its answer is out of step
-                await self._end(worker, kill=True)
-            raise
-        # the worker takes the next job while this answer is rebuilt: under 50 users, a
-        # worker held until then sat idle half the time, and the plans queued for it
-        self._slots.put_nowait(worker)
+        while True:
+            worker = await self._worker()
+            job = worker.send(request)
+            try:
+                body = await asyncio.shield(job)
+            except _Resend:
+                continue  # its worker ended before it began: another one runs it
+            except asyncio.CancelledError:
+                if worker.jobs and worker.jobs[0] is job:  # running: only a kill stops it
+                    job.cancel()
+                    await self._end(worker, kill=True)
+                else:  # still waiting in the pipe: its answer will be dropped
+                    job.cancel()
+                raise
+            except WorkerDied:
+                await self._end(worker, kill=True)  # reaped; a fresh one for the next job
+                raise
+            break
         # off the event loop when big: a plan's reading is hundreds of frozen dataclasses
         # whose __setstate__ is Python, and on the loop, under 50 users, its waits for the
         # GIL held every request's I/O
@@ -189,6 +246,7 @@ class WorkerPool:
     async def aclose(self) -> None:
         """End every worker and wait until each has exited; no call is taken after."""
         self._closed = True
+        self._started.set()
         await asyncio.gather(*(self._end(w) for w in list(self._live)), return_exceptions=True)
 
     async def __aenter__(self) -> WorkerPool:
@@ -250,4 +308,5 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    serve(sys.stdin.buffer, out)
+    # unbuffered: a job not read yet stays in the pipe (nothing reads ahead of the work)
+    serve(os.fdopen(0, "rb", buffering=0), out)
