@@ -278,3 +278,24 @@ async def test_health_says_where_the_index_persists_and_whether_it_was_loaded(co
     app = app_with(settings_for(code_tree.parent), Echo())  # the tests' default: memory only
     async with asgi_client(app) as client:
         assert (await client.get("/health")).json()["index"] == {"dir": None, "scopes": []}
+
+
+async def test_a_serving_process_collects_cycles_less_often_and_never_lowers_a_threshold(
+    tmp_path,
+):
+    """A burst of requests made ~470 young and 4 full collections with Python's thresholds
+    (the full ones stopping the loop 50-120 ms each): the service raises them at startup."""
+    import gc
+
+    from parallizer.service.app import GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # Python's own
+        async with asgi_client(app_with(settings_for(tmp_path), Echo())):
+            assert gc.get_threshold() == GC_THRESHOLDS
+        gc.set_threshold(GC_THRESHOLDS[0] * 2, 10, 10)  # a process that asked for more
+        async with asgi_client(app_with(settings_for(tmp_path), Echo())):
+            assert gc.get_threshold() == (GC_THRESHOLDS[0] * 2, *GC_THRESHOLDS[1:])
+    finally:
+        gc.set_threshold(*before)
