@@ -28,10 +28,10 @@ from pathlib import Path
 
 from parallizer.code import BuildStats, Definition, Snapshot
 from parallizer.config import Settings
-from parallizer.context import FulfillerContext, Job
 from parallizer.document import Document, read
 from parallizer.fanout import Flights
 from parallizer.fulfillers.ambiguities import Ambiguities, Checked
+from parallizer.fulfillers.base import FulfillerContext, Job
 from parallizer.models import FulfillRequest
 
 from .code.test_resolve_unit import d, row

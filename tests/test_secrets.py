@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from parallizer.backends.base import Availability
-from parallizer.context import FulfillerContext
 from parallizer.errors import redact, redact_all
 from parallizer.fanout import Call
+from parallizer.fulfillers.base import FulfillerContext
 from parallizer.logs import setup_logging
 from parallizer.models import Card, CardType
 from parallizer.runtime import Runtime

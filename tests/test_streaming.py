@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from parallizer import assembly
 from parallizer.backends.base import Availability
-from parallizer.context import FulfillerContext
 from parallizer.emulators import running
+from parallizer.fulfillers.base import FulfillerContext
 from parallizer.models import Card, CardType, FulfillRequest, GlobalContext
 from parallizer.orchestrator import CardEvent, DoneEvent, EarlyEvent, FulfillerEvent
 from parallizer.runtime import Runtime

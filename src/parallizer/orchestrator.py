@@ -17,11 +17,10 @@ from typing import Any
 
 from . import metrics
 from .backends.base import Availability
-from .context import FulfillerContext, Job
 from .document import Document
 from .errors import BadInput, DocumentTooLarge, redact
 from .fanout import Call, Deadline, Outcome, fan_out
-from .fulfillers.base import Fulfiller, Reviewer
+from .fulfillers.base import Fulfiller, FulfillerContext, Job, Reviewer
 from .logs import request_id
 from .models import (
     Card,

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from parallizer import assembly
 from parallizer.backends.base import Availability
-from parallizer.context import FulfillerContext
+from parallizer.fulfillers.base import FulfillerContext
 from parallizer.models import Card, CardType, Finding
 from parallizer.runtime import Runtime
 from parallizer.service import create_app

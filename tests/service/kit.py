@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from parallizer.backends.base import Availability, CodeQuery
 from parallizer.backends.ripgrep import RipgrepBackend
 from parallizer.config import Settings
-from parallizer.context import FulfillerContext, code_call
 from parallizer.fanout import Call
+from parallizer.fulfillers.base import FulfillerContext, code_call
 from parallizer.models import Card, CardType
 from parallizer.runtime import Runtime
 from parallizer.service import create_app

@@ -94,7 +94,7 @@ def _project_names() -> list[str]:
         "fanout",
         "limits",
         "orchestrator",
-        "context",
+        "fulfillers.base",
         "runtime",
         "document",
         "models",

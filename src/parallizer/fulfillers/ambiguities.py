@@ -44,7 +44,6 @@ from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
 from ..code import Definition, Resolution, Snapshot, Verdict, fold
 from ..code.deps_text import class_bases
-from ..context import FulfillerContext, code_call
 from ..document import Mention, PlanFacts, read
 from ..document.mentions import locate
 from ..fanout import Call
@@ -55,7 +54,7 @@ from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
 from ..planner.offline import exclude_globs
 from ..text import STOP_WORDS, WELL_KNOWN_FILES, clip, single_line
-from .base import Dependencies, Knowledge, with_ripgrep
+from .base import Dependencies, FulfillerContext, Knowledge, code_call, with_ripgrep
 from .planning import plan_call
 
 log = logging.getLogger("parallizer.fulfillers.ambiguities")

@@ -23,12 +23,11 @@ from ..code.extract.lines import defines
 from ..code.extract.lines import definition as line_definition
 from ..code.languages import is_config_path
 from ..code.model import ROLE_RANK
-from ..context import FulfillerContext, code_call
 from ..fanout import Outcome
 from ..models import Card, CardType
 from ..planner import Plan, PlannedQuery
 from ..text import clip, single_line
-from .base import Knowledge, with_ripgrep
+from .base import FulfillerContext, Knowledge, code_call, with_ripgrep
 
 log = logging.getLogger("parallizer.fulfillers.code_search")
 

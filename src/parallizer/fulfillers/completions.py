@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..backends.base import Availability, CodeBackend, CodeQuery, CodeSearchResult
-from ..context import FulfillerContext, code_call
 from ..document import Document
 from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
 from ..planner.offline import exclude_globs
 from ..text import IDENTIFIER_RE
-from .base import with_ripgrep
+from .base import FulfillerContext, code_call, with_ripgrep
 
 MIN_PREFIX = 3
 MAX_ALTERNATIVES = 3

@@ -14,11 +14,11 @@ answer it has no use for), so it keeps its own single call.
 
 from __future__ import annotations
 
-from ..context import FulfillerContext
 from ..fanout import Call
 from ..llm import LLM
 from ..planner import llm as llm_planner
 from ..planner.llm import SearchPlan
+from .base import FulfillerContext
 
 LABEL = "plan searches"
 

@@ -17,13 +17,13 @@ from collections import Counter
 from typing import ClassVar
 
 from ..backends.base import Availability, WebBackend, WebResult
-from ..context import FulfillerContext
 from ..document import Document, ProseLine, inline_text, read
 from ..fanout import Call
 from ..llm import LLM
 from ..models import Card, CardType
 from ..planner import llm as llm_planner
 from ..text import STOP_WORDS, sentences
+from .base import FulfillerContext
 from .planning import plan_call
 
 log = logging.getLogger("parallizer.fulfillers.web_context")

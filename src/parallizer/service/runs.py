@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import Depends, Path, Request
 
 from ..config import Settings
-from ..context import Job
 from ..errors import Busy, ShuttingDown, StoreUnavailable
+from ..fulfillers.base import Job
 from ..limits import Backoff
 from ..models import Card, FulfillRequest
 from ..orchestrator import CardEvent, DoneEvent, EarlyEvent, Event, FulfillerEvent, Orchestrator
