@@ -84,23 +84,23 @@ that fails without it):
             test_reader_rules::test_a_types_function_called_in_the_plans_code_block_is_a_use
     killed  _block_uses: a constant's method is no type's
             test_reader_rules::test_a_types_function_called_in_the_plans_code_block_is_a_use
-    killed  open_spots: a question must ask what to do
+    killed  open spots: a question must ask what to do
             test_reader_rules::test_a_question_asking_what_to_do_is_open
-    killed  open_spots: a rhetorical question
+    killed  open spots: a rhetorical question
             test_reader_rules::test_a_heading_or_rhetorical_question_is_not_open
-    killed  open_spots: a sentence to the reader
+    killed  open spots: a sentence to the reader
             test_reader_rules::test_a_question_to_the_reader_is_not_open
-    killed  open_spots: a todo counts everywhere
+    killed  open spots: a todo counts everywhere
             test_reader_rules::test_a_todo_is_open_even_when_it_addresses_the_reader
-    killed  open_spots: a heading's question only when labelled open
+    killed  open spots: a heading's question only when labelled open
             test_reader_rules::test_a_heading_question_is_open_only_when_labelled_so
-    killed  open_spots: either/or only where the plan decides
+    killed  open spots: either/or only where the plan decides
             test_reader_rules::test_either_or_is_open_where_the_plan_decides
-    killed  open_spots: vague only in a promise
+    killed  open spots: vague only in a promise
             test_reader_rules::test_a_vague_word_is_open_only_in_a_promise_without_a_number
-    killed  open_spots: a vague word with a number is quantified
+    killed  open spots: a vague word with a number is quantified
             test_reader_rules::test_a_vague_word_is_open_only_in_a_promise_without_a_number
-    killed  open_spots: an amount only among the goals
+    killed  open spots: an amount only among the goals
             test_reader_rules::test_an_amount_without_a_number_is_open_only_among_the_goals
     killed  markdown: raw HTML blocks are not prose
             test_fulfillers::test_what_an_api_reference_writes_is_not_taken_for_a_mistake
@@ -185,7 +185,6 @@ PYTEST = ROOT / ".venv" / "bin" / "pytest"
 
 M = "src/parallizer/document/mentions.py"
 R = "src/parallizer/document/reader.py"
-O = "src/parallizer/document/open_spots.py"  # noqa: E741
 K = "src/parallizer/document/markdown.py"
 A = "src/parallizer/fulfillers/ambiguities.py"
 S = "src/parallizer/code/resolve.py"
@@ -319,32 +318,32 @@ MUTATIONS = [
     Mutation("_block_uses: a constant's method is no type's", R,
              "if m.group(1).isupper():", "if False:",
              RR + "test_a_types_function_called_in_the_plans_code_block_is_a_use"),
-    # --- open_spots.py ---
-    Mutation("open_spots: a question must ask what to do", O,
+    # --- reader.py: open spots ---
+    Mutation("open spots: a question must ask what to do", R,
              "return goals or bool(_ASKS.search(sentence) or _YES_NO.match(sentence))",
              "return True", RR + "test_a_question_asking_what_to_do_is_open"),
-    Mutation("open_spots: a rhetorical question", O,
+    Mutation("open spots: a rhetorical question", R,
              "if _RHETORICAL.match(sentence):", "if False:",
              RR + "test_a_heading_or_rhetorical_question_is_not_open"),
-    Mutation("open_spots: a sentence to the reader", O,
+    Mutation("open spots: a sentence to the reader", R,
              "if _TO_READER.search(sentence) and not _FIRST_PERSON.search(sentence):",
              "if False:", RR + "test_a_question_to_the_reader_is_not_open"),
-    Mutation("open_spots: a todo counts everywhere", O,
+    Mutation("open spots: a todo counts everywhere", R,
              '    if kind == "todo":\n        return True', '    if False:\n        return True',
              RR + "test_a_todo_is_open_even_when_it_addresses_the_reader"),
-    Mutation("open_spots: a heading's question only when labelled open", O,
+    Mutation("open spots: a heading's question only when labelled open", R,
              '    if heading:\n        return kind == "and_or"', '    if False:\n        return kind == "and_or"',
              RR + "test_a_heading_question_is_open_only_when_labelled_so"),
-    Mutation("open_spots: either/or only where the plan decides", O,
+    Mutation("open spots: either/or only where the plan decides", R,
              "return goals or bool(_DECIDES.search(sentence) or _IMPERATIVE.match(sentence))",
              "return True", RR + "test_either_or_is_open_where_the_plan_decides"),
-    Mutation("open_spots: vague only in a promise", O,
+    Mutation("open spots: vague only in a promise", R,
              "return goals or bool(_PROMISES.search(sentence))", "return True",
              RR + "test_a_vague_word_is_open_only_in_a_promise_without_a_number"),
-    Mutation("open_spots: a vague word with a number is quantified", O,
+    Mutation("open spots: a vague word with a number is quantified", R,
              'if kind == "vague" and _quantified(', 'if False and _quantified(',
              RR + "test_a_vague_word_is_open_only_in_a_promise_without_a_number"),
-    Mutation("open_spots: an amount only among the goals", O,
+    Mutation("open spots: an amount only among the goals", R,
              '    if kind == "amount":\n        return goals', '    if kind == "amount":\n        return True',
              RR + "test_an_amount_without_a_number_is_open_only_among_the_goals"),
     # --- markdown.py ---

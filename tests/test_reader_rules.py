@@ -21,7 +21,7 @@ Rules already pinned elsewhere (not repeated here):
 | reader: `_history_lines`, a section about removals      | test_document::test_a_section_about_what_was_removed_is_history                |
 | reader: `_code_use`, `.member()` spans                  | test_document::test_a_member_written_without_its_owner_is_a_use                |
 | reader: a past release's either/or is no open decision  | test_fulfillers::test_what_maintained_docs_write_is_not_taken_for_a_mistake    |
-| open_spots: todo; code, URLs and fences never flagged   | test_document::test_open_decisions_ignore_code_urls_and_fences_but_wrap_lines   |
+| open spots: todo; code, URLs and fences never flagged   | test_document::test_open_decisions_ignore_code_urls_and_fences_but_wrap_lines   |
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def test_a_types_function_called_in_the_plans_code_block_is_a_use():
     assert uses == [("Error.msg", 2, "rust")]  # not the constant's method, nor a variable's
 
 
-# --- open_spots.py: the plan's own open decisions ---------------------------------------------
+# --- reader.py, open spots: the plan's own open decisions -------------------------------------
 
 
 def test_a_question_asking_what_to_do_is_open():

@@ -14,8 +14,7 @@ from .markdown import (
     window,
 )
 from .mentions import NAME_KINDS, Mention
-from .open_spots import OpenSpot
-from .reader import PlanFacts, read
+from .reader import OpenSpot, PlanFacts, read
 
 __all__ = [
     "NAME_KINDS",
