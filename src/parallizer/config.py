@@ -1,21 +1,28 @@
-"""Configuration, as listed in SPEC.md.
+"""Configuration, as listed in SPEC.md, and the allowed roots a client's paths must stay in.
 
 `load_settings()` is what the CLI and the service use: the process environment, then the
 dotenv file (`.env` in the working directory, or the file `PARALLIZER_ENV_FILE` names; set
 it empty to read none). `Settings(...)` alone reads the environment and the values given,
 never a file; the test suite clears the environment, so there a `Settings(...)` holds only
 what the test gives.
+
+`scope_root` and `plan_path` must resolve, symlinks followed, inside an allowed root
+(`Settings.allowed_root_paths`): `resolve_inside` is the one check of a client's path;
+`project_root` is the default scope of a plan.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import BadInput, PathNotAllowed
 
 
 class Settings(BaseSettings):
@@ -191,6 +198,52 @@ def _root(text: str) -> Path:
         return Path(text).expanduser().resolve()
     except (OSError, RuntimeError):  # `~nosuchuser`, a loop: taken literally, matches nothing
         return Path(text).absolute()
+
+
+def resolve_inside(
+    raw: str | Path,
+    roots: Sequence[Path],
+    *,
+    what: str,
+    kind: str = "any",
+) -> Path:
+    """Resolve `raw` (following every symlink) and require it inside one of `roots`.
+
+    kind: "dir" or "file" also require that it exists as that. Raises `PathNotAllowed`
+    (403) when outside, `BadInput` (422) when malformed or of the wrong kind. Messages name
+    the field, not the resolved target, so they leak nothing about the server's tree.
+    """
+    text = str(raw)
+    if not text.strip() or "\x00" in text:
+        raise BadInput(f"{what} is empty or malformed")
+    path = Path(text)  # no `~` expansion: a client names paths on the server as they are
+    if not path.is_absolute():
+        raise BadInput(f"{what} must be an absolute path")
+    try:
+        resolved = path.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # symlink loops and the like
+        raise BadInput(f"{what} cannot be resolved") from exc
+    if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
+        raise PathNotAllowed(f"{what} is outside the allowed roots")
+    try:
+        if kind == "dir" and not resolved.is_dir():
+            raise BadInput(f"{what} is not a directory")
+        if kind == "file" and not resolved.is_file():
+            raise BadInput(f"{what} is not a file")
+    except OSError as exc:  # a name too long, no permission to look
+        raise BadInput(f"{what} cannot be accessed ({exc.strerror or 'error'})") from exc
+    return resolved
+
+
+def project_root(path: Path) -> Path:
+    """The default scope of a plan: the top of the git work tree holding `path` (a `.git`
+    directory, or the `.git` file of a worktree or submodule), else the plan's directory."""
+    start = path if path.is_dir() else path.parent
+    start = start.absolute()
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return start
 
 
 ENV_FILE_VARIABLE = "PARALLIZER_ENV_FILE"

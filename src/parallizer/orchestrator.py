@@ -17,6 +17,7 @@ from typing import Any
 
 from . import metrics
 from .backends.base import Availability
+from .config import resolve_inside
 from .document import Document
 from .errors import BadInput, DocumentTooLarge, redact
 from .fanout import Call, Deadline, Outcome, fan_out
@@ -30,7 +31,6 @@ from .models import (
     FulfillResponse,
     Timings,
 )
-from .paths import resolve_inside
 from .planner import plan_for
 from .runtime import Runtime
 

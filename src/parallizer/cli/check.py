@@ -14,9 +14,8 @@ from typing import Annotated
 
 import typer
 
-from ..config import Settings
+from ..config import Settings, project_root
 from ..errors import BadInput
-from ..paths import project_root
 from .common import load_settings_or_fail, resolve_scope
 from .fulfill import read_document
 from .root import app, fail

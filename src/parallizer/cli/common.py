@@ -6,10 +6,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, resolve_inside
 from ..errors import BadInput, PathNotAllowed
 from ..logs import setup_logging
-from ..paths import resolve_inside
 from .root import fail
 
 

@@ -28,11 +28,10 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import __version__
-from ..config import Settings
+from ..config import Settings, resolve_inside
 from ..errors import BadInput, PathNotAllowed
 from ..models import Card, CardType, FulfillRequest, FulfillResponse, GlobalContext, Timings
 from ..orchestrator import Orchestrator
-from ..paths import resolve_inside
 from ..service.files import read_text
 
 TOOL = "review_plan"

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import resolve_inside
 from ..errors import BadInput, DocumentTooLarge
-from ..paths import resolve_inside
 
 
 class NotText(BadInput):

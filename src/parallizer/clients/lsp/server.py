@@ -32,7 +32,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from ... import __version__
-from ...config import Settings
+from ...config import Settings, project_root, resolve_inside
 from ...document import Document, Mention, read
 from ...errors import BadInput, PathNotAllowed
 from ...fanout import cancel_and_wait
@@ -45,7 +45,6 @@ from ...models import (
     utf16_column,
 )
 from ...orchestrator import Orchestrator
-from ...paths import project_root, resolve_inside
 from ...text import IDENTIFIER
 from . import convert
 from .knowledge import Knowledge, Place
