@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parallizer.code.deps_text import (
+from parallizer.code.resolve_deps import (
     Imports,
+    _local_names,
     chains,
     class_bases,
     go_alias,
@@ -15,7 +16,6 @@ from parallizer.code.deps_text import (
     returns,
     scan_imports,
 )
-from parallizer.code.resolve_deps import _local_names
 from parallizer.code.sources.base import Environment, Package
 
 

@@ -16,9 +16,9 @@ fallback), `resolve` (names and paths), `known` (standard names per language), `
 The project's dependencies, behind the same lookup: `sources/` (what each ecosystem's tools
 installed for a scope, at which versions, and what the project declares), `deps`
 (`Dependencies`: environments per scope, each package indexed once per version when a plan
-may name it), `resolve_deps` (the dependency pass over the project's resolutions) and
-`deps_text` (what it reads: the project's imports, the plan's chained calls and package
-evidence, a declaration's bases and return type).
+may name it) and `resolve_deps` (the dependency pass over the project's resolutions, and
+what it reads: the project's imports, the plan's chained calls and package evidence, a
+declaration's bases and return type).
 """
 
 from .knowledge import CodeKnowledge

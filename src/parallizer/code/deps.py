@@ -40,10 +40,17 @@ from rapidfuzz import fuzz, process
 from ..backends.base import CodeBackend, CodeQuery
 from ..errors import BackendError, Cancelled, IndexFailed, Unavailable
 from ..fanout import Flight, SingleFlight
-from .deps_text import Imports, chains, scan_imports
 from .knowledge import CodeKnowledge
 from .resolve import Resolution, UseLike, Verdict
-from .resolve_deps import DependencyPass, PackageIndex, PlanText, wanted
+from .resolve_deps import (
+    DependencyPass,
+    Imports,
+    PackageIndex,
+    PlanText,
+    chains,
+    scan_imports,
+    wanted,
+)
 from .snapshot import Snapshot
 from .sources import Environment, Options, Package, code_files, discover, stamps_changed
 

@@ -43,7 +43,7 @@ from cachetools import TTLCache
 from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
 from ..code import Definition, Resolution, Snapshot, Verdict, fold
-from ..code.deps_text import class_bases
+from ..code.resolve_deps import class_bases
 from ..document import Mention, PlanFacts, read
 from ..document.mentions import locate
 from ..fanout import Call
