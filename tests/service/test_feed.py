@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from parallizer.models import Card, CardType
-from parallizer.service.feed import FeedStore, MemoryFeedStore
 from parallizer.service.feed_redis import RedisFeedStore
+from parallizer.service.runs import FeedStore, MemoryFeedStore
 from parallizer.stores.redis_client import RedisLink
 from tests.redis_kit import RedisServer
 

@@ -12,8 +12,8 @@ import pytest
 
 from parallizer.clients.web import STATIC
 from parallizer.service.app import body_limit
-from parallizer.service.feed import MemoryFeedStore
 from parallizer.service.middleware import BearerAuth
+from parallizer.service.runs import MemoryFeedStore
 
 from .kit import Echo, Grep, Sleepy, app_with, asgi_client, body, settings_for
 

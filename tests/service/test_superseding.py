@@ -9,7 +9,7 @@ import re
 import httpx
 
 from parallizer.models import Card, CardType
-from parallizer.service.feed import MemoryFeedStore
+from parallizer.service.runs import MemoryFeedStore
 
 from ..conftest import children_named
 from .kit import (

@@ -23,10 +23,9 @@ from ..config import Settings, load_settings
 from ..fulfillers.base import Fulfiller
 from ..runtime import Runtime
 from . import errors, metrics
-from .feed import FeedStore, memory_store_from_settings
 from .middleware import BearerAuth, BodyLimit, RequestContext
 from .routes import feed, files, fulfill, health, review
-from .runs import RunManager, Service
+from .runs import FeedStore, RunManager, Service, memory_store_from_settings
 
 if TYPE_CHECKING:
     from ..stores.redis_client import RedisLink

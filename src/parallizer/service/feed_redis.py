@@ -1,7 +1,7 @@
 """The per-user feed in Redis, for several workers or hosts serving as one.
 
-Same rules and protocol as `MemoryFeedStore` (service/feed.py): generations from one
-counter (`INCR`), the one merge (`feed.merge_cards`), idle expiry, `processing` and `last_updated`.
+Same rules and protocol as `MemoryFeedStore` (service/runs.py): generations from one
+counter (`INCR`), the one merge (`runs.merge_cards`), idle expiry, `processing` and `last_updated`.
 Each user's feed is one JSON value with a TTL (refreshed by every touch, so only idle users
 expire); a sorted set of users by last touch counts active users. Every change is a
 read-modify-write under `WATCH`/`MULTI`: when two workers merge into the same feed at once,
@@ -22,7 +22,7 @@ from ..limits import Backoff
 from ..models import Card
 from ..stores.redis_client import RedisLink
 from . import metrics
-from .feed import FeedSnapshot, MergeResult, merge_cards
+from .runs import FeedSnapshot, MergeResult, merge_cards
 
 MAX_RETRIES = 64  # optimistic transactions lost to a concurrent writer before giving up
 

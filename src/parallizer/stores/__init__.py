@@ -5,6 +5,6 @@
 * `redis_limits`: per-backend limits across processes (a semaphore of expiring leases);
 * `shared_backends`: a process's web backend and LLM limit, shared through those.
 
-The feed stores themselves (in memory, in Redis) are the service's: `service/feed.py` (with
+The feed stores themselves (in memory, in Redis) are the service's: `service/runs.py` (with
 the one merge both apply) and `service/feed_redis.py`.
 """
