@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from parallizer import assembly, lanes
+from parallizer import assembly, limits
 from parallizer.config import Settings
 from parallizer.document import Document
 from parallizer.errors import WorkerDied
@@ -24,7 +24,7 @@ from parallizer.runtime import Runtime
 from .conftest import children, eventually
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
-BIG = lanes.SMALL  # a plan of this many characters goes to the big lane
+BIG = limits.SMALL  # a plan of this many characters goes to the big lane
 HANG_GUARD = 60.0  # seconds: only so that a broken lane fails the test instead of hanging it
 
 
@@ -38,7 +38,7 @@ def _held_until(gate: str, started: str) -> str:
 
 async def test_a_small_plan_is_read_while_the_big_lane_is_held(tmp_path: Path):
     gate, started = tmp_path / "gate", tmp_path / "started"
-    async with lanes.Lanes(1) as lanes_:
+    async with limits.Lanes(1) as lanes_:
         held = asyncio.ensure_future(lanes_.in_process(BIG, _held_until, str(gate), str(started)))
         try:
             await eventually(started.exists, within=HANG_GUARD, what="the big lane's job started")
@@ -94,11 +94,11 @@ async def test_big_jobs_take_turns_in_their_lane_and_a_small_one_passes_them():
         with lock:
             running -= 1
 
-    bigs = [asyncio.ensure_future(lanes.in_thread(BIG, big_job)) for _ in range(3)]
+    bigs = [asyncio.ensure_future(limits.in_thread(BIG, big_job)) for _ in range(3)]
     try:
         await eventually(lambda: running == 1, within=HANG_GUARD, what="a big job running")
         where = await asyncio.wait_for(
-            lanes.in_thread(len(PLAN), lambda: threading.current_thread().name), HANG_GUARD
+            limits.in_thread(len(PLAN), lambda: threading.current_thread().name), HANG_GUARD
         )
         assert where.startswith("lane-small")
         assert running == 1 and not any(b.done() for b in bigs)  # the others wait their turn
@@ -127,8 +127,8 @@ async def test_the_names_of_a_big_plan_are_resolved_in_the_big_lane(code_tree: P
     async with Runtime(settings, web=None, llm=None) as rt:
         orch = assembly.orchestrator(rt)
         await orch.fulfill(orch.prepare(body(0)))  # the code index is built
-        held = asyncio.ensure_future(lanes.in_thread(BIG, gate.wait))
-        big_lane = lanes.lane(BIG)
+        held = asyncio.ensure_future(limits.in_thread(BIG, gate.wait))
+        big_lane = limits.lane(BIG)
         try:
             big = asyncio.ensure_future(orch.fulfill(orch.prepare(body(BIG))))
             await eventually(

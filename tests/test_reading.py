@@ -12,7 +12,7 @@ import pytest
 
 from parallizer.document import Document
 from parallizer.document.reader import read
-from parallizer.lanes import Lanes
+from parallizer.limits import Lanes
 from parallizer.planner import offline, plan_for
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()

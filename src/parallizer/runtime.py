@@ -21,8 +21,7 @@ from .code.sources import Options
 from .code.store import IndexStore
 from .config import Settings
 from .fanout import Flights
-from .lanes import Lanes
-from .limits import AdaptiveLimiter, ConcurrencyLimit
+from .limits import AdaptiveLimiter, ConcurrencyLimit, Lanes
 from .llm import LLMClient
 
 if TYPE_CHECKING:

@@ -40,13 +40,13 @@ from typing import Any, ClassVar
 
 from cachetools import TTLCache
 
-from .. import lanes
 from ..backends.base import Availability, CodeBackend, CodeQuery
 from ..code import Definition, Resolution, Snapshot, Verdict, fold
 from ..code.resolve_deps import class_bases
 from ..document import Mention, PlanFacts, read
 from ..document.mentions import locate
 from ..fanout import Call
+from ..limits import in_thread
 from ..llm import LLM
 from ..models import Card, CardType, Finding, severity_of, utf16_column
 from ..planner import OpenSpot
@@ -443,7 +443,7 @@ class Ambiguities:
             )
             return uses, index.resolve(uses, facts.introduced, facts.proposed)
 
-        uses, checked.resolutions = await lanes.in_thread(len(doc.text), resolve)  # its lane
+        uses, checked.resolutions = await in_thread(len(doc.text), resolve)  # its lane
         if self.deps is not None:
             checked.resolutions = await self._dependencies(ctx, index, facts, uses, checked)
         pending = self._pending(ctx, checked.resolutions)

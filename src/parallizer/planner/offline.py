@@ -49,7 +49,7 @@ from ..document.reader import PlanFacts, remember
 from ..text import is_common, is_keyword
 
 if TYPE_CHECKING:
-    from ..lanes import Lanes
+    from ..limits import Lanes
 
 __all__ = ["WINDOW", "WINDOW_CHARS", "Plan", "PlannedQuery", "Term", "plan", "plan_for", "window"]
 
@@ -415,7 +415,7 @@ def plan_for(doc: Document, max_queries: int = 5, exclude: str | None = None) ->
 
 # --- reading off the event loop ---------------------------------------------------------
 # The Markdown parse, the plan's facts and its ranked queries (`plan_for`) computed in a
-# worker process of the plan's lane (`parallizer.lanes`, the `Runtime`'s: a big plan is read
+# worker process of the plan's lane (`limits.Lanes`, the `Runtime`'s: a big plan is read
 # in a lane of its own, so it never holds up a small one). Reading the example plan costs
 # ~10 ms of Python; in a thread it holds the GIL that the event loop needs, so under a burst
 # of requests every request's first remote call waited for the others' reading. In a process
