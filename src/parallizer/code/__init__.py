@@ -8,8 +8,8 @@ paths (`Resolution`, `Verdict`); `role(path)`, `language(path)`; `lines` (files 
 demand, kept); `verify(citation)`. ripgrep stays the source of text evidence (uses, mentions);
 the snapshot says where things are defined and what a plan's names are.
 
-Inside: `languages` (the one language table and role classifier), `model` (the one
-`Definition`), `snapshot`, `knowledge` (builds, refreshes), `parse` and `workers` (parsing in
+Inside: `languages` (the one language table, the role classifier and the index's values:
+the one `Definition`, `Role`, `fold`), `snapshot`, `knowledge` (builds, refreshes), `parse` and `workers` (parsing in
 worker processes), `extract/` (tree-sitter per language; `extract/lines.py` the regex
 fallback), `resolve` (names and paths), `known` (standard names per language), `lines`.
 
@@ -22,8 +22,19 @@ declaration's bases and return type).
 """
 
 from .knowledge import CodeKnowledge
-from .languages import Language, editor_language, fence_language, language, language_of, role_of
-from .model import KINDS, Definition, Role, fold, source_first
+from .languages import (
+    KINDS,
+    Definition,
+    Language,
+    Role,
+    editor_language,
+    fence_language,
+    fold,
+    language,
+    language_of,
+    role_of,
+    source_first,
+)
 from .resolve import MISTAKES, NameUse, Resolution, Resolver, Verdict
 from .snapshot import BuildStats, Snapshot
 

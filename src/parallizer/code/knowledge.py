@@ -44,9 +44,8 @@ from ..errors import BackendError, Cancelled, IndexFailed, NoWorkers, Unavailabl
 from ..fanout import Flight, SingleFlight, cancel_and_wait
 from ..workers import WorkerPool
 from .extract import PARSE_SECONDS
-from .languages import language_of, not_indexed, role_of
+from .languages import ROLE_RANK, Role, language_of, not_indexed, role_of
 from .listing import Stamps, partition, partition_stamps, stamp, unchanged
-from .model import ROLE_RANK, Role
 from .parse import Parsed, parse_batch
 from .snapshot import BuildStats, Snapshot, Tables
 from .store import Entry, IndexStore, Listing, digest

@@ -35,8 +35,8 @@ from typing import Protocol
 
 from rapidfuzz import fuzz, process
 
-from .model import Definition, Role, source_first
-from .model import fold as _fold
+from .languages import Definition, Role, source_first
+from .languages import fold as _fold
 from .sources.base import Package
 
 # --- paths: the file list indexed once per snapshot ---------------------------------------

@@ -43,7 +43,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from ..text import IDENTIFIER
-from .model import Definition, Role, fold
+from .languages import Definition, Role, fold
 from .resolve import (
     NEAR_CUTOFF,
     TYPE_KINDS,

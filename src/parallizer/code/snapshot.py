@@ -25,8 +25,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from .languages import language, role_of
-from .model import ROLE_RANK, Definition, Role, fold
+from .languages import ROLE_RANK, Definition, Role, fold, language, role_of
 from .resolve import FileIndex, Resolution, Resolver, UseLike, type_tails
 
 Row = tuple[str, str, str | None, str, str, str, int, str, int, int]

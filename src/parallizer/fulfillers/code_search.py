@@ -21,8 +21,7 @@ from ..backends.base import Availability, CodeBackend, CodeMatch, CodeSearchResu
 from ..code import Definition, Snapshot, fence_language, role_of, source_first
 from ..code.extract.lines import defines
 from ..code.extract.lines import definition as line_definition
-from ..code.languages import is_config_path
-from ..code.model import ROLE_RANK
+from ..code.languages import ROLE_RANK, is_config_path
 from ..fanout import Outcome
 from ..models import Card, CardType
 from ..planner import Plan, PlannedQuery

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..languages import language, role_of
-from ..model import Definition
+from ..languages import Definition, language, role_of
 
 _N = r"(?P<name>[A-Za-z_$][\w$]*)"
 
