@@ -310,3 +310,29 @@ def test_a_good_input_in_the_same_setup_succeeds(bad_inputs):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["processing"] is False
+
+
+def test_the_command_line_raises_the_collectors_thresholds_before_its_imports():
+    """A CLI run on an indexed tree loads ~1 million objects from the index file after
+    importing ~500 modules: the collector's thresholds are raised first (collector.py)."""
+    from parallizer.collector import THRESHOLDS
+
+    probe = (
+        "import gc, sys\n"
+        "from parallizer.cli import main\n"
+        "class Seen:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer' and not hasattr(self, 'at'):\n"
+        "            self.at = gc.get_threshold()\n"
+        "seen = Seen(); sys.meta_path.insert(0, seen)\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(list(seen.at))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=clean_env(), timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == list(THRESHOLDS)

@@ -287,7 +287,7 @@ async def test_a_serving_process_collects_cycles_less_often_and_never_lowers_a_t
     (the full ones stopping the loop 50-120 ms each): the service raises them at startup."""
     import gc
 
-    from parallizer.service.app import GC_THRESHOLDS
+    from parallizer.collector import THRESHOLDS as GC_THRESHOLDS
 
     before = gc.get_threshold()
     try:

@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     if args == ["--version"]:  # the bare start: no Typer, no settings
         print(version())
         sys.exit(0)
+    from .. import collector
+
+    collector.tune()  # before the imports and the index load: see collector.py
     import typer
 
     from .root import CliError, app

@@ -7,7 +7,6 @@ worker with `--workers N`): settings and logging from the environment.
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .. import __version__, assembly
+from .. import __version__, assembly, collector
 from ..clients.http import router as clients_router
 from ..config import Settings, load_settings
 from ..fulfillers.base import Fulfiller
@@ -35,20 +34,6 @@ log = logging.getLogger("parallizer.service")
 
 #: origins always allowed by CORS: a local development server on any port
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?"
-
-
-GC_THRESHOLDS = (50_000, 20, 100)
-"""The cyclic collector's thresholds in a serving process (Python's: 700, 10, 10). A burst of
-requests makes objects by the million, most of them freed by reference counting; with the
-default thresholds the collector ran ~470 young and 4 full collections during the bench's 50
-requests at once (capacity-llm), 0.45-0.55 s in all, the full ones 50-120 ms each with the
-event loop and every thread stopped. With these, ~90 young and one full collection, ~0.12 s
-in all (p99 1.58-1.65x the lone request, against 1.69-1.75x)."""
-
-
-def tune_gc() -> None:
-    """Raise the collector's thresholds to `GC_THRESHOLDS` (never lower ones set higher)."""
-    gc.set_threshold(*(max(a, b) for a, b in zip(gc.get_threshold(), GC_THRESHOLDS, strict=False)))
 
 
 def body_limit(settings: Settings) -> int:
@@ -88,7 +73,7 @@ def create_app(
             registry.start()
         app.state.service = Service(settings, rt, orch, st, runs, redis=link)
         await rt.lanes.warm()  # their imports now, not on the first request
-        tune_gc()
+        collector.tune()  # a burst makes objects by the million: see collector.py
         log.info(
             "service ready: fulfillers %s (available: %s), allowed roots %s, auth %s",
             list(orch.fulfillers),
