@@ -335,9 +335,14 @@ class CodeKnowledge:
             )  # fmt: skip
             changed = bool(results or plan.dirty)
             parts = None
-            if lister is None and self.partitions is not None and snapshot is not scope.snapshot:
+            # a scope rg searches has a new snapshot: its partition for rg's passes is made
+            # again (stamped only when the index file will keep it)
+            partitions = (
+                self.partitions if lister is None and snapshot is not scope.snapshot else None
+            )
+            if partitions is not None:
                 parts = await asyncio.to_thread(
-                    _partitioned, root, snapshot.files(), self.partitions.ways
+                    _partitioned, root, snapshot.files(), partitions.ways, store is not None
                 )
             if own and stamps is None and not over_cap and not pending and (
                 changed or not scope.listed
@@ -358,8 +363,8 @@ class CodeKnowledge:
                 scope.listed = kept is not None
             scope.origin = scope.origin or ("loaded" if scope.loaded else "built")
             scope.loaded = 0
-            if self.partitions is not None and lister is None and snapshot is not scope.snapshot:
-                self.partitions.put(scope.root, parts[0] if parts is not None else None)
+            if partitions is not None:
+                partitions.put(scope.root, parts[0] if parts is not None else None)
             scope.snapshot = snapshot
             scope.checked = time.monotonic()
             self.builds += 1
@@ -611,7 +616,12 @@ def _load(
     return loaded, tables, got.listing, got.parts
 
 
-def _partitioned(root: str, files: Sequence[str], ways: int) -> tuple[Partition, Stamps] | None:
-    """The scope's partition for rg's passes, with the stamps that keep it on disk."""
+def _partitioned(
+    root: str, files: Sequence[str], ways: int, stamped: bool
+) -> tuple[Partition, Stamps] | None:
+    """The scope's partition for rg's passes, with the stamps that keep it on disk (none when
+    not `stamped`: nothing keeps it)."""
     part = partition(sorted(files), ways)
-    return None if part is None else (part, partition_stamps(root, part))
+    if part is None:
+        return None
+    return part, partition_stamps(root, part) if stamped else []
