@@ -1,6 +1,7 @@
 """The one worker-process pool (`parallizer.workers`), with real subprocesses: an error in
 the work comes back as that error, a worker killed mid-job fails only that job, a cancelled
-job kills its worker, and closing the pool leaves no process behind."""
+job kills its worker (a pool of short jobs lets it finish), and closing the pool leaves no
+process behind."""
 
 from __future__ import annotations
 
@@ -165,6 +166,27 @@ async def test_a_cancelled_job_kills_its_worker_and_leaves_no_process(tmp_path: 
         assert _gone(worker) and worker not in _our_children()
         assert pool.pids() == []
         assert await pool.call(os.getpid) != worker  # a fresh worker for the next job
+
+
+async def test_a_pool_of_short_jobs_lets_a_cancelled_job_finish_and_keeps_its_worker(
+    tmp_path: Path,
+):
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    async with WorkerPool(1, finish_cancelled=True) as pool:
+        job = asyncio.ensure_future(pool.call(_held_until, str(gate), str(started)))
+        await eventually(started.exists, within=HANG_GUARD, what="the job running")
+        (worker,) = pool.pids()
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        assert pool.pids() == [worker]  # not killed: still running the job
+        nxt = asyncio.ensure_future(pool.call(os.getpid))  # waits behind it in the pipe
+        await asyncio.sleep(0.2)
+        assert not nxt.done()
+        gate.touch()
+        # the cancelled job's answer is dropped; the next job gets its own
+        assert await asyncio.wait_for(nxt, HANG_GUARD) == worker
+        assert pool.pids() == [worker]
 
 
 async def test_a_hung_job_is_cut_short_by_a_timeout(tmp_path: Path):

@@ -777,7 +777,9 @@ class Lanes:
     def _new_pools(self) -> dict[Lane, WorkerPool]:
         if self.workers <= 0:
             return {}
-        return {_SMALL: self._new(self.workers), _BIG: self._new(1)}
+        # a small job takes milliseconds: one given up on (a superseded request) finishes
+        # rather than costing its worker; a big one may take seconds, and is stopped
+        return {_SMALL: self._new(self.workers, finish_cancelled=True), _BIG: self._new(1)}
 
     def pool(self, size: int) -> WorkerPool | None:
         """The worker processes of the lane for `size` (None: that lane works in threads)."""

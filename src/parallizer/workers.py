@@ -11,9 +11,12 @@ process writes to it, so unpickling its frames is safe.
 * A worker that ends mid-call (killed, out of memory, a crash in native code) fails that call
   with `WorkerDied`; the next call starts a fresh worker in its place. `NoWorkers` (a
   `WorkerDied`): no worker process can start at all.
-* A call cancelled while its worker runs it kills that worker (its answer would come out of
-  step with the next call) and reaps it; a hung call is cut short the same way
-  (`asyncio.wait_for`). `ProcessPoolExecutor` can do neither: it cannot stop a running job.
+* A call cancelled while its worker runs it kills that worker and reaps it; a hung call is
+  cut short the same way (`asyncio.wait_for`). `ProcessPoolExecutor` can do neither: it
+  cannot stop a running job. A pool of short jobs (`finish_cancelled`) lets the job finish
+  instead and drops its answer: a job of milliseconds costs less than a new worker's imports
+  (~0.3 s of CPU), and a request superseded at every keystroke would otherwise kill a worker
+  each time.
 * Workers start when a call needs one, or all at once with `start()` (a service warms them
   at startup so the first request does not pay their imports); `preload` names the modules
   a worker imports before it serves.
@@ -130,8 +133,12 @@ class WorkerPool:
         *,
         preload: Sequence[str] = (),
         python: str | None = None,
+        finish_cancelled: bool = False,
     ) -> None:
         self.size = max(1, size)
+        self.finish_cancelled = finish_cancelled
+        """A cancelled call's running job runs to its end (its answer dropped) instead of
+        its worker being killed: for jobs known to be short."""
         self.preload = tuple(preload)
         self.python = python or sys.executable
         """The interpreter the workers run (a test may name one that cannot start)."""
@@ -208,7 +215,8 @@ class WorkerPool:
         """`fn(*args)` in a worker (`fn`, its arguments and its result must pickle): its
         result, or the exception it raised; `WorkerDied` if the worker ended while it ran
         (`NoWorkers` if none can start). A call cancelled (or timed out) while its job runs
-        kills that worker: nothing else stops the work."""
+        kills that worker, nothing else stops the work, unless the pool finishes cancelled
+        jobs (`finish_cancelled`)."""
         if self._closed:
             raise RuntimeError("the worker pool is closed")
         request = _frame((fn, args))  # what does not pickle fails here, before a worker
@@ -220,11 +228,10 @@ class WorkerPool:
             except _Resend:
                 continue  # its worker ended before it began: another one runs it
             except asyncio.CancelledError:
-                if worker.jobs and worker.jobs[0] is job:  # running: only a kill stops it
-                    job.cancel()
+                running = bool(worker.jobs) and worker.jobs[0] is job
+                job.cancel()  # its answer, when it comes, is dropped
+                if running and not self.finish_cancelled:  # only a kill stops it
                     await self._end(worker, kill=True)
-                else:  # still waiting in the pipe: its answer will be dropped
-                    job.cancel()
                 raise
             except WorkerDied:
                 await self._end(worker, kill=True)  # reaped; a fresh one for the next job
