@@ -14,7 +14,11 @@ from parallizer.fulfillers.planning import LABEL
 from parallizer.fulfillers.web_context import offline_queries
 from parallizer.planner.llm import PLAN_ASK
 from parallizer.runtime import Runtime
+from parallizer.service.app import create_app
 
+from .conftest import eventually
+from .service.kit import asgi_client
+from .test_workers import _held_until
 from .webkit import PLAN, cursor_at_end, fulfill, llm_client, perplexity, settings
 
 PLANNED = ["ambiguities", "web_context", "code_search"]
@@ -114,3 +118,48 @@ async def test_a_failed_planning_call_falls_back_to_offline_planning(code_tree: 
     )
     assert fts["ambiguities"].ok and fts["web_context"].ok
     assert resp.cards and {c.metadata.source for c in resp.cards} >= {"ambiguities", "web_context"}
+
+
+async def test_in_the_service_the_first_llm_calls_leave_before_the_plan_is_read(
+    code_tree: Path, tmp_path: Path
+):
+    """The service reads the plan in a worker process once the run has started: the planning
+    call and the completion call need only the plan's text and sections, so they do not wait
+    for the reading. Here the one reading worker is held busy: both calls reach the emulator
+    while the reading waits behind it, and the request ends once the worker is free."""
+    gate, started = tmp_path / "gate", tmp_path / "started"
+    text = PLAN.rstrip("\n")  # the cursor ends a written line: ghost text is wanted
+    body = {
+        "user_id": "writer",
+        "document_text": text,
+        "cursor_position": list(cursor_at_end(text)),
+        "global_context": {"scope_root": str(code_tree)},
+        "fulfillers": [*PLANNED, "completions"],
+    }
+    async with running("perplexity", latency=0.05) as pp, running("llm", latency=0.05) as lm:
+        s = settings(code_tree, read_workers=1)
+        rt = Runtime(s, web=perplexity(pp), llm=llm_client(lm))
+        async with asgi_client(create_app(s, rt)) as client:
+            held = asyncio.ensure_future(
+                rt.lanes.in_process(0, _held_until, str(gate), str(started))
+            )
+            await eventually(started.exists, within=30, what="the reading worker held")
+            post = asyncio.ensure_future(client.post("/fulfill", json=body))
+
+            def both_sent() -> bool:
+                seen = kinds(lm.stats.texts())
+                return seen["plan"] == 1 and seen["completion"] == 1
+
+            await eventually(both_sent, within=30, what="the plan and completion calls")
+            await asyncio.sleep(0.2)
+            assert not post.done()  # the rest waits for the reading
+            assert kinds(lm.stats.texts())["questions"] == 0
+            gate.touch()
+            response = await post
+            await held
+    assert response.status_code == 200
+    fts = response.json()["timings"]["fulfillers"]
+    assert all(fts[n]["ok"] for n in ("ambiguities", "web_context", "completions"))
+    assert kinds(lm.stats.texts()) == {
+        "plan": 1, "questions": 1, "web cards": 1, "completion": 1, "other": 0,
+    }  # fmt: skip

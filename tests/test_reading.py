@@ -1,8 +1,10 @@
 """Plans read in a worker process: the caches fulfillers use get what reading in process
-would have computed, and a dead worker costs one request a thread, not an error."""
+would have computed, a dead worker costs one request a thread, not an error, and a reading
+that fails (read inside the run) fails the fulfillers waiting for it, not the request."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -10,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from parallizer import assembly
+from parallizer.config import Settings
 from parallizer.document import Document
 from parallizer.document.reader import read
 from parallizer.limits import Lanes
+from parallizer.models import FulfillRequest, GlobalContext
 from parallizer.planner import offline, plan_for
+from parallizer.runtime import Runtime
 
 PLAN = (Path(__file__).resolve().parents[1] / "examples" / "plan.md").read_text()
 
@@ -76,3 +82,36 @@ async def test_no_workers_reads_in_a_thread():
         await offline.read_and_plan(doc, 8, None, lanes=lanes)
         assert lanes.pool(len(PLAN)) is None
     _same_reading(doc)
+
+
+async def test_a_reading_that_fails_fails_the_fulfillers_that_wait_for_it_not_the_request(
+    tmp_path: Path,
+):
+    """The service reads the plan inside the run (`Job.reader`): when the reading fails, each
+    fulfiller that waits for it reports the error in its timing; the request still ends with
+    its report, and the reading runs once however many fulfillers wait."""
+    calls = 0
+
+    async def broken_reader() -> None:
+        nonlocal calls
+        calls += 1
+        raise OSError("the reader is gone")
+
+    runtime = Runtime(Settings(allowed_roots=str(tmp_path)))
+    async with runtime:
+        orch = assembly.orchestrator(runtime)
+        request = FulfillRequest(
+            user_id="t",
+            document_text=PLAN,
+            cursor_position=(3, 0),
+            global_context=GlobalContext(scope_root=str(tmp_path)),
+            fulfillers=["ambiguities", "code_search"],
+        )
+        job = await asyncio.to_thread(orch.prepare, request, read=False)
+        job.reader = broken_reader
+        response = await orch.fulfill(job)
+    assert calls == 1
+    fts = response.timings.fulfillers
+    for name in ("ambiguities", "code_search"):
+        assert not fts[name].ok and "the reader is gone" in (fts[name].error or "")
+    assert response.cards == []

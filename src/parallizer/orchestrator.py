@@ -21,7 +21,7 @@ from .config import resolve_inside
 from .document import Document
 from .errors import BadInput, DocumentTooLarge, redact
 from .fanout import Call, Deadline, Outcome, fan_out
-from .fulfillers.base import Fulfiller, FulfillerContext, Job, Reviewer
+from .fulfillers.base import Fulfiller, FulfillerContext, Job, Reviewer, before_reading
 from .logs import request_id
 from .models import (
     Card,
@@ -146,7 +146,9 @@ class Orchestrator:
         )
         # reading the plan (the Markdown parse, its mentions, their ranking) is CPU work: done
         # here, off the event loop, so every fulfiller finds it cached (`read=False`: the
-        # caller has it read elsewhere, see `planner.offline.read_and_plan`)
+        # caller sets `job.reader`, see `Service.prepare`); the sections at least (the
+        # Markdown parse) are here in any case, for the first LLM calls' outline and excerpt
+        job.document.sections  # noqa: B018 - computed now, off the event loop
         if read:
             plan_for(job.document, s.max_queries, exclude=job.plan_relpath)
         return job
@@ -239,6 +241,7 @@ class Orchestrator:
                 queue.put_nowait(None)
 
         async with asyncio.TaskGroup() as tg:
+            job.start_reading(tg)  # the request's first remote calls leave while it reads
             tg.create_task(produce(), name=f"request:{rid}", context=contextvars.copy_context())
             while (event := await queue.get()) is not None:
                 yield event
@@ -273,6 +276,7 @@ class Orchestrator:
         findings: list[Finding] = []
 
         async def run() -> list[Card]:
+            await job.read()
             findings.extend(await reviewer.findings(ctx))
             return []
 
@@ -305,6 +309,8 @@ def _runner(fulfiller: Fulfiller, ctx: FulfillerContext) -> Any:
         if not avail.available:
             ctx.skipped = avail.reason
             return []
+        if not before_reading(fulfiller):
+            await ctx.job.read()
         return await fulfiller.fulfill(ctx)
 
     return run

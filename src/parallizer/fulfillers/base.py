@@ -8,7 +8,11 @@ LLM (`llm.LLM`). A new kind of card is one file with one class like this, regist
 `fulfillers/__init__.py`.
 
 Per request it receives a `FulfillerContext` over the request's `Job` (the document,
-resolved paths, clock, memo). `FulfillerContext.run(calls)` is the only way a fulfiller does
+resolved paths, clock, memo). It starts once the plan is read (`Job.read`: in the service, in
+a worker process while the request is already running), unless it says `before_reading`:
+then it sends what needs only the document's text and sections first (its first LLM call,
+which leaves while the plan is read) and awaits `ctx.job.read()` itself before it reads
+anything more of the plan. `FulfillerContext.run(calls)` is the only way a fulfiller does
 I/O: it is the shared fan-out with the request's clock, the request's single-flight memo (so
 identical queries from different fulfillers run once), the process's single flight (so
 concurrent requests share identical queries) and serial mode, and it records each outcome for
@@ -17,7 +21,8 @@ the timing report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +52,11 @@ class Fulfiller(Protocol):
     async def fulfill(self, ctx: FulfillerContext) -> list[Card]:
         """Cards for one request. Failed queries are data (in ctx), not exceptions."""
         ...
+
+
+def before_reading(fulfiller: Fulfiller) -> bool:
+    """Whether `fulfiller` starts before the plan is read and awaits `Job.read` itself."""
+    return bool(getattr(fulfiller, "before_reading", False))
 
 
 @runtime_checkable
@@ -115,6 +125,36 @@ class Job:
     memo: Memo = field(default_factory=Memo)
     deadline: Deadline | None = None
     """The whole request's (set when it starts running): every call gets only what is left."""
+    reader: Callable[[], Awaitable[None]] | None = None
+    """The plan's reading still to do (its facts and offline plan, into the document's
+    caches): the service reads in a worker process while the request's first remote calls
+    are already out. None: `Orchestrator.prepare` read it."""
+    _reading: asyncio.Task[Exception | None] | None = field(default=None, init=False, repr=False)
+
+    def start_reading(self, tg: asyncio.TaskGroup | None = None) -> None:
+        """Start the reading (once), in `tg` when given: the run that owns it."""
+        if self.reader is None or self._reading is not None:
+            return
+        reader = self.reader
+
+        async def reading() -> Exception | None:
+            try:
+                await reader()
+            except Exception as exc:  # each fulfiller that waits for it fails with it
+                return exc
+            return None
+
+        if tg is not None:
+            self._reading = tg.create_task(reading(), name="read the plan")
+        else:
+            self._reading = asyncio.ensure_future(reading())
+
+    async def read(self) -> None:
+        """Wait until the plan is read; its failure, if it failed. A waiter that is
+        cancelled leaves the reading to the others."""
+        self.start_reading()
+        if self._reading is not None and (exc := await asyncio.shield(self._reading)):
+            raise exc
 
     @cached_property
     def plan_relpath(self) -> str | None:

@@ -99,6 +99,8 @@ def typed_prefix(doc: Document) -> str | None:
 class Completions:
     name: ClassVar[str] = "completions"
     card_type: ClassVar[CardType] = CardType.completion
+    before_reading: ClassVar[bool] = True
+    """Its LLM call (ghost text: latency first) leaves before the plan is read."""
 
     def __init__(self, rg: CodeBackend, llm: LLM | None = None) -> None:
         self.rg = rg
@@ -141,6 +143,7 @@ class Completions:
                     )
                 ]
         ctx.mode = "offline"
+        await ctx.job.read()  # the LLM's call left before the plan was read
         return await self._offline(ctx)
 
     async def _offline(self, ctx: FulfillerContext) -> list[Card]:

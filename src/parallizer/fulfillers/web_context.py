@@ -226,8 +226,13 @@ def web_call(web: WebBackend, query: str, cache_ttl: float | None = None) -> Cal
 
 
 class WebContext:
+    """Web context cards: the LLM's web queries (the request's planning call, which leaves
+    before the plan is read: `before_reading`) or the offline planner's, searched, then
+    written up by the LLM or offline."""
+
     name: ClassVar[str] = "web_context"
     card_type: ClassVar[CardType] = CardType.context
+    before_reading: ClassVar[bool] = True
 
     def __init__(self, web: WebBackend | None, llm: LLM | None = None) -> None:
         self.web = web
@@ -256,6 +261,7 @@ class WebContext:
             [planned] = await ctx.run([plan_call(ctx, llm)], what="LLM calls")
             if planned.ok and planned.value is not None:
                 queries = planned.value.web[:n]
+        await ctx.job.read()  # the planning call left before the plan was read
         source = "the LLM"
         if not queries:
             queries, source = offline_queries(doc, n), "the offline planner"

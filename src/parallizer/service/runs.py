@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, runtime_checkable
 
 from cachetools import TTLCache
@@ -587,11 +588,13 @@ class Service:
         """Unknown fulfillers (422), document size (413), paths outside the roots (403).
 
         Path resolution touches the file system, so it runs off the event loop; the plan is
-        read in a worker process (`planner.offline.read_and_plan`)."""
+        read in a worker process (`planner.offline.read_and_plan`) once the run has started,
+        while its first LLM calls are out (`Job.reader`)."""
         job = await asyncio.to_thread(self.orchestrator.prepare, request, read=False)
         s = self.settings
-        lanes = self.runtime.lanes
-        await read_and_plan(job.document, s.max_queries, job.plan_relpath, lanes=lanes)
+        job.reader = partial(
+            read_and_plan, job.document, s.max_queries, job.plan_relpath, lanes=self.runtime.lanes
+        )
         return job
 
     def start(self, request: FulfillRequest, job: Job, **kw: Any) -> Run:
