@@ -376,7 +376,8 @@ class AdaptiveLimiter(Limiter):
     REBASE = 0.9  # after a latency cut, calls at least this × as slow: the provider is slower
     HOLD_PROBE = 32  # successes held in a row (latency a little high): cut once, to see why
     PROBE_EVERY = 8  # round trips per +1 near the level that last overloaded the provider
-    TAKEN_AFTER = 0.25  # seconds without a refusal: the provider took the call
+    TAKEN_AFTER = 0.1  # seconds without a refusal: the provider took the call (one network
+    # round trip is tens of ms in a region; a refusal that takes longer sets a longer wait)
     LATE = 1.5  # a call running longer than this × the normal latency is late: a queue
 
     def __init__(
