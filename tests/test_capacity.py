@@ -11,6 +11,7 @@ from parallizer.backends.perplexity import PerplexityBackend
 from parallizer.config import Settings
 from parallizer.emulators import running
 from parallizer.fanout import fan_out
+from parallizer.limits import AdaptiveLimiter
 from parallizer.llm import LLMClient
 
 from .webkit import PPLX_KEY, web_calls
@@ -360,3 +361,27 @@ async def test_a_provider_that_refuses_lets_slow_start_grow_before_the_first_ans
     # 10 at first, then doubling while nothing had come back yet, up to the ceiling (64);
     # growing by the calls taken once each would have sent 50 at most, on answers alone 10
     assert sent_before >= 60
+
+
+async def test_slow_start_counts_a_call_taken_after_twice_the_round_trip_to_the_provider():
+    """A refusal needs one network round trip: the web client measures the fastest connection
+    set-up (over loopback, well under a millisecond), and slow start counts a call still
+    running after twice that (at least `TAKEN_MIN`) as taken, instead of the 0.1 s it
+    assumes while the round trip is unknown; a slow refusal makes it wait longer again."""
+    async with running("perplexity", latency=0.3, fault_on=["slow=429*1"]) as emu:
+        b = _defaults(emu)
+        try:
+            assert b.http.round_trip is None
+            assert b.limiter._taken_wait() >= AdaptiveLimiter.TAKEN_AFTER  # unknown: 0.1 s
+            [out] = await _search_all(b, 1, "fast")
+            assert out.ok
+            rtt = b.http.round_trip
+            assert rtt is not None and 0 < rtt < 0.05  # a loopback connect, not the answer
+            wait = b.limiter._taken_wait()
+            assert AdaptiveLimiter.TAKEN_MIN <= wait < AdaptiveLimiter.TAKEN_AFTER
+            # a refusal that came 0.3 s after the call left: the wait is twice that now
+            [out] = await _search_all(b, 1, "slow")
+            assert out.ok and sum(r.status == 429 for r in emu.stats.requests) == 1
+            assert b.limiter._taken_wait() >= 0.6
+        finally:
+            await b.aclose()

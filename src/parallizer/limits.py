@@ -17,8 +17,9 @@ through Redis (`stores.redis_limits`) is one more class of it:
     overloaded or latency first rises, then +1 per round trip, and only +1 per 8 round trips
     near the level that last overloaded it (rare, cheap probes once the capacity is known).
     A provider that refuses what it cannot take (429 at once: a hosted API such as
-    Perplexity) lets slow start count every call in flight that has run a moment without
-    being refused, so a burst does not wait a round trip per doubling (and it triples while
+    Perplexity) lets slow start count every call in flight that has run twice the network
+    round trip to it without being refused (its client's fastest connection set-up; 0.1 s
+    until known), so a burst does not wait an answer per doubling (and it triples while
     twice as many calls wait as it lets run);
   - normal latency is what the fast calls take when nothing makes them wait: the fast quarter
     of the last 8 successes (a provider that queues delays every call, the fast ones too;
@@ -376,21 +377,30 @@ class AdaptiveLimiter(Limiter):
     REBASE = 0.9  # after a latency cut, calls at least this × as slow: the provider is slower
     HOLD_PROBE = 32  # successes held in a row (latency a little high): cut once, to see why
     PROBE_EVERY = 8  # round trips per +1 near the level that last overloaded the provider
-    TAKEN_AFTER = 0.1  # seconds without a refusal: the provider took the call (one network
-    # round trip is tens of ms in a region; a refusal that takes longer sets a longer wait)
+    TAKEN_AFTER = 0.1  # seconds without a refusal: the provider took the call (while the
+    # round trip to it is not known yet; then twice that, at least TAKEN_MIN)
+    TAKEN_MIN = 0.02
     LATE = 1.5  # a call running longer than this × the normal latency is late: a queue
 
     def __init__(
-        self, name: str, capacity: int, *, initial: int | None = None, refuses: bool = False
+        self,
+        name: str,
+        capacity: int,
+        *,
+        initial: int | None = None,
+        refuses: bool = False,
+        round_trip: Callable[[], float | None] | None = None,
     ) -> None:
         """`refuses`: the provider turns away what it cannot take at once (429) instead of
         queueing it (a hosted API with per-key rate limits), so slow start need not wait
-        for answers: see `_taken`."""
+        for answers: see `_taken`. `round_trip`: the network round trip to the provider
+        (its client's fastest connection set-up), None while unknown."""
         super().__init__(name, capacity, initial=initial)
         self.refuses = refuses
+        self.round_trip = round_trip
         self._running: dict[Ticket, asyncio.TimerHandle | None] = {}
         """Calls holding a slot, oldest first (with `refuses`: each with its timer)."""
-        self._taken_after = self.TAKEN_AFTER
+        self._refused_within = 0.0  # twice the slowest refusal seen
         self._slow_start = True
         self._overload_level: int | None = None
         """In-flight count that last overloaded the provider (None: unknown or outgrown)."""
@@ -452,7 +462,7 @@ class AdaptiveLimiter(Limiter):
         timer = None
         if self.refuses and self._slow_start:
             loop = asyncio.get_running_loop()
-            timer = loop.call_later(self._taken_after, self._taken, ticket)
+            timer = loop.call_later(self._taken_wait(), self._taken, ticket)
         self._running[ticket] = timer
 
     def _finished(self, ticket: Ticket) -> None:
@@ -460,15 +470,24 @@ class AdaptiveLimiter(Limiter):
         if timer is not None:
             timer.cancel()
 
+    def _taken_wait(self) -> float:
+        """How long a call runs without a refusal before it counts as taken: a refusal needs
+        one network round trip, so twice the round trip to the provider (at least
+        `TAKEN_MIN`; `TAKEN_AFTER` while the round trip is not known), plus what this
+        process's event loop runs late (it reads the refusal); never less than twice the
+        slowest refusal seen; at most 1 s."""
+        rtt = self.round_trip() if self.round_trip is not None else None
+        wait = self.TAKEN_AFTER if rtt is None else max(self.TAKEN_MIN, 2 * rtt)
+        return min(1.0, max(wait + LoopLag.of().seconds, self._refused_within))
+
     def _taken(self, ticket: Ticket) -> None:
         """A provider that refuses does so at once (429), before it does any work: a call
-        still running `TAKEN_AFTER` seconds after it was sent was taken. In slow start every
-        call still running counts as a success for growing once per `TAKEN_AFTER`, so the
-        limit doubles per `TAKEN_AFTER` rather than per round trip (a burst of a hundred
-        searches at 1 s each does not wait three round trips for a limit that starts at 10),
-        while the limit holds callers back and no call in flight is late (`LATE` x the normal
-        latency: a queue after all). The wait grows to twice the slowest refusal seen (at
-        most 1 s)."""
+        still running a network round trip or two after it was sent was taken
+        (`_taken_wait`). In slow start every call still running counts as a success for
+        growing once per that wait, so the limit doubles per wait rather than per answer (a
+        burst of a hundred searches at 1 s each does not wait three answers for a limit that
+        starts at 10), while the limit holds callers back and no call in flight is late
+        (`LATE` x the normal latency: a queue after all)."""
         self._running[ticket] = None
         if not self._slow_start or ticket.outcome is not None or ticket.started < self._last_cut:
             return
@@ -481,11 +500,11 @@ class AdaptiveLimiter(Limiter):
             ticket.taken = True
             # a refusal costs the provider nothing and us one quick retry: while at least
             # twice as many calls wait as the limit lets run, each taken call makes room for
-            # two more (the limit triples per `TAKEN_AFTER`), else for one (it doubles)
+            # two more (the limit triples per wait), else for one (it doubles)
             self._grow(2 if len(self._waiters) >= 2 * self._limit else 1)
             self._wake()
         loop = asyncio.get_running_loop()  # still running: it counts again in a while
-        self._running[ticket] = loop.call_later(self._taken_after, self._taken, ticket)
+        self._running[ticket] = loop.call_later(self._taken_wait(), self._taken, ticket)
 
     def follow(self, value: float, *, slow_start: bool, pause: float = 0.0) -> None:
         """Take a shared limit's state: a limit shared by several processes is one value
@@ -511,7 +530,7 @@ class AdaptiveLimiter(Limiter):
         if ticket.outcome == "overloaded":
             self.overloads += 1
             if ticket.latency is not None:  # a refusal takes this long: wait longer
-                self._taken_after = min(1.0, max(self._taken_after, 2 * ticket.latency))
+                self._refused_within = min(1.0, max(self._refused_within, 2 * ticket.latency))
             if ticket.retry_after:
                 self.pause(ticket.retry_after)
             level = max(1, ticket.in_flight)

@@ -119,6 +119,10 @@ class HttpClient:
         self.key_setting = key_setting
         """The setting that holds the API key, named when the server rejects it."""
         self._session: aiohttp.ClientSession | None = None
+        self.round_trip: float | None = None
+        """The fastest connection set-up seen (TCP, and TLS when the URL has it): at least one
+        network round trip to the server, the soonest it can refuse a request (None: no
+        connection made yet)."""
 
     @property
     def where(self) -> str:
@@ -128,13 +132,24 @@ class HttpClient:
         import aiohttp
 
         if self._session is None or self._session.closed:
+            trace = aiohttp.TraceConfig()
+            trace.on_connection_create_start.append(self._connecting)
+            trace.on_connection_create_end.append(self._connected)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 headers=self._headers,
                 raise_for_status=False,
                 trust_env=False,
+                trace_configs=[trace],
             )
         return self._session
+
+    async def _connecting(self, _session: Any, ctx: Any, _params: Any) -> None:
+        ctx.connecting = time.monotonic()
+
+    async def _connected(self, _session: Any, ctx: Any, _params: Any) -> None:
+        took = time.monotonic() - ctx.connecting
+        self.round_trip = took if self.round_trip is None else min(self.round_trip, took)
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:

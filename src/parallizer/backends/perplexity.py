@@ -42,9 +42,14 @@ class PerplexityBackend:
         self.timeout = timeout
         self.max_tokens = max_tokens
         self.temperature = temperature
-        # a hosted API with per-key rate limits: it answers 429 at once, it does not queue
+        # a hosted API with per-key rate limits: it answers 429 at once (a network round
+        # trip after the call left), it does not queue
         self.limiter = AdaptiveLimiter(
-            self.name, max_concurrent, initial=start_concurrent, refuses=True
+            self.name,
+            max_concurrent,
+            initial=start_concurrent,
+            refuses=True,
+            round_trip=lambda: self.http.round_trip,
         )
         self.http = HttpClient(
             "perplexity",
