@@ -154,15 +154,22 @@ async def test_a_worker_killed_mid_job_fails_that_job_only(tmp_path: Path):
         assert len(pool.pids()) == 2
 
 
+async def _cancel_a_running_job(pool: WorkerPool, gate: Path, started: Path) -> int:
+    """Start a job held at `gate` in the pool's one worker, cancel it while it runs; the
+    worker's pid."""
+    job = asyncio.ensure_future(pool.call(_held_until, str(gate), str(started)))
+    await eventually(started.exists, within=HANG_GUARD, what="the job running")
+    (worker,) = pool.pids()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    return worker
+
+
 async def test_a_cancelled_job_kills_its_worker_and_leaves_no_process(tmp_path: Path):
     gate, started = tmp_path / "gate", tmp_path / "started"  # the gate never opens
     async with WorkerPool(1) as pool:
-        job = asyncio.ensure_future(pool.call(_held_until, str(gate), str(started)))
-        await eventually(started.exists, within=HANG_GUARD, what="the job running")
-        (worker,) = pool.pids()
-        job.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await job
+        worker = await _cancel_a_running_job(pool, gate, started)
         assert _gone(worker) and worker not in _our_children()
         assert pool.pids() == []
         assert await pool.call(os.getpid) != worker  # a fresh worker for the next job
@@ -173,12 +180,7 @@ async def test_a_pool_of_short_jobs_lets_a_cancelled_job_finish_and_keeps_its_wo
 ):
     gate, started = tmp_path / "gate", tmp_path / "started"
     async with WorkerPool(1, finish_cancelled=True) as pool:
-        job = asyncio.ensure_future(pool.call(_held_until, str(gate), str(started)))
-        await eventually(started.exists, within=HANG_GUARD, what="the job running")
-        (worker,) = pool.pids()
-        job.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await job
+        worker = await _cancel_a_running_job(pool, gate, started)
         assert pool.pids() == [worker]  # not killed: still running the job
         nxt = asyncio.ensure_future(pool.call(os.getpid))  # waits behind it in the pipe
         await asyncio.sleep(0.2)
