@@ -363,6 +363,26 @@ def _counts(kind: str, sentence: str, heading: bool, goals: bool) -> bool:
     return True
 
 
+def _cue_ahead(rx: re.Pattern[str], prose: str, at: int) -> int:
+    """Where `rx` first matches in `prose` at or after `at` (past the end: nowhere). A match
+    within a sentence (`finditer(prose, a, b)`) is also one in the whole text at the same
+    place: a sentence ends after its punctuation, before a space, so the cues' edges
+    (`\\b`, `$`, look-arounds) read the same there; so where this is past a sentence's end,
+    the sentence has no match."""
+    m = rx.search(prose, at)
+    return m.start() if m is not None else len(prose) + 1
+
+
+def _first_cue(kind: str, rx: re.Pattern[str], prose: str, a: int, b: int) -> re.Match[str] | None:
+    """The first match of a cue in the sentence `prose[a:b]` (a vague word: the first with no
+    number nearby)."""
+    for m in rx.finditer(prose, a, b):
+        if kind == "vague" and _quantified(prose, m.start(), m.end(), a, b):
+            continue
+        return m
+    return None
+
+
 def block_spots(block: list[ProseLine], *, goals: bool = False) -> list[OpenSpot]:
     """The open spots of one block of prose (a paragraph, list item or heading): its lines
     joined, so a sentence may wrap. `goals`: the block stands in a goals, requirements or
@@ -380,16 +400,23 @@ def block_spots(block: list[ProseLine], *, goals: bool = False) -> list[OpenSpot
     prose = _blank(" ".join(pl.prose for pl in block), _QUOTED)
     out = []
     heading = any(pl.heading for pl in block)
+    # where each cue next matches in the whole block: a sentence before it has no such cue
+    # (see `_cue_ahead`), so a block costs about one scan per cue, not one per sentence
+    ahead = [-1] * len(_CUES)
     for a, b in _sentences(prose):
         found: dict[str, tuple[str, int]] = {}
-        for kind, gate, rx in _CUES:
-            if kind in found or not _counts(gate, prose[a:b], heading, goals):
+        for k, (kind, gate, rx) in enumerate(_CUES):
+            if kind in found:
                 continue
-            for m in rx.finditer(prose, a, b):
-                if kind == "vague" and _quantified(prose, m.start(), m.end(), a, b):
-                    continue
+            if ahead[k] < a:
+                ahead[k] = _cue_ahead(rx, prose, a)
+            if ahead[k] >= b:
+                continue
+            # the cue first, the gate only where it stands: most sentences have no cue, and
+            # the gate's regexes cost more than the cue's
+            m = _first_cue(kind, rx, prose, a, b)
+            if m is not None and _counts(gate, prose[a:b], heading, goals):
                 found[kind] = (m.group(0) if kind != "either_or" else "either … or", m.start())
-                break
         if not found:
             continue
         kind = next(k for k in KINDS if k in found)
