@@ -335,14 +335,30 @@ def _word(m: re.Match[str], line: int) -> Mention | None:
     return _name_mention(name, line, False, None, call=False) if name else None
 
 
-# in this order: each pass blanks what it found, so later passes see only the rest
-_PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], int], Mention | None]], ...] = (
-    (_QUOTED, _quoted),
-    (_PATH, _path),
-    (_FILE, _file),
-    (_CALL, _call),
-    (_DOTTED, _dotted),
-    (_WORD, _word),
+_DOT_WORD = re.compile(r"\.\w")
+
+
+def _always(text: str) -> bool:
+    return True
+
+
+# in this order: each pass blanks what it found, so later passes see only the rest. With each,
+# a cheap test of what any match holds (a quote, a slash, a dot before a word character, a
+# parenthesis): most lines of prose have none of these, and skip that pass's slower scan.
+_PASSES: tuple[
+    tuple[
+        re.Pattern[str],
+        Callable[[re.Match[str], int], Mention | None],
+        Callable[[str], bool],
+    ],
+    ...,
+] = (
+    (_QUOTED, _quoted, lambda text: '"' in text or "“" in text),
+    (_PATH, _path, lambda text: "/" in text),
+    (_FILE, _file, lambda text: _DOT_WORD.search(text) is not None),
+    (_CALL, _call, lambda text: "(" in text),
+    (_DOTTED, _dotted, lambda text: _DOT_WORD.search(text) is not None),
+    (_WORD, _word, _always),
 )
 
 
@@ -408,7 +424,9 @@ def line_mentions(pl: ProseLine) -> tuple[list[PlacedMention], str]:
         if (m := classify_span(content, pl.line)) is not None and len(m.text) <= MAX_MENTION:
             found.append((m, at, at + len(content) + 2))
     text = pl.prose
-    for rx, read in _PASSES:
+    for rx, read, may_match in _PASSES:
+        if not may_match(text):
+            continue
 
         def hit(
             m: re.Match[str], read: Callable[[re.Match[str], int], Mention | None] = read
