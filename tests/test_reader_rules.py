@@ -228,3 +228,27 @@ def test_a_vague_word_is_open_only_in_a_promise_without_a_number():
 def test_an_amount_without_a_number_is_open_only_among_the_goals():
     assert spots("## Goals\n\nServe many tenants.\n") == ["vague"]
     assert spots("## Background\n\nWe serve many tenants.\n") == []
+
+
+def test_every_spelling_of_an_open_spot_cue_holds_one_of_its_words():
+    """A block of ASCII prose skips the scan for a cue when it holds none of the cue's words
+    (`_CUE_WORDS`): every spelling the cue matches must hold one, or that block's cue would
+    go unflagged."""
+    from parallizer.document.reader import _CUE_WORDS, _CUES
+
+    spellings = (
+        "TODO. FIXME. XXX. Tbd. TBC. To be decided. To be determined. to be confirmed. Why? "
+        "Either this or that. And/or. and / or. Maybe. Perhaps. Possibly. Etc. etc and so on, "
+        "and so forth, and the like. Fast, faster enough, quick, quickly, quicker, slow, "
+        "slower, cheap, cheaper, negligible, noticeable, noticeably, measurable, measurably, "
+        "reasonable, robust, instant, instantly, efficient, efficiently, scalable, responsive, "
+        "lightweight, snappy, acceptable, significant, significantly, minimal, little memory, "
+        "little overhead, little time, intuitive, seamless, seamlessly, high-performance, "
+        "high performance, low-latency, low latency, large, larger, big, bigger, huge, small, "
+        "smaller, soon. Many, few, several, lots of, a lot."
+    )
+    for kind, gate, rx in _CUES:
+        found = [m.group(0) for m in rx.finditer(spellings)]
+        assert found, kind
+        for cue in found:
+            assert any(word in cue.lower() for word in _CUE_WORDS[gate]), (gate, cue)
