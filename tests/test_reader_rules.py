@@ -252,3 +252,40 @@ def test_every_spelling_of_an_open_spot_cue_holds_one_of_its_words():
         assert found, kind
         for cue in found:
             assert any(word in cue.lower() for word in _CUE_WORDS[gate]), (gate, cue)
+
+
+def test_every_spelling_of_a_sentence_rule_holds_one_of_its_words():
+    """A block of ASCII prose skips a rule's scans when it holds none of the rule's words
+    (`_X_WORDS` beside each rule `_X` of `mentions`): every spelling the rule matches must
+    hold one, or names in such a block would lose their context."""
+    from parallizer.document import mentions as m
+
+    verbs = "new add adds adding introduce introduces introduced introducing create creates "
+    verbs += "created creating "
+    spellings = {
+        "_PAST": "removed deleted dropped renamed replaced no_longer used_to formerly previously",
+        "_PAST_AFTER": "was_removed were_deleted has_been_dropped have_been_renamed "
+        "is_now_deprecated are_now_replaced",
+        "_SAYS_EXISTS": "existing already currently current today's todays shared reuse reused "
+        "re-uses reusing re-using as_today as_before as_now keep_using keeps_using still",
+        "_EXISTS_AFTER": "already_exists still_has",
+        "_EXAMPLE": "e.g. eg for_example for_instance such_as like say called named suppose "
+        "imagine assume your my some a_custom a_hypothetical an_example",
+        "_SETTING_AFTER": "environment_variable env_var env._variables",
+        "_SETTING_BEFORE": "environment_variable env_var_named env._vars_called",
+        "_OWNED": "Sentry's_SDK_provides_a",
+        "_BEFORE": verbs + "added define defines defined defining",
+        "_PROPOSING": verbs + "replace replaces replaced replacing",
+        "_TAGGED": "(new) (added) (to_be_added) (to_be_written) (new_helper)",
+        "_NEW_IN": "add_a_new_class_in creates_a_new_helper_in_the_file",
+        "_EXISTING": "existing current today's already",
+    }
+    for name, written in spellings.items():
+        rule, words = getattr(m, name), getattr(m, name + "_WORDS", None)
+        if words is None:
+            words = m._SETTING_WORDS
+        for spelling in written.split():
+            text = " " + spelling.replace("_", " ") + " "
+            found = rule.search(text)
+            assert found is not None, (name, spelling)
+            assert any(word in found.group(0).lower() for word in words), (name, spelling)

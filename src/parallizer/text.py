@@ -66,6 +66,19 @@ def sentence_spans(text: str, *, clauses: bool = False) -> list[tuple[int, int]]
     return spans
 
 
+def ascii_lowered(text: str) -> str | None:
+    """`text` lowercased when it is all ASCII, else None (see `may_hold`)."""
+    return text.lower() if text.isascii() else None
+
+
+def may_hold(lowered: str | None, words: tuple[str, ...]) -> bool:
+    """Can text (`ascii_lowered`) hold a match of a case-insensitive rule every match of which
+    holds one of `words` (lowercase)? A cheap test that spares a regex scan: most prose holds
+    none of a rule's words. Outside ASCII (None) always: there case-insensitive matching has
+    more spellings ("ſ" for "s", "K" for "k") than lowercasing shows."""
+    return lowered is None or any(word in lowered for word in words)
+
+
 def sentences(text: str, *, clauses: bool = False) -> list[str]:
     """The sentences of `text`, stripped, empty ones left out."""
     return [s for a, b in sentence_spans(text, clauses=clauses) if (s := text[a:b].strip())]

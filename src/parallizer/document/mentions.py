@@ -32,8 +32,10 @@ from ..text import (
     IDENTIFIER,
     IDENTIFIER_RE,
     PROPER_NOUNS,
+    ascii_lowered,
     is_common,
     is_keyword,
+    may_hold,
     sentence_spans,
 )
 from .markdown import CodeBlock, ProseLine
@@ -477,11 +479,17 @@ _LISTED = (
     r"|\s*(?:\.\.\.|…)\s*))"
 )
 _BEFORE = re.compile(rf"(?i)\b{_VERB}\s+(?:{_FILLER}\s+|{_LISTED})*$")
+# What every match of a rule holds, lowercased (`_X_WORDS` beside `_X`): a block of ASCII
+# prose holding none of a rule's words skips that rule's scans, one per name in the block
+# (`text.may_hold`; most blocks add nothing, and say nothing of the past, of examples or
+# settings).
+_BEFORE_WORDS = ("new", "add", "introduc", "creat", "defin")
 # the writer's own tag right after the name: "`X` (new)" (the page's "mark as new" writes it);
 # it says so whatever stands before the name ("wrap calls in `X` (new)")
 _TAGGED = re.compile(
     r"(?i)(?:\(\))?\s*\(\s*(?:new|added|to be (?:added|created|written)|new \w+)\s*\)"
 )
+_TAGGED_WORDS = ("new", "added", "to be ")
 _AFTER = re.compile(
     rf"""(?ix)(?:\(\))?\s*(?:
         (?:\s+{_FILLER}){{0,2}}(?:\s*,\s*(?:that|which)\s+|\s+(?:that\s+|which\s+)?)
@@ -508,6 +516,7 @@ _NEW_IN = re.compile(
     rf"(?:(?:a|an|the|one)\s+)?new\s+(?:{_FILLER}\s+)*(?:`[^`]+`\s+)?(?:{_FILLER}\s+)*"
     rf"(?:in|into|under|as)\s+(?:(?:a|the)\s+(?:new\s+)?(?:file|module)\s+)?$"
 )
+_NEW_IN_WORDS = ("new",)
 _REACH = 160  # characters either side of a name read for its introduction
 
 
@@ -538,16 +547,20 @@ def introduced_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]
     that the block introduces."""
     text, placed = _joined(lines)
     out = []
+    lowered = ascii_lowered(text)
+    before, tagged, new_in = (
+        may_hold(lowered, words) for words in (_BEFORE_WORDS, _TAGGED_WORDS, _NEW_IN_WORDS)
+    )
     for mention, start, end in placed:
         if not (mention.is_name or mention.kind == "path"):
             continue
         lo = max(0, start - _REACH)
         if (
-            _BEFORE.search(text, lo, start)
+            (before and _BEFORE.search(text, lo, start))
             or (mention.is_name and _APPOSITION.search(text, lo, start))
-            or _TAGGED.match(text, end, end + _REACH)
+            or (tagged and _TAGGED.match(text, end, end + _REACH))
             or (_AFTER.match(text, end, end + _REACH) and not _PLACE.search(text, lo, start))
-            or (mention.kind == "path" and _NEW_IN.search(text, lo, start))
+            or (mention.kind == "path" and new_in and _NEW_IN.search(text, lo, start))
         ):
             out.append(mention)
     return out
@@ -560,7 +573,9 @@ _PROPOSING = re.compile(
     r"(?i)\b(?:new|add|adds|adding|introduce[sd]?|introducing|create[sd]?|creating|"
     r"replace[sd]?|replacing)\b"
 )
+_PROPOSING_WORDS = ("new", "add", "introduc", "creat", "replac")
 _EXISTING = re.compile(r"(?i)\b(?:existing|current|today's|already)\b(?:\W+\w+){0,3}\W*$")
+_EXISTING_WORDS = ("existing", "current", "today", "already")
 
 
 # "`DisplayAsDebug` is a private one-field wrapper": the plan says what the name is
@@ -579,10 +594,12 @@ def proposed_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]:
     standing in a sentence that adds, creates or replaces something, unless called existing."""
     text, found = _joined(lines)
     described = [m for m, _, end in found if m.is_name and _DESCRIBED.match(text, end, end + 40)]
-    if not _PROPOSING.search(text):
+    lowered = ascii_lowered(text)
+    if not may_hold(lowered, _PROPOSING_WORDS) or not _PROPOSING.search(text):
         return described
     placed = [(m, start) for m, start, _ in found if m.is_name or m.kind == "path"]
     ends = _ends(text)
+    existing = may_hold(lowered, _EXISTING_WORDS)
     out, lo = [], 0
     for hi in ends:
         sentence = text[lo:hi]
@@ -591,7 +608,7 @@ def proposed_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]:
                 m
                 for m, start in placed
                 if lo <= start < hi
-                and not _EXISTING.search(text, max(lo, start - 40), start)
+                and not (existing and _EXISTING.search(text, max(lo, start - 40), start))
                 and not _BESIDE.search(text, max(lo, start - 80), start)
             ]
         lo = hi
@@ -605,28 +622,37 @@ _SAYS_EXISTS = re.compile(
     r"(?i)\b(?:existing|already|currently|current|today'?s|shared|reuse[sd]?|re-use[sd]?|reusing|"
     r"re-using|as\s+(?:today|before|now)|keeps?\s+using|still)\b(?:\W+\w+){0,4}\W*$"
 )
+_SAYS_EXISTS_WORDS = tuple("existing already current today shared reus re-us before now using still".split())
 _EXISTS_AFTER = re.compile(
     r"(?i)^\W*(?:\w+\W+){0,2}?(?:already|still)\s+(?:exists?|has|have|does|handles?|takes?|"
     r"returns?|is|are|supports?)\b"
 )
+_EXISTS_AFTER_WORDS = ("already", "still")
 # "removed `X`", "`X` was renamed", "formerly `X`": the past, not today's code
 _PAST = re.compile(
     r"(?i)\b(?:removed|deleted|dropped|renamed|replaced|no\s+longer|used\s+to|formerly|"
     r"previously)\b(?:\W+\w+){0,3}\W*$"
 )
+_PAST_WORDS = tuple("removed deleted dropped renamed replaced longer used formerly previously".split())
 _PAST_AFTER = re.compile(
     r"(?i)^\W*(?:\w+\W+){0,5}?(?:was|were|has\s+been|have\s+been|is\s+now|are\s+now)\s+"
     r"(?:removed|deleted|dropped|renamed|deprecated|replaced)\b"
 )
+_PAST_AFTER_WORDS = ("removed", "deleted", "dropped", "renamed", "deprecated", "replaced")
 # "e.g. `foo`", "a file such as `my_app.py`", "suppose `User`": a placeholder of an example
 _EXAMPLE = re.compile(
     r"(?i)\b(?:e\.?g|for\s+example|for\s+instance|such\s+as|like|say|called|named|suppose|"
     r"imagine|assume|your|my|some|an?\s+(?:custom|hypothetical|example))\b(?:\W+\w+){0,3}\W*$"
 )
+_EXAMPLE_WORDS = tuple(
+    """e.g eg example instance such like say called named suppose imagine assume your my some
+    custom hypothetical""".split()
+)
 
 
 # "Sentry's Node.js SDK provides a native `pinoIntegration`": another project's name
 _OWNED = re.compile(r"\b[A-Z][\w.]*['’]s\b(?:\W+\w+){0,12}\W*$")
+_OWNED_WORDS = ("'s", "’s")
 
 
 def _ends(text: str) -> list[int]:
@@ -643,23 +669,35 @@ def contexts_in(lines: list[tuple[str, list[PlacedMention]]]) -> dict[int, str]:
     text, found = _joined(lines)
     ends = _ends(text)
     out: dict[int, str] = {}
+    if not any(m.is_name or m.kind == "path" for m, _, _ in found):
+        return out
+    lowered = ascii_lowered(text)
+    past, past_after, exists, exists_after, example, setting, owned = (
+        may_hold(lowered, words)
+        for words in (
+            _PAST_WORDS, _PAST_AFTER_WORDS, _SAYS_EXISTS_WORDS, _EXISTS_AFTER_WORDS,
+            _EXAMPLE_WORDS, _SETTING_WORDS, _OWNED_WORDS,
+        )
+    )  # fmt: skip
     for m, start, end in found:
         if not (m.is_name or m.kind == "path"):
             continue
         lo = max((e for e in ends if e <= start), default=0)
         hi = min(e for e in ends if e > start)
         before, after = text[max(lo, start - 60) : start], text[end : min(hi, end + 60)]
-        if _PAST.search(before) or _PAST_AFTER.search(after):
+        if (past and _PAST.search(before)) or (past_after and _PAST_AFTER.search(after)):
             out[id(m)] = "history"
         elif text[lo:hi].rstrip().endswith("?"):
             out[id(m)] = "asked"
-        elif _SAYS_EXISTS.search(before) or _EXISTS_AFTER.search(after):
+        elif (exists and _SAYS_EXISTS.search(before)) or (
+            exists_after and _EXISTS_AFTER.search(after)
+        ):
             out[id(m)] = "existing"
-        elif _EXAMPLE.search(before):
+        elif example and _EXAMPLE.search(before):
             out[id(m)] = "example"
-        elif _SETTING_AFTER.match(after) or _SETTING_BEFORE.search(before):
+        elif setting and (_SETTING_AFTER.match(after) or _SETTING_BEFORE.search(before)):
             out[id(m)] = "setting"
-        elif _OWNED.search(text[lo:start]):
+        elif owned and _OWNED.search(text[lo:start]):
             out[id(m)] = "external"
     return out
 
@@ -667,6 +705,7 @@ def contexts_in(lines: list[tuple[str, list[PlacedMention]]]) -> dict[int, str]:
 # "the `FooAlias` environment variable", "env var `X`": a name of the environment, not code
 _SETTING_AFTER = re.compile(r"(?i)`?\s*(?:environment|env)\.?\s+var(?:iable)?s?\b")
 _SETTING_BEFORE = re.compile(r"(?i)\b(?:environment|env)\.?\s+var(?:iable)?s?\s+(?:named\s+|called\s+)?`?$")
+_SETTING_WORDS = ("env",)  # both
 
 
 # --- the plan's own code ---------------------------------------------------------------------

@@ -19,7 +19,15 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
 
-from ..text import IDENTIFIER, STOP_WORDS, clip, sentence_spans, single_line
+from ..text import (
+    IDENTIFIER,
+    STOP_WORDS,
+    ascii_lowered,
+    clip,
+    may_hold,
+    sentence_spans,
+    single_line,
+)
 from .markdown import Blocks, CodeBlock, Document, ProseLine, Section, inline_lines, window
 from .mentions import (
     Mention,
@@ -254,10 +262,9 @@ _CUES: list[tuple[str, str, re.Pattern[str]]] = [
         re.compile(r"(?i)\b(?:many|few|several|lots\s+of|a\s+lot(?!\s+(?:more|less|\w+er)\b))\b"),
     ),
 ]
-# For text in ASCII, what every match of a cue holds, lowercased (by the cue's gate): a block
-# holding none of these has no such cue, and skips that cue's scan (a regex scan of prose
-# costs ~40 ns a character a cue; most blocks hold few cues). Outside ASCII, case-insensitive
-# matching has more spellings ("ſ" for "s", "K" for "k"), so there every cue is scanned.
+# What every match of a cue holds, lowercased (by the cue's gate): a block of ASCII prose
+# holding none of these has no such cue, and skips that cue's scan (`text.may_hold`: a regex
+# scan of prose costs ~40 ns a character a cue; most blocks hold few cues).
 _CUE_WORDS: dict[str, tuple[str, ...]] = {
     "todo": ("todo", "fixme", "xxx", "tbd", "tbc", "to be "),
     "question": ("?",),
@@ -273,11 +280,6 @@ _CUE_WORDS: dict[str, tuple[str, ...]] = {
     "amount": ("many", "few", "several", "lot"),
 }
 assert set(_CUE_WORDS) == {gate for _, gate, _ in _CUES}
-
-
-def _may_hold(gate: str, lowered: str | None) -> bool:
-    """Can the block (`lowered`: its prose lowercased, None outside ASCII) hold this cue?"""
-    return lowered is None or any(word in lowered for word in _CUE_WORDS[gate])
 
 
 # a sentence that decides: the writers themselves, or a decision's own words ("can" and
@@ -428,8 +430,8 @@ def block_spots(block: list[ProseLine], *, goals: bool = False) -> list[OpenSpot
     heading = any(pl.heading for pl in block)
     # where each cue next matches in the whole block: a sentence before it has no such cue
     # (see `_cue_ahead`), so a block costs about one scan per cue, not one per sentence
-    lowered = prose.lower() if prose.isascii() else None
-    ahead = [-1 if _may_hold(gate, lowered) else len(prose) + 1 for _, gate, _ in _CUES]
+    lowered = ascii_lowered(prose)
+    ahead = [-1 if may_hold(lowered, _CUE_WORDS[gate]) else len(prose) + 1 for _, gate, _ in _CUES]
     for a, b in _sentences(prose):
         found: dict[str, tuple[str, int]] = {}
         for k, (kind, gate, rx) in enumerate(_CUES):
