@@ -338,15 +338,15 @@ def _word(m: re.Match[str], line: int) -> Mention | None:
 
 
 _DOT_WORD = re.compile(r"\.\w")
-
-
-def _always(text: str) -> bool:
-    return True
+# what `_WORD`'s look-ahead asks of a word, anywhere in the line: a "_" or a case hump
+# ("aB", "ABc"); it opens with [A-Z_] so re skips from one capital or "_" to the next
+_HUMP = re.compile(r"[A-Z_](?:(?<=_)|(?<=[a-z0-9][A-Z])|(?=[A-Z][a-z]))")
 
 
 # in this order: each pass blanks what it found, so later passes see only the rest. With each,
 # a cheap test of what any match holds (a quote, a slash, a dot before a word character, a
-# parenthesis): most lines of prose have none of these, and skip that pass's slower scan.
+# parenthesis, a "_" or a case hump): most lines of prose have none of these, and skip that
+# pass's slower scan.
 _PASSES: tuple[
     tuple[
         re.Pattern[str],
@@ -360,7 +360,7 @@ _PASSES: tuple[
     (_FILE, _file, lambda text: _DOT_WORD.search(text) is not None),
     (_CALL, _call, lambda text: "(" in text),
     (_DOTTED, _dotted, lambda text: _DOT_WORD.search(text) is not None),
-    (_WORD, _word, _always),
+    (_WORD, _word, lambda text: _HUMP.search(text) is not None),
 )
 
 
