@@ -546,7 +546,9 @@ def introduced_in(lines: list[tuple[str, list[PlacedMention]]]) -> list[Mention]
     """The names and paths of one block of prose (its lines' `shown` text and mentions)
     that the block introduces."""
     text, placed = _joined(lines)
-    out = []
+    out: list[Mention] = []
+    if not placed:
+        return out
     lowered = ascii_lowered(text)
     before, tagged, new_in = (
         may_hold(lowered, words) for words in (_BEFORE_WORDS, _TAGGED_WORDS, _NEW_IN_WORDS)
