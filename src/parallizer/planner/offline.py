@@ -298,18 +298,35 @@ def _merge(kept: Term, other: Term) -> Term | None:
     )
 
 
+def _merge_candidates(low: str, size: int, lowers: list[str], sizes: list[int]) -> list[int]:
+    """The kept terms (by index, in order) `_merge` may merge a term into (`low`: its text
+    lowercased, `size`: its `_norm` length; `lowers`, `sizes`: the kept terms'): one's text
+    holds the other's, or their lengths are near enough for `fuzz.ratio` (200 x longest common
+    subsequence / sum of lengths: at most 200 x shorter / sum) to reach NEAR_DUPLICATE. Most
+    pairs are told apart here, in one comprehension, instead of one `_merge` call each."""
+    return [
+        k
+        for k, (other, n) in enumerate(zip(lowers, sizes, strict=True))
+        if low in other or other in low or 200 * min(size, n) >= NEAR_DUPLICATE * (size + n)
+    ]
+
+
 def _terms(doc: Document) -> tuple[list[Term], list[Term]]:
     """The strongest terms merged and ranked, and the weaker rest as they are."""
     grouped = _group(doc, mentions(doc))
     kept: list[Term] = []
+    lowers: list[str] = []  # kept's texts lowercased and `_norm` lengths, in step
+    sizes: list[int] = []
     for t in grouped[:MERGE_POOL]:
-        for k, other in enumerate(kept):
-            merged = _merge(other, t)
+        for k in _merge_candidates(t.text.lower(), len(_norm(t.text)), lowers, sizes):
+            merged = _merge(kept[k], t)
             if merged is not None:
-                kept[k] = merged
+                kept[k], lowers[k], sizes[k] = merged, merged.text.lower(), len(_norm(merged.text))
                 break
         else:
             kept.append(t)
+            lowers.append(t.text.lower())
+            sizes.append(len(_norm(t.text)))
     return sorted(kept, key=_rank_key), grouped[MERGE_POOL:]
 
 
