@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
@@ -208,6 +208,15 @@ def _rank_key(t: Term) -> tuple[float, int, int, str]:
     return (-t.score, t.near, t.lines[0], t.text)
 
 
+def _spellings(ws: list[Weighted]) -> dict[str, int]:
+    """How many of the mentions write each spelling, in the order first written (what
+    `Counter` counts, without its cost: `_group` asks once per term)."""
+    counts: dict[str, int] = {}
+    for w in ws:
+        counts[w.mention.text] = counts.get(w.mention.text, 0) + 1
+    return counts
+
+
 def _group(doc: Document, found: list[Weighted]) -> list[Term]:
     groups: dict[tuple[str, str], list[Weighted]] = defaultdict(list)
     for w in found:
@@ -221,8 +230,8 @@ def _group(doc: Document, found: list[Weighted]) -> list[Term]:
     terms = []
     for ws in groups.values():
         best = max(ws, key=lambda w: w.weight)
-        spellings = Counter(w.mention.text for w in ws)
-        text = spellings.most_common(1)[0][0]
+        spellings = _spellings(ws)
+        text = max(spellings, key=spellings.__getitem__)  # the first most written, on a tie
         calls = [w.mention for w in ws if w.mention.args is not None]
         call = min(calls, key=lambda m: abs(m.line - cur), default=None)
         lines = tuple(sorted({w.mention.line for w in ws}))
