@@ -341,6 +341,8 @@ def _trim_url(url: str) -> str:
 
 
 def _split_urls(text: str) -> list[Segment]:
+    if "://" not in text and "www." not in text:  # what every bare URL holds: most text has none
+        return [Segment("text", text)] if text else []
     out: list[Segment] = []
     at = 0
     for m in _BARE_URL.finditer(text):
