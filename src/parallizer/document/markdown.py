@@ -525,6 +525,8 @@ def window(doc: Document, size: int = WINDOW, chars: int = WINDOW_CHARS) -> rang
     """The lines worth reading closely: all of them, or the lines around the cursor, growing
     on both sides, up to `size` lines and `chars` characters (lines clipped to MAX_LINE)."""
     n = len(doc.lines)
+    if n <= size and len(doc.text) <= chars:
+        return range(n)  # it all fits (the text is its lines and a newline between each)
     lo, hi = doc.cursor[0], doc.cursor[0] + 1
     budget = chars - min(len(doc.lines[lo]), MAX_LINE)
     while hi - lo < size and (lo > 0 or hi < n):
