@@ -68,7 +68,8 @@ async def test_limit_of_two_caps_the_server_peak_and_all_five_still_finish():
             "rate_limited",
             "HTTP 429 rate limited: Rate limit exceeded (emulated); retry after 30s",
         ),
-        ("hang", "timeout", "no answer within"),
+        # the call's deadline and the HTTP client's own (the same 0.6 s) race: either says so
+        ("hang", "timeout", ("perplexity: no answer within", "timed out after 0.6s")),
         ("malformed", "malformed", "answer is not JSON"),
         ("drop", "connection", "closed the connection without answering"),
     ],
@@ -86,7 +87,7 @@ async def test_each_fault_is_a_failed_outcome_with_its_reason_and_the_rest_succe
             await b.aclose()
     bad = outs[2]
     assert not bad.ok and bad.kind == kind
-    assert reason in (bad.error or "")
+    assert any(r in (bad.error or "") for r in ((reason,) if isinstance(reason, str) else reason))
     assert [o.ok for i, o in enumerate(outs) if i != 2] == [True] * 4
     assert all(o.value and o.value.sources for i, o in enumerate(outs) if i != 2)
     assert PPLX_KEY not in repr(outs)

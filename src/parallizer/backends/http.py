@@ -199,8 +199,8 @@ class HttpClient:
         except BackendError:
             raise
         except TimeoutError as exc:
-            # aiohttp's own timeouts (connect, total). The fan-out's deadline cancels us
-            # instead, so this is never confused with it.
+            # aiohttp's own timeouts (connect, total). A call's deadline in the fan-out
+            # cancels us instead: with the same budget, whichever fires first says so.
             what = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "answer"
             raise Timeout(f"{self.service}: no {what} within {budget:.3g}s") from None
         except aiohttp.ClientConnectorError as exc:
