@@ -96,12 +96,17 @@ async def test_sigterm_ends_a_stream_still_running_cleanly(tmp_path):
         async with httpx.AsyncClient(base_url=server.base, timeout=20) as client:
             body_ = body("t4", fulfillers=["echo", "slow"])
             async with client.stream("POST", "/fulfill/stream", json=body_) as r:
-                reading = asyncio.create_task(read_sse(r))
+                echo_done = asyncio.Event()
 
-                async def running() -> bool:
-                    return await _in_flight(client, "stream") == 1
+                def seen(ev) -> None:
+                    if ev.event == "fulfiller":
+                        echo_done.set()
 
-                await eventually(running, what="the stream in flight")
+                reading = asyncio.create_task(read_sse(r, on_event=seen))
+                # the slow fulfiller is still running once the fast one has reported (on a
+                # busy machine the stream is in flight well before the plan is even read)
+                await asyncio.wait_for(echo_done.wait(), 20)
+                assert await _in_flight(client, "stream") == 1
                 server.proc.send_signal(signal.SIGTERM)
                 events = await reading  # ends without a protocol error
         # the fast fulfiller's events, then a terminal event: the stream never ends mid-air
