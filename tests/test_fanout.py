@@ -186,6 +186,27 @@ async def test_cancellation_kills_the_rg_process(code_tree: Path, slow_rg: str):
     assert children_named("rg") == []
 
 
+async def test_cancelled_while_rg_is_being_started_it_is_killed_and_reaped_before_the_end(
+    code_tree: Path, slow_rg: str
+):
+    """The process exists before its spawn returns (asyncio still connects its pipes): a
+    cancellation in that window waits for the spawn, then kills and reaps the process,
+    before the cancelled caller goes on."""
+    rg = RipgrepBackend(binary=slow_rg, timeout=30, batch_window=None)
+    q = CodeQuery(pattern="RetryPolicy")
+    call = Call(label="slow", backend="ripgrep", run=lambda: rg.search(q, code_tree))
+    task = asyncio.create_task(fan_out([call]))
+    for _ in range(20_000):  # the first loop turn that sees it: still spawning
+        if children_named("rg"):
+            break
+        await asyncio.sleep(0)
+    assert children_named("rg"), "rg never started"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert children_named("rg") == []
+
+
 async def test_timeout_kills_the_rg_process_and_reports_it(code_tree: Path, slow_rg: str):
     slow = RipgrepBackend(binary=slow_rg)
     fast = RipgrepBackend()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import re
@@ -261,10 +262,16 @@ async def _json_lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
 _BACKGROUND: set[asyncio.Future[Any]] = set()
 
 
-def _in_background(aw: Awaitable[Any]) -> None:
+async def _to_the_end(aw: Awaitable[Any]) -> None:
+    """Await a clean-up to its end, shielded from the caller's cancellation: cancelled
+    (again) meanwhile, it goes on in the background and the cancellation goes on."""
     fut = asyncio.ensure_future(aw)
-    _BACKGROUND.add(fut)
-    fut.add_done_callback(_BACKGROUND.discard)
+    try:
+        await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        _BACKGROUND.add(fut)
+        fut.add_done_callback(_BACKGROUND.discard)
+        raise
 
 
 async def _reap_spawned(spawning: asyncio.Future[asyncio.subprocess.Process]) -> None:
@@ -587,7 +594,10 @@ class RipgrepBackend:
             # 255"). The spawn finishes; the process is then killed and reaped as usual.
             return await asyncio.shield(spawning)
         except asyncio.CancelledError:
-            _in_background(_reap_spawned(spawning))
+            # the process may exist already (asyncio connects its pipes after the fork):
+            # it is killed and reaped before the cancellation goes on
+            with contextlib.suppress(asyncio.CancelledError):
+                await _to_the_end(_reap_spawned(spawning))
             raise
         except FileNotFoundError as exc:
             if exc.filename == args[0]:
@@ -602,12 +612,7 @@ class RipgrepBackend:
         cancelled meanwhile, the wait goes on in the background (so the process is always
         reaped by the child watcher, nobody else, and its pipes are closed)."""
         kill(proc)
-        waiting = asyncio.ensure_future(exit_code(proc))
-        try:
-            await asyncio.shield(waiting)
-        except asyncio.CancelledError:
-            _in_background(waiting)
-            raise
+        await _to_the_end(exit_code(proc))
 
     async def search(self, query: CodeQuery, root: Path) -> CodeSearchResult:
         """Search `root`; searches of the same root and globs arriving within `batch_window`
